@@ -1,0 +1,43 @@
+# Every target installs what it needs into .venv by itself, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: test demo bench lint fuzz clean tools
+
+$(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
+	@command -v openssl >/dev/null && command -v curl >/dev/null || \
+		{ apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+tools: $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m pytest -q -p no:cacheprovider
+
+demo: $(STAMP)
+	$(VENV)/bin/nodegate demo
+
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+fuzz: $(STAMP)
+	NODEGATE_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(VENV)/bin/cfn-lint template.yaml
+	$(PY) -m pip install -q --disable-pip-version-check checkov
+	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache bench/.work

@@ -1,0 +1,1 @@
+"""nodegate authorizer: certificate path, revocation, identity and policy decisions."""

@@ -1,0 +1,89 @@
+"""Access policy: which nodes and methods a user may call, beyond the node its certificate names."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .identity import Identity, IdentityRule, valid_id
+from .reasons import Denied, Reason
+
+METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"})
+MAX_POLICY_BYTES = 1024 * 1024
+
+
+class PolicyError(ValueError):
+    """The policy document is not valid; every request is denied until it is fixed."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Methods one user may call on one node (``*`` means every method)."""
+
+    node_id: str
+    methods: frozenset[str]
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    """Extra grants per user, and users whose certificates are refused outright."""
+
+    grants: dict[str, tuple[Grant, ...]] = field(default_factory=dict)
+    disabled_users: frozenset[str] = frozenset()
+
+
+DEFAULT_POLICY = AccessPolicy()
+"""With no ACCESS_POLICY_URI: each certificate may call only its own node."""
+
+
+def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
+    """Parse and check a version-1 JSON policy; raise PolicyError naming the first problem.
+
+    ``{"version": 1, "disabledUsers": ["mallory"],
+       "grants": [{"user": "alice", "nodes": ["node-2"], "methods": ["GET"]}]}``
+    """
+    if len(data) > MAX_POLICY_BYTES:
+        raise PolicyError("policy document is larger than 1 MiB")
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"policy is not JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("version") != 1:
+        raise PolicyError('policy must be a JSON object with "version": 1')
+    unknown = set(doc) - {"version", "grants", "disabledUsers"}
+    if unknown:
+        raise PolicyError(f"unknown policy keys: {sorted(unknown)}")
+    disabled = doc.get("disabledUsers", [])
+    if not isinstance(disabled, list) or not all(isinstance(u, str) and valid_id(u, rule) for u in disabled):
+        raise PolicyError("disabledUsers must be a list of valid user ids")
+    raw_grants = doc.get("grants", [])
+    if not isinstance(raw_grants, list):
+        raise PolicyError("grants must be a list")
+    grants: dict[str, list[Grant]] = {}
+    for number, item in enumerate(raw_grants):
+        if not isinstance(item, dict) or set(item) - {"user", "nodes", "methods"}:
+            raise PolicyError(f"grant {number} must be an object with user, nodes and optional methods")
+        user, nodes, methods = item.get("user"), item.get("nodes"), item.get("methods", ["*"])
+        if not isinstance(user, str) or not valid_id(user, rule):
+            raise PolicyError(f"grant {number}: user must be a valid id")
+        if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) and valid_id(n, rule) for n in nodes):
+            raise PolicyError(f"grant {number}: nodes must be a non-empty list of valid node ids")
+        if not isinstance(methods, list) or not methods or not all(m in METHODS for m in methods):
+            raise PolicyError(f"grant {number}: methods must be a non-empty list of {sorted(METHODS)}")
+        grants.setdefault(user, []).extend(Grant(node, frozenset(methods)) for node in nodes)
+    return AccessPolicy({u: tuple(g) for u, g in grants.items()}, frozenset(disabled))
+
+
+def authorize(identity: Identity, node_id: str, method: str, policy: AccessPolicy) -> Grant:
+    """Return the grant that lets ``identity`` call ``method`` on ``node_id``; raise Denied otherwise."""
+    if identity.user_id in policy.disabled_users:
+        raise Denied(Reason.POLICY_DENIED, f"user {identity.user_id} is disabled by the access policy")
+    if node_id == identity.node_id:
+        return Grant(node_id, frozenset({"*"}))
+    matching = [g for g in policy.grants.get(identity.user_id, ()) if g.node_id == node_id]
+    if not matching:
+        raise Denied(Reason.NODE_MISMATCH, f"certificate is bound to node {identity.node_id}, not {node_id}")
+    methods = frozenset().union(*(g.methods for g in matching))
+    if "*" not in methods and method not in methods:
+        raise Denied(Reason.POLICY_DENIED, f"user {identity.user_id} may not {method} on node {node_id}")
+    return Grant(node_id, methods)

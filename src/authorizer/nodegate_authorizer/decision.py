@@ -1,0 +1,63 @@
+"""The decision pipeline: certificate path, then revocation, then identity, then policy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from cryptography import x509
+
+from .access_policy import AccessPolicy, Grant, authorize
+from .certificates import load_leaf_pem, serial_hex, sha256_hex
+from .chain import PathPolicy, build_path
+from .event import AuthRequest
+from .identity import Identity, IdentityRule, extract_identity, valid_id
+from .reasons import Denied, Reason
+from .revocation.answers import RevocationOutcome
+from .truststore import Truststore
+
+CheckRevocation = Callable[[Sequence[x509.Certificate], datetime], RevocationOutcome]
+
+
+@dataclass(frozen=True)
+class DecisionInputs:
+    """Everything a decision reads besides the request: all parsed, with revocation behind one call."""
+
+    truststore: Truststore
+    path_policy: PathPolicy
+    identity_rule: IdentityRule
+    access_policy: AccessPolicy
+    check_revocation: CheckRevocation
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """An Allow, with what the response and the log need."""
+
+    identity: Identity
+    grant: Grant
+    certificate: dict[str, str]
+    revocation: RevocationOutcome
+
+
+def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allowed:
+    """Return Allowed, or raise Denied with the first failing step's reason."""
+    if not request.client_cert_pem:
+        raise Denied(Reason.NO_CLIENT_CERT, "no client certificate in requestContext.identity.clientCert")
+    try:
+        leaf = load_leaf_pem(request.client_cert_pem)
+        facts = {"clientCertSerial": serial_hex(leaf), "clientCertSha256": sha256_hex(leaf)}
+    except (ValueError, UnicodeError) as exc:
+        raise Denied(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}") from None
+    try:
+        path = build_path(leaf, inputs.truststore, now, inputs.path_policy)
+        revocation = inputs.check_revocation(path, now)
+        identity = extract_identity(leaf, inputs.identity_rule)
+        if not valid_id(request.node_id, inputs.identity_rule):
+            raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
+        grant = authorize(identity, request.node_id, request.method, inputs.access_policy)
+    except Denied as denied:
+        denied.certificate = facts
+        raise
+    return Allowed(identity=identity, grant=grant, certificate=facts, revocation=revocation)

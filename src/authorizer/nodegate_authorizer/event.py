@@ -1,0 +1,58 @@
+"""The REST API REQUEST authorizer event, read through Powertools into the few fields a decision needs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayRouteArn,
+)
+
+from .reasons import Denied, Reason
+
+METHOD_ARN = re.compile(
+    r"arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+/[A-Za-z0-9_-]+/"
+    r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/nodes/[^/]+(/.*)?"
+)
+MAX_ARN_LENGTH = 4096
+
+
+@dataclass(frozen=True)
+class AuthRequest:
+    """What the decision reads from the event: the client PEM, the target node, the method and the route."""
+
+    client_cert_pem: str | None
+    node_id: str
+    method: str
+    route: APIGatewayRouteArn
+
+
+def parse_event(event: object) -> AuthRequest:
+    """Read the event; raise Denied(BAD_REQUEST) when it is not a REQUEST event for ``/nodes/{nodeId}``."""
+    if not isinstance(event, dict):
+        raise Denied(Reason.BAD_REQUEST, "event is not a JSON object")
+    request = APIGatewayAuthorizerRequestEvent(event)
+    method_arn = event.get("methodArn")
+    if event.get("type") != "REQUEST" or not isinstance(method_arn, str) or len(method_arn) > MAX_ARN_LENGTH:
+        raise Denied(Reason.BAD_REQUEST, "not a REQUEST authorizer event with a methodArn")
+    if not METHOD_ARN.fullmatch(method_arn):
+        raise Denied(Reason.BAD_REQUEST, f"methodArn {method_arn[:200]!r} is not a /nodes/{{nodeId}} method")
+    route = request.parsed_arn
+    params = event.get("pathParameters")
+    node_id = params.get("nodeId") if isinstance(params, dict) else None
+    if not isinstance(node_id, str):
+        raise Denied(Reason.BAD_REQUEST, "pathParameters.nodeId is missing")
+    if route.resource.split("/")[1] != node_id:
+        raise Denied(Reason.BAD_REQUEST, "pathParameters.nodeId does not match the methodArn")
+    context = event.get("requestContext")
+    identity = context.get("identity") if isinstance(context, dict) else None
+    cert = identity.get("clientCert") if isinstance(identity, dict) else None
+    if cert is not None and not isinstance(cert, dict):
+        raise Denied(Reason.BAD_REQUEST, "requestContext.identity.clientCert is not an object")
+    client_cert = request.request_context.identity.client_cert
+    pem = client_cert.get("clientCertPem") if client_cert is not None else None
+    if pem is not None and not isinstance(pem, str):
+        raise Denied(Reason.BAD_REQUEST, "clientCertPem is not a string")
+    return AuthRequest(client_cert_pem=pem or None, node_id=node_id, method=route.http_method or "", route=route)

@@ -1,0 +1,76 @@
+"""The Lambda adapter: event in, decision, one log line and metrics, authorizer response out. It never raises."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .decision import decide
+from .event import AuthRequest, parse_event
+from .reasons import Denied, Reason
+from .response import allow_response, deny_response
+from .runtime import Runtime, build_runtime
+from .settings import ConfigError, Settings, load_settings
+
+logger = Logger(service="nodegate-authorizer")
+metrics = Metrics(namespace="nodegate", service="authorizer")
+_runtimes: dict[Settings, Runtime] = {}
+
+
+def runtime_for(settings: Settings) -> Runtime:
+    """The runtime for these settings, kept across invocations of a warm container."""
+    if settings not in _runtimes:
+        _runtimes.clear()
+        _runtimes[settings] = build_runtime(settings)
+    return _runtimes[settings]
+
+
+def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    """API Gateway REST REQUEST authorizer entry point."""
+    started = time.perf_counter()
+    request: AuthRequest | None = None
+    fields: dict[str, Any] = {}
+    try:
+        request = parse_event(event)
+        runtime = runtime_for(load_settings(os.environ))
+        allowed = decide(request, runtime.inputs(), datetime.now(UTC))
+        response = allow_response(request.route, allowed.identity, allowed.grant, allowed.certificate)
+        fields = {"decision": "Allow", "userId": allowed.identity.user_id, "nodeId": allowed.grant.node_id}
+        fields |= allowed.certificate
+        if allowed.revocation.unavailable:
+            fields["softFailed"] = list(allowed.revocation.unavailable)
+            metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)
+    except Denied as denied:
+        response = _deny(denied.reason, request)
+        fields = {"decision": "Deny", "reason": denied.reason.value, "detail": denied.detail} | denied.certificate
+    except ConfigError as exc:
+        response = _deny(Reason.CONFIG_INVALID, request)
+        fields = {"decision": "Deny", "reason": Reason.CONFIG_INVALID.value, "detail": str(exc)}
+    except Exception as exc:
+        response = _deny(Reason.INTERNAL_ERROR, request)
+        fields = {"decision": "Deny", "reason": Reason.INTERNAL_ERROR.value, "detail": repr(exc)[:500]}
+        logger.exception("unexpected error; denying")
+    fields["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+    if request is not None:
+        fields |= {"method": request.method, "pathNodeId": request.node_id[:80]}
+    logger.info("authorization decision", extra=fields)
+    _count(fields)
+    return response
+
+
+def _deny(reason: Reason, request: AuthRequest | None) -> dict[str, Any]:
+    return deny_response(reason, request.route if request else None)
+
+
+def _count(fields: dict[str, Any]) -> None:
+    try:
+        name = "Allow" if fields["decision"] == "Allow" else f"Deny{fields['reason'].title().replace('_', '')}"
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        metrics.flush_metrics()
+    except Exception:  # noqa: BLE001 - metrics must never change a decision
+        logger.warning("metrics flush failed")

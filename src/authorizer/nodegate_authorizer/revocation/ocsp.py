@@ -1,0 +1,96 @@
+"""OCSP: build a request, and verify a response against the issuer or its delegated responder."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from ..certificates import extension, issued_by, verify_signature
+from .answers import Answer, SourceInvalid, Status
+
+
+def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
+    """DER OCSP request for ``cert`` (SHA-1 CertID, as RFC 6960 responders expect)."""
+    builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
+    return builder.build().public_bytes(serialization.Encoding.DER)
+
+
+def _key_hash(cert: x509.Certificate) -> bytes:
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+
+
+def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime) -> x509.Certificate:
+    """The certificate that must have signed ``response``: the issuer, or a delegate it issued."""
+
+    def named(candidate: x509.Certificate) -> bool:
+        if response.responder_name is not None:
+            return candidate.subject == response.responder_name
+        return _key_hash(candidate) == response.responder_key_hash
+
+    if named(issuer):
+        return issuer
+    for delegate in response.certificates:
+        if not named(delegate):
+            continue
+        purposes = extension(delegate, x509.ExtendedKeyUsage)
+        if purposes is None or ExtendedKeyUsageOID.OCSP_SIGNING not in purposes:
+            raise SourceInvalid("delegated OCSP responder lacks the OCSPSigning EKU")
+        if not issued_by(delegate, issuer):
+            raise SourceInvalid("delegated OCSP responder was not issued by the certificate's issuer")
+        if not delegate.not_valid_before_utc <= now <= delegate.not_valid_after_utc:
+            raise SourceInvalid("delegated OCSP responder certificate is outside its validity")
+        return delegate
+    raise SourceInvalid("OCSP response is signed by neither the issuer nor a delegate it issued")
+
+
+def ocsp_answer(
+    source: str,
+    data: bytes,
+    cert: x509.Certificate,
+    issuer: x509.Certificate,
+    now: datetime,
+    skew: timedelta,
+    max_age: timedelta,
+) -> Answer:
+    """Verify a DER OCSP response for ``cert``; raise SourceInvalid unless it is a signed, fresh answer."""
+    try:
+        response = ocsp.load_der_ocsp_response(data)
+    except ValueError as exc:
+        raise SourceInvalid(f"malformed OCSP response: {exc}") from None
+    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+        raise SourceInvalid(f"OCSP responder said {response.response_status.name}")
+    try:
+        signer = _signer(response, issuer, now)
+        verify_signature(
+            signer.public_key(), response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
+        )
+    except InvalidSignature:
+        raise SourceInvalid("OCSP response signature is not valid") from None
+    except ValueError as exc:
+        raise SourceInvalid(f"OCSP response cannot be checked: {exc}") from None
+    for single in response.responses:
+        expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm).build()
+        if (
+            single.serial_number == cert.serial_number
+            and single.issuer_key_hash == expected.issuer_key_hash
+            and single.issuer_name_hash == expected.issuer_name_hash
+        ):
+            break
+    else:
+        raise SourceInvalid("OCSP response does not cover this certificate")
+    if single.this_update_utc > now + skew:
+        raise SourceInvalid("OCSP thisUpdate is in the future")
+    valid_until = single.next_update_utc or single.this_update_utc + max_age
+    if now > valid_until + skew:
+        raise SourceInvalid(f"OCSP answer is stale: valid until {valid_until.isoformat()}")
+    if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
+        when = single.revocation_time_utc.isoformat() if single.revocation_time_utc else "unknown time"
+        return Answer(source, Status.REVOKED, f"revoked at {when}")
+    if single.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
+        raise SourceInvalid("OCSP responder does not know this certificate")
+    return Answer(source, Status.GOOD, "good", valid_until)

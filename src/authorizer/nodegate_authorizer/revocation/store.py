@@ -1,0 +1,45 @@
+"""The CRL store: CRLs published under ``CRL_STORE_URI``, indexed by issuer name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..sources.blobs import list_blobs, read_blob
+from .answers import SourceInvalid
+from .crl import CrlIndex, parse_crl
+
+
+@dataclass(frozen=True)
+class CrlStore:
+    """Stored CRLs by issuer DER name; ``entries`` keeps each file's tag so unchanged files are not re-parsed."""
+
+    by_issuer: dict[bytes, tuple[tuple[str, CrlIndex], ...]] = field(default_factory=dict)
+    entries: dict[str, tuple[str, CrlIndex | None]] = field(default_factory=dict)
+    errors: tuple[str, ...] = ()
+    unavailable: str | None = None
+
+
+EMPTY_STORE = CrlStore()
+
+
+def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float, max_bytes: int) -> CrlStore:
+    """List the prefix and parse new or changed CRL files; a malformed file is skipped and reported."""
+    old = previous.entries if previous else {}
+    entries: dict[str, tuple[str, CrlIndex | None]] = {}
+    errors: list[str] = []
+    for uri, tag in list_blobs(prefix_uri, timeout=timeout).items():
+        if uri in old and old[uri][0] == tag:
+            entries[uri] = old[uri]
+            continue
+        try:
+            entries[uri] = (tag, parse_crl(read_blob(uri, timeout=timeout, max_bytes=max_bytes).data))
+        except SourceInvalid as exc:
+            entries[uri] = (tag, None)
+            errors.append(f"{uri}: {exc}")
+    grouped: dict[bytes, list[tuple[str, CrlIndex]]] = {}
+    for uri, (_, index) in entries.items():
+        if index is not None:
+            grouped.setdefault(index.issuer_der, []).append((uri, index))
+        elif uri in old and old[uri][1] is None:
+            errors.append(f"{uri}: malformed CRL")
+    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors))

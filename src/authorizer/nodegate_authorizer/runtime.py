@@ -1,0 +1,100 @@
+"""The warm container's state: truststore, CRL store, access policy and revocation caches, built from Settings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import partial
+
+from .access_policy import DEFAULT_POLICY, AccessPolicy, PolicyError, parse_policy
+from .chain import PathPolicy
+from .decision import DecisionInputs
+from .identity import IdentityRule
+from .reasons import Denied, Reason
+from .revocation.checker import RevocationChecker
+from .revocation.store import EMPTY_STORE, CrlStore, load_crl_store
+from .settings import Settings
+from .sources.blobs import BlobError, read_blob
+from .sources.http import fetch_url
+from .sources.refresh import Refreshing
+from .truststore import Truststore, TruststoreError, parse_truststore
+
+
+@dataclass
+class Runtime:
+    """Long-lived sources for one Settings; ``inputs()`` gives a decision what it needs right now."""
+
+    settings: Settings
+    truststore: Refreshing[Truststore]
+    crl_store: Refreshing[CrlStore] | None
+    access_policy: Refreshing[AccessPolicy] | None
+    revocation: RevocationChecker
+    identity_rule: IdentityRule
+
+    def inputs(self) -> DecisionInputs:
+        """Current inputs; raise Denied when the truststore or the policy cannot be had."""
+        try:
+            truststore = self.truststore.get()
+        except (BlobError, TruststoreError) as exc:
+            raise Denied(Reason.TRUSTSTORE_UNAVAILABLE, str(exc)) from None
+        try:
+            policy = self.access_policy.get() if self.access_policy else DEFAULT_POLICY
+        except (BlobError, PolicyError) as exc:
+            raise Denied(Reason.POLICY_UNAVAILABLE, f"access policy unusable, denying all: {exc}") from None
+        return DecisionInputs(truststore, PathPolicy(), self.identity_rule, policy, self.revocation.check)
+
+
+def _snapshot(crl_store: Refreshing[CrlStore] | None) -> CrlStore:
+    """The stored CRLs; an unreadable store is marked unavailable, so its certificates cannot pass hard-fail."""
+    if crl_store is None:
+        return EMPTY_STORE
+    try:
+        return crl_store.get()
+    except BlobError as exc:
+        return CrlStore(unavailable=f"CRL store unreadable: {exc}")
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Wire sources, caches and fetchers for ``settings`` (no I/O happens here)."""
+    timeout, cap = settings.fetch_timeout_seconds, settings.fetch_max_bytes
+    rule = IdentityRule(settings.user_id_attribute, settings.node_id_attribute, re.compile(settings.id_pattern))
+
+    def load_truststore(previous: tuple[str, Truststore] | None) -> tuple[str, Truststore]:
+        blob = read_blob(settings.truststore_uri, version=settings.truststore_version, timeout=timeout, max_bytes=cap)
+        if previous is not None and previous[0] == blob.tag:
+            return previous
+        return blob.tag, parse_truststore(blob.data)
+
+    def load_policy(previous: tuple[str, AccessPolicy] | None) -> tuple[str, AccessPolicy]:
+        assert settings.access_policy_uri is not None
+        blob = read_blob(settings.access_policy_uri, timeout=timeout, max_bytes=cap)
+        if previous is not None and previous[0] == blob.tag:
+            return previous
+        return blob.tag, parse_policy(blob.data, rule)
+
+    def load_crls(previous: tuple[str, CrlStore] | None) -> tuple[str, CrlStore]:
+        assert settings.crl_store_uri is not None
+        store = load_crl_store(
+            settings.crl_store_uri, previous[1] if previous else None, timeout=timeout, max_bytes=cap
+        )
+        return "", store
+
+    stale = settings.source_max_stale_seconds
+    crl_store = Refreshing(load_crls, settings.crl_store_refresh_seconds, stale) if settings.crl_store_uri else None
+    policy = (
+        Refreshing(load_policy, settings.access_policy_refresh_seconds, stale) if settings.access_policy_uri else None
+    )
+    fetch = partial(_fetch, timeout=timeout, max_bytes=cap)
+    return Runtime(
+        settings=settings,
+        truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),
+        crl_store=crl_store,
+        access_policy=policy,
+        revocation=RevocationChecker(settings, fetch, partial(_snapshot, crl_store)),
+        identity_rule=rule,
+    )
+
+
+def _fetch(url: str, body: bytes | None, *, timeout: float, max_bytes: int) -> bytes:
+    content_type = "application/ocsp-request" if body is not None else ""
+    return fetch_url(url, body=body, content_type=content_type, timeout=timeout, max_bytes=max_bytes)

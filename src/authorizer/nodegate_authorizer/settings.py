@@ -1,0 +1,119 @@
+"""Authorizer settings, parsed and checked from environment variables."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+DEFAULT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+class RevocationMode(StrEnum):
+    """How missing revocation answers are treated (a revoked answer always denies)."""
+
+    REQUIRE = "require"
+    HARD_FAIL = "hard-fail"
+    SOFT_FAIL = "soft-fail"
+    OFF = "off"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or invalid; every request is denied until it is fixed."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the authorizer, with the defaults used when a variable is unset."""
+
+    truststore_uri: str
+    truststore_version: str | None = None
+    truststore_refresh_seconds: float = 300.0
+    crl_store_uri: str | None = None
+    crl_store_refresh_seconds: float = 300.0
+    access_policy_uri: str | None = None
+    access_policy_refresh_seconds: float = 300.0
+    source_max_stale_seconds: float = 3600.0
+    revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
+    fetch_timeout_seconds: float = 1.5
+    fetch_max_bytes: int = 16 * 1024 * 1024
+    revocation_cache_seconds: float = 300.0
+    revocation_retry_seconds: float = 30.0
+    ocsp_max_age_seconds: float = 3600.0
+    clock_skew_seconds: float = 60.0
+    user_id_attribute: str = "UID"
+    node_id_attribute: str = "CN"
+    id_pattern: str = DEFAULT_ID_PATTERN
+
+
+_URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*|file:///.*)$")
+_FLOATS = {
+    "TRUSTSTORE_REFRESH_SECONDS": ("truststore_refresh_seconds", 0.0, 86400.0),
+    "CRL_STORE_REFRESH_SECONDS": ("crl_store_refresh_seconds", 0.0, 86400.0),
+    "ACCESS_POLICY_REFRESH_SECONDS": ("access_policy_refresh_seconds", 0.0, 86400.0),
+    "SOURCE_MAX_STALE_SECONDS": ("source_max_stale_seconds", 0.0, 7 * 86400.0),
+    "FETCH_TIMEOUT_SECONDS": ("fetch_timeout_seconds", 0.05, 10.0),
+    "REVOCATION_CACHE_SECONDS": ("revocation_cache_seconds", 0.0, 7 * 86400.0),
+    "REVOCATION_RETRY_SECONDS": ("revocation_retry_seconds", 0.0, 3600.0),
+    "OCSP_MAX_AGE_SECONDS": ("ocsp_max_age_seconds", 1.0, 7 * 86400.0),
+    "CLOCK_SKEW_SECONDS": ("clock_skew_seconds", 0.0, 3600.0),
+}
+ATTRIBUTE_NAMES = ("CN", "UID", "OU", "O", "serialNumber", "emailAddress", "DC", "L")
+
+
+def _uri(env: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        if required:
+            raise ConfigError(f"{name} is required (s3://bucket/key or file:///path)")
+        return None
+    if not _URI.match(value):
+        raise ConfigError(f"{name}={value!r} is not an s3://bucket/key or file:///path URI")
+    return value
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build Settings from ``env``; raise ConfigError naming the first bad variable."""
+    values: dict[str, object] = {
+        "truststore_uri": _uri(env, "TRUSTSTORE_URI", required=True),
+        "truststore_version": env.get("TRUSTSTORE_VERSION", "").strip() or None,
+        "crl_store_uri": _uri(env, "CRL_STORE_URI"),
+        "access_policy_uri": _uri(env, "ACCESS_POLICY_URI"),
+    }
+    mode = env.get("REVOCATION_MODE", "").strip() or RevocationMode.HARD_FAIL.value
+    try:
+        values["revocation_mode"] = RevocationMode(mode)
+    except ValueError:
+        choices = ", ".join(m.value for m in RevocationMode)
+        raise ConfigError(f"REVOCATION_MODE={mode!r} is not one of: {choices}") from None
+    for name, (field, low, high) in _FLOATS.items():
+        raw = env.get(name, "").strip()
+        if not raw:
+            continue
+        try:
+            number = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name}={raw!r} is not a number") from None
+        if not low <= number <= high:
+            raise ConfigError(f"{name}={raw} is outside {low}..{high}")
+        values[field] = number
+    raw_max = env.get("FETCH_MAX_BYTES", "").strip()
+    if raw_max:
+        if not raw_max.isdigit() or not 1024 <= int(raw_max) <= 256 * 1024 * 1024:
+            raise ConfigError(f"FETCH_MAX_BYTES={raw_max!r} must be an integer in 1024..268435456")
+        values["fetch_max_bytes"] = int(raw_max)
+    for name, field in (("USER_ID_ATTRIBUTE", "user_id_attribute"), ("NODE_ID_ATTRIBUTE", "node_id_attribute")):
+        raw = env.get(name, "").strip()
+        if raw:
+            if raw not in ATTRIBUTE_NAMES and not re.fullmatch(r"[0-2](\.\d+)+", raw):
+                raise ConfigError(f"{name}={raw!r} is not one of {ATTRIBUTE_NAMES} or a dotted OID")
+            values[field] = raw
+    pattern = env.get("ID_PATTERN", "").strip()
+    if pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"ID_PATTERN is not a valid regular expression: {exc}") from None
+        values["id_pattern"] = pattern
+    return Settings(**values)  # type: ignore[arg-type]

@@ -1,0 +1,94 @@
+"""Read objects named by ``s3://bucket/key`` or ``file:///path`` URIs, with change tags for refreshes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+
+class BlobError(OSError):
+    """The object or listing could not be read."""
+
+
+@dataclass(frozen=True)
+class Blob:
+    """An object's bytes and a tag that changes whenever the object does (ETag+version or mtime+size)."""
+
+    data: bytes
+    tag: str
+
+
+_s3_clients: dict[tuple[float, int], Any] = {}
+
+
+def _s3(timeout: float, max_attempts: int = 2) -> Any:
+    """A boto3 S3 client, created on first use (boto3 is imported lazily to keep cold starts small)."""
+    key = (timeout, max_attempts)
+    if key not in _s3_clients:
+        import boto3
+        from botocore.config import Config
+
+        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": max_attempts})
+        _s3_clients[key] = boto3.client("s3", config=config)
+    return _s3_clients[key]
+
+
+def _split(uri: str) -> tuple[str, str, str]:
+    parts = urlsplit(uri)
+    if parts.scheme == "s3":
+        return "s3", parts.netloc, parts.path.lstrip("/")
+    if parts.scheme == "file":
+        return "file", "", unquote(parts.path)
+    raise BlobError(f"unsupported URI {uri!r}")
+
+
+def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max_bytes: int) -> Blob:
+    """Read one object (optionally a given S3 version); raise BlobError when it cannot be read or is too big."""
+    scheme, bucket, key = _split(uri)
+    try:
+        if scheme == "file":
+            path = Path(key)
+            stat = path.stat()
+            if stat.st_size > max_bytes:
+                raise BlobError(f"{uri} is {stat.st_size} bytes (cap {max_bytes})")
+            return Blob(path.read_bytes(), f"{stat.st_mtime_ns}:{stat.st_size}")
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            args = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
+            response = _s3(timeout).get_object(**args)
+            if response["ContentLength"] > max_bytes:
+                raise BlobError(f"{uri} is {response['ContentLength']} bytes (cap {max_bytes})")
+            data = response["Body"].read(max_bytes + 1)
+        except (BotoCoreError, ClientError) as exc:
+            raise BlobError(f"{uri}: {exc}") from None
+        return Blob(data, f"{response.get('ETag', '')}:{response.get('VersionId', '')}")
+    except OSError as exc:
+        if isinstance(exc, BlobError):
+            raise
+        raise BlobError(f"{uri}: {exc}") from None
+
+
+def list_blobs(prefix_uri: str, *, timeout: float = 2.0, limit: int = 1000) -> dict[str, str]:
+    """Map each object URI under a prefix to its change tag; raise BlobError when the listing fails."""
+    scheme, bucket, prefix = _split(prefix_uri)
+    if scheme == "file":
+        folder = Path(prefix)
+        try:
+            entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+        except OSError as exc:
+            raise BlobError(f"{prefix_uri}: {exc}") from None
+        return {p.as_uri(): f"{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in entries[:limit]}
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        response = _s3(timeout).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+    except (BotoCoreError, ClientError) as exc:
+        raise BlobError(f"{prefix_uri}: {exc}") from None
+    return {
+        f"s3://{bucket}/{item['Key']}": item["ETag"]
+        for item in response.get("Contents", [])
+        if not item["Key"].endswith("/")
+    }
