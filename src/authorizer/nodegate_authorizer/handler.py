@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,7 @@ from .response import allow_response, deny_response
 from .runtime import Runtime, build_runtime
 from .settings import ConfigError, Settings, load_settings
 
-logger = Logger(service="nodegate-authorizer")
+logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
 _runtimes: dict[Settings, Runtime] = {}
 

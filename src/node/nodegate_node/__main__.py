@@ -1,0 +1,5 @@
+"""``python -m nodegate_node``."""
+
+from nodegate_node.server import main
+
+main()

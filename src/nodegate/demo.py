@@ -1,0 +1,101 @@
+"""``make demo``: start the stack, run real curl calls with client certificates, print what happened."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nodegate.devpki import DevPki
+from nodegate.pki import CertificateAuthority, client_name, utcnow
+from nodegate.stack import Stack, running_stack
+
+
+@dataclass(frozen=True)
+class Case:
+    """One curl call and what must come of it: an HTTP status, or ``tls`` for a refused handshake."""
+
+    title: str
+    client: str | None
+    node: str
+    expect: str
+    method: str = "GET"
+    route: str = "whoami"
+    headers: tuple[str, ...] = ()
+
+
+CASES = (
+    Case("operator on its own node", "alice-node-1", "node-1", "200"),
+    Case("same operator, another node", "alice-node-1", "node-2", "403"),
+    Case("revoked certificate", "bob-node-2", "node-2", "403"),
+    Case("expired certificate", "dave-node-4", "node-4", "tls"),
+    Case("certificate from an untrusted CA", "mallory-node-1", "node-1", "tls"),
+    Case("no client certificate", None, "node-1", "tls"),
+    Case("injected X-User-Id is overwritten", "alice-node-1", "node-1", "200", headers=("X-User-Id: root",)),
+    Case("policy grant: carol may GET node-1", "carol-node-3", "node-1", "200"),
+    Case("policy grant is GET only: carol POST", "carol-node-3", "node-1", "403", method="POST", route="echo"),
+)
+
+
+def prepare(pki: DevPki) -> None:
+    """Issue the demo's certificates: good ones, a revoked one, an expired one and a foreign one."""
+    for user, node in (("alice", "node-1"), ("bob", "node-2"), ("carol", "node-3")):
+        pki.issue(user, node)
+    pki.issue("dave", "node-4", days=30, not_before=utcnow() - dt.timedelta(days=40))
+    pki.revoke(str(pki.root / "clients" / "bob-node-2.pem"))
+    foreign = CertificateAuthority.root("nodegate dev root CA").sub_ca("nodegate dev issuing CA")
+    mallory = foreign.issue(client_name("mallory", "node-1"))
+    (pki.root / "clients" / "mallory-node-1.pem").write_bytes(mallory.cert_pem())
+    (pki.root / "clients" / "mallory-node-1.key").write_bytes(mallory.key_pem())
+
+
+def run_case(stack: Stack, case: Case) -> tuple[str, str]:
+    """Run curl for one case; return (status or TLS error, what the backend saw)."""
+    command = ["curl", "-sS", "--max-time", "15", "--cacert", str(stack.pki.root / "root-ca.pem"), "-X", case.method,
+               "-o", "-", "-w", "\n%{http_code}"]  # fmt: skip
+    if case.client:
+        stem = stack.pki.root / "clients" / case.client
+        command += ["--cert", f"{stem}.pem", "--key", f"{stem}.key"]
+    for header in case.headers:
+        command += ["-H", header]
+    if case.method == "POST":
+        command += ["--data", "hello"]
+    command.append(f"{stack.edge.url}/nodes/{case.node}/{case.route}")
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    if result.returncode != 0:
+        error = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"curl exit {result.returncode}"
+        return "tls", f"curl exit {result.returncode}: {error.rsplit('::', 1)[-1][:60]}"
+    body, _, status = result.stdout.rpartition("\n")
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = {"raw": body[:60]}
+    if status == "200" and "userId" in payload:
+        seen = f"user={payload['userId']} node={payload['nodeId']} subject={payload.get('subject', '')[:40]}"
+    elif status == "200" and "caller" in payload:
+        seen = f"caller={payload['caller']}"
+    else:
+        seen = f"(not proxied) reason={payload.get('reason', '-')}"
+    return status, seen
+
+
+def main(directory: Path | None = None) -> int:
+    """Run every case; print the table; return 0 only when every row is as expected."""
+    with tempfile.TemporaryDirectory(prefix="nodegate-demo-") as tmp:
+        root = directory or Path(tmp) / "pki"
+        with running_stack(root) as stack:
+            prepare(stack.pki)
+            rows = [(case, *run_case(stack, case)) for case in CASES]
+    width = max(len(case.title) for case in CASES)
+    print(f"{'case':<{width}}  expect  got   ok  backend saw / TLS error")
+    print("-" * (width + 80))
+    failures = 0
+    for case, got, seen in rows:
+        ok = got == case.expect
+        failures += not ok
+        print(f"{case.title:<{width}}  {case.expect:<6}  {got:<5} {'yes' if ok else 'NO':<3} {seen}")
+    print(f"\n{len(rows) - failures} passed, {failures} failed")
+    return 1 if failures else 0

@@ -1,0 +1,175 @@
+"""The development PKI on disk: a root CA, an issuing CA with a delegated OCSP signer, a server
+certificate for the local edge, client certificates, a revocation database and published CRLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der, name, pem, utcnow
+
+P12_PASSWORD = b"nodegate"
+REASONS = {flag.name: flag for flag in x509.ReasonFlags}
+
+
+def _write(path: Path, data: bytes, secret: bool = False) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if secret:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(path, 0o600)
+    else:
+        path.write_bytes(data)
+
+
+def _load(path: Path) -> Issued:
+    cert = x509.load_pem_x509_certificate(path.with_suffix(".pem").read_bytes())
+    key = serialization.load_pem_private_key(path.with_suffix(".key").read_bytes(), None)
+    return Issued(cert, key)  # type: ignore[arg-type]
+
+
+@dataclass
+class DevPki:
+    """A PKI directory; every command reloads it, so several processes can share it."""
+
+    root: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL of the CRL/OCSP server that the certificates name."""
+        return json.loads((self.root / "config.json").read_text())["url"]
+
+    def ca(self, which: str) -> CertificateAuthority:
+        """``root`` or ``issuing``, with the URLs it embeds in what it issues."""
+        issued = _load(self.root / f"{which}-ca")
+        urls = {"crl_url": f"{self.url}/crl/{which}.crl"} | (
+            {"ocsp_url": f"{self.url}/ocsp/{which}"} if which == "issuing" else {}
+        )
+        return CertificateAuthority(issued.cert, issued.key, **urls)
+
+    def ocsp_signer(self) -> Issued:
+        """The issuing CA's delegated OCSP responder."""
+        return _load(self.root / "ocsp-signer")
+
+    def _db(self) -> dict[str, dict]:
+        path = self.root / "db.json"
+        return json.loads(path.read_text()) if path.exists() else {}
+
+    def _save_db(self, db: dict[str, dict]) -> None:
+        tmp = self.root / "db.json.tmp"
+        tmp.write_text(json.dumps(db, indent=2, sort_keys=True))
+        tmp.replace(self.root / "db.json")
+
+    def issue(
+        self, user: str, node: str, *, days: int = 365, not_before: dt.datetime | None = None, ca: str = "issuing"
+    ) -> Path:
+        """Issue a client certificate; write ``clients/<user>-<node>.{pem,key,p12}`` and record it."""
+        authority = self.ca(ca)
+        issued = authority.issue(client_name(user, node), days=days, not_before=not_before)
+        stem = self.root / "clients" / f"{user}-{node}"
+        _write(stem.with_suffix(".pem"), issued.cert_pem())
+        _write(stem.with_suffix(".key"), issued.key_pem(), secret=True)
+        chain = [authority.cert] + ([self.ca("root").cert] if ca == "issuing" else [])
+        _write(stem.with_suffix(".p12"), issued.pkcs12(chain, P12_PASSWORD), secret=True)
+        db = self._db()
+        db[format(issued.cert.serial_number, "x")] = {
+            "ca": ca, "subject": issued.cert.subject.rfc4514_string(), "file": str(stem.with_suffix(".pem")),
+            "revoked": None,
+        }  # fmt: skip
+        self._save_db(db)
+        return stem.with_suffix(".pem")
+
+    def revoke(self, target: str, reason: str = "key_compromise") -> str:
+        """Revoke by hex serial or certificate file; re-publish the CRLs. Return the serial."""
+        path = Path(target)
+        if path.is_file():
+            serial = format(x509.load_pem_x509_certificate(path.read_bytes()).serial_number, "x")
+        else:
+            serial = target.lower().replace(":", "").lstrip("0") or "0"
+        if reason not in REASONS:
+            raise ValueError(f"reason must be one of {sorted(REASONS)}")
+        db = self._db()
+        if serial not in db:
+            raise KeyError(f"serial {serial} was not issued by this PKI")
+        db[serial]["revoked"] = {"at": utcnow().isoformat(), "reason": reason}
+        self._save_db(db)
+        self.publish_crls()
+        return serial
+
+    def revoked(self, ca: str) -> dict[int, dt.datetime]:
+        """Revoked serials of one CA with their revocation times."""
+        return {
+            int(serial, 16): dt.datetime.fromisoformat(entry["revoked"]["at"])
+            for serial, entry in self._db().items()
+            if entry["ca"] == ca and entry["revoked"]
+        }
+
+    def publish_crls(self, next_update: dt.timedelta = dt.timedelta(hours=1)) -> list[Path]:
+        """Write ``crl/<ca>.crl`` (DER) for both CAs, valid for ``next_update``."""
+        written = []
+        for which in ("root", "issuing"):
+            now = utcnow()
+            crl = self.ca(which).crl(self.revoked(which), this_update=now, next_update=now + next_update,
+                                     number=int(now.timestamp()))  # fmt: skip
+            path = self.root / "crl" / f"{which}.crl"
+            _write(path, crl_der(crl))
+            written.append(path)
+        return written
+
+    def crl(self, ca: str) -> bytes | None:
+        """Responder interface: the published CRL of ``ca``."""
+        path = self.root / "crl" / f"{ca}.crl"
+        return path.read_bytes() if ca in ("root", "issuing") and path.exists() else None
+
+    def ocsp(self, ca: str, request: bytes) -> bytes | None:
+        """Responder interface: a signed OCSP answer from the database (issuing CA, delegated signer)."""
+        if ca != "issuing":
+            return None
+        try:
+            parsed = ocsp.load_der_ocsp_request(request)
+        except ValueError:
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST).public_bytes(
+                serialization.Encoding.DER
+            )
+        entry = self._db().get(format(parsed.serial_number, "x"))
+        if entry is None or entry["ca"] != ca:
+            status, when = ocsp.OCSPCertStatus.UNKNOWN, None
+        elif entry["revoked"]:
+            status, when = ocsp.OCSPCertStatus.REVOKED, dt.datetime.fromisoformat(entry["revoked"]["at"])
+        else:
+            status, when = ocsp.OCSPCertStatus.GOOD, None
+        response = self.ca(ca).ocsp_response(parsed, status, revoked_at=when, responder=self.ocsp_signer())
+        return response.public_bytes(serialization.Encoding.DER)
+
+
+def init_pki(root: Path, url: str) -> DevPki:
+    """Create a new PKI in ``root`` whose certificates point at ``url`` for CRLs and OCSP."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "config.json").write_text(json.dumps({"url": url}))
+    root_ca = CertificateAuthority.root("nodegate dev root CA", crl_url=f"{url}/crl/root.crl")
+    issuing = root_ca.sub_ca(
+        "nodegate dev issuing CA", crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
+    )
+    signer = issuing.ocsp_signer()
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    server = root_ca.issue(
+        name(O="nodegate dev PKI", CN="localhost"), eku=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans,
+        key_usage=None, with_crl_url=False, with_ocsp_url=False, days=825,
+    )  # fmt: skip
+    for stem, issued in (("root-ca", root_ca), ("issuing-ca", issuing), ("ocsp-signer", signer), ("server", server)):
+        _write(root / f"{stem}.pem", issued.cert_pem())
+        _write(root / f"{stem}.key", issued.key_pem(), secret=True)
+    _write(root / "truststore.pem", pem(root_ca.cert, issuing.cert))
+    pki = DevPki(root)
+    pki.publish_crls()
+    return pki

@@ -1,0 +1,324 @@
+"""The local mTLS edge: what API Gateway does in front of nodegate, on one machine.
+
+It terminates TLS 1.2+ and requires a client certificate that chains to the truststore named by
+``TRUSTSTORE_URI``; builds the REST REQUEST authorizer event as API Gateway does; calls the same
+``lambda_handler`` in-process; enforces the returned IAM policy against the method ARN; overwrites the
+identity headers from the authorizer context as the template's mappings do; and proxies to the backend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import http.client
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from nodegate_authorizer.handler import lambda_handler
+from nodegate_authorizer.settings import load_settings
+from nodegate_authorizer.sources.blobs import read_blob
+from nodegate_authorizer.sources.refresh import Refreshing
+
+ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
+IDENTITY_HEADERS = {"x-client-cert-sub": "clientCertSub", "x-user-id": "userId", "x-node-id": "nodeId"}
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
+FORBIDDEN = {"message": "Forbidden"}
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+MAX_BODY = 10 * 1024 * 1024
+Authorizer = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class ApiIdentity:
+    """The names API Gateway would put into method ARNs and request contexts."""
+
+    region: str = "us-east-1"
+    account_id: str = "123456789012"
+    api_id: str = "local0api1"
+    stage: str = "prod"
+    domain: str = "localhost"
+
+
+def openssl_date(moment: datetime) -> str:
+    """API Gateway's validity format, e.g. ``Aug  5 09:36:04 2021 GMT``."""
+    return f"{moment:%b} {moment.day:2d} {moment:%H:%M:%S %Y} GMT"
+
+
+def client_cert_context(der: bytes) -> dict[str, Any]:
+    """``requestContext.identity.clientCert`` as API Gateway fills it."""
+    cert = x509.load_der_x509_certificate(der)
+    serial = format(cert.serial_number, "x")
+    serial = ":".join(serial.rjust(len(serial) + len(serial) % 2, "0")[i : i + 2] for i in range(0, len(serial), 2))
+    return {
+        "clientCertPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
+        "subjectDN": cert.subject.rfc4514_string(),
+        "issuerDN": cert.issuer.rfc4514_string(),
+        "serialNumber": serial,
+        "validity": {
+            "notBefore": openssl_date(cert.not_valid_before_utc),
+            "notAfter": openssl_date(cert.not_valid_after_utc),
+        },
+    }
+
+
+def build_event(
+    api: ApiIdentity, method: str, raw_path: str, query: str, headers: dict[str, str], source_ip: str, cert_der: bytes
+) -> dict[str, Any] | None:
+    """The REST API REQUEST authorizer event for ``/nodes/{nodeId}[/{proxy+}]``, or None for other paths."""
+    match = ROUTE.match(raw_path)
+    if match is None:
+        return None
+    tail = (match["tail"] or "").lstrip("/")
+    params = {"nodeId": unquote(match["node"])} | ({"proxy": unquote(tail)} if tail else {})
+    resource = "/nodes/{nodeId}/{proxy+}" if tail else "/nodes/{nodeId}"
+    multi_query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        multi_query.setdefault(key, []).append(value)
+    request_id = str(uuid.uuid4())
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{api.region}:{api.account_id}:{api.api_id}/{api.stage}/{method}{raw_path}",
+        "resource": resource,
+        "path": raw_path,
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": {k: v[-1] for k, v in multi_query.items()} or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": params,
+        "stageVariables": None,
+        "requestContext": {
+            "resourceId": "local",
+            "resourcePath": resource,
+            "httpMethod": method,
+            "extendedRequestId": request_id,
+            "requestTime": datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "path": raw_path,
+            "accountId": api.account_id,
+            "protocol": "HTTP/1.1",
+            "stage": api.stage,
+            "domainPrefix": api.domain.split(".")[0],
+            "requestTimeEpoch": int(time.time() * 1000),
+            "requestId": request_id,
+            "identity": {
+                "sourceIp": source_ip,
+                "userAgent": headers.get("User-Agent", ""),
+                "clientCert": client_cert_context(cert_der),
+            },
+            "domainName": api.domain,
+            "apiId": api.api_id,
+        },
+    }
+
+
+def _arn_matches(pattern: str, arn: str) -> bool:
+    """IAM resource matching: ``*`` spans any characters (``/`` included), ``?`` one character."""
+    return fnmatch.fnmatchcase(arn, pattern.replace("[", "[[]"))
+
+
+def policy_allows(response: Any, method_arn: str) -> bool | None:
+    """Evaluate the authorizer's policy like API Gateway: explicit Deny wins, then Allow, else deny.
+    Return None when the response is malformed (API Gateway answers 500 then)."""
+    try:
+        statements = response["policyDocument"]["Statement"]
+        if not isinstance(response["principalId"], str) or not isinstance(statements, list):
+            return None
+        allowed = False
+        for statement in statements:
+            actions = statement["Action"]
+            resources = statement["Resource"]
+            actions = [actions] if isinstance(actions, str) else actions
+            resources = [resources] if isinstance(resources, str) else resources
+            if not any(a in ("execute-api:Invoke", "execute-api:*", "*") for a in actions):
+                continue
+            if any(_arn_matches(r, method_arn) for r in resources):
+                if statement["Effect"] == "Deny":
+                    return False
+                allowed = allowed or statement["Effect"] == "Allow"
+        return allowed
+    except (KeyError, TypeError):
+        return None
+
+
+class EdgeHandler(BaseHTTPRequestHandler):
+    """One client connection: authorize each request, then proxy it to the backend."""
+
+    server: EdgeServer
+    protocol_version = "HTTP/1.1"
+    server_version = "nodegate-edge"
+
+    def do_GET(self) -> None:
+        """Every method goes through the same path."""
+        self._handle()
+
+    do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def _handle(self) -> None:
+        started = time.perf_counter()
+        log: dict[str, Any] = {"ip": self.client_address[0], "method": self.command, "path": self.path}
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._reply(413, {"message": "Request Too Long"}, log, started)
+            return
+        body = self.rfile.read(length) if length else b""
+        raw_path, _, query = self.path.partition("?")
+        cert_der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        headers = dict(self.headers.items())
+        event = build_event(self.server.api, self.command, raw_path, query, headers, self.client_address[0], cert_der)
+        if event is None:
+            self._reply(403, MISSING_TOKEN, log, started)
+            return
+        log |= {"requestId": event["requestContext"]["requestId"],
+                "clientCertSerial": event["requestContext"]["identity"]["clientCert"]["serialNumber"]}  # fmt: skip
+        try:
+            response = self.server.authorizer(event, None)
+        except Exception as exc:  # noqa: BLE001 - API Gateway turns an authorizer error into a 500
+            log["authorizerError"] = repr(exc)[:300]
+            response = None
+        verdict = policy_allows(response, event["methodArn"]) if response is not None else None
+        context = response.get("context", {}) if isinstance(response, dict) else {}
+        log |= {"reason": context.get("reason"), "userId": context.get("userId"), "nodeId": context.get("nodeId")}
+        if verdict is None:
+            self._reply(500, {"message": None}, log, started)
+        elif not verdict:
+            forbidden = FORBIDDEN | {"reason": context.get("reason", ""), "requestId": log["requestId"]}
+            self._reply(403, forbidden, log, started)
+        else:
+            self._proxy(raw_path, query, body, context, log, started)
+
+    def _proxy(
+        self, path: str, query: str, body: bytes, context: dict[str, Any], log: dict[str, Any], started: float
+    ) -> None:
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | set(IDENTITY_HEADERS)}
+        for header, key in IDENTITY_HEADERS.items():
+            headers[header.title()] = str(context.get(key, ""))
+        backend = self.server.backend
+        connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=29)
+        try:
+            connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
+            upstream = connection.getresponse()
+            payload = upstream.read()
+            status, upstream_headers = upstream.status, upstream.getheaders()
+        except (OSError, http.client.HTTPException) as exc:
+            log["integrationError"] = repr(exc)[:300]
+            self._reply(502 if not isinstance(exc, TimeoutError) else 504, {"message": "Internal server error"}, log,
+                        started)  # fmt: skip
+            return
+        finally:
+            connection.close()
+        self.send_response(status)
+        for name, value in upstream_headers:
+            if name.lower() not in HOP_BY_HOP | {"content-length", "server", "date"}:
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        self._log(status, log, started)
+
+    def _reply(self, status: int, payload: dict[str, Any], log: dict[str, Any], started: float) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-ErrorType", "AccessDeniedException" if status == 403 else "InternalServerError")
+        self.end_headers()
+        self.wfile.write(data)
+        self._log(status, log, started)
+
+    def _log(self, status: int, log: dict[str, Any], started: float) -> None:
+        log |= {"status": status, "latencyMs": round((time.perf_counter() - started) * 1000, 2)}
+        self.server.access_log(log)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Access logs are structured; see ``_log``."""
+
+
+class EdgeServer(ThreadingHTTPServer):
+    """TLS listener whose client-certificate truststore follows ``TRUSTSTORE_URI`` (re-read on refresh)."""
+
+    daemon_threads = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        port: int,
+        backend: str,
+        server_cert: str,
+        server_key: str,
+        *,
+        env: dict[str, str] | None = None,
+        api: ApiIdentity | None = None,
+        authorizer: Authorizer = lambda_handler,
+        access_log: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        super().__init__(("127.0.0.1", port), EdgeHandler)
+        settings = load_settings(env if env is not None else os.environ)
+        self.backend = urlsplit(backend)
+        self.api = api or ApiIdentity()
+        self.authorizer = authorizer
+        self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
+        self._cert = (server_cert, server_key)
+
+        def load(previous: tuple[str, ssl.SSLContext] | None) -> tuple[str, ssl.SSLContext]:
+            blob = read_blob(settings.truststore_uri, version=settings.truststore_version, max_bytes=10 * 1024 * 1024)
+            if previous is not None and previous[0] == blob.tag:
+                return previous
+            return blob.tag, self._tls_context(blob.data)
+
+        self.tls = Refreshing(load, settings.truststore_refresh_seconds, settings.source_max_stale_seconds)
+        self.tls.get()
+
+    def _tls_context(self, truststore: bytes) -> ssl.SSLContext:
+        """TLS 1.2+, client certificate required and verified against the truststore bundle."""
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_cert_chain(*self._cert)
+        context.load_verify_locations(cadata=truststore.decode("ascii", errors="replace"))
+        return context
+
+    @property
+    def url(self) -> str:
+        """Base URL of the edge."""
+        return f"https://127.0.0.1:{self.server_address[1]}"
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Handshake in the connection's own thread; a refused certificate never reaches the handler."""
+        try:
+            tls = self.tls.get().wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+            tls.settimeout(30)
+            tls.do_handshake()
+        except (ssl.SSLError, OSError) as exc:
+            self.access_log({"ip": client_address[0], "tlsError": str(exc)[:200], "status": None})
+            return
+        except Exception as exc:  # noqa: BLE001 - truststore unavailable: refuse the connection, keep serving
+            self.access_log({"ip": client_address[0], "tlsError": f"truststore unavailable: {exc}"[:200]})
+            return
+        try:
+            super().finish_request(tls, client_address)
+        finally:
+            with contextlib.suppress(OSError):
+                tls.shutdown(socket.SHUT_RDWR)
+            tls.close()
+
+    def start(self) -> EdgeServer:
+        """Serve in a daemon thread and return self."""
+        threading.Thread(target=self.serve_forever, name="edge", daemon=True).start()
+        return self

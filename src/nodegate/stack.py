@@ -1,0 +1,166 @@
+"""The whole product on one machine: S3 (moto server), the CRL/OCSP server, the node backend and the edge."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nodegate.devpki import DevPki, init_pki
+from nodegate.edge import EdgeServer
+from nodegate.pki_server import RevocationServer
+from nodegate_node.server import NodeServer
+
+BUCKET = "nodegate-truststore"
+DEFAULT_POLICY = {
+    "version": 1,
+    "disabledUsers": [],
+    "grants": [{"user": "carol", "nodes": ["node-1"], "methods": ["GET"]}],
+}
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Stack:
+    """Running parts and the addresses to reach them."""
+
+    pki: DevPki
+    edge: EdgeServer
+    node: NodeServer
+    revocation: RevocationServer
+    s3_endpoint: str
+    env: dict[str, str]
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    def curl(self, client: str, node: str, route: str = "whoami") -> str:
+        """A ready-to-paste curl command for a client certificate stem (``clients/alice-node-1``)."""
+        stem = self.pki.root / "clients" / client
+        return (
+            f"curl --cacert {self.pki.root / 'root-ca.pem'} --cert {stem}.pem --key {stem}.key "
+            f"{self.edge.url}/nodes/{node}/{route}"
+        )
+
+
+def _s3() -> Any:
+    import boto3
+
+    return boto3.client("s3")
+
+
+def publish(pki: DevPki, policy: dict[str, Any] | None) -> str:
+    """Upload truststore, CRL store and policy to the versioned bucket; return the truststore version."""
+    s3 = _s3()
+    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
+    if BUCKET not in buckets:
+        s3.create_bucket(Bucket=BUCKET)
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    version = s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=(pki.root / "truststore.pem").read_bytes())
+    sync_crls(pki)
+    if policy is not None:
+        s3.put_object(Bucket=BUCKET, Key="policy/access-policy.json", Body=json.dumps(policy).encode())
+    return version.get("VersionId", "")
+
+
+def sync_crls(pki: DevPki) -> None:
+    """Copy the published CRLs into the CRL store prefix."""
+    s3 = _s3()
+    for path in sorted((pki.root / "crl").glob("*.crl")):
+        s3.put_object(Bucket=BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
+
+
+@contextmanager
+def running_stack(
+    directory: Path,
+    *,
+    edge_port: int = 0,
+    node_port: int = 0,
+    pki_port: int | None = None,
+    policy: dict[str, Any] | None = DEFAULT_POLICY,
+    extra_env: dict[str, str] | None = None,
+    quiet: bool = True,
+) -> Iterator[Stack]:
+    """Start every part (creating the PKI in ``directory`` if needed); stop them all on exit."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    from nodegate_authorizer.handler import logger as authorizer_logger
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    authorizer_logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    if not (directory / "config.json").exists():
+        init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
+    pki = DevPki(directory)
+    revocation = RevocationServer(pki, int(pki.url.rsplit(":", 1)[1])).start()
+    s3_port = free_port()
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
+    moto.start()
+    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3"]}
+    os.environ.update(S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}"})
+    node = NodeServer("127.0.0.1", node_port)
+    threading.Thread(target=node.serve_forever, name="node", daemon=True).start()
+    edge: EdgeServer | None = None
+    try:
+        publish(pki, policy)
+        env = {
+            "TRUSTSTORE_URI": f"s3://{BUCKET}/truststore.pem",
+            "TRUSTSTORE_REFRESH_SECONDS": "5",
+            "CRL_STORE_URI": f"s3://{BUCKET}/crls/",
+            "CRL_STORE_REFRESH_SECONDS": "5",
+            "REVOCATION_MODE": "hard-fail",
+            "REVOCATION_CACHE_SECONDS": "5",
+            "FETCH_TIMEOUT_SECONDS": "1.0",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+        if policy is not None:
+            env["ACCESS_POLICY_URI"] = f"s3://{BUCKET}/policy/access-policy.json"
+        env |= extra_env or {}
+        os.environ.update(env)
+        logger = (lambda entry: None) if quiet else None
+        edge = EdgeServer(
+            edge_port, f"http://127.0.0.1:{node.server_address[1]}", str(directory / "server.pem"),
+            str(directory / "server.key"), env=env, access_log=logger,
+        ).start()  # fmt: skip
+        stack = Stack(pki, edge, node, revocation, f"http://127.0.0.1:{s3_port}", env)
+        syncer = threading.Thread(target=_keep_crls_synced, args=(stack,), name="crl-sync", daemon=True)
+        syncer.start()
+        yield stack
+        stack.stop_event.set()
+    finally:
+        for server in (edge, node, revocation):
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+        moto.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def _keep_crls_synced(stack: Stack) -> None:
+    """Upload the CRLs again whenever ``nodegate pki revoke``/``crl`` re-publishes them."""
+    seen: dict[Path, int] = {}
+    while not stack.stop_event.wait(1.0):
+        for path in (stack.pki.root / "crl").glob("*.crl"):
+            mtime = path.stat().st_mtime_ns
+            if seen.setdefault(path, mtime) != mtime:
+                seen[path] = mtime
+                try:
+                    sync_crls(stack.pki)
+                except Exception as exc:  # noqa: BLE001 - keep syncing; the authorizer fails closed meanwhile
+                    print(f"CRL sync failed: {exc}", flush=True)
