@@ -25,14 +25,56 @@ def world(tmp_path: Path) -> Iterator[World]:
 def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run the real handler on an event for ``cert`` with the world's environment plus overrides."""
 
+    applied: set[str] = set()
+
     def run(cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET", env: dict | None = None,
             raw_event: dict | None = None) -> tuple[str, str | None, dict[str, Any]]:  # fmt: skip
-        for key in list(world.env()) + list(env or {}):
+        for key in applied | set(env or {}):
             monkeypatch.delenv(key, raising=False)
         for key, value in world.env(**(env or {})).items():
             monkeypatch.setenv(key, value)
+            applied.add(key)
         response = authorizer.lambda_handler(raw_event if raw_event is not None else event(cert_pem, node, method))
         effect, reason = decision(response)
         return effect, reason, response
 
     return run
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real moto S3 server on 127.0.0.1; boto3 reaches it through AWS_ENDPOINT_URL_S3."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    from support import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                             "AWS_DEFAULT_REGION")}  # fmt: skip
+    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing",
+                      AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture
+def bucket(s3_server: str) -> Any:
+    """A fresh versioned bucket; returns (boto3 client, bucket name)."""
+    import uuid
+
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=s3_server)
+    name = f"nodegate-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+    return s3, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,20 @@ from urllib.parse import unquote, urlsplit
 
 
 class BlobError(OSError):
-    """The object or listing could not be read."""
+    """The object or listing could not be read; ``transient`` is False when the source answered that it is
+    not there (missing object, bucket or version, access denied), True for network and service errors."""
+
+    def __init__(self, message: str, *, transient: bool = True) -> None:
+        super().__init__(message)
+        self.transient = transient
+
+
+DEFINITIVE_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "AccessDenied", "404", "403"})
+
+
+def _s3_error(uri: str, exc: Exception) -> BlobError:
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    return BlobError(f"{uri}: {exc}", transient=code not in DEFINITIVE_S3_ERRORS)
 
 
 @dataclass(frozen=True)
@@ -20,12 +34,13 @@ class Blob:
     tag: str
 
 
-_s3_clients: dict[tuple[float, int], Any] = {}
+_s3_clients: dict[tuple[float, int, str | None], Any] = {}
 
 
 def _s3(timeout: float, max_attempts: int = 2) -> Any:
-    """A boto3 S3 client, created on first use (boto3 is imported lazily to keep cold starts small)."""
-    key = (timeout, max_attempts)
+    """A boto3 S3 client, created on first use (boto3 is imported lazily to keep cold starts small).
+    Clients are kept per timeout and per endpoint override (``AWS_ENDPOINT_URL_S3``, set for moto locally)."""
+    key = (timeout, max_attempts, os.environ.get("AWS_ENDPOINT_URL_S3"))
     if key not in _s3_clients:
         import boto3
         from botocore.config import Config
@@ -63,12 +78,12 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
                 raise BlobError(f"{uri} is {response['ContentLength']} bytes (cap {max_bytes})")
             data = response["Body"].read(max_bytes + 1)
         except (BotoCoreError, ClientError) as exc:
-            raise BlobError(f"{uri}: {exc}") from None
+            raise _s3_error(uri, exc) from None
         return Blob(data, f"{response.get('ETag', '')}:{response.get('VersionId', '')}")
     except OSError as exc:
         if isinstance(exc, BlobError):
             raise
-        raise BlobError(f"{uri}: {exc}") from None
+        raise BlobError(f"{uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
 
 
 def list_blobs(prefix_uri: str, *, timeout: float = 2.0, limit: int = 1000) -> dict[str, str]:
@@ -79,14 +94,14 @@ def list_blobs(prefix_uri: str, *, timeout: float = 2.0, limit: int = 1000) -> d
         try:
             entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
         except OSError as exc:
-            raise BlobError(f"{prefix_uri}: {exc}") from None
+            raise BlobError(f"{prefix_uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
         return {p.as_uri(): f"{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in entries[:limit]}
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         response = _s3(timeout).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
     except (BotoCoreError, ClientError) as exc:
-        raise BlobError(f"{prefix_uri}: {exc}") from None
+        raise _s3_error(prefix_uri, exc) from None
     return {
         f"s3://{bucket}/{item['Key']}": item["ETag"]
         for item in response.get("Contents", [])

@@ -16,9 +16,9 @@ Loader = Callable[[tuple[str, T] | None], tuple[str, T]]
 class Refreshing(Generic[T]):
     """Holds ``(tag, value)`` from ``load`` and reloads it every ``interval`` seconds.
 
-    A transport failure (BlobError) keeps serving the last good value for up to ``max_stale`` seconds,
-    so one S3 hiccup does not lock every operator out. Any other failure (bad content) drops the value:
-    the next call retries and, until one succeeds, every call raises.
+    A transient failure (network, throttling, 5xx) keeps serving the last good value for up to ``max_stale``
+    seconds, so one S3 hiccup does not lock every operator out. A definitive one (object gone, access
+    denied) or bad content drops the value: the next call retries and, until one succeeds, every call raises.
     """
 
     def __init__(
@@ -44,7 +44,7 @@ class Refreshing(Generic[T]):
                 self._current = self._load(self._current)
             except BlobError as exc:
                 self.last_error = str(exc)
-                if self._current is not None and now - self._loaded_at <= self._max_stale:
+                if exc.transient and self._current is not None and now - self._loaded_at <= self._max_stale:
                     self._next_refresh = now + min(self._interval, 5.0)
                     return self._current[1]
                 self._current = None
