@@ -1,0 +1,133 @@
+"""The local edge with real TLS sockets: the whole stack (moto S3, CRL/OCSP, node backend, edge)."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from nodegate.demo import CASES, prepare, run_case
+from nodegate.edge import ApiIdentity, build_event, policy_allows
+from nodegate.stack import Stack, running_stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    with running_stack(tmp_path_factory.mktemp("stack") / "pki") as running:
+        prepare(running.pki)
+        yield running
+
+
+def call(stack: Stack, client: str | None, path: str, method: str = "GET", headers: dict | None = None,
+         body: bytes | None = None) -> tuple[int, dict]:  # fmt: skip
+    context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
+    if client:
+        stem = stack.pki.root / "clients" / client
+        context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    connection = http.client.HTTPSConnection("127.0.0.1", stack.edge.server_address[1], context=context, timeout=15)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.title)
+def test_demo_cases_with_curl(stack: Stack, case) -> None:
+    got, seen = run_case(stack, case)
+    assert got == case.expect, seen
+
+
+def test_backend_sees_identity_from_the_certificate_only(stack: Stack) -> None:
+    spoof = {"X-User-Id": "root", "X-Node-Id": "node-9", "X-Client-Cert-Sub": base64.b64encode(b"CN=evil").decode()}
+    status, body = call(stack, "alice-node-1", "/nodes/node-1/whoami", headers=spoof)
+    assert status == 200
+    assert body == {"userId": "alice", "nodeId": "node-1", "subject": "CN=node-1,UID=alice,O=nodegate operators"}
+
+
+def test_revocation_while_running_is_enforced(stack: Stack) -> None:
+    stack.pki.issue("erin", "node-7")
+    assert call(stack, "erin-node-7", "/nodes/node-7/status")[0] == 200
+    stack.pki.revoke(str(stack.pki.root / "clients" / "erin-node-7.pem"))
+    revoked_at = time.monotonic()
+    window = float(stack.env["REVOCATION_CACHE_SECONDS"])
+    # answers are cached for at most REVOCATION_CACHE_SECONDS: the revocation must bite within that window
+    while True:
+        status, body = call(stack, "erin-node-7", "/nodes/node-7/status")
+        if status != 200 or time.monotonic() - revoked_at > window + 3:
+            break
+        time.sleep(0.25)
+    assert (status, body.get("reason")) == (403, "REVOKED")
+    assert time.monotonic() - revoked_at <= window + 3
+
+
+def test_unknown_route_and_post_body(stack: Stack) -> None:
+    assert call(stack, "alice-node-1", "/admin") == (403, {"message": "Missing Authentication Token"})
+    status, body = call(stack, "alice-node-1", "/nodes/node-1/echo", method="POST", body=b"ping")
+    assert (status, body["body"], body["caller"]) == (200, "ping", "alice")
+
+
+def test_handshake_refused_without_certificate(stack: Stack) -> None:
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        call(stack, None, "/nodes/node-1/whoami")
+
+
+def test_backend_refuses_requests_without_identity_headers(stack: Stack) -> None:
+    connection = http.client.HTTPConnection("127.0.0.1", stack.node.server_address[1], timeout=5)
+    connection.request("GET", "/nodes/node-1/whoami", headers={"X-User-Id": "alice"})
+    assert connection.getresponse().status == 401
+    connection.close()
+
+
+def test_event_has_the_fields_aws_documents(tmp_path: Path, stack: Stack) -> None:
+    der = ssl.PEM_cert_to_DER_cert((stack.pki.root / "clients" / "alice-node-1.pem").read_text())
+    event = build_event(ApiIdentity(), "GET", "/nodes/node-1/a/b", "x=1&x=2", {"Host": "h"}, "127.0.0.1", der)
+    assert event is not None
+    # REQUEST authorizer input, REST API (docs: "Input to an API Gateway Lambda authorizer")
+    assert set(event) == {"type", "methodArn", "resource", "path", "httpMethod", "headers", "multiValueHeaders",
+                          "queryStringParameters", "multiValueQueryStringParameters", "pathParameters",
+                          "stageVariables", "requestContext"}  # fmt: skip
+    assert event["methodArn"] == "arn:aws:execute-api:us-east-1:123456789012:local0api1/prod/GET/nodes/node-1/a/b"
+    assert event["pathParameters"] == {"nodeId": "node-1", "proxy": "a/b"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
+    assert event["queryStringParameters"] == {"x": "2"}
+    context = event["requestContext"]
+    assert {"accountId", "apiId", "stage", "requestId", "resourcePath", "httpMethod", "identity"} <= set(context)
+    cert = context["identity"]["clientCert"]
+    assert set(cert) == {"clientCertPem", "subjectDN", "issuerDN", "serialNumber", "validity"}
+    assert set(cert["validity"]) == {"notBefore", "notAfter"}
+    # OpenSSL date format, e.g. "Aug  5 09:36:04 2021 GMT"
+    assert cert["validity"]["notAfter"].endswith(" GMT") and len(cert["validity"]["notAfter"]) == 24
+    assert all(len(part) == 2 for part in cert["serialNumber"].split(":"))
+    assert build_event(ApiIdentity(), "GET", "/other", "", {}, "127.0.0.1", der) is None
+
+
+def test_policy_evaluation_matches_api_gateway_rules() -> None:
+    arn = "arn:aws:execute-api:us-east-1:1:api/prod/GET/nodes/node-1/x"
+
+    def policy(*statements: tuple[str, str]) -> dict:
+        return {"principalId": "p", "policyDocument": {"Version": "2012-10-17", "Statement": [
+            {"Action": "execute-api:Invoke", "Effect": e, "Resource": [r]} for e, r in statements]}}  # fmt: skip
+
+    assert policy_allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/prod/*/nodes/node-1/*")), arn)
+    assert not policy_allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/prod/*/nodes/node-2/*")), arn)
+    assert not policy_allows(policy(("Allow", "*"), ("Deny", "arn:aws:execute-api:us-east-1:1:api/prod/*/*")), arn)
+    assert policy_allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/prod/G?T/nodes/node-1/x")), arn)
+    assert policy_allows({"policyDocument": {}}, arn) is None
+    assert policy_allows("not a dict", arn) is None
+
+
+def test_curl_is_the_client_people_use(stack: Stack) -> None:
+    stem = stack.pki.root / "clients" / "alice-node-1"
+    out = subprocess.run(["curl", "-sS", "--cacert", str(stack.pki.root / "root-ca.pem"), "--cert", f"{stem}.pem",
+                          "--key", f"{stem}.key", f"{stack.edge.url}/nodes/node-1/whoami"],
+                         capture_output=True, text=True, check=True, timeout=20)  # fmt: skip
+    assert json.loads(out.stdout)["userId"] == "alice"

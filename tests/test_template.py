@@ -1,0 +1,187 @@
+"""Security properties of template.yaml. Each test guards one property so a later edit cannot drop it silently."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import cfn_yaml
+
+from nodegate_authorizer.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
+RESOURCES = TEMPLATE["Resources"]
+
+
+def props(name: str) -> dict[str, Any]:
+    return RESOURCES[name]["Properties"]
+
+
+def of_type(kind: str) -> list[dict[str, Any]]:
+    return [r for r in RESOURCES.values() if r["Type"] == kind]
+
+
+def openapi_paths() -> dict[str, Any]:
+    return props("NodeApi")["DefinitionBody"]["paths"]
+
+
+def test_cfn_lint_has_no_errors_or_warnings() -> None:
+    result = subprocess.run([str(Path(shutil.which("cfn-lint") or "cfn-lint")), str(ROOT / "template.yaml")],
+                            capture_output=True, text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_validate_lint_when_sam_cli_is_installed() -> None:
+    sam = shutil.which("sam")
+    if sam is None:
+        pytest.skip("SAM CLI not installed (pip install aws-sam-cli); cfn-lint above covers the template")
+    result = subprocess.run([sam, "validate", "--lint", "-t", str(ROOT / "template.yaml")], capture_output=True,
+                            text=True, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_truststore_bucket_is_versioned_private_encrypted_and_tls_only() -> None:
+    bucket = props("TruststoreBucket")
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert len(bucket["PublicAccessBlockConfiguration"]) == 4
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]["ServerSideEncryptionByDefault"]
+    statement = props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"][0]
+    assert statement["Effect"] == "Deny"
+    assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_api_is_regional_with_execute_api_endpoint_disabled() -> None:
+    api = props("NodeApi")
+    assert api["DisableExecuteApiEndpoint"] is True
+    assert api["EndpointConfiguration"] == {"Type": "REGIONAL"}
+
+
+def test_custom_domain_requires_mtls_with_versioned_truststore_and_tls12() -> None:
+    domain = props("ApiDomain")
+    assert domain["SecurityPolicy"] == "TLS_1_2"
+    assert domain["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
+    mtls = domain["MutualTlsAuthentication"]
+    assert mtls["TruststoreUri"] == {"Fn::Sub": "s3://${TruststoreBucket}/${TruststoreKey}"}
+    assert mtls["TruststoreVersion"] == {"Ref": "TruststoreVersion"}
+    assert props("ApiBasePathMapping")["RestApiId"] == {"Ref": "NodeApi"}
+
+
+def test_access_log_records_client_certificate_serial_and_subject() -> None:
+    log_format = props("NodeApi")["AccessLogSetting"]["Format"]
+    assert "$context.identity.clientCert.serialNumber" in log_format
+    assert "$context.identity.clientCert.subjectDN" in log_format
+    assert "$context.authorizer.reason" in log_format
+
+
+def test_authorizer_function_runtime_and_limits() -> None:
+    function = props("AuthorizerFunction")
+    globals_ = TEMPLATE["Globals"]["Function"]
+    assert (function["CodeUri"], function["Handler"]) == ("src/authorizer", "app.lambda_handler")
+    assert re.fullmatch(r"python3\.(1[2-9]|[2-9]\d)", globals_["Runtime"])
+    assert globals_["Architectures"] == ["arm64"]
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "AuthorizerConcurrency"}
+    assert props("AuthorizerLogGroup")["RetentionInDays"] > 0
+    assert function["LoggingConfig"]["LogGroup"] == {"Ref": "AuthorizerLogGroup"}
+
+
+def test_authorizer_environment_names_are_the_ones_the_code_reads() -> None:
+    variables = props("AuthorizerFunction")["Environment"]["Variables"]
+    for name in ("TRUSTSTORE_URI", "TRUSTSTORE_VERSION", "CRL_STORE_URI", "REVOCATION_MODE", "ACCESS_POLICY_URI"):
+        assert name in variables
+    plain = {k: v for k, v in variables.items() if isinstance(v, str)}
+    plain["TRUSTSTORE_URI"] = "s3://bucket-name/truststore.pem"
+    load_settings(plain)  # every literal value in the template is a valid setting
+
+
+def test_authorizer_reads_only_its_objects() -> None:
+    statements = props("AuthorizerFunction")["Policies"][0]["Statement"]
+    for statement in statements:
+        assert "*" not in statement["Action"] if isinstance(statement["Action"], list) else statement["Action"] != "*"
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        assert resources and all(r != "*" for r in resources)
+    get = next(s for s in statements if "s3:GetObject" in s["Action"])
+    assert sorted(get["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["crls/*"]}}
+
+
+def test_authorizer_is_a_request_authorizer_without_caching() -> None:
+    scheme = props("NodeApi")["DefinitionBody"]["components"]["securitySchemes"]["NodegateAuthorizer"]
+    authorizer = scheme["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["authorizerResultTtlInSeconds"] == 0
+    assert "AuthorizerFunction.Arn" in authorizer["authorizerUri"]["Fn::Sub"]
+
+
+def test_every_route_uses_the_authorizer_and_vpc_link_and_overwrites_identity_headers() -> None:
+    paths = openapi_paths()
+    assert set(paths) == {"/nodes/{nodeId}", "/nodes/{nodeId}/{proxy+}"}
+    for path, item in paths.items():
+        assert set(item) == {"x-amazon-apigateway-any-method"}
+        method = item["x-amazon-apigateway-any-method"]
+        assert method["security"] == [{"NodegateAuthorizer": []}]
+        integration = method["x-amazon-apigateway-integration"]
+        assert (integration["type"], integration["connectionType"]) == ("http_proxy", "VPC_LINK")
+        assert integration["connectionId"] == {"Ref": "NodeVpcLink"}
+        mapped = integration["requestParameters"]
+        assert mapped["integration.request.header.X-Client-Cert-Sub"] == "context.authorizer.clientCertSub"
+        assert mapped["integration.request.header.X-User-Id"] == "context.authorizer.userId"
+        assert mapped["integration.request.header.X-Node-Id"] == "context.authorizer.nodeId"
+        if "proxy" in path:
+            assert mapped["integration.request.path.proxy"] == "method.request.path.proxy"
+
+
+def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
+    from nodegate.edge import IDENTITY_HEADERS
+    from nodegate_node.server import IDENTITY_HEADERS as BACKEND_HEADERS
+
+    integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+    template_headers = {k.split(".")[-1].lower(): v.split(".")[-1] for k, v in integration["requestParameters"].items()
+                        if k.startswith("integration.request.header.")}  # fmt: skip
+    assert template_headers == IDENTITY_HEADERS
+    assert {h.lower() for h in BACKEND_HEADERS} == set(template_headers)
+
+
+def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
+    for subnet in of_type("AWS::EC2::Subnet"):
+        assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
+    assert not of_type("AWS::EC2::InternetGateway") and not of_type("AWS::EC2::NatGateway")
+    nlb = props("NodeLoadBalancer")
+    assert (nlb["Type"], nlb["Scheme"]) == ("network", "internal")
+    assert props("NodeVpcLink")["TargetArns"] == [{"Ref": "NodeLoadBalancer"}]
+    ingress = props("NodeSecurityGroup")["SecurityGroupIngress"]
+    assert len(ingress) == 1
+    assert ingress[0]["CidrIp"] == {"Ref": "VpcCidr"}
+    assert ingress[0]["FromPort"] == ingress[0]["ToPort"] == {"Ref": "NodePort"}
+    instance = props("NodeInstance")
+    assert instance["MetadataOptions"]["HttpTokens"] == "required"
+    assert "KeyName" not in instance
+    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"} in props("NodeRole")[
+        "ManagedPolicyArns"
+    ]
+
+
+def test_node_backend_installed_as_systemd_service_from_packaged_code() -> None:
+    assert props("NodeCodeLayer")["ContentUri"] == "src/node"
+    user_data = props("NodeInstance")["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "get-layer-version-by-arn" in user_data
+    assert "systemctl enable --now nodegate-node" in user_data
+    assert "python3 -m nodegate_node" in user_data
+
+
+def test_outputs_give_domain_curl_bucket_and_function() -> None:
+    outputs = TEMPLATE["Outputs"]
+    assert {"ApiDomainName", "CurlExample", "TruststoreBucketName", "AuthorizerFunctionName"} <= set(outputs)
+    assert "--cert" in outputs["CurlExample"]["Value"]["Fn::Sub"]
+
+
+def test_checkov_suppressions_are_justified() -> None:
+    for name, resource in RESOURCES.items():
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+            assert len(skip.get("comment", "")) > 20, f"{name}: {skip['id']} needs a justification"
