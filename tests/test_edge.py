@@ -105,7 +105,8 @@ def test_event_has_the_fields_aws_documents(tmp_path: Path, stack: Stack) -> Non
     assert set(cert) == {"clientCertPem", "subjectDN", "issuerDN", "serialNumber", "validity"}
     assert set(cert["validity"]) == {"notBefore", "notAfter"}
     # OpenSSL date format, e.g. "Aug  5 09:36:04 2021 GMT"
-    assert cert["validity"]["notAfter"].endswith(" GMT") and len(cert["validity"]["notAfter"]) == 24
+    assert cert["validity"]["notAfter"].endswith(" GMT")
+    assert len(cert["validity"]["notAfter"]) == 24
     assert all(len(part) == 2 for part in cert["serialNumber"].split(":"))
     assert build_event(ApiIdentity(), "GET", "/other", "", {}, "127.0.0.1", der) is None
 

@@ -104,7 +104,8 @@ def test_authorizer_reads_only_its_objects() -> None:
     for statement in statements:
         assert "*" not in statement["Action"] if isinstance(statement["Action"], list) else statement["Action"] != "*"
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
-        assert resources and all(r != "*" for r in resources)
+        assert resources
+        assert all(r != "*" for r in resources)
     get = next(s for s in statements if "s3:GetObject" in s["Action"])
     assert sorted(get["Action"]) == ["s3:GetObject", "s3:GetObjectVersion"]
     listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
@@ -141,7 +142,9 @@ def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
     from nodegate.edge import IDENTITY_HEADERS
     from nodegate_node.server import IDENTITY_HEADERS as BACKEND_HEADERS
 
-    integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"]["x-amazon-apigateway-integration"]
+    integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"][
+        "x-amazon-apigateway-integration"
+    ]
     template_headers = {k.split(".")[-1].lower(): v.split(".")[-1] for k, v in integration["requestParameters"].items()
                         if k.startswith("integration.request.header.")}  # fmt: skip
     assert template_headers == IDENTITY_HEADERS
@@ -151,7 +154,8 @@ def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
 def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
     for subnet in of_type("AWS::EC2::Subnet"):
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
-    assert not of_type("AWS::EC2::InternetGateway") and not of_type("AWS::EC2::NatGateway")
+    assert not of_type("AWS::EC2::InternetGateway")
+    assert not of_type("AWS::EC2::NatGateway")
     nlb = props("NodeLoadBalancer")
     assert (nlb["Type"], nlb["Scheme"]) == ("network", "internal")
     assert props("NodeVpcLink")["TargetArns"] == [{"Ref": "NodeLoadBalancer"}]

@@ -9,7 +9,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
-from .certificates import extension, is_ca, issued_by, key_weakness, sha256_hex, signature_weakness
+from .certificates import extension, is_ca, key_weakness, signature_weakness
 from .reasons import Denied, Reason
 from .truststore import Truststore
 
@@ -58,7 +58,7 @@ def _candidate_paths(
     while frontier:
         path = frontier.pop(0)
         for issuer in store.issuers_of(path[-1]):
-            if any(sha256_hex(issuer) == sha256_hex(c) for c in path) or not issued_by(path[-1], issuer):
+            if issuer in path or not store.signed(path[-1], issuer):
                 continue
             extended = (*path, issuer)
             if store.is_anchor(issuer):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 
 from cryptography import x509
 
@@ -41,13 +42,19 @@ class Allowed:
     revocation: RevocationOutcome
 
 
+@lru_cache(maxsize=4096)
+def _parse_leaf(pem: str) -> tuple[x509.Certificate, dict[str, str]]:
+    """Parse a client PEM once per distinct PEM (parsing is pure; failures are not cached)."""
+    leaf = load_leaf_pem(pem)
+    return leaf, {"clientCertSerial": serial_hex(leaf), "clientCertSha256": sha256_hex(leaf)}
+
+
 def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allowed:
     """Return Allowed, or raise Denied with the first failing step's reason."""
     if not request.client_cert_pem:
         raise Denied(Reason.NO_CLIENT_CERT, "no client certificate in requestContext.identity.clientCert")
     try:
-        leaf = load_leaf_pem(request.client_cert_pem)
-        facts = {"clientCertSerial": serial_hex(leaf), "clientCertSha256": sha256_hex(leaf)}
+        leaf, facts = _parse_leaf(request.client_cert_pem)
     except (ValueError, UnicodeError) as exc:
         raise Denied(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}") from None
     try:
@@ -58,6 +65,6 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allow
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
         grant = authorize(identity, request.node_id, request.method, inputs.access_policy)
     except Denied as denied:
-        denied.certificate = facts
+        denied.certificate = dict(facts)
         raise
-    return Allowed(identity=identity, grant=grant, certificate=facts, revocation=revocation)
+    return Allowed(identity=identity, grant=grant, certificate=dict(facts), revocation=revocation)

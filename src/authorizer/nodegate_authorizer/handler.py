@@ -6,6 +6,7 @@ import os
 import sys
 import time
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,11 +17,21 @@ from .event import AuthRequest, parse_event
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .runtime import Runtime, build_runtime
-from .settings import ConfigError, Settings, load_settings
+from .settings import SETTING_NAMES, ConfigError, Settings, load_settings
 
 logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
 _runtimes: dict[Settings, Runtime] = {}
+
+
+@lru_cache(maxsize=8)
+def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
+    return load_settings(dict(values))
+
+
+def settings_from_environment() -> Settings:
+    """Settings from os.environ, parsed once per distinct set of values (a ConfigError is not cached)."""
+    return _settings(tuple((name, os.environ[name]) for name in SETTING_NAMES if name in os.environ))
 
 
 def runtime_for(settings: Settings) -> Runtime:
@@ -38,7 +49,7 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
     fields: dict[str, Any] = {}
     try:
         request = parse_event(event)
-        runtime = runtime_for(load_settings(os.environ))
+        runtime = runtime_for(settings_from_environment())
         allowed = decide(request, runtime.inputs(), datetime.now(UTC))
         response = allow_response(request.route, allowed.identity, allowed.grant, allowed.certificate)
         fields = {"decision": "Allow", "userId": allowed.identity.user_id, "nodeId": allowed.grant.node_id}
@@ -73,5 +84,8 @@ def _count(fields: dict[str, Any]) -> None:
         name = "Allow" if fields["decision"] == "Allow" else f"Deny{fields['reason'].title().replace('_', '')}"
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
         metrics.flush_metrics()
+        # flush_metrics keeps the set when POWERTOOLS_METRICS_DISABLED is true, and add_metric then prints it
+        # anyway once it holds 100 values: clear it every time.
+        metrics.clear_metrics()
     except Exception:  # noqa: BLE001 - metrics must never change a decision
         logger.warning("metrics flush failed")

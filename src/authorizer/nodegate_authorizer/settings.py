@@ -59,6 +59,11 @@ _FLOATS = {
     "OCSP_MAX_AGE_SECONDS": ("ocsp_max_age_seconds", 1.0, 7 * 86400.0),
     "CLOCK_SKEW_SECONDS": ("clock_skew_seconds", 0.0, 3600.0),
 }
+SETTING_NAMES = (
+    "TRUSTSTORE_URI", "TRUSTSTORE_VERSION", "CRL_STORE_URI", "ACCESS_POLICY_URI", "REVOCATION_MODE", "FETCH_MAX_BYTES",
+    "USER_ID_ATTRIBUTE", "NODE_ID_ATTRIBUTE", "ID_PATTERN", *_FLOATS,
+)  # fmt: skip
+"""Every environment variable load_settings reads."""
 ATTRIBUTE_NAMES = ("CN", "UID", "OU", "O", "serialNumber", "emailAddress", "DC", "L")
 
 

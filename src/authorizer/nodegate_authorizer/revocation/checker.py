@@ -21,6 +21,7 @@ from .store import CrlStore
 Fetch = Callable[[str, bytes | None], bytes]
 """Fetch a URL (POSTing the body when given); raise OSError on failure."""
 
+MAX_PLANS = 50_000
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="revocation-fetch")
 
 
@@ -61,7 +62,8 @@ class RevocationChecker:
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
         self._cache: dict[str, _Cached] = {}
         self._failed_until: dict[str, datetime] = {}
-        self._verified: set[tuple[bytes, str]] = set()
+        self._verified: set[tuple[bytes, x509.Certificate]] = set()
+        self._plans: dict[tuple[x509.Certificate, x509.Certificate], list[str]] = {}
         self._lock = threading.Lock()
         self.source_failures = 0
 
@@ -89,10 +91,14 @@ class RevocationChecker:
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate, store: CrlStore) -> list[str]:
         """Source keys for one certificate: ``crl:URL``, ``store:URI`` and ``ocsp:URL|issuer|serial``."""
-        plan = [f"crl:{url}" for url in crl_urls(cert)]
-        plan += [f"store:{uri}" for uri, _ in store.by_issuer.get(cert.issuer.public_bytes(), ())]
-        plan += [f"ocsp:{url}|{sha256_hex(issuer)}|{serial_hex(cert)}" for url in ocsp_urls(cert)]
-        return plan
+        declared = self._plans.get((cert, issuer))
+        if declared is None:
+            declared = [f"crl:{url}" for url in crl_urls(cert)]
+            declared += [f"ocsp:{url}|{sha256_hex(issuer)}|{serial_hex(cert)}" for url in ocsp_urls(cert)]
+            if len(self._plans) > MAX_PLANS:
+                self._plans.clear()
+            self._plans[(cert, issuer)] = declared
+        return declared + [f"store:{uri}" for uri, _ in store.by_issuer.get(cert.issuer.public_bytes(), ())]
 
     def _needs_fetch(self, key: str, now: datetime) -> bool:
         if key.startswith("store:"):
@@ -185,7 +191,7 @@ class RevocationChecker:
     def _from_crl(
         self, source: str, index: CrlIndex, cert: x509.Certificate, issuer: x509.Certificate, now: datetime
     ) -> Answer:
-        memo = (index.digest, sha256_hex(issuer))
+        memo = (index.digest, issuer)
         if memo not in self._verified:
             verify_crl_signature(index, issuer)
             with self._lock:
