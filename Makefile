@@ -1,5 +1,7 @@
 # Every target installs what it needs into .venv by itself, so a fresh clone needs nothing else.
 SHELL := /bin/bash
+export SAM_CLI_TELEMETRY := 0
+export PATH := $(CURDIR)/.venv/bin:$(PATH)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,6 +23,7 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint -t template.yaml --region us-east-1
 	$(PY) -m pytest -q -p no:cacheprovider
 
 demo: $(STAMP)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from nodegate_authorizer import handler as authorizer
+from nodegate_authorizer.settings import SETTING_NAMES
 from support import World, decision, event
 
 Invoke = Callable[..., tuple[str, str | None, dict[str, Any]]]
@@ -25,7 +26,7 @@ def world(tmp_path: Path) -> Iterator[World]:
 def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run the real handler on an event for ``cert`` with the world's environment plus overrides."""
 
-    applied: set[str] = set()
+    applied: set[str] = set(SETTING_NAMES)  # start clean, whatever the process environment holds
 
     def run(cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET", env: dict | None = None,
             raw_event: dict | None = None) -> tuple[str, str | None, dict[str, Any]]:  # fmt: skip

@@ -57,10 +57,19 @@ def test_crl_store_in_s3_for_certificates_without_cdp(world: World, invoke: Invo
     bad = world.client("eve", "node-1", with_crl_url=False, with_ocsp_url=False)
     crl = world.issuing.crl({bad.cert.serial_number: utcnow()})
     s3.put_object(Bucket=name, Key="crls/issuing.crl", Body=crl_der(crl))
-    s3.put_object(Bucket=name, Key="crls/garbage.crl", Body=b"not a CRL")
     env = {"TRUSTSTORE_URI": f"s3://{name}/ts.pem", "CRL_STORE_URI": f"s3://{name}/crls/"}
     assert invoke(good.cert_pem(), env=env)[:2] == ("Allow", None)
     assert invoke(bad.cert_pem(), env=env)[:2] == ("Deny", "REVOKED")
+    # an unusable file in the store cannot be tied to an issuer: certificates without another good answer fail
+    s3.put_object(Bucket=name, Key="crls/garbage.crl", Body=b"not a CRL")
+    assert invoke(good.cert_pem(), env=env)[:2] == ("Allow", None)  # the good CRL still answers
+    s3.delete_object(Bucket=name, Key="crls/issuing.crl")
+    assert invoke(good.cert_pem(), env=env | {"CRL_STORE_REFRESH_SECONDS": "0"})[:2] == (
+        "Deny",
+        "REVOCATION_UNAVAILABLE",
+    )
+    s3.delete_object(Bucket=name, Key="crls/garbage.crl")
+    s3.put_object(Bucket=name, Key="crls/issuing.crl", Body=crl_der(crl))
     # in require mode, a certificate without any source cannot pass; the stored CRL is such a source
     assert invoke(good.cert_pem(), env={"REVOCATION_MODE": "require"})[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
     assert invoke(good.cert_pem(), env=env | {"REVOCATION_MODE": "require"})[:2] == ("Allow", None)

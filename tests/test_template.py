@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -31,16 +32,18 @@ def openapi_paths() -> dict[str, Any]:
 
 
 def test_cfn_lint_has_no_errors_or_warnings() -> None:
-    result = subprocess.run([str(Path(shutil.which("cfn-lint") or "cfn-lint")), str(ROOT / "template.yaml")],
+    cfn_lint = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
+    result = subprocess.run([cfn_lint, str(ROOT / "template.yaml")],
                             capture_output=True, text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_sam_validate_lint_when_sam_cli_is_installed() -> None:
-    sam = shutil.which("sam")
+    sam = shutil.which("sam", path=str(Path(sys.executable).parent)) or shutil.which("sam")
     if sam is None:
         pytest.skip("SAM CLI not installed (pip install aws-sam-cli); cfn-lint above covers the template")
-    result = subprocess.run([sam, "validate", "--lint", "-t", str(ROOT / "template.yaml")], capture_output=True,
+    result = subprocess.run([sam, "validate", "--lint", "-t", str(ROOT / "template.yaml"), "--region", "us-east-1"],
+                            capture_output=True,
                             text=True, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
 

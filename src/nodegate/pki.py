@@ -88,7 +88,7 @@ class CertificateAuthority(Issued):
         """A self-signed root CA."""
         private = new_key(key)
         subject = name(O="nodegate dev PKI", CN=common_name)
-        cert = build(subject, private.public_key(), subject, private, ca=True, days=days)
+        cert = build(subject, private.public_key(), subject, private, ca=True, days=days, key_usage=CA_USAGE)
         return cls(cert, private, **urls)
 
     def issue(

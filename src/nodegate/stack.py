@@ -15,6 +15,7 @@ from typing import Any
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
 from nodegate.pki_server import RevocationServer
+from nodegate_authorizer.settings import SETTING_NAMES
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
@@ -108,7 +109,7 @@ def running_stack(
     s3_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
-    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3"]}
+    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3", *SETTING_NAMES]}
     os.environ.update(S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}"})
     node = NodeServer("127.0.0.1", node_port)
     threading.Thread(target=node.serve_forever, name="node", daemon=True).start()

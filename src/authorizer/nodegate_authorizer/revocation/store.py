@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..sources.blobs import list_blobs, read_blob
+from ..sources.blobs import BlobError, list_blobs, read_blob
 from .answers import SourceInvalid
 from .crl import CrlIndex, parse_crl
 
@@ -23,16 +23,28 @@ EMPTY_STORE = CrlStore()
 
 
 def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float, max_bytes: int) -> CrlStore:
-    """List the prefix and parse new or changed CRL files; a malformed file is skipped and reported."""
+    """List the prefix and parse new or changed CRL files.
+
+    A file that cannot be used (malformed, oversized, gone between listing and reading) cannot be tied to
+    an issuer, so it marks the whole store unavailable: certificates that have no good answer elsewhere are
+    then unanswered (denied in hard-fail), and the log names the file. Transient read errors raise.
+    """
     old = previous.entries if previous else {}
     entries: dict[str, tuple[str, CrlIndex | None]] = {}
     errors: list[str] = []
     for uri, tag in list_blobs(prefix_uri, timeout=timeout).items():
         if uri in old and old[uri][0] == tag:
             entries[uri] = old[uri]
+            if old[uri][1] is None:
+                errors.append(f"{uri}: unusable CRL file")
             continue
         try:
             entries[uri] = (tag, parse_crl(read_blob(uri, timeout=timeout, max_bytes=max_bytes).data))
+        except BlobError as exc:
+            if exc.transient:
+                raise
+            entries[uri] = (tag, None)
+            errors.append(str(exc))
         except SourceInvalid as exc:
             entries[uri] = (tag, None)
             errors.append(f"{uri}: {exc}")
@@ -40,6 +52,5 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
     for uri, (_, index) in entries.items():
         if index is not None:
             grouped.setdefault(index.issuer_der, []).append((uri, index))
-        elif uri in old and old[uri][1] is None:
-            errors.append(f"{uri}: malformed CRL")
-    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors))
+    unavailable = f"CRL store has unusable files: {'; '.join(errors)}"[:1000] if errors else None
+    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors), unavailable)

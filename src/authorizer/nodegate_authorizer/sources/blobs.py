@@ -22,7 +22,7 @@ DEFINITIVE_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", 
 
 
 def _s3_error(uri: str, exc: Exception) -> BlobError:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
+    code = (getattr(exc, "response", None) or {}).get("Error", {}).get("Code", "")
     return BlobError(f"{uri}: {exc}", transient=code not in DEFINITIVE_S3_ERRORS)
 
 
@@ -45,7 +45,11 @@ def _s3(timeout: float, max_attempts: int = 2) -> Any:
         import boto3
         from botocore.config import Config
 
-        config = Config(connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": max_attempts})
+        config = Config(
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            retries={"total_max_attempts": max_attempts, "mode": "standard"},
+        )
         _s3_clients[key] = boto3.client("s3", config=config)
     return _s3_clients[key]
 
@@ -67,7 +71,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             path = Path(key)
             stat = path.stat()
             if stat.st_size > max_bytes:
-                raise BlobError(f"{uri} is {stat.st_size} bytes (cap {max_bytes})")
+                raise BlobError(f"{uri} is {stat.st_size} bytes (cap {max_bytes})", transient=False)
             return Blob(path.read_bytes(), f"{stat.st_mtime_ns}:{stat.st_size}")
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -75,7 +79,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             args = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
             response = _s3(timeout).get_object(**args)
             if response["ContentLength"] > max_bytes:
-                raise BlobError(f"{uri} is {response['ContentLength']} bytes (cap {max_bytes})")
+                raise BlobError(f"{uri} is {response['ContentLength']} bytes (cap {max_bytes})", transient=False)
             data = response["Body"].read(max_bytes + 1)
         except (BotoCoreError, ClientError) as exc:
             raise _s3_error(uri, exc) from None

@@ -1,0 +1,226 @@
+"""`make bench`: the authorizer's decision cost next to the naive way and the floor, plus cold start,
+scale and the local edge. Prints one table and writes it, with the machine's details, to bench/results.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from importlib.metadata import version
+from pathlib import Path
+
+from common import ROOT, new_world, nodegate_decision, percentile, pyhanko_decision, timed, use_env
+
+from nodegate.pki import CertificateAuthority, crl_der, pem, utcnow
+from nodegate_authorizer.certificates import issued_by, load_leaf_pem
+from nodegate_authorizer.revocation.crl import parse_crl
+from nodegate_authorizer.truststore import parse_truststore
+
+ROWS: list[tuple[str, str, str, str]] = []
+
+
+def row(name: str, p50: str, p99: str, extra: str) -> None:
+    ROWS.append((name, p50, p99, extra))
+    print(f"  {name}: p50 {p50}  p99 {p99}  {extra}", file=sys.stderr, flush=True)
+
+
+def stats(values: list[float], label: str, extra: str = "") -> float:
+    p50 = statistics.median(values)
+    row(label, f"{p50:.3f} ms", f"{percentile(values, 99):.3f} ms", extra or f"{1000 / p50:,.0f} decisions/s")
+    return p50
+
+
+def quiet_logs() -> None:
+    """Keep INFO decision logs (as in Lambda) but send them nowhere, so the bench measures their cost."""
+    import logging
+
+    from nodegate_authorizer.handler import logger
+
+    logger.setLevel(logging.INFO)
+    for handler in logger.handlers:
+        handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the bench
+
+
+def decisions() -> tuple[float, float, float]:
+    world = new_world()
+    use_env(world.env(REVOCATION_CACHE_SECONDS="3600"))
+    client = world.client()
+    leaf = client.cert_pem()
+    assert nodegate_decision(leaf) == "Allow"
+    warm = stats(timed(lambda: nodegate_decision(leaf), 3000), "warm decision (handler, CRL+OCSP cached, INFO log)")
+
+    from nodegate_authorizer.decision import decide
+    from nodegate_authorizer.event import parse_event
+    from nodegate_authorizer.handler import runtime_for, settings_from_environment
+    from support import event
+
+    request = parse_event(event(leaf))
+    inputs = runtime_for(settings_from_environment()).inputs()
+    stats(timed(lambda: decide(request, inputs, dt.datetime.now(dt.UTC)), 3000), "warm decision pipeline only")
+
+    pem_text = leaf.decode()
+    issuing, root = world.issuing.cert, world.root.cert
+
+    def floor() -> None:
+        cert = load_leaf_pem(pem_text)
+        assert issued_by(cert, issuing)
+        assert issued_by(issuing, root)
+
+    floor_p50 = stats(timed(floor, 3000), "floor (parse PEM + 2 signature checks)")
+    roots, others = [world.root.cert], [world.issuing.cert]
+    assert pyhanko_decision(leaf, roots, others, [], "hard-fail") == "Allow"
+    base = stats(timed(lambda: pyhanko_decision(leaf, roots, others, [], "hard-fail"), 40),
+                 "naive baseline (pyhanko, fresh context, live CRL+OCSP)", "")  # fmt: skip
+    world.close()
+    return warm, floor_p50, base
+
+
+COLD = r"""
+import os, sys, time, resource
+t0 = time.perf_counter()
+sys.path.insert(0, os.environ["AUTHORIZER_DIR"])
+import app
+t1 = time.perf_counter()
+import json
+event = json.loads(os.environ["BENCH_EVENT"])
+response = app.lambda_handler(event, None)
+t2 = time.perf_counter()
+assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow", response
+for _ in range(int(os.environ.get("BENCH_MORE", "0"))):
+    app.lambda_handler(event, None)
+print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t0) * 1000,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def handler_process(env: dict[str, str], leaf: bytes, more: int = 0) -> dict[str, float]:
+    from support import event
+
+    full = dict(os.environ) | env | {"AUTHORIZER_DIR": str(ROOT / "src" / "authorizer"),
+                                     "BENCH_EVENT": json.dumps(event(leaf)), "BENCH_MORE": str(more),
+                                     "POWERTOOLS_LOG_LEVEL": "WARNING"}  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", COLD], env=full, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cold_start() -> None:
+    world = new_world()
+    leaf = world.client().cert_pem()
+    runs = [handler_process(world.env(), leaf) for _ in range(7)]
+    imports = [r["import_ms"] for r in runs]
+    firsts = [r["first_ms"] for r in runs]
+    row("cold start: import app (fresh interpreter)", f"{statistics.median(imports):.1f} ms",
+        f"{max(imports):.1f} ms (max of 7)", "")  # fmt: skip
+    row("cold start: to first decision (import + truststore + CRL/OCSP fetch)", f"{statistics.median(firsts):.1f} ms",
+        f"{max(firsts):.1f} ms (max of 7)", "local CRL/OCSP server, no network latency")  # fmt: skip
+    world.close()
+
+
+def scale() -> None:
+    world = new_world()
+    now = utcnow()
+    started = time.perf_counter()
+    revoked = dict.fromkeys(range(10000000, 10100000), now)
+    big = crl_der(world.issuing.crl(revoked))
+    build_s = time.perf_counter() - started
+    loads = timed(lambda: parse_crl(big), 5)
+    row("100k-entry CRL: load + index (once per nextUpdate)", f"{statistics.median(loads):.1f} ms",
+        f"{max(loads):.1f} ms (max of 5)", f"{len(big) / 1e6:.1f} MB DER, built in {build_s:.1f} s")  # fmt: skip
+    (world.crl_store / "issuing.crl").write_bytes(big)
+    leaf = world.client(with_crl_url=False, with_ocsp_url=False).cert_pem()
+    use_env(world.env(CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600"))
+    assert nodegate_decision(leaf) == "Allow"
+    stats(timed(lambda: nodegate_decision(leaf), 2000), "warm decision, leaf checked against the 100k CRL")
+
+    extra = [CertificateAuthority.root(f"bench CA {n}").cert for n in range(999)]
+    bundle = pem(world.root.cert, world.issuing.cert, *extra)
+    loads = timed(lambda: parse_truststore(bundle), 5)
+    row("truststore with 1,000 CAs: load", f"{statistics.median(loads):.1f} ms", f"{max(loads):.1f} ms (max of 5)",
+        f"{len(bundle) / 1e3:.0f} kB PEM")  # fmt: skip
+    big_store = world.tmp / "big-truststore.pem"
+    big_store.write_bytes(bundle)
+    env = world.env(TRUSTSTORE_URI=big_store.as_uri(), REVOCATION_CACHE_SECONDS="3600")
+    use_env(env)
+    leaf = world.client().cert_pem()
+    assert nodegate_decision(leaf) == "Allow"
+    stats(timed(lambda: nodegate_decision(leaf), 2000), "warm decision with the 1,000-CA truststore")
+    env |= {"CRL_STORE_URI": world.crl_store.as_uri() + "/"}
+    rss = handler_process(env, leaf, more=1000)["rss_mb"]
+    row("peak RSS, handler process (1,000 CAs + 100k CRL, 1,000 decisions)", f"{rss:.0f} MB", "-", "")
+    world.close()
+
+
+def edge() -> None:
+    from nodegate.demo import prepare
+    from nodegate.stack import running_stack
+
+    with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp) / "pki") as stack:
+        prepare(stack.pki)
+        context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
+        stem = stack.pki.root / "clients" / "alice-node-1"
+        context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+        port = stack.edge.server_address[1]
+
+        def request(connection: http.client.HTTPSConnection) -> None:
+            connection.request("GET", "/nodes/node-1/whoami")
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+
+        keep = http.client.HTTPSConnection("127.0.0.1", port, context=context)
+        request(keep)
+        started = time.perf_counter()
+        values = timed(lambda: request(keep), 500)
+        rate = 500 / (time.perf_counter() - started)
+        keep.close()
+        stats(values, "through the local edge, keep-alive (TLS once)", f"{rate:,.0f} requests/s")
+
+        def fresh() -> None:
+            connection = http.client.HTTPSConnection("127.0.0.1", port, context=context)
+            request(connection)
+            connection.close()
+
+        started = time.perf_counter()
+        values = timed(fresh, 200)
+        rate = 200 / (time.perf_counter() - started)
+        stats(values, "through the local edge, new TLS connection per request", f"{rate:,.0f} requests/s")
+
+
+def main() -> None:
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    quiet_logs()
+    started = time.perf_counter()
+    warm, floor_p50, base = decisions()
+    cold_start()
+    scale()
+    edge()
+    lines = ["| measurement | p50 | p99 | note |", "| --- | --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ROWS]
+    lines += ["", f"ratio warm/floor: {warm / floor_p50:.2f}", f"ratio baseline/warm: {base / warm:.2f}"]
+    table = "\n".join(lines)
+    print(table)
+    machine = (
+        f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}; cryptography {version('cryptography')}, "
+        f"aws-lambda-powertools {version('aws-lambda-powertools')}, "
+        f"pyhanko-certvalidator {version('pyhanko-certvalidator')}; OpenSSL {ssl.OPENSSL_VERSION.split()[1]}"
+    )
+    results = ROOT / "bench" / "results.md"
+    notes = results.read_text().split("<!-- notes -->", 1)[1] if results.exists() and "<!-- notes -->" in \
+        results.read_text() else "\n"  # fmt: skip
+    results.write_text(
+        f"# make bench results\n\nMeasured {dt.date.today()} on {machine}. Whole run: "
+        f"{time.perf_counter() - started:.0f} s.\n\n{table}\n\n<!-- notes -->{notes}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+"""Fault matrix: every revocation and S3 source misbehaving on purpose, in every REVOCATION_MODE.
+
+A faulty source is never an answer: the decision then rests on the mode (require/hard-fail deny,
+soft-fail/off allow), and it is always made inside the time budget."""
+
+from __future__ import annotations
+
+import datetime as dt
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509 import ocsp
+
+from conftest import Invoke
+from nodegate.pki import CertificateAuthority, client_name, crl_der, utcnow
+from support import World, free_port
+
+MODES = {"require": "Deny", "hard-fail": "Deny", "soft-fail": "Allow", "off": "Allow"}
+TIMEOUT = 0.5
+BUDGET = 4 * TIMEOUT + 1.0  # parallel fetches, each bounded by the timeout, plus slack for a loaded CI machine
+TRANSPORT = ("down", "slow", "hang", "500", "garbage", "oversized")
+CONTENT = ("stale", "wrong-key", "other-cert")
+
+
+def _ocsp_bytes(response: ocsp.OCSPResponse) -> bytes:
+    return response.public_bytes(serialization.Encoding.DER)
+
+
+def break_source(world: World, source: str, fault: str) -> None:
+    """Make the issuing CA's CRL or OCSP source misbehave ('down' is a dead port, see leaf_with_only)."""
+    if fault == "down":
+        return
+    if fault in TRANSPORT:
+        world.server.faults[source] = fault
+        world.server.slow_seconds = 3 * TIMEOUT * 4
+        return
+    impostor = CertificateAuthority.root("impostor")
+    then = utcnow() - dt.timedelta(days=3)
+    if source == "crl":
+        crl = {"stale": lambda: world.issuing.crl({}, this_update=then, next_update=then + dt.timedelta(days=1)),
+               "wrong-key": lambda: world.issuing.crl({}, signer=impostor.key),
+               "other-cert": lambda: impostor.crl({})}[fault]()  # fmt: skip
+        world.responder.crl_override["issuing"] = crl_der(crl)
+    else:
+        good = ocsp.OCSPCertStatus.GOOD
+        answer = {
+            "stale": lambda ca, req: ca.ocsp_response(req, good, this_update=then, validity=dt.timedelta(hours=1)),
+            "wrong-key": lambda ca, req: ca.ocsp_response(req, good, responder=impostor.ocsp_signer()),
+            "other-cert": lambda ca, req: ca.ocsp_response(req, good, serial=req.serial_number + 1),
+        }[fault]
+        world.responder.ocsp_override["issuing"] = lambda ca, req: _ocsp_bytes(answer(ca, req))
+
+
+def leaf_with_only(world: World, source: str, fault: str) -> bytes:
+    """A client certificate whose only revocation source is ``source`` (pointing at a dead port when 'down')."""
+    base = f"http://127.0.0.1:{free_port()}" if fault == "down" else world.server.url
+    issuing = CertificateAuthority(world.issuing.cert, world.issuing.key,
+                                   crl_url=f"{base}/crl/issuing.crl" if source == "crl" else None,
+                                   ocsp_url=f"{base}/ocsp/issuing" if source == "ocsp" else None)  # fmt: skip
+    return issuing.issue(client_name("alice", "node-1")).cert_pem()
+
+
+@pytest.mark.parametrize("fault", TRANSPORT + CONTENT)
+@pytest.mark.parametrize("source", ["crl", "ocsp"])
+def test_revocation_source_fault_in_every_mode(world: World, invoke: Invoke, source: str, fault: str) -> None:
+    leaf = leaf_with_only(world, source, fault)
+    break_source(world, source, fault)
+    env = {"FETCH_TIMEOUT_SECONDS": str(TIMEOUT), "FETCH_MAX_BYTES": str(1024 * 1024)}
+    for mode, expected in MODES.items():
+        started = time.monotonic()
+        effect, reason, _ = invoke(leaf, env=env | {"REVOCATION_MODE": mode})
+        elapsed = time.monotonic() - started
+        assert effect == expected, (mode, reason)
+        if expected == "Deny":
+            assert reason == "REVOCATION_UNAVAILABLE", mode
+        assert elapsed < BUDGET, f"{mode}: {elapsed:.2f}s"
+
+
+@pytest.mark.parametrize("source", ["crl", "ocsp"])
+def test_healthy_source_allows_in_every_mode(world: World, invoke: Invoke, source: str) -> None:
+    leaf = leaf_with_only(world, source, "none")
+    for mode in MODES:
+        assert invoke(leaf, env={"REVOCATION_MODE": mode})[:2] == ("Allow", None), mode
+
+
+def test_fresh_cached_answer_keeps_serving_while_source_is_down(world: World, invoke: Invoke) -> None:
+    leaf = leaf_with_only(world, "crl", "none")
+    env = {"REVOCATION_CACHE_SECONDS": "0.2", "CLOCK_SKEW_SECONDS": "0"}
+    assert invoke(leaf, env=env)[:2] == ("Allow", None)
+    world.server.faults["crl"] = "500"
+    time.sleep(0.3)
+    assert invoke(leaf, env=env)[:2] == ("Allow", None)
+    assert world.server.hits["crl"] >= 2  # it did try the source again, and fell back to the fresh cached CRL
+
+
+def test_expired_cached_answer_does_not_serve(world: World, invoke: Invoke) -> None:
+    leaf = leaf_with_only(world, "crl", "none")
+    now = utcnow()
+    short = world.issuing.crl({}, this_update=now - dt.timedelta(seconds=5), next_update=now + dt.timedelta(seconds=2))
+    world.responder.crl_override["issuing"] = crl_der(short)
+    env = {"CLOCK_SKEW_SECONDS": "0"}
+    assert invoke(leaf, env=env)[:2] == ("Allow", None)
+    world.server.faults["crl"] = "500"
+    time.sleep(3)
+    assert invoke(leaf, env=env)[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
+
+
+def test_revoked_answer_wins_over_a_faulty_source(world: World, invoke: Invoke) -> None:
+    client = world.client()
+    world.responder.revoked[client.cert.serial_number] = utcnow()
+    world.server.faults["ocsp"] = "hang"
+    world.server.slow_seconds = 2
+    for mode in ("require", "hard-fail", "soft-fail"):
+        assert invoke(client.cert_pem(), env={"REVOCATION_MODE": mode})[:2] == ("Deny", "REVOKED"), mode
+
+
+@pytest.fixture
+def hanging_endpoint() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers (an S3 that hangs)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for conn in held:
+        conn.close()
+    listener.close()
+
+
+S3_FAULTS = ("down", "hang", "garbage", "oversized", "missing")
+
+
+@pytest.mark.parametrize("fault", S3_FAULTS)
+@pytest.mark.parametrize("source", ["truststore", "crl-store", "policy"])
+def test_s3_source_faults(world: World, invoke: Invoke, bucket, hanging_endpoint: str, monkeypatch,
+                          source: str, fault: str) -> None:  # fmt: skip
+    s3, name = bucket
+    s3.put_object(Bucket=name, Key="ts.pem", Body=world.truststore.read_bytes())
+    s3.put_object(Bucket=name, Key="crls/issuing.crl", Body=crl_der(world.issuing.crl({})))
+    s3.put_object(Bucket=name, Key="policy.json", Body=b'{"version": 1}')
+    key = {"truststore": "ts.pem", "crl-store": "crls/issuing.crl", "policy": "policy.json"}[source]
+    # only the source under test is in S3, so its fault is not hidden behind a truststore failure
+    truststore = f"s3://{name}/ts.pem" if source == "truststore" else world.truststore.as_uri()
+    env = {"TRUSTSTORE_URI": truststore, "FETCH_TIMEOUT_SECONDS": str(TIMEOUT), "FETCH_MAX_BYTES": str(1024 * 1024)}
+    if source == "crl-store":
+        env["CRL_STORE_URI"] = f"s3://{name}/crls/"
+    if source == "policy":
+        env["ACCESS_POLICY_URI"] = f"s3://{name}/policy.json"
+    leaf = world.client(with_crl_url=False, with_ocsp_url=False).cert_pem()
+    assert invoke(leaf, env=env | {"FETCH_TIMEOUT_SECONDS": "0.6"})[:2] == ("Allow", None)  # healthy first
+    if fault == "garbage":
+        s3.put_object(Bucket=name, Key=key, Body=b"\x00garbage" * 10)
+    elif fault == "oversized":
+        s3.put_object(Bucket=name, Key=key, Body=b"#" * (2 * 1024 * 1024))
+    elif fault == "missing":
+        s3.delete_object(Bucket=name, Key=key)
+    else:
+        endpoint = hanging_endpoint if fault == "hang" else f"http://127.0.0.1:{free_port()}"
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    expected = {
+        "truststore": ("Deny", "TRUSTSTORE_UNAVAILABLE"),
+        "crl-store": ("Deny", "REVOCATION_UNAVAILABLE"),  # no other source: hard-fail cannot allow
+        "policy": ("Deny", "POLICY_UNAVAILABLE"),
+    }[source]
+    if source == "crl-store" and fault == "missing":
+        expected = ("Allow", None)  # the leaf then has no revocation source at all: hard-fail allows
+    started = time.monotonic()
+    assert invoke(leaf, env=env)[:2] == expected  # a cold runtime (new settings): nothing cached to fall back on
+    assert time.monotonic() - started < 4 * TIMEOUT * 2 + 2.0
+    assert invoke(leaf, env=env | {"REVOCATION_MODE": "require"})[0] == "Deny"
+    if source != "crl-store":
+        assert invoke(leaf, env=env | {"REVOCATION_MODE": "soft-fail"})[:2] == expected  # not a revocation source
