@@ -161,6 +161,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     server: EdgeServer
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
     server_version = "nodegate-edge"
 
     def do_GET(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
@@ -34,16 +35,19 @@ class PathPolicy:
 def build_path(
     leaf: x509.Certificate, store: Truststore, now: datetime, policy: PathPolicy
 ) -> tuple[x509.Certificate, ...]:
-    """Return the first valid path ``(leaf, ..., anchor)``; raise Denied with the most telling reason."""
-    _check_leaf(leaf, policy)
+    """Return the first valid path ``(leaf, ..., anchor)``; raise Denied with the most telling reason.
+
+    Everything but the validity windows depends only on the certificates, so it is memoised per truststore."""
+    problem = store.remember(("leaf", leaf, policy), lambda: _leaf_problem(leaf, policy))
+    if problem:
+        raise problem
     failures: list[Denied] = []
-    for path in _candidate_paths(leaf, store, policy.max_intermediates):
-        try:
-            _validate(path, now)
-        except Denied as denied:
-            failures.append(denied)
-            continue
-        return path
+    paths = store.remember(("paths", leaf, policy), lambda: _candidate_paths(leaf, store, policy.max_intermediates))
+    for path in paths:
+        problem = _time_problem(path, now) or store.remember(("structure", path), partial(_structure_problem, path))
+        if problem is None:
+            return path
+        failures.append(problem)
     if failures:
         raise failures[0]
     raise Denied(Reason.UNTRUSTED_ISSUER, f"no truststore CA signed {leaf.issuer.rfc4514_string()!r}")
@@ -68,63 +72,73 @@ def _candidate_paths(
     return found
 
 
-def _check_leaf(leaf: x509.Certificate, policy: PathPolicy) -> None:
+def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy) -> Denied | None:
     """Checks on the leaf alone: strength, role and key usage."""
     weakness = signature_weakness(leaf) or key_weakness(leaf.public_key())
     if weakness:
-        raise Denied(Reason.WEAK_CRYPTO, f"leaf: {weakness}")
+        return Denied(Reason.WEAK_CRYPTO, f"leaf: {weakness}")
     if is_ca(leaf):
-        raise Denied(Reason.WRONG_KEY_USAGE, "leaf is a CA certificate")
+        return Denied(Reason.WRONG_KEY_USAGE, "leaf is a CA certificate")
     usage = extension(leaf, x509.KeyUsage)
     if usage is not None and not usage.digital_signature:
-        raise Denied(Reason.WRONG_KEY_USAGE, "leaf keyUsage lacks digitalSignature")
+        return Denied(Reason.WRONG_KEY_USAGE, "leaf keyUsage lacks digitalSignature")
     purposes = extension(leaf, x509.ExtendedKeyUsage)
     if (
         purposes is not None
         and policy.require_client_auth_eku_when_present
         and ExtendedKeyUsageOID.CLIENT_AUTH not in purposes
     ):
-        raise Denied(Reason.WRONG_KEY_USAGE, "leaf extendedKeyUsage lacks clientAuth")
-    _check_critical(leaf, "leaf")
+        return Denied(Reason.WRONG_KEY_USAGE, "leaf extendedKeyUsage lacks clientAuth")
+    return _critical_problem(leaf, "leaf")
 
 
-def _check_critical(cert: x509.Certificate, role: str) -> None:
+def _critical_problem(cert: x509.Certificate, role: str) -> Denied | None:
     for ext in cert.extensions:
         if ext.critical and ext.oid not in HANDLED_CRITICAL:
-            raise Denied(Reason.INVALID_CHAIN, f"{role}: unhandled critical extension {ext.oid.dotted_string}")
+            return Denied(Reason.INVALID_CHAIN, f"{role}: unhandled critical extension {ext.oid.dotted_string}")
+    return None
 
 
-def _check_validity(cert: x509.Certificate, now: datetime, role: str) -> None:
-    if now < cert.not_valid_before_utc:
-        raise Denied(Reason.NOT_YET_VALID, f"{role} not valid before {cert.not_valid_before_utc.isoformat()}")
-    if now > cert.not_valid_after_utc:
-        raise Denied(Reason.EXPIRED, f"{role} expired at {cert.not_valid_after_utc.isoformat()}")
+def _role(depth: int, length: int) -> str:
+    return "leaf" if depth == 0 else "anchor" if depth == length - 1 else f"intermediate {depth}"
 
 
-def _validate(path: Sequence[x509.Certificate], now: datetime) -> None:
-    """Validity, CA constraints, path length, key usage and strength of every certificate."""
-    _check_validity(path[0], now, "leaf")
+def _time_problem(path: Sequence[x509.Certificate], now: datetime) -> Denied | None:
+    """Validity windows of every certificate of the path at ``now``."""
+    for depth, cert in enumerate(path):
+        if now < cert.not_valid_before_utc:
+            role = _role(depth, len(path))
+            return Denied(Reason.NOT_YET_VALID, f"{role} not valid before {cert.not_valid_before_utc.isoformat()}")
+        if now > cert.not_valid_after_utc:
+            return Denied(
+                Reason.EXPIRED, f"{_role(depth, len(path))} expired at {cert.not_valid_after_utc.isoformat()}"
+            )
+    return None
+
+
+def _structure_problem(path: Sequence[x509.Certificate]) -> Denied | None:
+    """CA constraints, path length, key usage and strength of every issuer in the path."""
     for depth, ca in enumerate(path[1:], start=1):
-        role = "anchor" if depth == len(path) - 1 else f"intermediate {depth}"
-        _check_validity(ca, now, role)
+        role = _role(depth, len(path))
         weakness = key_weakness(ca.public_key())
         if depth < len(path) - 1:
             weakness = weakness or signature_weakness(ca)
         if weakness:
-            raise Denied(Reason.WEAK_CRYPTO, f"{role}: {weakness}")
+            return Denied(Reason.WEAK_CRYPTO, f"{role}: {weakness}")
         constraints = extension(ca, x509.BasicConstraints)
         if constraints is None or not constraints.ca:
-            raise Denied(Reason.INVALID_CHAIN, f"{role} is not a CA (basicConstraints)")
+            return Denied(Reason.INVALID_CHAIN, f"{role} is not a CA (basicConstraints)")
         below = depth - 1
         if constraints.path_length is not None and below > constraints.path_length:
-            raise Denied(Reason.INVALID_CHAIN, f"{role} pathLen {constraints.path_length} < {below}")
+            return Denied(Reason.INVALID_CHAIN, f"{role} pathLen {constraints.path_length} < {below}")
         usage = extension(ca, x509.KeyUsage)
         if usage is not None and not usage.key_cert_sign:
-            raise Denied(Reason.WRONG_KEY_USAGE, f"{role} keyUsage lacks keyCertSign")
+            return Denied(Reason.WRONG_KEY_USAGE, f"{role} keyUsage lacks keyCertSign")
         purposes = extension(ca, x509.ExtendedKeyUsage)
-        if purposes is not None and not {
-            ExtendedKeyUsageOID.CLIENT_AUTH,
-            ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-        } & set(purposes):
-            raise Denied(Reason.WRONG_KEY_USAGE, f"{role} extendedKeyUsage excludes clientAuth")
-        _check_critical(ca, role)
+        allowed = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+        if purposes is not None and not allowed & set(purposes):
+            return Denied(Reason.WRONG_KEY_USAGE, f"{role} extendedKeyUsage excludes clientAuth")
+        problem = _critical_problem(ca, role)
+        if problem:
+            return problem
+    return None

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 from cryptography import x509
 
 from .certificates import is_ca, issued_by, load_pem_bundle
 
-MAX_LINKS = 50_000
+MAX_MEMO = 50_000
+T = TypeVar("T")
 
 
 class TruststoreError(ValueError):
@@ -23,10 +26,8 @@ class Truststore:
     anchors: frozenset[x509.Certificate]
     by_subject: dict[bytes, tuple[x509.Certificate, ...]] = field(repr=False)
     size: int = 0
-    links: dict[tuple[x509.Certificate, x509.Certificate], bool] = field(
-        default_factory=dict, repr=False, compare=False
-    )
-    """Memo of signature checks (child, issuer) -> issued; signatures never change, so it is safe to keep."""
+    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    """Results that depend only on certificates (signature links, path structure), kept for this truststore."""
 
     def issuers_of(self, cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
         """Every CA whose subject equals ``cert``'s issuer name (signatures are not checked here)."""
@@ -36,14 +37,17 @@ class Truststore:
         """True when ``cert`` is one of the self-signed anchors of this store."""
         return cert in self.anchors
 
+    def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()``, memoised (bounded) for the life of this truststore; only for time-independent facts."""
+        if key not in self.memo:
+            if len(self.memo) > MAX_MEMO:
+                self.memo.clear()
+            self.memo[key] = compute()
+        return self.memo[key]  # type: ignore[no-any-return]
+
     def signed(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
-        """``issued_by(child, issuer)``, memoised (bounded) for the life of this truststore."""
-        key = (child, issuer)
-        if key not in self.links:
-            if len(self.links) > MAX_LINKS:
-                self.links.clear()
-            self.links[key] = issued_by(child, issuer)
-        return self.links[key]
+        """``issued_by(child, issuer)``, memoised: a signature link never changes."""
+        return self.remember(("signed", child, issuer), lambda: issued_by(child, issuer))
 
 
 def parse_truststore(data: bytes) -> Truststore:

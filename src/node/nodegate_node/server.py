@@ -39,6 +39,7 @@ class NodeHandler(BaseHTTPRequestHandler):
     """``/healthz`` (no identity), and under ``/nodes/<id>/``: ``whoami``, ``status``, ``echo``."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
     server_version = "nodegate-node/1"
     started = time.time()
 

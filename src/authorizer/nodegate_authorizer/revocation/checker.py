@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -22,7 +22,16 @@ Fetch = Callable[[str, bytes | None], bytes]
 """Fetch a URL (POSTing the body when given); raise OSError on failure."""
 
 MAX_PLANS = 50_000
-_POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="revocation-fetch")
+_pool: list[Any] = []
+
+
+def _executor() -> Any:
+    """The fetch thread pool, created (and concurrent.futures imported) on the first fetch."""
+    if not _pool:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="revocation-fetch"))
+    return _pool[0]
 
 
 def _uris(names: Sequence[x509.GeneralName]) -> list[str]:
@@ -112,8 +121,11 @@ class RevocationChecker:
         """Fetch every job in parallel (OCSP requests are POSTed); each fetch is bounded by the fetch timeout."""
         if not jobs:
             return {}
+        from concurrent.futures import wait
+
+        pool = _executor()
         futures = {
-            key: _POOL.submit(
+            key: pool.submit(
                 self._fetch,
                 key.split(":", 1)[1].split("|")[0],
                 ocsp_request(cert, issuer) if key.startswith("ocsp:") else None,
