@@ -55,6 +55,7 @@ def decisions() -> tuple[float, float, float]:
     client = world.client()
     leaf = client.cert_pem()
     assert nodegate_decision(leaf) == "Allow"
+    timed(lambda: nodegate_decision(leaf), 1000)  # warm-up: caches, allocator, CPU frequency
     warm = stats(timed(lambda: nodegate_decision(leaf), 3000), "warm decision (handler, CRL+OCSP cached, INFO log)")
 
     from nodegate_authorizer.decision import decide
