@@ -45,8 +45,6 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     """A real moto S3 server on 127.0.0.1; boto3 reaches it through AWS_ENDPOINT_URL_S3."""
-    import os
-
     from moto.server import ThreadedMotoServer
 
     from support import free_port
@@ -54,17 +52,12 @@ def s3_server() -> Iterator[str]:
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
-    saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                             "AWS_DEFAULT_REGION")}  # fmt: skip
-    os.environ.update(AWS_ENDPOINT_URL_S3=f"http://127.0.0.1:{port}", AWS_ACCESS_KEY_ID="testing",
-                      AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")  # fmt: skip
-    yield f"http://127.0.0.1:{port}"
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
+                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+            patch.setenv(key, value)
+        yield f"http://127.0.0.1:{port}"
     server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import socket
 import subprocess
 import time
@@ -216,7 +215,3 @@ def decision(response: dict) -> tuple[str, str | None]:
     effects = {s["Effect"] for s in response["policyDocument"]["Statement"]}
     effect = "Allow" if effects == {"Allow"} else "Deny"
     return effect, response.get("context", {}).get("reason")
-
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True)

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import io
+import json
+from collections.abc import Iterator
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, name, pem, utcnow
+from nodegate_authorizer.handler import logger as authorizer_logger
 from support import API, World, openssl_v1_client
 
 
@@ -208,3 +213,45 @@ def test_chain_constraints(world: World, invoke: Invoke, tmp_path) -> None:
     # a leaf that is itself a CA is not a client certificate
     ca_leaf = world.issuing.issue(client_name("alice", "node-1"), ca=True, eku=None)
     assert invoke(ca_leaf.cert_pem(), env={"REVOCATION_MODE": "off"})[:2] == ("Deny", "WRONG_KEY_USAGE")
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """The authorizer's log handler, pointed at a buffer for the test (it binds its stream at import)."""
+    buffer = io.StringIO()
+    previous = [handler.setStream(buffer) for handler in authorizer_logger.handlers]
+    level = authorizer_logger.log_level
+    authorizer_logger.setLevel("INFO")
+    yield buffer
+    for handler, stream in zip(authorizer_logger.handlers, previous, strict=True):
+        handler.setStream(stream)
+    authorizer_logger.setLevel(level)
+
+
+def test_one_structured_log_line_and_metrics_per_decision(world: World, invoke: Invoke, capsys, log_stream) -> None:
+    client = world.client(with_crl_url=False)
+    world.server.faults["ocsp"] = "500"
+    assert invoke(client.cert_pem(), env={"POWERTOOLS_METRICS_DISABLED": "false"})[:2] == (
+        "Deny",
+        "REVOCATION_UNAVAILABLE",
+    )
+    out = capsys.readouterr().out + log_stream.getvalue()
+    lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    decisions = [line for line in lines if line.get("message") == "authorization decision"]
+    assert len(decisions) == 1
+    logged = decisions[0]
+    assert logged["decision"] == "Deny"
+    assert logged["reason"] == "REVOCATION_UNAVAILABLE"
+    assert logged["clientCertSerial"] == format(client.cert.serial_number, "x")
+    assert logged["clientCertSha256"] == client.cert.fingerprint(hashes.SHA256()).hex()
+    assert logged["revocationSourceFailures"] == 1
+    assert isinstance(logged["latencyMs"], float)
+    emf = [line for line in lines if "_aws" in line]
+    assert len(emf) == 1
+    assert emf[0]["DenyRevocationUnavailable"] == [1.0] or emf[0]["DenyRevocationUnavailable"] == 1.0
+    assert emf[0]["RevocationSourceFailure"] in (1.0, [1.0])
+    allowed = world.client("bob", "node-2")
+    world.server.faults.clear()
+    invoke(allowed.cert_pem(), node="node-2")
+    logged = json.loads(log_stream.getvalue().splitlines()[-1])
+    assert (logged["decision"], logged["userId"], logged["nodeId"]) == ("Allow", "bob", "node-2")

@@ -48,17 +48,13 @@ class Fixture:
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
-    saved = {k: os.environ.get(k) for k in (*SETTING_NAMES, "POWERTOOLS_METRICS_DISABLED")}
-    for key in SETTING_NAMES:
-        os.environ.pop(key, None)
     fixture = Fixture(tmp_path_factory.mktemp("fuzz"))
-    os.environ.update(fixture.env)
-    yield fixture
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    with pytest.MonkeyPatch.context() as patch:
+        for key in SETTING_NAMES:
+            patch.delenv(key, raising=False)
+        for key, value in fixture.env.items():
+            patch.setenv(key, value)
+        yield fixture
 
 
 def well_formed(response: Any) -> str:

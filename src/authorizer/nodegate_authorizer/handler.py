@@ -46,10 +46,13 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
     """API Gateway REST REQUEST authorizer entry point."""
     started = time.perf_counter()
     request: AuthRequest | None = None
+    runtime: Runtime | None = None
+    failures_before = 0
     fields: dict[str, Any] = {}
     try:
         request = parse_event(event)
         runtime = runtime_for(settings_from_environment())
+        failures_before = runtime.revocation.source_failures
         allowed = decide(request, runtime.inputs(), datetime.now(UTC))
         response = allow_response(request.route, allowed.identity, allowed.grant, allowed.certificate)
         fields = {"decision": "Allow", "userId": allowed.identity.user_id, "nodeId": allowed.grant.node_id}
@@ -70,8 +73,11 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
     fields["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
     if request is not None:
         fields |= {"method": request.method, "pathNodeId": request.node_id[:80]}
+    failed = runtime.revocation.source_failures - failures_before if runtime else 0
+    if failed:
+        fields["revocationSourceFailures"] = failed
     logger.info("authorization decision", extra=fields)
-    _count(fields)
+    _count(fields, failed)
     return response
 
 
@@ -79,10 +85,12 @@ def _deny(reason: Reason, request: AuthRequest | None) -> dict[str, Any]:
     return deny_response(reason, request.route if request else None)
 
 
-def _count(fields: dict[str, Any]) -> None:
+def _count(fields: dict[str, Any], source_failures: int) -> None:
     try:
         name = "Allow" if fields["decision"] == "Allow" else f"Deny{fields['reason'].title().replace('_', '')}"
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        if source_failures:
+            metrics.add_metric(name="RevocationSourceFailure", unit=MetricUnit.Count, value=source_failures)
         metrics.flush_metrics()
         # flush_metrics keeps the set when POWERTOOLS_METRICS_DISABLED is true, and add_metric then prints it
         # anyway once it holds 100 values: clear it every time.

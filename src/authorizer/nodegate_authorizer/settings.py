@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .identity import ATTRIBUTE_OIDS
+
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -64,7 +66,6 @@ SETTING_NAMES = (
     "USER_ID_ATTRIBUTE", "NODE_ID_ATTRIBUTE", "ID_PATTERN", *_FLOATS,
 )  # fmt: skip
 """Every environment variable load_settings reads."""
-ATTRIBUTE_NAMES = ("CN", "UID", "OU", "O", "serialNumber", "emailAddress", "DC", "L")
 
 
 def _uri(env: Mapping[str, str], name: str, *, required: bool = False) -> str | None:
@@ -111,8 +112,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     for name, field in (("USER_ID_ATTRIBUTE", "user_id_attribute"), ("NODE_ID_ATTRIBUTE", "node_id_attribute")):
         raw = env.get(name, "").strip()
         if raw:
-            if raw not in ATTRIBUTE_NAMES and not re.fullmatch(r"[0-2](\.\d+)+", raw):
-                raise ConfigError(f"{name}={raw!r} is not one of {ATTRIBUTE_NAMES} or a dotted OID")
+            if raw not in ATTRIBUTE_OIDS and not re.fullmatch(r"[0-2](\.\d+)+", raw):
+                raise ConfigError(f"{name}={raw!r} is not one of {sorted(ATTRIBUTE_OIDS)} or a dotted OID")
             values[field] = raw
     pattern = env.get("ID_PATTERN", "").strip()
     if pattern:

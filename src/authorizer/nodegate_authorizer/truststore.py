@@ -25,7 +25,6 @@ class Truststore:
 
     anchors: frozenset[x509.Certificate]
     by_subject: dict[bytes, tuple[x509.Certificate, ...]] = field(repr=False)
-    size: int = 0
     memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     """Results that depend only on certificates (signature links, path structure), kept for this truststore."""
 
@@ -71,5 +70,4 @@ def parse_truststore(data: bytes) -> Truststore:
     return Truststore(
         anchors=frozenset(anchors),
         by_subject={key: tuple(value) for key, value in by_subject.items()},
-        size=len(seen),
     )
