@@ -35,12 +35,13 @@ bench: $(STAMP)
 fuzz: $(STAMP)
 	NODEGATE_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py
 
+# checkov lives in its own virtualenv: its dependencies would move the pins of the main one.
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
-	$(PY) -m pip install -q --disable-pip-version-check checkov
-	$(VENV)/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
+	test -x .venv-lint/bin/checkov || { $(PYTHON) -m venv .venv-lint && .venv-lint/bin/pip install -q checkov==3.3.30; }
+	.venv-lint/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache bench/.work
+	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache
