@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
 	test -x .venv-lint/bin/checkov || { $(PYTHON) -m venv .venv-lint && .venv-lint/bin/pip install -q checkov==3.3.30; }
-	.venv-lint/bin/checkov -f template.yaml --framework cloudformation --quiet --compact
+	.venv-lint/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 clean:
 	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache
