@@ -131,3 +131,31 @@ def test_publish_truststore_checks_the_bundle() -> None:
     assert any("expired" in p for p in check_bundle(pem(root.cert), now + dt.timedelta(days=4000)))
     assert check_bundle(b"garbage", now)[0].startswith("not a PEM certificate bundle")
     assert "no self-signed root" in check_bundle(pem(chain[1].cert), now)[-1]
+
+
+def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
+    run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
+    node_port, edge_port = free_port(), free_port()
+    env = os.environ | {"TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(), "REVOCATION_MODE": "off",
+                        "PYTHONUNBUFFERED": "1", "POWERTOOLS_METRICS_DISABLED": "true"}  # fmt: skip
+    node = subprocess.Popen([NODEGATE, "node", "--port", str(node_port)], stdout=subprocess.PIPE, text=True)
+    edge = subprocess.Popen([NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{node_port}"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        assert node.stdout
+        assert "node backend on" in node.stdout.readline()
+        banner = edge.stdout.readline() if edge.stdout else ""
+        ca = banner.split("--cacert ")[1].strip()
+        assert "edge on https://127.0.0.1" in (edge.stdout.readline() if edge.stdout else "")
+        stem = pki / "clients" / "alice-node-1"
+        out = subprocess.run(["curl", "-sS", "--cacert", ca, "--cert", f"{stem}.pem", "--key", f"{stem}.key",
+                              f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami"],
+                             capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+        assert json.loads(out.stdout)["userId"] == "alice"
+    finally:
+        for process in (edge, node):
+            process.terminate()
+            process.wait(timeout=10)
+    assert '"status": 200' in (edge.stderr.read() if edge.stderr else "")  # the access log line

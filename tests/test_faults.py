@@ -6,10 +6,10 @@ soft-fail/off allow), and it is always made inside the time budget."""
 from __future__ import annotations
 
 import datetime as dt
-import socket
+import http.server
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -118,39 +118,52 @@ def test_revoked_answer_wins_over_a_faulty_source(world: World, invoke: Invoke) 
         assert invoke(client.cert_pem(), env={"REVOCATION_MODE": mode})[:2] == ("Deny", "REVOKED"), mode
 
 
+class BrokenS3(http.server.BaseHTTPRequestHandler):
+    """An S3 endpoint that fails: ``500`` answers InternalError at once, ``slow`` after 3 s, ``hang`` never."""
+
+    mode = "500"
+
+    def do_GET(self) -> None:
+        if self.mode == "hang":
+            time.sleep(30)
+            return
+        if self.mode == "slow":
+            time.sleep(3)
+        body = b"<Error><Code>InternalError</Code><Message>boom</Message></Error>"
+        self.send_response(500)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
-def hanging_endpoint() -> Iterator[str]:
-    """A TCP server that accepts connections and never answers (an S3 that hangs)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
+def broken_s3() -> Iterator[Callable[[str], str]]:
+    """Start a broken S3 endpoint in a given mode; returns its URL."""
+    servers: list[http.server.ThreadingHTTPServer] = []
 
-    def accept() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
+    def start(mode: str) -> str:
+        handler = type("Handler", (BrokenS3,), {"mode": mode})
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}"
 
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    listener.close()
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
-S3_FAULTS = ("down", "hang", "garbage", "oversized", "missing")
+S3_FAULTS = ("down", "500", "slow", "hang", "garbage", "oversized", "missing")
 
 
 @pytest.mark.parametrize("fault", S3_FAULTS)
 @pytest.mark.parametrize("source", ["truststore", "crl-store", "policy"])
-def test_s3_source_faults(world: World, invoke: Invoke, bucket, hanging_endpoint: str, monkeypatch,
+def test_s3_source_faults(world: World, invoke: Invoke, bucket, broken_s3, monkeypatch,
                           source: str, fault: str) -> None:  # fmt: skip
     s3, name = bucket
     s3.put_object(Bucket=name, Key="ts.pem", Body=world.truststore.read_bytes())
@@ -173,7 +186,7 @@ def test_s3_source_faults(world: World, invoke: Invoke, bucket, hanging_endpoint
     elif fault == "missing":
         s3.delete_object(Bucket=name, Key=key)
     else:
-        endpoint = hanging_endpoint if fault == "hang" else f"http://127.0.0.1:{free_port()}"
+        endpoint = f"http://127.0.0.1:{free_port()}" if fault == "down" else broken_s3(fault)
         monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
     expected = {
         "truststore": ("Deny", "TRUSTSTORE_UNAVAILABLE"),
@@ -188,3 +201,22 @@ def test_s3_source_faults(world: World, invoke: Invoke, bucket, hanging_endpoint
     assert invoke(leaf, env=env | {"REVOCATION_MODE": "require"})[0] == "Deny"
     if source != "crl-store":
         assert invoke(leaf, env=env | {"REVOCATION_MODE": "soft-fail"})[:2] == expected  # not a revocation source
+
+
+@pytest.mark.parametrize("fault", CONTENT)
+def test_crl_store_content_faults(world: World, invoke: Invoke, bucket, fault: str) -> None:
+    """A stored CRL that is stale, signed by the wrong key, or another CA's is never an answer."""
+    s3, name = bucket
+    impostor = CertificateAuthority.root("impostor")
+    then = utcnow() - dt.timedelta(days=3)
+    crl = {"stale": lambda: world.issuing.crl({}, this_update=then, next_update=then + dt.timedelta(days=1)),
+           "wrong-key": lambda: world.issuing.crl({}, signer=impostor.key),
+           "other-cert": lambda: impostor.crl({})}[fault]()  # fmt: skip
+    s3.put_object(Bucket=name, Key="crls/issuing.crl", Body=crl_der(crl))
+    leaf = world.client(with_crl_url=False, with_ocsp_url=False).cert_pem()
+    env = {"CRL_STORE_URI": f"s3://{name}/crls/"}
+    # another CA's CRL is not a source for this certificate at all; the other two are sources that fail
+    hard_fail = ("Allow", None) if fault == "other-cert" else ("Deny", "REVOCATION_UNAVAILABLE")
+    assert invoke(leaf, env=env)[:2] == hard_fail
+    assert invoke(leaf, env=env | {"REVOCATION_MODE": "require"})[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
+    assert invoke(leaf, env=env | {"REVOCATION_MODE": "soft-fail"})[:2] == ("Allow", None)

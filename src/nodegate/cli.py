@@ -54,11 +54,19 @@ def _node(args: argparse.Namespace) -> int:
 
 
 def _edge(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from nodegate.devpki import ephemeral_server_files
     from nodegate.edge import EdgeServer
 
-    server = EdgeServer(args.port, args.backend, args.server_cert, args.server_key)
-    print(f"edge on {server.url} -> {args.backend}", flush=True)
-    _serve(server)
+    with tempfile.TemporaryDirectory(prefix="nodegate-edge-") as tmp:
+        cert, key = args.server_cert, args.server_key
+        if not (cert and key):
+            ca, cert, key = ephemeral_server_files(Path(tmp))
+            print(f"no --server-cert/--server-key: using a throw-away certificate; clients need --cacert {ca}")
+        server = EdgeServer(args.port, args.backend, str(cert), str(key))
+        print(f"edge on {server.url} -> {args.backend}", flush=True)
+        _serve(server)
     return 0
 
 
@@ -137,8 +145,8 @@ def parser() -> argparse.ArgumentParser:
     edge = commands.add_parser("edge", help="run the local mTLS edge (settings from the authorizer's env vars)")
     edge.add_argument("--port", type=int, default=8443)
     edge.add_argument("--backend", default="http://127.0.0.1:8081")
-    edge.add_argument("--server-cert", required=True)
-    edge.add_argument("--server-key", required=True)
+    edge.add_argument("--server-cert", help="PEM server certificate (default: a throw-away one for localhost)")
+    edge.add_argument("--server-key", help="PEM key of --server-cert")
 
     up = commands.add_parser("up", help="start S3, CRL/OCSP, node backend and edge together")
     up.add_argument("--dir", default=".nodegate/pki")

@@ -152,6 +152,25 @@ class DevPki:
         return response.public_bytes(serialization.Encoding.DER)
 
 
+def server_certificate(ca: CertificateAuthority) -> Issued:
+    """A TLS server certificate for localhost and 127.0.0.1, for the local edge."""
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    return ca.issue(
+        name(O="nodegate dev PKI", CN="localhost"), eku=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans,
+        key_usage=None, with_crl_url=False, with_ocsp_url=False, days=825,
+    )  # fmt: skip
+
+
+def ephemeral_server_files(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and server certificate in ``directory``: (ca.pem, server.pem, server.key)."""
+    ca = CertificateAuthority.root("nodegate edge ephemeral CA")
+    server = server_certificate(ca)
+    _write(directory / "edge-ca.pem", ca.cert_pem())
+    _write(directory / "edge-server.pem", server.cert_pem())
+    _write(directory / "edge-server.key", server.key_pem(), secret=True)
+    return directory / "edge-ca.pem", directory / "edge-server.pem", directory / "edge-server.key"
+
+
 def init_pki(root: Path, url: str) -> DevPki:
     """Create a new PKI in ``root`` whose certificates point at ``url`` for CRLs and OCSP."""
     root.mkdir(parents=True, exist_ok=True)
@@ -161,11 +180,7 @@ def init_pki(root: Path, url: str) -> DevPki:
         "nodegate dev issuing CA", crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
     )
     signer = issuing.ocsp_signer()
-    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-    server = root_ca.issue(
-        name(O="nodegate dev PKI", CN="localhost"), eku=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans,
-        key_usage=None, with_crl_url=False, with_ocsp_url=False, days=825,
-    )  # fmt: skip
+    server = server_certificate(root_ca)
     for stem, issued in (("root-ca", root_ca), ("issuing-ca", issuing), ("ocsp-signer", signer), ("server", server)):
         _write(root / f"{stem}.pem", issued.cert_pem())
         _write(root / f"{stem}.key", issued.key_pem(), secret=True)
