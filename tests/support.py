@@ -198,14 +198,18 @@ def event(cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET
 
 
 def openssl_v1_client(
-    ca: CertificateAuthority, tmp: Path, subject: str = "/CN=node-1/UID=alice", digest: str = "sha256"
+    ca: CertificateAuthority,
+    tmp: Path,
+    subject: str = "/CN=node-1/UID=alice",
+    digest: str = "sha256",
+    serial: int = 4242,
 ) -> bytes:
     """A v1 leaf made the way the common tutorial makes it: ``openssl x509 -req`` with no extensions."""
     (tmp / "ca.pem").write_bytes(pem(ca.cert))
     (tmp / "ca.key").write_bytes(Issued(ca.cert, ca.key).key_pem())
     run = lambda *args: subprocess.run(args, cwd=tmp, check=True, capture_output=True)  # noqa: E731
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-out", "v1.csr", "-subj", subject)
-    run("openssl", "x509", "-req", "-in", "v1.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", "4242",
+    run("openssl", "x509", "-req", "-in", "v1.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", str(serial),
         "-out", "v1.pem", "-days", "30", f"-{digest}")  # fmt: skip
     return (tmp / "v1.pem").read_bytes()
 

@@ -178,6 +178,12 @@ def test_garbage_and_missing_certificates(world: World, invoke: Invoke) -> None:
     assert invoke(None)[:2] == ("Deny", "NO_CLIENT_CERT")
 
 
+def test_non_positive_serial_is_malformed(world: World, invoke: Invoke, tmp_path) -> None:
+    # found by the fuzzer: cryptography still parses such certificates (with a deprecation warning)
+    zero = openssl_v1_client(world.issuing, tmp_path, serial=0)
+    assert invoke(zero, env={"REVOCATION_MODE": "off"})[:2] == ("Deny", "MALFORMED_CERT")
+
+
 def test_truststore_missing_empty_or_garbage(world: World, invoke: Invoke, tmp_path) -> None:
     cert = world.client().cert_pem()
     empty = tmp_path / "empty.pem"

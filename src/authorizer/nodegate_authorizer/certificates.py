@@ -24,7 +24,10 @@ def load_leaf_pem(pem: str) -> x509.Certificate:
         raise ValueError("certificate PEM is empty or larger than 64 KiB")
     if data.count(b"-----BEGIN CERTIFICATE-----") != 1:
         raise ValueError("expected exactly one PEM certificate block")
-    return x509.load_pem_x509_certificate(data)
+    cert = x509.load_pem_x509_certificate(data)
+    if cert.serial_number <= 0:
+        raise ValueError("serial number is not positive (RFC 5280 4.1.2.2)")
+    return cert
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
