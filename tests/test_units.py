@@ -1,0 +1,120 @@
+"""The pure pieces on their own: the revocation mode rule, settings, the access rule and refreshing sources."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from nodegate_authorizer.access_policy import AccessPolicy, Grant, authorize
+from nodegate_authorizer.identity import Identity
+from nodegate_authorizer.reasons import Denied, Reason
+from nodegate_authorizer.revocation.answers import Answer, CertificateRevocation, Status, evaluate
+from nodegate_authorizer.settings import ConfigError, RevocationMode, load_settings
+from nodegate_authorizer.sources.blobs import BlobError
+from nodegate_authorizer.sources.refresh import Refreshing
+
+GOOD = Answer("crl:a", Status.GOOD)
+DOWN = Answer("ocsp:b", Status.UNAVAILABLE, "refused")
+REVOKED = Answer("ocsp:b", Status.REVOKED, "revoked at t")
+
+
+def cert(*answers: Answer) -> CertificateRevocation:
+    return CertificateRevocation("leaf", "ab", answers)
+
+
+@pytest.mark.parametrize(
+    ("answers", "require", "hard", "soft"),
+    [
+        ((GOOD,), None, None, None),
+        ((GOOD, DOWN), None, None, None),
+        ((DOWN,), "REVOCATION_UNAVAILABLE", "REVOCATION_UNAVAILABLE", None),
+        ((), "REVOCATION_UNAVAILABLE", None, None),
+        ((GOOD, REVOKED), "REVOKED", "REVOKED", "REVOKED"),
+        ((DOWN, REVOKED), "REVOKED", "REVOKED", "REVOKED"),
+    ],
+)
+def test_mode_rule(answers: tuple[Answer, ...], require: str | None, hard: str | None, soft: str | None) -> None:
+    for mode, expected in ((RevocationMode.REQUIRE, require), (RevocationMode.HARD_FAIL, hard),
+                           (RevocationMode.SOFT_FAIL, soft)):  # fmt: skip
+        if expected is None:
+            outcome = evaluate([cert(*answers)], mode)
+            assert outcome.checked == 1
+            assert outcome.unavailable == (("ocsp:b: refused",) if mode is RevocationMode.SOFT_FAIL and DOWN in
+                                           answers and GOOD not in answers else ())  # fmt: skip
+        else:
+            with pytest.raises(Denied) as denied:
+                evaluate([cert(*answers)], mode)
+            assert denied.value.reason == expected, mode
+
+
+def test_revoked_intermediate_beats_unanswered_leaf() -> None:
+    leaf = cert(DOWN)
+    intermediate = CertificateRevocation("intermediate 1", "cd", (REVOKED,))
+    with pytest.raises(Denied) as denied:
+        evaluate([leaf, intermediate], RevocationMode.HARD_FAIL)
+    assert denied.value.reason is Reason.REVOKED
+    assert "intermediate 1" in denied.value.detail
+
+
+def test_settings_defaults_bounds_and_errors() -> None:
+    settings = load_settings({"TRUSTSTORE_URI": "s3://bucket-a/ts.pem"})
+    assert settings.revocation_mode is RevocationMode.HARD_FAIL
+    assert settings.fetch_timeout_seconds == 1.5
+    assert (
+        load_settings({"TRUSTSTORE_URI": "file:///x", "NODE_ID_ATTRIBUTE": "2.5.4.11"}).node_id_attribute == "2.5.4.11"
+    )
+    for env, message in (
+        ({}, "TRUSTSTORE_URI is required"),
+        ({"TRUSTSTORE_URI": "s3://Bad_Bucket/x"}, "is not an s3://"),
+        ({"TRUSTSTORE_URI": "file:///x", "FETCH_TIMEOUT_SECONDS": "60"}, "outside"),
+        ({"TRUSTSTORE_URI": "file:///x", "FETCH_MAX_BYTES": "-1"}, "FETCH_MAX_BYTES"),
+        ({"TRUSTSTORE_URI": "file:///x", "REVOCATION_MODE": "HARD"}, "REVOCATION_MODE"),
+    ):
+        with pytest.raises(ConfigError, match=message):
+            load_settings(env)
+
+
+def test_access_rule() -> None:
+    alice = Identity("alice", "node-1", "CN=node-1,UID=alice")
+    policy = AccessPolicy({"alice": (Grant("node-2", frozenset({"GET"})),)}, frozenset({"mallory"}))
+    assert authorize(alice, "node-1", "DELETE", policy).methods == {"*"}
+    assert authorize(alice, "node-2", "GET", policy).methods == {"GET"}
+    for node, method, reason in (("node-2", "POST", "POLICY_DENIED"), ("node-3", "GET", "NODE_MISMATCH"),
+                                 ("NODE-1", "GET", "NODE_MISMATCH")):  # fmt: skip
+        with pytest.raises(Denied, match=reason):
+            authorize(alice, node, method, policy)
+    with pytest.raises(Denied, match="POLICY_DENIED"):
+        authorize(Identity("mallory", "node-9", ""), "node-9", "GET", policy)
+
+
+def test_refreshing_keeps_last_good_only_for_transient_failures() -> None:
+    now = [0.0]
+    outcomes: list[object] = ["v1"]
+
+    def load(previous: tuple[str, str] | None) -> tuple[str, str]:
+        result = outcomes.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return str(result), str(result)
+
+    value = Refreshing(load, interval=10, max_stale=100, clock=lambda: now[0])
+    assert value.get() == "v1"
+    now[0] = 11
+    outcomes.append(BlobError("timeout"))
+    assert value.get() == "v1"  # transient: last good kept
+    now[0] = 200
+    outcomes.append(BlobError("timeout"))
+    with pytest.raises(BlobError):
+        value.get()  # beyond max_stale: nothing served
+    outcomes.extend(["v2", BlobError("gone", transient=False)])
+    assert value.get() == "v2"
+    now[0] = 300
+    with pytest.raises(BlobError):
+        value.get()  # definitive: dropped at once
+    outcomes.extend(["v3", ValueError("bad content")])
+    assert value.get() == "v3"
+    now[0] = 400
+    with pytest.raises(ValueError, match="bad content"):
+        value.get()
+    assert re.search("bad content", value.last_error or "")
