@@ -31,7 +31,8 @@ def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
 
 def settings_from_environment() -> Settings:
     """Settings from os.environ, parsed once per distinct set of values (a ConfigError is not cached)."""
-    return _settings(tuple((name, os.environ[name]) for name in SETTING_NAMES if name in os.environ))
+    environ = os.environ
+    return _settings(tuple((name, value) for name in SETTING_NAMES if (value := environ.get(name)) is not None))
 
 
 def runtime_for(settings: Settings) -> Runtime:
