@@ -22,6 +22,8 @@ Fetch = Callable[[str, bytes | None], bytes]
 """Fetch a URL (POSTing the body when given); raise OSError on failure."""
 
 MAX_PLANS = 50_000
+MAX_CACHE = 100_000
+"""Cached answers and failure marks kept at most (per container); expired ones go first."""
 _pool: list[Any] = []
 
 
@@ -196,6 +198,10 @@ class RevocationChecker:
             value = answer
         if answer.status is Status.GOOD or key.startswith("crl:"):
             with self._lock:
+                if len(self._cache) >= MAX_CACHE:
+                    self._cache = {k: v for k, v in self._cache.items() if v.valid_until > now}
+                    if len(self._cache) >= MAX_CACHE:
+                        self._cache.clear()
                 self._cache[key] = _Cached(value, min(cap, valid_until), valid_until)
                 self._failed_until.pop(key, None)
         return answer
@@ -213,4 +219,6 @@ class RevocationChecker:
     def _note_failure(self, key: str, now: datetime) -> None:
         with self._lock:
             self.source_failures += 1
+            if len(self._failed_until) >= MAX_CACHE:
+                self._failed_until.clear()
             self._failed_until[key] = now + timedelta(seconds=self._settings.revocation_retry_seconds)
