@@ -74,6 +74,9 @@ def test_revoked_only_on_ocsp(world: World, invoke: Invoke) -> None:
     world.responder.ocsp_only_revoked.add(client.cert.serial_number)
     effect, reason, _ = invoke(client.cert_pem())
     assert (effect, reason) == ("Deny", "REVOKED")
+    asked = world.server.hits["ocsp"]
+    assert invoke(client.cert_pem())[:2] == ("Deny", "REVOKED")
+    assert world.server.hits["ocsp"] == asked  # the revoked answer is cached like a good one
 
 
 def test_revoked_only_on_stored_crl_for_cert_without_cdp(world: World, invoke: Invoke) -> None:

@@ -51,8 +51,7 @@ def parse_event(event: object) -> AuthRequest:
     cert = identity.get("clientCert") if isinstance(identity, dict) else None
     if cert is not None and not isinstance(cert, dict):
         raise Denied(Reason.BAD_REQUEST, "requestContext.identity.clientCert is not an object")
-    client_cert = request.request_context.identity.client_cert
-    pem = client_cert.get("clientCertPem") if client_cert is not None else None
+    pem = cert.get("clientCertPem") if cert is not None else None
     if pem is not None and not isinstance(pem, str):
         raise Denied(Reason.BAD_REQUEST, "clientCertPem is not a string")
     return AuthRequest(client_cert_pem=pem or None, node_id=node_id, method=route.http_method or "", route=route)

@@ -184,7 +184,8 @@ class RevocationChecker:
     def _store(
         self, key: str, source: str, data: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: datetime
     ) -> Answer:
-        """Verify freshly fetched bytes and cache them until the earlier of nextUpdate and the cache cap."""
+        """Verify freshly fetched bytes and cache them until the earlier of nextUpdate and the cache cap
+        (a revoked OCSP answer too: it stays revoked, and the responder is not asked again meanwhile)."""
         cap = now + timedelta(seconds=self._settings.revocation_cache_seconds)
         if key.startswith("crl:"):
             index = parse_crl(data)
@@ -196,14 +197,13 @@ class RevocationChecker:
             answer = ocsp_answer(source, data, cert, issuer, now, self._skew, max_age)
             valid_until = answer.valid_until or now
             value = answer
-        if answer.status is Status.GOOD or key.startswith("crl:"):
-            with self._lock:
+        with self._lock:
+            if len(self._cache) >= MAX_CACHE:
+                self._cache = {k: v for k, v in self._cache.items() if v.valid_until > now}
                 if len(self._cache) >= MAX_CACHE:
-                    self._cache = {k: v for k, v in self._cache.items() if v.valid_until > now}
-                    if len(self._cache) >= MAX_CACHE:
-                        self._cache.clear()
-                self._cache[key] = _Cached(value, min(cap, valid_until), valid_until)
-                self._failed_until.pop(key, None)
+                    self._cache.clear()
+            self._cache[key] = _Cached(value, min(cap, valid_until), valid_until)
+            self._failed_until.pop(key, None)
         return answer
 
     def _from_crl(
