@@ -25,7 +25,7 @@ class SourceInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Answer:
-    """One source's answer; ``valid_until`` bounds how long a GOOD answer may be reused."""
+    """One source's answer; ``valid_until`` bounds how long it may be reused."""
 
     source: str
     status: Status

@@ -90,7 +90,7 @@ def ocsp_answer(
         raise SourceInvalid(f"OCSP answer is stale: valid until {valid_until.isoformat()}")
     if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
         when = single.revocation_time_utc.isoformat() if single.revocation_time_utc else "unknown time"
-        return Answer(source, Status.REVOKED, f"revoked at {when}")
+        return Answer(source, Status.REVOKED, f"revoked at {when}", valid_until)
     if single.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
         raise SourceInvalid("OCSP responder does not know this certificate")
     return Answer(source, Status.GOOD, "good", valid_until)
