@@ -47,7 +47,7 @@ def s3_server() -> Iterator[str]:
     """A real moto S3 server on 127.0.0.1; boto3 reaches it through AWS_ENDPOINT_URL_S3."""
     from moto.server import ThreadedMotoServer
 
-    from support import free_port
+    from nodegate.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

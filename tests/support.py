@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import socket
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -17,13 +16,6 @@ from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der, pem
 from nodegate.pki_server import RevocationHandler, RevocationServer
 
 API = "arn:aws:execute-api:eu-west-1:123456789012:abc123"
-
-
-def free_port() -> int:
-    """A port that was free a moment ago (for 'connection refused' sources)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class FaultyHandler(RevocationHandler):

@@ -18,10 +18,10 @@ from cryptography import x509
 
 from nodegate.pki import CertificateAuthority, pem, utcnow
 from nodegate.publish import check_bundle
+from nodegate.stack import free_port
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.ocsp import ocsp_answer, ocsp_request
 from nodegate_authorizer.sources.http import fetch_url
-from support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NODEGATE = str(Path(sys.executable).parent / "nodegate")

@@ -17,7 +17,8 @@ from cryptography.x509 import ocsp
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, utcnow
-from support import World, free_port
+from nodegate.stack import free_port
+from support import World
 
 MODES = {"require": "Deny", "hard-fail": "Deny", "soft-fail": "Allow", "off": "Allow"}
 TIMEOUT = 0.5

@@ -32,8 +32,7 @@ from cryptography.hazmat.primitives import serialization
 
 from nodegate_authorizer.handler import lambda_handler
 from nodegate_authorizer.settings import load_settings
-from nodegate_authorizer.sources.blobs import read_blob
-from nodegate_authorizer.sources.refresh import Refreshing
+from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {"x-client-cert-sub": "clientCertSub", "x-user-id": "userId", "x-node-id": "nodeId"}
@@ -277,12 +276,8 @@ class EdgeServer(ThreadingHTTPServer):
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
         self._cert = (server_cert, server_key)
 
-        def load(previous: tuple[str, ssl.SSLContext] | None) -> tuple[str, ssl.SSLContext]:
-            blob = read_blob(settings.truststore_uri, version=settings.truststore_version, max_bytes=10 * 1024 * 1024)
-            if previous is not None and previous[0] == blob.tag:
-                return previous
-            return blob.tag, self._tls_context(blob.data)
-
+        load = blob_loader(settings.truststore_uri, self._tls_context, version=settings.truststore_version,
+                           timeout=2.0, max_bytes=10 * 1024 * 1024)  # fmt: skip
         self.tls = Refreshing(load, settings.truststore_refresh_seconds, settings.source_max_stale_seconds)
         self.tls.get()
 

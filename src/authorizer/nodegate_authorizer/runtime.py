@@ -14,8 +14,8 @@ from .reasons import Denied, Reason
 from .revocation.checker import RevocationChecker
 from .revocation.store import EMPTY_STORE, CrlStore, load_crl_store
 from .settings import Settings
-from .sources.blobs import BlobError, read_blob
-from .sources.refresh import Refreshing
+from .sources.blobs import BlobError
+from .sources.refresh import Refreshing, blob_loader
 from .truststore import Truststore, TruststoreError, parse_truststore
 
 
@@ -57,18 +57,9 @@ def build_runtime(settings: Settings) -> Runtime:
     timeout, cap = settings.fetch_timeout_seconds, settings.fetch_max_bytes
     rule = IdentityRule(settings.user_id_attribute, settings.node_id_attribute, re.compile(settings.id_pattern))
 
-    def load_truststore(previous: tuple[str, Truststore] | None) -> tuple[str, Truststore]:
-        blob = read_blob(settings.truststore_uri, version=settings.truststore_version, timeout=timeout, max_bytes=cap)
-        if previous is not None and previous[0] == blob.tag:
-            return previous
-        return blob.tag, parse_truststore(blob.data)
-
-    def load_policy(previous: tuple[str, AccessPolicy] | None) -> tuple[str, AccessPolicy]:
-        assert settings.access_policy_uri is not None
-        blob = read_blob(settings.access_policy_uri, timeout=timeout, max_bytes=cap)
-        if previous is not None and previous[0] == blob.tag:
-            return previous
-        return blob.tag, parse_policy(blob.data, rule)
+    load_truststore = blob_loader(
+        settings.truststore_uri, parse_truststore, version=settings.truststore_version, timeout=timeout, max_bytes=cap
+    )
 
     def load_crls(previous: tuple[str, CrlStore] | None) -> tuple[str, CrlStore]:
         assert settings.crl_store_uri is not None
@@ -79,9 +70,12 @@ def build_runtime(settings: Settings) -> Runtime:
 
     stale = settings.source_max_stale_seconds
     crl_store = Refreshing(load_crls, settings.crl_store_refresh_seconds, stale) if settings.crl_store_uri else None
-    policy = (
-        Refreshing(load_policy, settings.access_policy_refresh_seconds, stale) if settings.access_policy_uri else None
-    )
+    policy = None
+    if settings.access_policy_uri:
+        load_policy = blob_loader(
+            settings.access_policy_uri, partial(parse_policy, rule=rule), timeout=timeout, max_bytes=cap
+        )
+        policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
     fetch = partial(_fetch, timeout=timeout, max_bytes=cap)
     return Runtime(
         truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),

@@ -7,10 +7,24 @@ import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from .blobs import BlobError
+from .blobs import BlobError, read_blob
 
 T = TypeVar("T")
 Loader = Callable[[tuple[str, T] | None], tuple[str, T]]
+
+
+def blob_loader(
+    uri: str, parse: Callable[[bytes], T], *, version: str | None = None, timeout: float, max_bytes: int
+) -> Loader[T]:
+    """A loader that reads ``uri`` and parses it only when its change tag differs from the previous one."""
+
+    def load(previous: tuple[str, T] | None) -> tuple[str, T]:
+        blob = read_blob(uri, version=version, timeout=timeout, max_bytes=max_bytes)
+        if previous is not None and previous[0] == blob.tag:
+            return previous
+        return blob.tag, parse(blob.data)
+
+    return load
 
 
 class Refreshing(Generic[T]):
