@@ -7,7 +7,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo bench lint fuzz clean tools
+PKITS := .cache/pkits/PKITS_data
+
+.PHONY: test demo bench lint fuzz clean tools pkits conformance
 
 $(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
 	@command -v openssl >/dev/null && command -v curl >/dev/null || \
@@ -19,7 +21,21 @@ $(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
 
 tools: $(STAMP)
 
-test: $(STAMP)
+# NIST PKITS data from the cryptography-vectors wheel, pinned by version and hash.
+$(PKITS)/.extracted: tests/conformance/requirements-pkits.txt | $(STAMP)
+	@echo "fetching NIST PKITS data (cryptography-vectors, ~56 MB, hash-checked)"
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --require-hashes \
+		-r tests/conformance/requirements-pkits.txt -d .cache/wheels
+	$(PY) -m nodegate.conformance --extract .cache/wheels $(PKITS)
+	touch $@
+
+pkits: $(PKITS)/.extracted
+
+# The PKITS table per section (also run, with its targets, by make test).
+conformance: pkits
+	$(PY) -m nodegate.conformance $(PKITS)
+
+test: $(STAMP) pkits
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/cfn-lint template.yaml
@@ -44,4 +60,4 @@ lint: $(STAMP)
 	.venv-lint/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
 clean:
-	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache .cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from cryptography import x509
@@ -25,14 +26,30 @@ def load_leaf_pem(pem: str) -> x509.Certificate:
     if data.count(b"-----BEGIN CERTIFICATE-----") != 1:
         raise ValueError("expected exactly one PEM certificate block")
     cert = x509.load_pem_x509_certificate(data)
-    if cert.serial_number <= 0:
-        raise ValueError("serial number is not positive (RFC 5280 4.1.2.2)")
+    if cert.serial_number == 0:
+        raise ValueError("serial number is zero (RFC 5280 4.1.2.2)")
+    _ = cert.extensions  # parse now: a duplicate or malformed extension is a malformed certificate
     return cert
 
 
 def load_pem_bundle(data: bytes) -> list[x509.Certificate]:
-    """Parse a PEM bundle of one or more certificates; raise ValueError when there is none."""
+    """Parse a whole PEM bundle strictly (every block must parse); raise ValueError when any does not."""
     return x509.load_pem_x509_certificates(data)
+
+
+PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.*?-----END CERTIFICATE-----", re.DOTALL)
+
+
+def pem_blocks(data: bytes) -> list[bytes]:
+    """Every PEM certificate block of a bundle, in order, unparsed."""
+    return PEM_BLOCK.findall(data)
+
+
+def load_certificate(block: bytes) -> x509.Certificate:
+    """Parse one PEM certificate block with its extensions; raise ValueError when either does not parse."""
+    cert = x509.load_pem_x509_certificate(block)
+    _ = cert.extensions
+    return cert
 
 
 def extension(cert: x509.Certificate, kind: type[E]) -> E | None:
@@ -81,13 +98,24 @@ def signature_weakness(cert: x509.Certificate) -> str | None:
     return None
 
 
-def verify_signature(key: object, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None) -> None:
-    """Verify a PKCS#1 v1.5, ECDSA or EdDSA signature; raise InvalidSignature on any mismatch."""
+Padding = padding.PKCS1v15 | padding.PSS
+
+
+def verify_signature(
+    key: object,
+    signature: bytes,
+    data: bytes,
+    algorithm: hashes.HashAlgorithm | None,
+    rsa_padding: Padding | None = None,
+) -> None:
+    """Verify an RSA (PKCS#1 v1.5 or PSS), ECDSA, DSA or EdDSA signature; raise InvalidSignature on any mismatch."""
     try:
         if isinstance(key, rsa.RSAPublicKey) and algorithm is not None:
-            key.verify(signature, data, padding.PKCS1v15(), algorithm)
+            key.verify(signature, data, rsa_padding or padding.PKCS1v15(), algorithm)
         elif isinstance(key, ec.EllipticCurvePublicKey) and algorithm is not None:
             key.verify(signature, data, ec.ECDSA(algorithm))
+        elif isinstance(key, dsa.DSAPublicKey) and algorithm is not None:
+            key.verify(signature, data, algorithm)
         elif isinstance(key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)) and algorithm is None:
             key.verify(signature, data)
         else:
@@ -96,10 +124,23 @@ def verify_signature(key: object, signature: bytes, data: bytes, algorithm: hash
         raise InvalidSignature(str(exc)) from exc
 
 
-def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """True when ``issuer``'s name and key signed ``child``."""
+Signed = x509.Certificate | x509.CertificateRevocationList
+
+
+def signed_with(item: Signed, key: object) -> bool:
+    """True when ``key`` made the signature of a certificate or CRL (names are not compared here)."""
     try:
-        child.verify_directly_issued_by(issuer)
+        parameters = item.signature_algorithm_parameters
+        algorithm = item.signature_hash_algorithm
+        data = item.tbs_certificate_bytes if isinstance(item, x509.Certificate) else item.tbs_certlist_bytes
+        verify_signature(key, item.signature, data, algorithm, parameters if isinstance(parameters, Padding) else None)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def issued_by(child: x509.Certificate, issuer: x509.Certificate) -> bool:
+    """True when ``issuer``'s name (RFC 5280 7.1) and key signed ``child``."""
+    from .names import same_name
+
+    return same_name(child.issuer, issuer.subject) and signed_with(child, issuer.public_key())

@@ -1,9 +1,12 @@
-"""Certificate path: build it from the leaf to a truststore anchor and validate it (RFC 5280 subset)."""
+"""Certificate path: build it from a certificate to a truststore anchor and validate it (RFC 5280 6.1).
+
+Basic path processing, name chaining (7.1), self-issued certificates, name constraints and certificate
+policies follow RFC 5280; two rules go beyond it on purpose and are named in PathPolicy."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 
@@ -11,6 +14,9 @@ from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
 from .certificates import extension, is_ca, key_weakness, signature_weakness
+from .name_constraints import Constraints, NameConstraintError, check_names, constraints_of, names_of
+from .names import is_self_issued
+from .policies import PolicyError, PolicyInputs, process_policies
 from .reasons import Denied, Reason
 from .truststore import Truststore
 
@@ -20,31 +26,51 @@ HANDLED_CRITICAL = frozenset(
         ExtensionOID.KEY_USAGE,
         ExtensionOID.EXTENDED_KEY_USAGE,
         ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_MAPPINGS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
     }
 )
 
 
+class Role:
+    """What the certificate at the bottom of the path is for; each role has its own end-entity rules."""
+
+    CLIENT = "client"
+    CRL_SIGNER = "crl-signer"
+
+
 @dataclass(frozen=True)
 class PathPolicy:
-    """What a valid client path must satisfy. Every rule is explicit; there are no hidden defaults."""
+    """What a valid path must satisfy. Every rule is explicit; there are no hidden defaults.
 
-    max_intermediates: int = 4
+    ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
+    docs/conformance.md): a client certificate must not be a CA, and DSA, SHA-1/MD5 and short keys are refused."""
+
+    max_intermediates: int = 6
     require_client_auth_eku_when_present: bool = True
+    refuse_ca_leaf: bool = True
+    refuse_weak_crypto: bool = True
+    policies: PolicyInputs = field(default_factory=PolicyInputs)
 
 
 def build_path(
-    leaf: x509.Certificate, store: Truststore, now: datetime, policy: PathPolicy
+    leaf: x509.Certificate, store: Truststore, now: datetime, policy: PathPolicy, role: str = Role.CLIENT
 ) -> tuple[x509.Certificate, ...]:
     """Return the first valid path ``(leaf, ..., anchor)``; raise Denied with the most telling reason.
 
     Everything but the validity windows depends only on the certificates, so it is memoised per truststore."""
-    problem = store.remember(("leaf", leaf, policy), lambda: _leaf_problem(leaf, policy))
+    problem = store.remember(("leaf", leaf, policy, role), lambda: _leaf_problem(leaf, policy, role))
     if problem:
         raise problem
     failures: list[Denied] = []
     paths = store.remember(("paths", leaf, policy), lambda: _candidate_paths(leaf, store, policy.max_intermediates))
     for path in paths:
-        problem = _time_problem(path, now) or store.remember(("structure", path), partial(_structure_problem, path))
+        problem = _time_problem(path, now) or store.remember(
+            ("structure", path, policy), partial(_structure_problem, path, policy)
+        )
         if problem is None:
             return path
         failures.append(problem)
@@ -72,14 +98,24 @@ def _candidate_paths(
     return found
 
 
-def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy) -> Denied | None:
-    """Checks on the leaf alone: strength, role and key usage."""
-    weakness = signature_weakness(leaf) or key_weakness(leaf.public_key())
+def _weakness(cert: x509.Certificate, policy: PathPolicy, *, signature: bool = True) -> str | None:
+    if not policy.refuse_weak_crypto:
+        return None
+    return (signature_weakness(cert) if signature else None) or key_weakness(cert.public_key())
+
+
+def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy, role: str) -> Denied | None:
+    """Checks on the end certificate alone: strength, role and key usage."""
+    weakness = _weakness(leaf, policy)
     if weakness:
         return Denied(Reason.WEAK_CRYPTO, f"leaf: {weakness}")
-    if is_ca(leaf):
-        return Denied(Reason.WRONG_KEY_USAGE, "leaf is a CA certificate")
     usage = extension(leaf, x509.KeyUsage)
+    if role == Role.CRL_SIGNER:
+        if usage is not None and not usage.crl_sign:
+            return Denied(Reason.WRONG_KEY_USAGE, "CRL signer keyUsage lacks cRLSign")
+        return _critical_problem(leaf, "CRL signer")
+    if policy.refuse_ca_leaf and is_ca(leaf):
+        return Denied(Reason.WRONG_KEY_USAGE, "leaf is a CA certificate")
     if usage is not None and not usage.digital_signature:
         return Denied(Reason.WRONG_KEY_USAGE, "leaf keyUsage lacks digitalSignature")
     purposes = extension(leaf, x509.ExtendedKeyUsage)
@@ -116,29 +152,59 @@ def _time_problem(path: Sequence[x509.Certificate], now: datetime) -> Denied | N
     return None
 
 
-def _structure_problem(path: Sequence[x509.Certificate]) -> Denied | None:
-    """CA constraints, path length, key usage and strength of every issuer in the path."""
-    for depth, ca in enumerate(path[1:], start=1):
+def _structure_problem(path: Sequence[x509.Certificate], policy: PathPolicy) -> Denied | None:
+    """RFC 5280 6.1.3-6.1.5 over the path, top intermediate first: CA rules, path length, key usage,
+    name constraints and policies (signatures and names were checked while building it)."""
+    anchor_weakness = _weakness(path[-1], policy, signature=False)
+    if anchor_weakness:
+        return Denied(Reason.WEAK_CRYPTO, f"anchor: {anchor_weakness}")
+    below_anchor = list(reversed(path[:-1]))
+    n = len(below_anchor)
+    max_path_length = n
+    constraints: list[Constraints] = []
+    for i, cert in enumerate(below_anchor, start=1):
+        depth = n - i
         role = _role(depth, len(path))
-        weakness = key_weakness(ca.public_key())
-        if depth < len(path) - 1:
-            weakness = weakness or signature_weakness(ca)
-        if weakness:
-            return Denied(Reason.WEAK_CRYPTO, f"{role}: {weakness}")
-        constraints = extension(ca, x509.BasicConstraints)
-        if constraints is None or not constraints.ca:
-            return Denied(Reason.INVALID_CHAIN, f"{role} is not a CA (basicConstraints)")
-        below = depth - 1
-        if constraints.path_length is not None and below > constraints.path_length:
-            return Denied(Reason.INVALID_CHAIN, f"{role} pathLen {constraints.path_length} < {below}")
-        usage = extension(ca, x509.KeyUsage)
-        if usage is not None and not usage.key_cert_sign:
-            return Denied(Reason.WRONG_KEY_USAGE, f"{role} keyUsage lacks keyCertSign")
-        purposes = extension(ca, x509.ExtendedKeyUsage)
-        allowed = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-        if purposes is not None and not allowed & set(purposes):
-            return Denied(Reason.WRONG_KEY_USAGE, f"{role} extendedKeyUsage excludes clientAuth")
-        problem = _critical_problem(ca, role)
+        self_issued = is_self_issued(cert)
+        if i == n or not self_issued:
+            try:
+                check_names(names_of(cert), constraints)
+            except NameConstraintError as exc:
+                return Denied(Reason.INVALID_CHAIN, f"{role}: {exc}")
+        if i == n:
+            break
+        problem = _ca_problem(cert, role, policy)
         if problem:
             return problem
+        if not self_issued:
+            if max_path_length <= 0:
+                return Denied(Reason.INVALID_CHAIN, f"{role}: path length constraint exceeded")
+            max_path_length -= 1
+        path_length = extension(cert, x509.BasicConstraints).path_length  # type: ignore[union-attr]
+        if path_length is not None:
+            max_path_length = min(max_path_length, path_length)
+        own = constraints_of(cert)
+        if own is not None:
+            constraints.append(own)
+    try:
+        process_policies(below_anchor, policy.policies)
+    except PolicyError as exc:
+        return Denied(Reason.INVALID_CHAIN, f"certificate policies: {exc}")
     return None
+
+
+def _ca_problem(ca: x509.Certificate, role: str, policy: PathPolicy) -> Denied | None:
+    """6.1.4 (k), (n), (o) for one intermediate, and its strength."""
+    weakness = _weakness(ca, policy)
+    if weakness:
+        return Denied(Reason.WEAK_CRYPTO, f"{role}: {weakness}")
+    if not is_ca(ca):
+        return Denied(Reason.INVALID_CHAIN, f"{role} is not a CA (basicConstraints)")
+    usage = extension(ca, x509.KeyUsage)
+    if usage is not None and not usage.key_cert_sign:
+        return Denied(Reason.WRONG_KEY_USAGE, f"{role} keyUsage lacks keyCertSign")
+    purposes = extension(ca, x509.ExtendedKeyUsage)
+    allowed = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+    if purposes is not None and not allowed & set(purposes):
+        return Denied(Reason.WRONG_KEY_USAGE, f"{role} extendedKeyUsage excludes clientAuth")
+    return _critical_problem(ca, role)

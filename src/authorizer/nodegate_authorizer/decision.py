@@ -18,7 +18,7 @@ from .reasons import Denied, Reason
 from .revocation.answers import RevocationOutcome
 from .truststore import Truststore
 
-CheckRevocation = Callable[[Sequence[x509.Certificate], datetime], RevocationOutcome]
+CheckRevocation = Callable[[Sequence[x509.Certificate], datetime, Truststore], RevocationOutcome]
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,14 @@ def _parse_leaf(pem: str) -> tuple[x509.Certificate, dict[str, str]]:
     return leaf, {"clientCertSerial": serial_hex(leaf), "clientCertSha256": sha256_hex(leaf)}
 
 
+def validate_certificate(
+    leaf: x509.Certificate, inputs: DecisionInputs, now: datetime
+) -> tuple[tuple[x509.Certificate, ...], RevocationOutcome]:
+    """The certificate steps of a decision: path, then revocation. Raise Denied when either fails."""
+    path = build_path(leaf, inputs.truststore, now, inputs.path_policy)
+    return path, inputs.check_revocation(path, now, inputs.truststore)
+
+
 def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allowed:
     """Return Allowed, or raise Denied with the first failing step's reason."""
     if not request.client_cert_pem:
@@ -58,8 +66,7 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allow
     except (ValueError, UnicodeError) as exc:
         raise Denied(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}") from None
     try:
-        path = build_path(leaf, inputs.truststore, now, inputs.path_policy)
-        revocation = inputs.check_revocation(path, now)
+        _, revocation = validate_certificate(leaf, inputs, now)
         identity = extract_identity(leaf, inputs.identity_rule)
         if not valid_id(request.node_id, inputs.identity_rule):
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")

@@ -28,6 +28,7 @@ class Runtime:
     access_policy: Refreshing[AccessPolicy] | None
     revocation: RevocationChecker
     identity_rule: IdentityRule
+    path_policy: PathPolicy
 
     def inputs(self) -> DecisionInputs:
         """Current inputs; raise Denied when the truststore or the policy cannot be had."""
@@ -39,7 +40,7 @@ class Runtime:
             policy = self.access_policy.get() if self.access_policy else DEFAULT_POLICY
         except (BlobError, PolicyError) as exc:
             raise Denied(Reason.POLICY_UNAVAILABLE, f"access policy unusable, denying all: {exc}") from None
-        return DecisionInputs(truststore, PathPolicy(), self.identity_rule, policy, self.revocation.check)
+        return DecisionInputs(truststore, self.path_policy, self.identity_rule, policy, self.revocation.check)
 
 
 def _snapshot(crl_store: Refreshing[CrlStore] | None) -> CrlStore:
@@ -77,12 +78,14 @@ def build_runtime(settings: Settings) -> Runtime:
         )
         policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
     fetch = partial(_fetch, timeout=timeout, max_bytes=cap)
+    path_policy = PathPolicy()
     return Runtime(
         truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),
         crl_store=crl_store,
         access_policy=policy,
-        revocation=RevocationChecker(settings, fetch, partial(_snapshot, crl_store)),
+        revocation=RevocationChecker(settings, fetch, partial(_snapshot, crl_store), path_policy),
         identity_rule=rule,
+        path_policy=path_policy,
     )
 
 

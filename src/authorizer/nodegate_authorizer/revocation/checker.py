@@ -1,224 +1,270 @@
-"""Gather revocation answers for a path: cached when fresh, fetched in parallel when not, then evaluated."""
+"""Gather revocation answers for a path: cached when fresh, fetched in parallel when not, then evaluated.
+
+Per certificate, every CRL that may cover it (fetched from its distribution points, or from the CRL store)
+goes through RFC 5280 6.3.3 as one answer; each OCSP responder gives its own answer."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from itertools import pairwise
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Any
 
 from cryptography import x509
-from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from ..certificates import extension, serial_hex, sha256_hex
+from ..certificates import extension, serial_hex, signed_with
+from ..chain import PathPolicy, Role, build_path
+from ..names import canonical
+from ..reasons import Denied
 from ..settings import RevocationMode, Settings
+from ..truststore import Truststore
 from .answers import Answer, CertificateRevocation, RevocationOutcome, SourceInvalid, Status, evaluate
-from .crl import CrlIndex, crl_answer, parse_crl, verify_crl_signature
+from .cache import SourceCache, cache_times
+from .crl import CrlIndex, parse_crl
+from .crl_validation import crl_status
+from .fetcher import Fetch, Fetcher
 from .ocsp import ocsp_answer, ocsp_request
-from .store import CrlStore
-
-Fetch = Callable[[str, bytes | None], bytes]
-"""Fetch a URL (POSTing the body when given); raise OSError on failure."""
+from .plan import Plan, Source, plan_sources
+from .store import CrlStore, StoreSnapshot
 
 MAX_PLANS = 50_000
 MAX_CACHE = 100_000
-"""Cached answers and failure marks kept at most (per container); expired ones go first."""
-_pool: list[Any] = []
-
-
-def _executor() -> Any:
-    """The fetch thread pool, created (and concurrent.futures imported) on the first fetch."""
-    if not _pool:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool.append(ThreadPoolExecutor(max_workers=8, thread_name_prefix="revocation-fetch"))
-    return _pool[0]
-
-
-def _uris(names: Sequence[x509.GeneralName]) -> list[str]:
-    return [
-        name.value
-        for name in names
-        if isinstance(name, x509.UniformResourceIdentifier) and name.value.lower().startswith(("http://", "https://"))
-    ]
-
-
-def crl_urls(cert: x509.Certificate) -> list[str]:
-    """HTTP(S) CRL distribution points of ``cert`` (indirect and partial points are ignored)."""
-    points = extension(cert, x509.CRLDistributionPoints) or []
-    return [url for p in points if p.full_name and not p.crl_issuer and not p.reasons for url in _uris(p.full_name)]
-
-
-def ocsp_urls(cert: x509.Certificate) -> list[str]:
-    """HTTP(S) OCSP responders named in ``cert``'s authorityInfoAccess."""
-    access = extension(cert, x509.AuthorityInformationAccess) or []
-    return _uris([d.access_location for d in access if d.access_method == AuthorityInformationAccessOID.OCSP])
-
-
-@dataclass
-class _Cached:
-    value: CrlIndex | Answer
-    refresh_at: datetime
-    valid_until: datetime
+"""Cached answers, failure marks and plans kept at most (per container); expired ones go first."""
+MAX_SIGNER_DEPTH = 2
+"""How many CRL-signer paths deep revocation checking goes before the answer counts as unavailable."""
 
 
 class RevocationChecker:
     """Checks every non-anchor certificate of a path, with in-memory caches that live as long as the container."""
 
-    def __init__(self, settings: Settings, fetch: Fetch, crl_store: Callable[[], CrlStore]) -> None:
+    def __init__(self, settings: Settings, fetch: Fetch, crl_store: StoreSnapshot, path_policy: PathPolicy) -> None:
         self._settings = settings
-        self._fetch = fetch
+        self._fetcher = Fetcher(fetch, settings.fetch_timeout_seconds)
         self._crl_store = crl_store
+        self._path_policy = path_policy
         self._skew = timedelta(seconds=settings.clock_skew_seconds)
-        self._cache: dict[str, _Cached] = {}
-        self._failed_until: dict[str, datetime] = {}
-        self._verified: set[tuple[bytes, x509.Certificate]] = set()
-        self._plans: dict[tuple[x509.Certificate, x509.Certificate], list[str]] = {}
+        self._retry = timedelta(seconds=settings.revocation_retry_seconds)
+        self._crls: SourceCache[CrlIndex] = SourceCache(MAX_CACHE)
+        self._ocsp: SourceCache[Answer] = SourceCache(MAX_CACHE)
+        self._signatures: dict[tuple[bytes, x509.Certificate], bool] = {}
+        self._plans: dict[tuple[x509.Certificate, x509.Certificate], Plan] = {}
         self._lock = threading.Lock()
         self.source_failures = 0
 
-    def check(self, path: Sequence[x509.Certificate], now: datetime) -> RevocationOutcome:
+    def check(self, path: Sequence[x509.Certificate], now: datetime, truststore: Truststore) -> RevocationOutcome:
         """Raise Denied when a certificate is revoked or, per the mode, unanswered; else return the outcome."""
         mode = self._settings.revocation_mode
         if mode is RevocationMode.OFF:
             return RevocationOutcome(checked=0)
-        store = self._crl_store()
-        plans = [self._plan(cert, path[i + 1], store) for i, cert in enumerate(path[:-1])]
-        jobs = {
-            key: (cert, path[i + 1])
-            for i, (cert, plan) in enumerate(zip(path[:-1], plans, strict=True))
-            for key in plan
-            if self._needs_fetch(key, now)
-        }
-        fetched = self._fetch_all(jobs)
-        results = []
-        for i, (cert, plan) in enumerate(zip(path[:-1], plans, strict=True)):
-            answers = tuple(self._answer(key, cert, path[i + 1], now, fetched, store) for key in plan)
-            if store.unavailable:
-                answers += (Answer("store", Status.UNAVAILABLE, store.unavailable),)
-            results.append(CertificateRevocation("leaf" if i == 0 else f"intermediate {i}", serial_hex(cert), answers))
-        return evaluate(results, mode)
+        return evaluate(self._path_answers(path, _Context(now, truststore, self._crl_store(), path[-1])), mode)
 
-    def _plan(self, cert: x509.Certificate, issuer: x509.Certificate, store: CrlStore) -> list[str]:
-        """Source keys for one certificate: ``crl:URL``, ``store:URI`` and ``ocsp:URL|issuer|serial``."""
-        declared = self._plans.get((cert, issuer))
-        if declared is None:
-            declared = [f"crl:{url}" for url in crl_urls(cert)]
-            declared += [f"ocsp:{url}|{sha256_hex(issuer)}|{serial_hex(cert)}" for url in ocsp_urls(cert)]
-            if len(self._plans) > MAX_PLANS:
-                self._plans.clear()
-            self._plans[(cert, issuer)] = declared
-        return declared + [f"store:{uri}" for uri, _ in store.by_issuer.get(cert.issuer.public_bytes(), ())]
-
-    def _needs_fetch(self, key: str, now: datetime) -> bool:
-        if key.startswith("store:"):
-            return False
-        cached = self._cache.get(key)
-        if cached is not None and now < cached.refresh_at:
-            return False
-        return self._failed_until.get(key, now) <= now
-
-    def _fetch_all(self, jobs: dict[str, tuple[x509.Certificate, x509.Certificate]]) -> dict[str, bytes | Exception]:
-        """Fetch every job in parallel (OCSP requests are POSTed); each fetch is bounded by the fetch timeout."""
-        if not jobs:
-            return {}
-        from concurrent.futures import wait
-
-        pool = _executor()
-        futures = {
-            key: pool.submit(
-                self._fetch,
-                key.split(":", 1)[1].split("|")[0],
-                ocsp_request(cert, issuer) if key.startswith("ocsp:") else None,
+    def _path_answers(self, path: Sequence[x509.Certificate], context: _Context) -> list[CertificateRevocation]:
+        now = context.now
+        pairs = list(pairwise(path))
+        plans = [self._plan(cert, issuer) for cert, issuer in pairs]
+        jobs: dict[Source, bytes | None] = {}
+        for (cert, issuer), plan in zip(pairs, plans, strict=True):
+            jobs |= {s: None for s in plan.crls if self._crls.needs_fetch(s, now)}
+            jobs |= {s: ocsp_request(cert, issuer) for s in plan.ocsp if self._ocsp.needs_fetch(s, now)}
+        fetched = self._fetcher.fetch_all(jobs)
+        return [
+            CertificateRevocation(
+                "leaf" if i == 0 else f"intermediate {i}",
+                serial_hex(cert),
+                self._answers(cert, issuer, plan, fetched, context),
             )
-            for key, (cert, issuer) in jobs.items()
-        }
-        wait(futures.values(), timeout=self._settings.fetch_timeout_seconds * 2)
-        results: dict[str, bytes | Exception] = {}
-        for key, future in futures.items():
-            if not future.done():
-                results[key] = TimeoutError("fetch did not finish in time")
-                continue
-            error = future.exception()
-            results[key] = error if isinstance(error, Exception) else future.result()
-        return results
+            for i, ((cert, issuer), plan) in enumerate(zip(pairs, plans, strict=True))
+        ]
 
-    def _answer(
+    def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
+        plan = self._plans.get((cert, issuer))
+        if plan is None:
+            plan = plan_sources(cert, issuer)
+            with self._lock:
+                if len(self._plans) > MAX_PLANS:
+                    self._plans.clear()
+                self._plans[(cert, issuer)] = plan
+        return plan
+
+    def _answers(
         self,
-        key: str,
         cert: x509.Certificate,
         issuer: x509.Certificate,
-        now: datetime,
-        fetched: dict[str, bytes | Exception],
-        store: CrlStore,
-    ) -> Answer:
-        """One source's answer: from a fresh fetch, else the cache while still valid, else unavailable."""
-        kind, _, location = key.partition(":")
-        source = f"{kind}:{location.split('|')[0]}"
-        try:
-            if kind == "store":
-                entry = store.entries[location][1]
-                if entry is None:
-                    raise SourceInvalid("malformed CRL")
-                return self._from_crl(source, entry, cert, issuer, now)
-            if key in fetched:
-                result = fetched[key]
+        plan: Plan,
+        fetched: dict[Source, bytes | Exception],
+        context: _Context,
+    ) -> tuple[Answer, ...]:
+        answers: list[Answer] = []
+        crl_answer = self._crl_answer(cert, issuer, plan, fetched, context)
+        if crl_answer is not None:
+            answers.append(crl_answer)
+        answers += [self._ocsp_answer(source, cert, issuer, fetched, context.now) for source in plan.ocsp]
+        answers += [Answer("ocsp", Status.UNAVAILABLE, why) for why in plan.unusable if why.startswith("OCSP")]
+        return tuple(answers)
+
+    def _crl_answer(
+        self,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        plan: Plan,
+        fetched: dict[Source, bytes | Exception],
+        context: _Context,
+    ) -> Answer | None:
+        """The 6.3.3 answer over fetched and stored CRLs; None when the certificate has no CRL source at all."""
+        now = context.now
+        failures = [why for why in plan.unusable if not why.startswith("OCSP")]
+        candidates: list[CrlIndex] = []
+        for source in plan.crls:
+            index, failure = self._fetched_crl(source, fetched, now)
+            if index is not None:
+                candidates.append(index)
+            if failure:
+                failures.append(f"{source}: {failure}")
+        issuers = {canonical(cert.issuer)} | _crl_issuer_names(cert)
+        stored = [index for name in issuers for _, index in context.store.by_issuer.get(name, ())]
+        if context.store.unavailable:
+            failures.append(context.store.unavailable)
+        if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
+            return None
+        verdict = crl_status(
+            cert, candidates + stored, now, self._skew, lambda index: self._signer_problem(index, issuer, context)
+        )
+        used = ", ".join(_describe(index) for index in verdict.used)
+        if verdict.revoked is not None:
+            reason = verdict.revoked.reason.value if verdict.revoked.reason else "unspecified"
+            when = verdict.revoked.revoked_at.isoformat()
+            return Answer("crl", Status.REVOKED, f"revoked at {when} ({reason}) per {used}")
+        if verdict.good:
+            valid_until = min((i.next_update for i in verdict.used if i.next_update), default=None)
+            return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until)
+        return Answer("crl", Status.UNAVAILABLE, "; ".join([*verdict.problems, *failures])[:1000])
+
+    def _fetched_crl(
+        self, source: Source, fetched: dict[Source, bytes | Exception], now: datetime
+    ) -> tuple[CrlIndex | None, str | None]:
+        """A freshly fetched CRL (then cached until nextUpdate), else the cached one while valid."""
+        failure = None
+        if source in fetched:
+            result = fetched[source]
+            try:
                 if isinstance(result, Exception):
                     raise SourceInvalid(f"fetch failed: {result}")
-                return self._store(key, source, result, cert, issuer, now)
-            cached = self._cache.get(key)
-            if cached is not None and now <= cached.valid_until:
-                if isinstance(cached.value, CrlIndex):
-                    return self._from_crl(source, cached.value, cert, issuer, now)
-                return cached.value
-            raise SourceInvalid("source failed recently; retry pending")
-        except SourceInvalid as exc:
-            if key in fetched:
-                self._note_failure(key, now)
-                cached = self._cache.get(key)
-                if cached is not None and now <= cached.valid_until:
-                    return self._answer(key, cert, issuer, now, {}, store)
-            return Answer(source, Status.UNAVAILABLE, str(exc))
+                index = parse_crl(result)
+                refresh_at, valid_until = cache_times(
+                    now, self._settings.revocation_cache_seconds, index.next_update or now
+                )
+                self._crls.put(source, index, refresh_at, valid_until, now)
+                return index, None
+            except SourceInvalid as exc:
+                failure = str(exc)
+                self._note_failure(source, now)
+        cached = self._crls.get(source, now)
+        if cached is None and failure is None:
+            failure = "source failed recently; retry pending"
+        return cached, failure
 
-    def _store(
-        self, key: str, source: str, data: bytes, cert: x509.Certificate, issuer: x509.Certificate, now: datetime
+    def _ocsp_answer(
+        self,
+        source: Source,
+        cert: x509.Certificate,
+        issuer: x509.Certificate,
+        fetched: dict[Source, bytes | Exception],
+        now: datetime,
     ) -> Answer:
-        """Verify freshly fetched bytes and cache them until the earlier of nextUpdate and the cache cap
-        (a revoked OCSP answer too: it stays revoked, and the responder is not asked again meanwhile)."""
-        cap = now + timedelta(seconds=self._settings.revocation_cache_seconds)
-        if key.startswith("crl:"):
-            index = parse_crl(data)
-            answer = self._from_crl(source, index, cert, issuer, now)
-            valid_until = index.next_update or now
-            value: CrlIndex | Answer = index
-        else:
-            max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
-            answer = ocsp_answer(source, data, cert, issuer, now, self._skew, max_age)
-            valid_until = answer.valid_until or now
-            value = answer
-        with self._lock:
-            if len(self._cache) >= MAX_CACHE:
-                self._cache = {k: v for k, v in self._cache.items() if v.valid_until > now}
-                if len(self._cache) >= MAX_CACHE:
-                    self._cache.clear()
-            self._cache[key] = _Cached(value, min(cap, valid_until), valid_until)
-            self._failed_until.pop(key, None)
-        return answer
+        """A verified fresh OCSP answer (cached until its nextUpdate), else the cached one while valid."""
+        failure = "source failed recently; retry pending"
+        if source in fetched:
+            result = fetched[source]
+            try:
+                if isinstance(result, Exception):
+                    raise SourceInvalid(f"fetch failed: {result}")
+                max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
+                answer = ocsp_answer(str(source), result, cert, issuer, now, self._skew, max_age)
+                valid_until = answer.valid_until or now
+                refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)
+                self._ocsp.put(source, answer, refresh_at, valid_until, now)
+                return answer
+            except SourceInvalid as exc:
+                failure = str(exc)
+                self._note_failure(source, now)
+        cached = self._ocsp.get(source, now)
+        return cached if cached is not None else Answer(str(source), Status.UNAVAILABLE, failure)
 
-    def _from_crl(
-        self, source: str, index: CrlIndex, cert: x509.Certificate, issuer: x509.Certificate, now: datetime
-    ) -> Answer:
-        memo = (index.digest, issuer)
-        if memo not in self._verified:
-            verify_crl_signature(index, issuer)
+    def _signer_problem(self, index: CrlIndex, issuer: x509.Certificate, context: _Context) -> str | None:
+        """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor."""
+        candidates = [issuer] if canonical(issuer.subject) == index.issuer else []
+        candidates += [c for c in context.truststore.named(index.issuer_name) if c not in candidates]
+        problems: list[str] = []
+        for candidate in candidates:
+            if not self._signed(index, candidate):
+                continue
+            usage = extension(candidate, x509.KeyUsage)
+            if usage is not None and not usage.crl_sign:
+                problems.append("CRL signer keyUsage lacks cRLSign")
+                continue
+            if candidate is issuer or candidate in context.signers:
+                return None  # the issuer, or a CRL signer whose own status this CRL is being asked for
+            problem = self._separate_signer_problem(candidate, context)
+            if problem is None:
+                return None
+            problems.append(problem)
+        return "; ".join(problems) or "CRL signature is not valid for any certificate of its issuer"
+
+    def _separate_signer_problem(self, signer: x509.Certificate, context: _Context) -> str | None:
+        """A CRL signer other than the certificate's issuer: its own path and revocation status."""
+        if context.depth >= MAX_SIGNER_DEPTH:
+            return "CRL signer chain is too deep to check"
+        try:
+            path = build_path(signer, context.truststore, context.now, self._path_policy, Role.CRL_SIGNER)
+        except Denied as denied:
+            return f"CRL signer path: {denied.detail}"
+        if path[-1] is not context.anchor and path[-1] != context.anchor:
+            return "CRL signer chains to another trust anchor"
+        results = self._path_answers(
+            path, replace(context, depth=context.depth + 1, signers=(*context.signers, signer))
+        )
+        try:
+            evaluate(results, self._settings.revocation_mode)
+        except Denied as denied:
+            return f"CRL signer: {denied.detail}"
+        return None
+
+    def _signed(self, index: CrlIndex, candidate: x509.Certificate) -> bool:
+        key = (index.digest, candidate)
+        if key not in self._signatures:
+            valid = signed_with(index.crl, candidate.public_key())
             with self._lock:
-                self._verified.add(memo)
-        return crl_answer(source, index, cert, now, self._skew)
+                if len(self._signatures) > MAX_CACHE:
+                    self._signatures.clear()
+                self._signatures[key] = valid
+        return self._signatures[key]
 
-    def _note_failure(self, key: str, now: datetime) -> None:
+    def _note_failure(self, source: Source, now: datetime) -> None:
         with self._lock:
             self.source_failures += 1
-            if len(self._failed_until) >= MAX_CACHE:
-                self._failed_until.clear()
-            self._failed_until[key] = now + timedelta(seconds=self._settings.revocation_retry_seconds)
+        target = self._crls if source.kind == "crl" else self._ocsp
+        target.mark_failed(source, now + self._retry, now)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What one decision's revocation step shares: time, truststore, CRL store, anchor, and the CRL signers
+    whose paths are being checked (their depth is bounded)."""
+
+    now: datetime
+    truststore: Truststore
+    store: CrlStore
+    anchor: x509.Certificate
+    depth: int = 0
+    signers: tuple[x509.Certificate, ...] = ()
+
+
+def _crl_issuer_names(cert: x509.Certificate) -> set[object]:
+    points = extension(cert, x509.CRLDistributionPoints) or []
+    return {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+
+
+def _describe(index: CrlIndex) -> str:
+    number = f" #{index.number}" if index.number is not None else ""
+    return f"CRL of {index.issuer_name.rfc4514_string()[:120]}{number}"

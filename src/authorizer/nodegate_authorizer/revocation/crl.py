@@ -1,4 +1,4 @@
-"""CRLs: parse, index by serial (O(1) lookups), verify against the issuer, answer for a certificate."""
+"""CRLs: parse once into an index of entries by (certificate issuer, serial), with scope and freshness facts."""
 
 from __future__ import annotations
 
@@ -7,99 +7,131 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import ExtensionOID
+from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
-from ..certificates import extension, is_ca, serial_hex
-from .answers import Answer, SourceInvalid, Status
+from ..names import CanonicalName, canonical
+from .answers import SourceInvalid
 
 KNOWN_CRL_EXTENSIONS = frozenset(
     {
         ExtensionOID.CRL_NUMBER,
+        ExtensionOID.DELTA_CRL_INDICATOR,
         ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
         ExtensionOID.ISSUING_DISTRIBUTION_POINT,
         ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
+        ExtensionOID.FRESHEST_CRL,
     }
+)
+KNOWN_ENTRY_EXTENSIONS = frozenset(
+    {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.CERTIFICATE_ISSUER, CRLEntryExtensionOID.INVALIDITY_DATE}
 )
 
 
 @dataclass(frozen=True)
+class Entry:
+    """One revoked certificate: when, and why (``None`` when no reason code is given)."""
+
+    revoked_at: datetime
+    reason: x509.ReasonFlags | None
+
+
+@dataclass(frozen=True)
 class CrlIndex:
-    """A parsed CRL with its revoked serials in a set; ``digest`` identifies it for memoised checks."""
+    """A parsed CRL; ``digest`` identifies it for memoised signature checks.
+
+    ``entries`` is keyed by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
+    extension sets the issuer for that entry and the ones after it (RFC 5280 5.3.3)."""
 
     crl: x509.CertificateRevocationList
     digest: bytes
-    issuer_der: bytes
-    revoked: frozenset[int]
+    issuer: CanonicalName
+    issuer_name: x509.Name
+    entries: dict[tuple[CanonicalName, int], Entry]
     this_update: datetime
     next_update: datetime | None
-    scope: str
+    number: int | None
+    delta_base: int | None
+    idp: x509.IssuingDistributionPoint | None
+    unsupported: str | None
+
+    def usable_problem(self, now: datetime, skew: timedelta) -> str | None:
+        """Why this CRL cannot be used at ``now``, or None."""
+        if self.unsupported:
+            return self.unsupported
+        if self.this_update > now + skew:
+            return f"CRL thisUpdate {self.this_update.isoformat()} is in the future"
+        if self.next_update is None:
+            return "CRL has no nextUpdate"
+        if now > self.next_update + skew:
+            return f"CRL is stale: nextUpdate {self.next_update.isoformat()}"
+        return None
+
+
+def _value(crl: x509.CertificateRevocationList, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
+    try:
+        return crl.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _unsupported(crl: x509.CertificateRevocationList) -> str | None:
+    for ext in crl.extensions:
+        if ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
+            return f"unsupported critical CRL extension {ext.oid.dotted_string}"
+    idp = _value(crl, x509.IssuingDistributionPoint)
+    if isinstance(idp, x509.IssuingDistributionPoint) and idp.only_contains_attribute_certs:
+        return "CRL covers attribute certificates only"
+    return None
+
+
+def _entries(
+    crl: x509.CertificateRevocationList, indirect: bool
+) -> tuple[dict[tuple[CanonicalName, int], Entry], str | None]:
+    issuer = canonical(crl.issuer)
+    entries: dict[tuple[CanonicalName, int], Entry] = {}
+    problem = None
+    for revoked in crl:
+        reason = None
+        for ext in revoked.extensions:
+            if isinstance(ext.value, x509.CRLReason):
+                reason = ext.value.reason
+            elif isinstance(ext.value, x509.CertificateIssuer) and indirect:
+                names = [n.value for n in ext.value if isinstance(n, x509.DirectoryName)]
+                if not names:
+                    problem = "certificateIssuer entry without a directory name"
+                    continue
+                issuer = canonical(names[0])
+            elif ext.critical and ext.oid not in KNOWN_ENTRY_EXTENSIONS:
+                problem = f"unsupported critical CRL entry extension {ext.oid.dotted_string}"
+        entries[(issuer, revoked.serial_number)] = Entry(revoked.revocation_date_utc, reason)
+    return entries, problem
 
 
 def parse_crl(data: bytes) -> CrlIndex:
-    """Parse a PEM or DER CRL into an index; raise SourceInvalid for anything unusable."""
+    """Parse a PEM or DER CRL into an index; raise SourceInvalid for anything that does not parse."""
     try:
         is_pem = data.lstrip().startswith(b"-----BEGIN")
         crl = x509.load_pem_x509_crl(data) if is_pem else x509.load_der_x509_crl(data)
-        extensions = list(crl.extensions)
-        revoked = frozenset(entry.serial_number for entry in crl)
+        idp = _value(crl, x509.IssuingDistributionPoint)
+        idp = idp if isinstance(idp, x509.IssuingDistributionPoint) else None
+        entries, entry_problem = _entries(crl, bool(idp and idp.indirect_crl))
+        number = _value(crl, x509.CRLNumber)
+        delta = _value(crl, x509.DeltaCRLIndicator)
+        unsupported = _unsupported(crl) or entry_problem
     except ValueError as exc:
         raise SourceInvalid(f"malformed CRL: {exc}") from None
-    scope = "all"
-    for ext in extensions:
-        if ext.oid == ExtensionOID.DELTA_CRL_INDICATOR:
-            scope = "unsupported: delta CRL"
-        elif ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
-            scope = f"unsupported: critical extension {ext.oid.dotted_string}"
-        elif isinstance(ext.value, x509.IssuingDistributionPoint):
-            idp = ext.value
-            if idp.indirect_crl or idp.only_some_reasons or idp.only_contains_attribute_certs:
-                scope = "unsupported: indirect or partial CRL"
-            elif idp.only_contains_user_certs:
-                scope = "users"
-            elif idp.only_contains_ca_certs:
-                scope = "cas"
     digest = hashes.Hash(hashes.SHA256())
     digest.update(crl.tbs_certlist_bytes)
     return CrlIndex(
         crl=crl,
         digest=digest.finalize(),
-        issuer_der=crl.issuer.public_bytes(),
-        revoked=revoked,
+        issuer=canonical(crl.issuer),
+        issuer_name=crl.issuer,
+        entries=entries,
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
-        scope=scope,
+        number=number.crl_number if isinstance(number, x509.CRLNumber) else None,
+        delta_base=delta.crl_number if isinstance(delta, x509.DeltaCRLIndicator) else None,
+        idp=idp,
+        unsupported=unsupported,
     )
-
-
-def verify_crl_signature(index: CrlIndex, issuer: x509.Certificate) -> None:
-    """Check that ``issuer`` issued and signed the CRL; raise SourceInvalid otherwise."""
-    if index.issuer_der != issuer.subject.public_bytes():
-        raise SourceInvalid("CRL issuer name does not match the certificate issuer")
-    usage = extension(issuer, x509.KeyUsage)
-    if usage is not None and not usage.crl_sign:
-        raise SourceInvalid("CRL issuer keyUsage lacks cRLSign")
-    try:
-        valid = index.crl.is_signature_valid(issuer.public_key())  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise SourceInvalid(f"CRL signature cannot be checked: {exc}") from None
-    if not valid:
-        raise SourceInvalid("CRL signature is not valid for the issuer key")
-
-
-def crl_answer(source: str, index: CrlIndex, cert: x509.Certificate, now: datetime, skew: timedelta) -> Answer:
-    """Answer for ``cert`` from a CRL whose signature was already verified; raise SourceInvalid when unusable."""
-    if index.scope.startswith("unsupported"):
-        raise SourceInvalid(index.scope)
-    if (index.scope == "users" and is_ca(cert)) or (index.scope == "cas" and not is_ca(cert)):
-        raise SourceInvalid(f"CRL scope '{index.scope}' does not cover this certificate")
-    if index.this_update > now + skew:
-        raise SourceInvalid(f"CRL thisUpdate {index.this_update.isoformat()} is in the future")
-    if index.next_update is None:
-        raise SourceInvalid("CRL has no nextUpdate")
-    if now > index.next_update + skew:
-        raise SourceInvalid(f"CRL is stale: nextUpdate {index.next_update.isoformat()}")
-    if cert.serial_number in index.revoked:
-        entry = index.crl.get_revoked_certificate_by_serial_number(cert.serial_number)
-        when = entry.revocation_date_utc.isoformat() if entry else "unknown time"
-        return Answer(source, Status.REVOKED, f"serial {serial_hex(cert)} revoked at {when}")
-    return Answer(source, Status.GOOD, "not listed", index.next_update)

@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
-from ..certificates import extension, issued_by, verify_signature
+from ..certificates import Padding, extension, issued_by, verify_signature
 from .answers import Answer, SourceInvalid, Status
+
+PSS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384,
+    "sha512": hashes.SHA512,
+}
 
 
 def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
@@ -48,6 +55,31 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
     raise SourceInvalid("OCSP response is signed by neither the issuer nor a delegate it issued")
 
 
+def signature_algorithm(response: ocsp.OCSPResponse, data: bytes) -> tuple[hashes.HashAlgorithm | None, Padding | None]:
+    """The hash and RSA padding of the response's signature; RSASSA-PSS parameters are read with asn1crypto
+    (``cryptography`` does not expose them for OCSP). Raise SourceInvalid for anything else we cannot verify."""
+    if response.signature_algorithm_oid != SignatureAlgorithmOID.RSASSA_PSS:
+        try:
+            return response.signature_hash_algorithm, None
+        except UnsupportedAlgorithm:
+            oid = response.signature_algorithm_oid.dotted_string
+            raise SourceInvalid(f"OCSP signature algorithm {oid} is not supported") from None
+    from asn1crypto import ocsp as asn1_ocsp
+
+    try:
+        basic = asn1_ocsp.OCSPResponse.load(data)["response_bytes"]["response"].parsed
+        params = basic["signature_algorithm"]["parameters"]
+        name = params["hash_algorithm"]["algorithm"].native
+        mgf = params["mask_gen_algorithm"]
+        salt = params["salt_length"].native
+        if mgf["algorithm"].native != "mgf1" or mgf["parameters"]["algorithm"].native != name or name not in PSS_HASHES:
+            raise SourceInvalid(f"OCSP RSASSA-PSS parameters not supported ({name}, {mgf['algorithm'].native})")
+    except (ValueError, TypeError, KeyError) as exc:
+        raise SourceInvalid(f"OCSP RSASSA-PSS parameters do not parse: {exc}") from None
+    algorithm = PSS_HASHES[name]()
+    return algorithm, padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)
+
+
 def ocsp_answer(
     source: str,
     data: bytes,
@@ -66,12 +98,11 @@ def ocsp_answer(
         raise SourceInvalid(f"OCSP responder said {response.response_status.name}")
     try:
         signer = _signer(response, issuer, now)
-        verify_signature(
-            signer.public_key(), response.signature, response.tbs_response_bytes, response.signature_hash_algorithm
-        )
+        algorithm, rsa_padding = signature_algorithm(response, data)
+        verify_signature(signer.public_key(), response.signature, response.tbs_response_bytes, algorithm, rsa_padding)
     except InvalidSignature:
         raise SourceInvalid("OCSP response signature is not valid") from None
-    except ValueError as exc:
+    except (ValueError, UnsupportedAlgorithm) as exc:
         raise SourceInvalid(f"OCSP response cannot be checked: {exc}") from None
     for single in response.responses:
         expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm).build()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..names import CanonicalName
 from ..sources.blobs import BlobError, list_blobs, read_blob
 from .answers import SourceInvalid
 from .crl import CrlIndex, parse_crl
@@ -11,15 +13,18 @@ from .crl import CrlIndex, parse_crl
 
 @dataclass(frozen=True)
 class CrlStore:
-    """Stored CRLs by issuer DER name; ``entries`` keeps each file's tag so unchanged files are not re-parsed."""
+    """Stored CRLs by issuer name (RFC 5280 7.1 form); ``entries`` keeps each file's tag, so unchanged files
+    are not parsed again."""
 
-    by_issuer: dict[bytes, tuple[tuple[str, CrlIndex], ...]] = field(default_factory=dict)
+    by_issuer: dict[CanonicalName, tuple[tuple[str, CrlIndex], ...]] = field(default_factory=dict)
     entries: dict[str, tuple[str, CrlIndex | None]] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     unavailable: str | None = None
 
 
 EMPTY_STORE = CrlStore()
+StoreSnapshot = Callable[[], CrlStore]
+"""The CRL store as it is now (refreshed behind the call)."""
 
 
 def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float, max_bytes: int) -> CrlStore:
@@ -48,9 +53,9 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
         except SourceInvalid as exc:
             entries[uri] = (tag, None)
             errors.append(f"{uri}: {exc}")
-    grouped: dict[bytes, list[tuple[str, CrlIndex]]] = {}
+    grouped: dict[CanonicalName, list[tuple[str, CrlIndex]]] = {}
     for uri, (_, index) in entries.items():
         if index is not None:
-            grouped.setdefault(index.issuer_der, []).append((uri, index))
+            grouped.setdefault(index.issuer, []).append((uri, index))
     unavailable = f"CRL store has unusable files: {'; '.join(errors)}"[:1000] if errors else None
     return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors), unavailable)

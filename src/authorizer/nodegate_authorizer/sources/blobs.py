@@ -90,24 +90,30 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
         raise BlobError(f"{uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
 
 
-def list_blobs(prefix_uri: str, *, timeout: float = 2.0, limit: int = 1000) -> dict[str, str]:
-    """Map each object URI under a prefix to its change tag; raise BlobError when the listing fails."""
+def list_blobs(prefix_uri: str, *, timeout: float = 2.0, page_size: int = 1000) -> dict[str, str]:
+    """Map every object URI under a prefix to its change tag, following every page of the listing;
+    raise BlobError when any page fails (a partial listing is never returned)."""
     scheme, bucket, prefix = _split(prefix_uri)
     if scheme == "file":
         folder = Path(prefix)
         try:
             entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
+            return {p.as_uri(): f"{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in entries}
         except OSError as exc:
             raise BlobError(f"{prefix_uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
-        return {p.as_uri(): f"{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in entries[:limit]}
     from botocore.exceptions import BotoCoreError, ClientError
 
+    listing: dict[str, str] = {}
     try:
-        response = _s3(timeout).list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=limit)
+        pages = (
+            _s3(timeout)
+            .get_paginator("list_objects_v2")
+            .paginate(Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size})
+        )
+        for page in pages:
+            for item in page.get("Contents", []):
+                if not item["Key"].endswith("/"):
+                    listing[f"s3://{bucket}/{item['Key']}"] = item["ETag"]
     except (BotoCoreError, ClientError) as exc:
         raise _s3_error(prefix_uri, exc) from None
-    return {
-        f"s3://{bucket}/{item['Key']}": item["ETag"]
-        for item in response.get("Contents", [])
-        if not item["Key"].endswith("/")
-    }
+    return listing

@@ -1,0 +1,48 @@
+"""Distinguished names compared as RFC 5280 7.1 says: per attribute, strings prepared (RFC 4518) before matching."""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import lru_cache
+
+from cryptography import x509
+
+CanonicalRdn = frozenset[tuple[str, str | bytes]]
+CanonicalName = tuple[CanonicalRdn, ...]
+
+
+def prepare(value: str) -> str:
+    """RFC 4518 string preparation as used for caseIgnoreMatch: NFKC, case folded, insignificant spaces removed."""
+    folded = unicodedata.normalize("NFKC", value).casefold()
+    return " ".join(folded.split())
+
+
+@lru_cache(maxsize=16384)
+def canonical(name: x509.Name) -> CanonicalName:
+    """A hashable form of ``name`` in which two names are equal exactly when RFC 5280 7.1 says they match."""
+    return tuple(
+        frozenset(
+            (
+                attribute.oid.dotted_string,
+                prepare(attribute.value) if isinstance(attribute.value, str) else attribute.value,
+            )
+            for attribute in rdn
+        )
+        for rdn in name.rdns
+    )
+
+
+def same_name(a: x509.Name, b: x509.Name) -> bool:
+    """True when the two names match under RFC 5280 7.1."""
+    return canonical(a) == canonical(b)
+
+
+def within(name: x509.Name, subtree: x509.Name) -> bool:
+    """True when ``name`` lies in the directory subtree rooted at ``subtree`` (its RDNs start with the subtree's)."""
+    whole, base = canonical(name), canonical(subtree)
+    return whole[: len(base)] == base
+
+
+def is_self_issued(cert: x509.Certificate) -> bool:
+    """Subject and issuer match (RFC 5280 6.1: self-issued; the key may differ from the issuer's)."""
+    return same_name(cert.subject, cert.issuer)

@@ -1,0 +1,179 @@
+"""CRL processing (RFC 5280 6.3.3), pure: which CRLs cover a certificate, and what they say about it.
+
+Distribution point and issuingDistributionPoint matching, reason masks, indirect CRLs and delta CRLs are
+handled here; the signature and the CRL issuer's own path are checked by the ``signer_problem`` callable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from cryptography import x509
+
+from ..certificates import extension, is_ca
+from ..names import canonical
+from .crl import CrlIndex, Entry
+
+ALL_REASONS = frozenset(
+    {
+        x509.ReasonFlags.key_compromise,
+        x509.ReasonFlags.ca_compromise,
+        x509.ReasonFlags.affiliation_changed,
+        x509.ReasonFlags.superseded,
+        x509.ReasonFlags.cessation_of_operation,
+        x509.ReasonFlags.certificate_hold,
+        x509.ReasonFlags.privilege_withdrawn,
+        x509.ReasonFlags.aa_compromise,
+    }
+)
+SignerProblem = Callable[[CrlIndex], str | None]
+"""Check a CRL's signature and its issuer's path; return why it fails, or None."""
+
+
+@dataclass(frozen=True)
+class CrlVerdict:
+    """``revoked`` (an entry), ``good`` (every reason covered and not listed) or neither (undetermined)."""
+
+    revoked: Entry | None = None
+    good: bool = False
+    used: tuple[CrlIndex, ...] = ()
+    problems: tuple[str, ...] = field(default=())
+
+
+def _names(names: Sequence[x509.GeneralName] | None) -> set[object]:
+    return {
+        canonical(n.value) if isinstance(n, x509.DirectoryName) else (type(n).__name__, n.value) for n in names or ()
+    }
+
+
+def _dp_names(full: Sequence[x509.GeneralName] | None, relative: x509.RelativeDistinguishedName | None,
+              base: x509.Name) -> set[object]:  # fmt: skip
+    """A distribution point's names; a relative name is appended to ``base`` (RFC 5280 4.2.1.13)."""
+    if relative is not None:
+        return {canonical(x509.Name([*base.rdns, relative]))}
+    return _names(full)
+
+
+def _crl_issuers(point: x509.DistributionPoint | None) -> list[x509.Name]:
+    if point is None or not point.crl_issuer:
+        return []
+    return [n.value for n in point.crl_issuer if isinstance(n, x509.DirectoryName)]
+
+
+def scope_problem(index: CrlIndex, cert: x509.Certificate, point: x509.DistributionPoint | None) -> str | None:
+    """6.3.3 (b): why ``index`` does not cover ``cert`` through distribution point ``point``, or None."""
+    idp = index.idp
+    indirect_issuers = _crl_issuers(point)
+    if indirect_issuers:
+        if index.issuer not in {canonical(name) for name in indirect_issuers}:
+            return "CRL issuer is not the distribution point's cRLIssuer"
+        if index.issuer != canonical(cert.issuer) and not (idp and idp.indirect_crl):
+            return "CRL from another issuer is not marked indirect"
+    elif index.issuer != canonical(cert.issuer):
+        return "CRL issuer is not the certificate issuer"
+    if idp is None:
+        return None
+    if idp.full_name or idp.relative_name:
+        idp_names = _dp_names(idp.full_name, idp.relative_name, index.issuer_name)
+        if point is not None and (point.full_name or point.relative_name):
+            base = indirect_issuers[0] if indirect_issuers else cert.issuer
+            point_names = _dp_names(point.full_name, point.relative_name, base)
+        else:
+            point_names = {canonical(name) for name in indirect_issuers}
+        if not idp_names & point_names:
+            return "CRL distribution point does not match the certificate's"
+    if idp.only_contains_user_certs and is_ca(cert):
+        return "CRL covers end-entity certificates only"
+    if idp.only_contains_ca_certs and not is_ca(cert):
+        return "CRL covers CA certificates only"
+    return None
+
+
+def _reasons(value: frozenset[x509.ReasonFlags] | None) -> frozenset[x509.ReasonFlags]:
+    return frozenset(value) & ALL_REASONS if value else ALL_REASONS
+
+
+def _delta_for(
+    complete: CrlIndex, deltas: Sequence[CrlIndex], cert: x509.Certificate, point: x509.DistributionPoint | None
+) -> list[CrlIndex]:
+    """Delta CRLs in the same scope as ``complete`` (same issuer and issuingDistributionPoint)."""
+    return [
+        delta
+        for delta in deltas
+        if delta.issuer == complete.issuer and delta.idp == complete.idp and scope_problem(delta, cert, point) is None
+    ]
+
+
+def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
+    return index.entries.get((canonical(cert.issuer), cert.serial_number))
+
+
+def _status(
+    complete: CrlIndex, deltas: list[CrlIndex], cert: x509.Certificate, now: datetime, skew: timedelta,
+    signer_problem: SignerProblem,
+) -> tuple[Entry | None, str | None]:  # fmt: skip
+    """(revocation entry or None, problem or None) from a complete CRL and its newest usable delta."""
+    newest: CrlIndex | None = None
+    for delta in deltas:
+        problem = delta.usable_problem(now, skew) or signer_problem(delta)
+        if problem:
+            return None, f"delta CRL: {problem}"
+        if complete.number is None or delta.delta_base is None or delta.delta_base > complete.number:
+            return None, "delta CRL does not apply to the complete CRL it was found with"
+        if newest is None or (delta.number or 0) > (newest.number or 0):
+            newest = delta
+    if newest is not None:
+        listed = _entry(newest, cert)
+        if listed is not None:
+            return (None if listed.reason is x509.ReasonFlags.remove_from_crl else listed), None
+    listed = _entry(complete, cert)
+    if listed is not None and listed.reason is not x509.ReasonFlags.remove_from_crl:
+        return listed, None
+    return None, None
+
+
+def crl_status(
+    cert: x509.Certificate,
+    crls: Sequence[CrlIndex],
+    now: datetime,
+    skew: timedelta,
+    signer_problem: SignerProblem,
+) -> CrlVerdict:
+    """Run 6.3.3 over every distribution point of ``cert`` and every candidate CRL (complete and delta)."""
+    cdp = extension(cert, x509.CRLDistributionPoints)
+    points: list[x509.DistributionPoint | None] = list(cdp) if cdp else [None]
+    completes = [c for c in crls if c.delta_base is None]
+    deltas = [c for c in crls if c.delta_base is not None]
+    mask: frozenset[x509.ReasonFlags] = frozenset()
+    used: list[CrlIndex] = []
+    problems: list[str] = []
+    for point in points:
+        for complete in completes:
+            if mask == ALL_REASONS:
+                break
+            if scope_problem(complete, cert, point):
+                continue
+            interim = _reasons(complete.idp.only_some_reasons if complete.idp else None) & _reasons(
+                point.reasons if point else None
+            )
+            if not interim - mask:
+                continue
+            problem = complete.usable_problem(now, skew) or signer_problem(complete)
+            if problem:
+                problems.append(problem)
+                continue
+            revoked, problem = _status(complete, _delta_for(complete, deltas, cert, point), cert, now, skew,
+                                       signer_problem)  # fmt: skip
+            if problem:
+                problems.append(problem)
+                continue
+            used.append(complete)
+            if revoked is not None:
+                return CrlVerdict(revoked=revoked, used=tuple(used))
+            mask |= interim
+    if mask == ALL_REASONS:
+        return CrlVerdict(good=True, used=tuple(used))
+    if not problems:
+        problems.append("no usable CRL covers this certificate" + (" for every reason" if mask else ""))
+    return CrlVerdict(used=tuple(used), problems=tuple(problems))

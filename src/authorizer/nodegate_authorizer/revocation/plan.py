@@ -1,0 +1,81 @@
+"""Where a certificate's revocation status can be asked: typed sources, and the entries that cannot be used."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import AuthorityInformationAccessOID
+
+from ..certificates import extension
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place to ask: a CRL URL, or an OCSP responder for one (issuer key, serial)."""
+
+    kind: str
+    url: str
+    issuer_key: bytes
+    serial: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.url}"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Sources for one certificate; ``unusable`` names entries we cannot ask (they answer nothing)."""
+
+    crls: tuple[Source, ...]
+    ocsp: tuple[Source, ...]
+    unusable: tuple[str, ...]
+
+
+def issuer_key_id(issuer: x509.Certificate) -> bytes:
+    """SHA-256 of the issuer's public key: failure marks and OCSP answers are kept per issuer key."""
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(issuer.public_key().public_bytes(*_SPKI))
+    return digest.finalize()
+
+
+def _spki() -> tuple[object, object]:
+    from cryptography.hazmat.primitives import serialization
+
+    return serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+
+
+_SPKI = _spki()
+
+
+def _http(names: Sequence[x509.GeneralName] | None) -> list[str]:
+    return [
+        name.value
+        for name in names or ()
+        if isinstance(name, x509.UniformResourceIdentifier) and name.value.lower().startswith(("http://", "https://"))
+    ]
+
+
+def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
+    """Every CRL distribution point (with reasons or cRLIssuer too), freshest-CRL and OCSP location of ``cert``."""
+    key = issuer_key_id(issuer)
+    unusable: list[str] = []
+    crl_urls: list[str] = []
+    for kind, points in (("CRL distribution point", extension(cert, x509.CRLDistributionPoints)),
+                         ("freshest CRL", extension(cert, x509.FreshestCRL))):  # fmt: skip
+        for point in points or ():
+            urls = _http(point.full_name)
+            if (not urls and kind == "freshest CRL") or (point.full_name and not urls):
+                unusable.append(f"{kind} without an http(s) URL: {[str(n.value) for n in point.full_name or ()]}")
+            crl_urls += urls
+    access = extension(cert, x509.AuthorityInformationAccess) or []
+    ocsp_names = [d.access_location for d in access if d.access_method == AuthorityInformationAccessOID.OCSP]
+    ocsp_urls = _http(ocsp_names)
+    unusable += [f"OCSP responder without an http(s) URL: {n.value}" for n in ocsp_names if n.value not in ocsp_urls]
+    return Plan(
+        crls=tuple(Source("crl", url, key) for url in dict.fromkeys(crl_urls)),
+        ocsp=tuple(Source("ocsp", url, key, cert.serial_number) for url in dict.fromkeys(ocsp_urls)),
+        unusable=tuple(unusable),
+    )
