@@ -6,10 +6,10 @@ goes through RFC 5280 6.3.3 as one answer; each OCSP responder gives its own ans
 from __future__ import annotations
 
 import threading
-from itertools import pairwise
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from itertools import pairwise
 
 from cryptography import x509
 
