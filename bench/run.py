@@ -119,6 +119,31 @@ def handler_process(env: dict[str, str], leaf: bytes, more: int = 0) -> dict[str
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def constrained() -> None:
+    """A warm decision for a path whose CA carries policies, policy constraints and name constraints."""
+    from cryptography import x509
+
+    from nodegate.pki import client_name
+
+    world = new_world()
+    policy = x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1.1"), None)])
+    permitted = x509.NameConstraints([x509.DirectoryName(x509.Name.from_rfc4514_string("O=nodegate operators"))], None)
+    ca = world.root.sub_ca("bench constrained CA", extensions=[
+        (policy, False), (x509.PolicyConstraints(0, None), True), (permitted, True)])  # fmt: skip
+    leaf = ca.issue(client_name("alice", "node-1"), with_crl_url=False, with_ocsp_url=False,
+                    extensions=[(policy, False)]).cert_pem()  # fmt: skip
+    world.truststore.write_bytes(pem(world.root.cert, ca.cert))
+    (world.crl_store / "constrained.crl").write_bytes(crl_der(ca.crl({})))
+    (world.crl_store / "root.crl").write_bytes(crl_der(world.root.crl({})))
+    use_env(world.env(CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600",
+                      REVOCATION_MODE="require"))  # fmt: skip
+    assert nodegate_decision(leaf) == "Allow", nodegate_decision(leaf)
+    timed(lambda: nodegate_decision(leaf), 500)
+    stats(best_round(lambda: nodegate_decision(leaf), 2000),
+          "warm decision, CA with policies + name constraints (stored CRLs, require)")  # fmt: skip
+    world.close()
+
+
 def cold_start() -> None:
     world = new_world()
     leaf = world.client().cert_pem()
@@ -207,6 +232,7 @@ def main() -> None:
     quiet_logs()
     started = time.perf_counter()
     warm, floor_p50, base = decisions()
+    constrained()
     cold_start()
     scale()
     edge()

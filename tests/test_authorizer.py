@@ -199,6 +199,21 @@ def test_truststore_missing_empty_or_garbage(world: World, invoke: Invoke, tmp_p
         assert invoke(cert, env={"TRUSTSTORE_URI": path.as_uri()})[:2] == ("Deny", "TRUSTSTORE_UNAVAILABLE"), path
 
 
+def test_unusable_truststore_entries_are_skipped_with_a_warning(
+    world: World, invoke: Invoke, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cert = world.client().cert_pem()
+    bundle = tmp_path / "mixed.pem"
+    garbage = b"-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"
+    bundle.write_bytes(garbage + world.truststore.read_bytes() + cert)
+    for _ in range(2):
+        assert invoke(cert, env={"TRUSTSTORE_URI": bundle.as_uri()})[:2] == ("Allow", None)
+    skipped = [r.entry for r in caplog.records if r.getMessage() == "truststore entry skipped"]
+    assert len(skipped) == 2  # once per loaded truststore, not per request
+    assert skipped[0].startswith("entry 1: does not parse")
+    assert "is not a CA" in skipped[1]
+
+
 def test_invalid_settings_deny_with_config_invalid(world: World, invoke: Invoke) -> None:
     cert = world.client().cert_pem()
     for env in ({"REVOCATION_MODE": "yolo"}, {"FETCH_TIMEOUT_SECONDS": "soon"}, {"TRUSTSTORE_URI": "http://x/y"},

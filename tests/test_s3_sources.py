@@ -6,6 +6,7 @@ import json
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, pem, utcnow
+from nodegate_authorizer.revocation.crl import parse_crl
 from support import World
 
 
@@ -101,3 +102,40 @@ def test_policy_file_grants_and_denies(world: World, invoke: Invoke, bucket) -> 
         assert invoke(carol, node="node-3", env=env)[:2] == ("Deny", "POLICY_UNAVAILABLE"), broken
     s3.delete_object(Bucket=name, Key="policy.json")
     assert invoke(carol, node="node-3", env=env)[:2] == ("Deny", "POLICY_UNAVAILABLE")
+
+
+def test_crl_store_lists_every_object_and_rereads_only_what_changed(bucket) -> None:
+    """5,000 objects in the store: the issuer's CRL sorts last, beyond the first 1,000-object page.
+
+    The 4,999 others go straight into moto's backend (uploading them over HTTP would take most of a minute),
+    and the store is refreshed from a previous load that already holds them, so only what changed is read."""
+    from moto.s3.models import s3_backends
+
+    from nodegate_authorizer.names import canonical
+    from nodegate_authorizer.revocation.store import CrlStore, load_crl_store
+    from nodegate_authorizer.sources.blobs import list_blobs
+
+    s3, name = bucket
+    other = CertificateAuthority.root("some other CA")
+    filler = crl_der(other.crl({}))
+    backend = next(iter(s3_backends.values()))["aws"]
+    for i in range(4999):
+        backend.put_object(name, f"crls/a-{i:05d}.crl", filler)
+    prefix = f"s3://{name}/crls/"
+    before = list_blobs(prefix, timeout=5)
+    assert len(before) == 4999
+    filler_index = parse_crl(filler)
+    previous = CrlStore(entries={uri: (tag, filler_index) for uri, tag in before.items()})
+    issuing = CertificateAuthority.root("issuing CA")
+    revoked = issuing.issue(client_name("mallory", "node-1"))
+    s3.put_object(Bucket=name, Key="crls/zzz-issuing.crl",
+                  Body=crl_der(issuing.crl({revoked.cert.serial_number: utcnow()})))  # fmt: skip
+    s3.put_object(Bucket=name, Key="crls/a-00007.crl", Body=crl_der(other.crl({}, number=2)))
+    store = load_crl_store(prefix, previous, timeout=5, max_bytes=1 << 20)
+    assert len(store.entries) == 5000
+    assert store.unavailable is None
+    ((uri, index),) = store.by_issuer[canonical(issuing.cert.subject)]
+    assert uri == f"{prefix}zzz-issuing.crl"
+    assert any(serial == revoked.cert.serial_number for _, serial in index.entries)
+    reread = sorted(uri for uri, entry in store.entries.items() if entry[1] is not filler_index)
+    assert reread == [f"{prefix}a-00007.crl", f"{prefix}zzz-issuing.crl"]

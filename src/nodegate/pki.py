@@ -84,11 +84,20 @@ class CertificateAuthority(Issued):
     next_serial: Callable[[], int] = field(default=x509.random_serial_number)
 
     @classmethod
-    def root(cls, common_name: str, *, key: str = "ec", days: int = 3650, **urls: str | None) -> CertificateAuthority:
+    def root(
+        cls,
+        common_name: str,
+        *,
+        key: str = "ec",
+        days: int = 3650,
+        not_before: dt.datetime | None = None,
+        **urls: str | None,
+    ) -> CertificateAuthority:
         """A self-signed root CA."""
         private = new_key(key)
         subject = name(O="nodegate dev PKI", CN=common_name)
-        cert = build(subject, private.public_key(), subject, private, ca=True, days=days, key_usage=CA_USAGE)
+        cert = build(subject, private.public_key(), subject, private, ca=True, days=days, key_usage=CA_USAGE,
+                     not_before=not_before)  # fmt: skip
         return cls(cert, private, **urls)
 
     def issue(
@@ -107,8 +116,10 @@ class CertificateAuthority(Issued):
         sans: Sequence[x509.GeneralName] = (),
         hash_algorithm: hashes.HashAlgorithm | None = None,
         serial: int | None = None,
+        extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
     ) -> Issued:
-        """Issue a certificate under this CA (a client certificate unless ``ca`` is set)."""
+        """Issue a certificate under this CA (a client certificate unless ``ca`` is set); ``extensions`` are
+        added as (value, critical) pairs."""
         private = new_key(key) if isinstance(key, str) else key
         cert = build(
             subject, private.public_key(), self.cert.subject, self.key, issuer_cert=self.cert,
@@ -116,13 +127,22 @@ class CertificateAuthority(Issued):
             eku=([ExtendedKeyUsageOID.CLIENT_AUTH] if not ca else None) if eku is KEEP else eku,  # type: ignore[arg-type]
             key_usage=(CA_USAGE if ca else CLIENT_USAGE) if key_usage is KEEP else key_usage,  # type: ignore[arg-type]
             crl_url=self.crl_url if with_crl_url else None, ocsp_url=self.ocsp_url if with_ocsp_url else None,
-            sans=sans, hash_algorithm=hash_algorithm, serial=serial or self.next_serial(),
+            sans=sans, hash_algorithm=hash_algorithm, serial=serial or self.next_serial(), extensions=extensions,
         )  # fmt: skip
         return Issued(cert, private)
 
-    def sub_ca(self, common_name: str, *, path_length: int | None = 0, **urls: str | None) -> CertificateAuthority:
+    def sub_ca(
+        self,
+        common_name: str,
+        *,
+        path_length: int | None = 0,
+        not_before: dt.datetime | None = None,
+        extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+        **urls: str | None,
+    ) -> CertificateAuthority:
         """An intermediate CA issued by this one; ``urls`` are the CRL/OCSP URLs *it* will embed."""
-        issued = self.issue(name(O="nodegate dev PKI", CN=common_name), ca=True, path_length=path_length, days=1825)
+        issued = self.issue(name(O="nodegate dev PKI", CN=common_name), ca=True, path_length=path_length, days=1825,
+                            not_before=not_before, extensions=extensions)  # fmt: skip
         return CertificateAuthority(issued.cert, issued.key, **urls)
 
     def ocsp_signer(self, *, days: int = 365) -> Issued:
@@ -141,8 +161,11 @@ class CertificateAuthority(Issued):
         next_update: dt.datetime | None = None,
         signer: PrivateKey | None = None,
         number: int = 1,
+        extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
+        reasons: dict[int, x509.ReasonFlags] | None = None,
     ) -> x509.CertificateRevocationList:
-        """A CRL listing ``revoked`` serials, valid for a day unless told otherwise."""
+        """A CRL listing ``revoked`` serials (with ``reasons`` where given), valid for a day unless told otherwise;
+        ``extensions`` are added as (value, critical) pairs."""
         now = this_update or utcnow()
         builder = (
             x509.CertificateRevocationListBuilder()
@@ -151,9 +174,13 @@ class CertificateAuthority(Issued):
             .next_update(next_update or now + dt.timedelta(days=1))
             .add_extension(x509.CRLNumber(number), critical=False)
         )
+        for value, critical in extensions:
+            builder = builder.add_extension(value, critical=critical)
         for serial, when in (revoked or {}).items():
-            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when).build()
-            builder = builder.add_revoked_certificate(entry)
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(when)
+            if reasons and serial in reasons:
+                entry = entry.add_extension(x509.CRLReason(reasons[serial]), critical=False)
+            builder = builder.add_revoked_certificate(entry.build())
         return builder.sign(signer or self.key, hashes.SHA256())
 
     def ocsp_response(
@@ -199,6 +226,7 @@ def build(
     sans: Sequence[x509.GeneralName] = (),
     hash_algorithm: hashes.HashAlgorithm | None = None,
     serial: int | None = None,
+    extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> x509.Certificate:
     """Build and sign one X.509 v3 certificate with exactly the extensions asked for."""
     start = not_before or utcnow() - dt.timedelta(minutes=5)
@@ -230,6 +258,8 @@ def build(
             x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
         )
         builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
+    for value, critical in extensions:
+        builder = builder.add_extension(value, critical=critical)
     return builder.sign(issuer_key, hash_algorithm or hashes.SHA256())  # type: ignore[arg-type]
 
 

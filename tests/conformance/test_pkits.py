@@ -6,6 +6,7 @@ differ only on the deliberate deviations listed in nodegate.conformance.DEVIATIO
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,18 @@ import pytest
 from nodegate.conformance import DEVIATIONS, VALIDATION_TIME, load_cases, run_case, section_table
 
 CASES = load_cases()
+DATA = Path(__file__).resolve().parents[2] / ".cache" / "pkits" / "PKITS_data"
+
+
+@pytest.fixture(scope="session")
+def pkits_data() -> Path:
+    """``NODEGATE_PKITS_DATA``, else what ``make test`` (``make pkits``) extracted into .cache/."""
+    folder = Path(os.environ.get("NODEGATE_PKITS_DATA", DATA))
+    if not (folder / "certs" / "TrustAnchorRootCertificate.crt").is_file():
+        pytest.fail(f"PKITS data not found in {folder}: run `make pkits` (make test does it)")
+    return folder
+
+
 DEFAULT = [case for case in CASES if "settings" not in case]
 
 

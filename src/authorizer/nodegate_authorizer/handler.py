@@ -18,6 +18,7 @@ from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .runtime import Runtime, build_runtime
 from .settings import SETTING_NAMES, ConfigError, Settings, load_settings
+from .truststore import Truststore
 
 logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
@@ -54,7 +55,9 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
         request = parse_event(event)
         runtime = runtime_for(settings_from_environment())
         failures_before = runtime.revocation.source_failures
-        allowed = decide(request, runtime.inputs(), datetime.now(UTC))
+        inputs = runtime.inputs()
+        _report_skipped(inputs.truststore)
+        allowed = decide(request, inputs, datetime.now(UTC))
         response = allow_response(request.route, allowed.identity, allowed.grant, allowed.certificate)
         fields = {"decision": "Allow", "userId": allowed.identity.user_id, "nodeId": allowed.grant.node_id}
         fields |= allowed.certificate
@@ -80,6 +83,20 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
     logger.info("authorization decision", extra=fields)
     _count(fields, failed)
     return response
+
+
+_reported: list[Truststore] = []
+
+
+def _report_skipped(truststore: Truststore) -> None:
+    """Log and count, once per loaded truststore, the bundle entries it left out."""
+    if _reported and _reported[0] is truststore:
+        return
+    _reported[:] = [truststore]
+    for entry in truststore.skipped:
+        logger.warning("truststore entry skipped", extra={"entry": entry})
+    if truststore.skipped:
+        metrics.add_metric(name="TruststoreEntrySkipped", unit=MetricUnit.Count, value=len(truststore.skipped))
 
 
 def _deny(reason: Reason, request: AuthRequest | None) -> dict[str, Any]:

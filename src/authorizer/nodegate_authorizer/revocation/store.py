@@ -23,6 +23,8 @@ class CrlStore:
 
 
 EMPTY_STORE = CrlStore()
+READERS = 8
+"""Objects read in parallel when the store is (re)loaded."""
 StoreSnapshot = Callable[[], CrlStore]
 """The CRL store as it is now (refreshed behind the call)."""
 
@@ -35,24 +37,36 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
     then unanswered (denied in hard-fail), and the log names the file. Transient read errors raise.
     """
     old = previous.entries if previous else {}
+    listing = list_blobs(prefix_uri, timeout=timeout)
     entries: dict[str, tuple[str, CrlIndex | None]] = {}
     errors: list[str] = []
-    for uri, tag in list_blobs(prefix_uri, timeout=timeout).items():
-        if uri in old and old[uri][0] == tag:
-            entries[uri] = old[uri]
-            if old[uri][1] is None:
-                errors.append(f"{uri}: unusable CRL file")
-            continue
+    changed = [uri for uri, tag in listing.items() if uri not in old or old[uri][0] != tag]
+
+    def read(uri: str) -> tuple[CrlIndex | None, str | None]:
         try:
-            entries[uri] = (tag, parse_crl(read_blob(uri, timeout=timeout, max_bytes=max_bytes).data))
+            return parse_crl(read_blob(uri, timeout=timeout, max_bytes=max_bytes).data), None
         except BlobError as exc:
             if exc.transient:
                 raise
-            entries[uri] = (tag, None)
-            errors.append(str(exc))
+            return None, str(exc)
         except SourceInvalid as exc:
-            entries[uri] = (tag, None)
-            errors.append(f"{uri}: {exc}")
+            return None, f"{uri}: {exc}"
+
+    fresh: dict[str, tuple[CrlIndex | None, str | None]] = {}
+    if changed:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(READERS, len(changed))) as pool:
+            fresh = dict(zip(changed, pool.map(read, changed), strict=True))
+    for uri, tag in listing.items():
+        if uri in fresh:
+            index, error = fresh[uri]
+            entries[uri] = (tag, index)
+        else:
+            entries[uri] = old[uri]
+            error = f"{uri}: unusable CRL file" if old[uri][1] is None else None
+        if error:
+            errors.append(error)
     grouped: dict[CanonicalName, list[tuple[str, CrlIndex]]] = {}
     for uri, (_, index) in entries.items():
         if index is not None:

@@ -1,0 +1,87 @@
+"""Path validation at a fixed clock: name constraints and policies whatever their criticality, self-issued
+certificates and path length, and the two deliberate deviations."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography import x509
+from fixed import NOW, T0, client, root, sub
+
+from nodegate.pki import CertificateAuthority, client_name, pem
+from nodegate_authorizer.chain import PathPolicy, build_path
+from nodegate_authorizer.policies import PolicyInputs
+from nodegate_authorizer.reasons import Denied, Reason
+from nodegate_authorizer.truststore import parse_truststore
+
+POLICY = PathPolicy()
+TEST_POLICY = x509.ObjectIdentifier("2.16.840.1.101.3.2.1.48.1")
+
+
+def refuse(leaf: x509.Certificate, *cas: x509.Certificate, policy: PathPolicy = POLICY) -> Denied:
+    with pytest.raises(Denied) as denied:
+        build_path(leaf, parse_truststore(pem(*cas)), NOW, policy)
+    return denied.value
+
+
+@pytest.mark.parametrize("critical", [True, False])
+def test_name_constraints_apply_whatever_their_criticality(critical: bool) -> None:
+    top = root()
+    excluded = x509.NameConstraints(None, [x509.DirectoryName(x509.Name.from_rfc4514_string("O=evil"))])
+    ca = sub(top, extensions=[(excluded, critical)])
+    good = client(ca).cert
+    evil = ca.issue(client_name("mallory", "node-1", organization="EVIL"), not_before=T0).cert
+    assert build_path(good, parse_truststore(pem(top.cert, ca.cert)), NOW, POLICY)[0] == good
+    assert refuse(evil, top.cert, ca.cert).reason == Reason.INVALID_CHAIN
+
+
+@pytest.mark.parametrize("critical", [True, False])
+def test_require_explicit_policy_applies_whatever_its_criticality(critical: bool) -> None:
+    top = root()
+    ca = sub(top, extensions=[(x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None),
+                               critical)])  # fmt: skip
+    without = client(ca).cert
+    policies = x509.CertificatePolicies([x509.PolicyInformation(TEST_POLICY, None)])
+    assert "policies" in refuse(without, top.cert, ca.cert).detail
+    ca_with = sub(top, "Issuing P", extensions=[(policies, False), (x509.PolicyConstraints(0, None), critical)])
+    with_policy = client(ca_with, extensions=[(policies, False)]).cert
+    assert build_path(with_policy, parse_truststore(pem(top.cert, ca_with.cert)), NOW, POLICY)[0] == with_policy
+    wanted = PathPolicy(policies=PolicyInputs(initial_policy_set=frozenset({"2.16.840.1.101.3.2.1.48.2"}),
+                                              initial_explicit_policy=True))  # fmt: skip
+    assert refuse(with_policy, top.cert, ca_with.cert, policy=wanted).reason == Reason.INVALID_CHAIN
+
+
+def test_self_issued_certificates_do_not_count_in_path_length() -> None:
+    top = root()
+    ca = sub(top, path_length=0)
+    rekeyed = ca.issue(ca.cert.subject, ca=True, path_length=0, not_before=T0)  # same name, new key
+    new_ca = CertificateAuthority(rekeyed.cert, rekeyed.key)
+    leaf = client(new_ca).cert
+    store = parse_truststore(pem(top.cert, ca.cert, new_ca.cert))
+    assert build_path(leaf, store, NOW, POLICY) == (leaf, new_ca.cert, ca.cert, top.cert)
+    other = sub(ca, "Below pathLen 0", path_length=None)
+    assert refuse(client(other).cert, top.cert, ca.cert, other.cert).reason == Reason.INVALID_CHAIN
+
+
+def test_deliberate_deviations_are_named_rules() -> None:
+    top = root()
+    ca = sub(top, path_length=1)
+    both = x509.KeyUsage(True, False, False, False, False, True, True, False, False)
+    ca_leaf = ca.issue(client_name("alice", "node-1"), ca=True, not_before=T0, eku=None, key_usage=both).cert
+    assert refuse(ca_leaf, top.cert, ca.cert).detail == "leaf is a CA certificate"
+    relaxed = PathPolicy(refuse_ca_leaf=False)
+    assert build_path(ca_leaf, parse_truststore(pem(top.cert, ca.cert)), NOW, relaxed)[0] == ca_leaf
+    short = client(ca, key="rsa1024").cert
+    assert refuse(short, top.cert, ca.cert).reason == Reason.WEAK_CRYPTO
+    no_crypto_rule = PathPolicy(refuse_weak_crypto=False)
+    assert build_path(short, parse_truststore(pem(top.cert, ca.cert)), NOW, no_crypto_rule)[0] == short
+
+
+def test_unknown_critical_extension_refused_anywhere_in_the_path() -> None:
+    top = root()
+    unknown = (x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1"), b"\x05\x00"), True)
+    ca = sub(top, extensions=[unknown])
+    assert "unhandled critical extension" in refuse(client(ca).cert, top.cert, ca.cert).detail
+    plain = sub(top, "Plain")
+    assert (
+        "unhandled critical extension" in refuse(client(plain, extensions=[unknown]).cert, top.cert, plain.cert).detail
+    )

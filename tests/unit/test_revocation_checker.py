@@ -1,0 +1,210 @@
+"""The revocation checker at a fixed clock over an in-memory network: sources that cannot be lost, failure
+marks per source and issuer key, OCSP algorithms, and cached answers that expire."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509 import ocsp
+from fixed import HOUR, NOW, T0, Web, cdp, checker, client, crl, crl_bytes, idp, root, sub, uri_point
+
+from nodegate.pki import CertificateAuthority, pem
+from nodegate_authorizer.reasons import Denied, Reason
+from nodegate_authorizer.revocation.answers import SourceInvalid
+from nodegate_authorizer.revocation.ocsp import ocsp_answer
+from nodegate_authorizer.revocation.store import CrlStore
+from nodegate_authorizer.truststore import parse_truststore
+
+CRL_URL = "http://pki.example/issuing.crl"
+OCSP_URL = "http://pki.example/ocsp"
+
+
+def pki(**urls: str | None) -> tuple[CertificateAuthority, CertificateAuthority]:
+    top = root()
+    return top, sub(top, **urls)
+
+
+def refused(check: object) -> str:
+    with pytest.raises(Denied) as denied:
+        check()  # type: ignore[operator]
+    return denied.value.reason
+
+
+@pytest.mark.parametrize(
+    "point",
+    [
+        uri_point(CRL_URL, reasons=frozenset({x509.ReasonFlags.key_compromise})),
+        uri_point(CRL_URL, crl_issuer=[x509.DirectoryName(x509.Name.from_rfc4514_string("CN=Other CRL Issuer"))]),
+        x509.DistributionPoint([x509.UniformResourceIdentifier("ldap://ldap.example/cn=CA?crl")], None, None, None),
+    ],
+    ids=["reasons", "cRLIssuer", "ldap-only"],
+)
+def test_a_distribution_point_we_cannot_use_is_an_unanswered_source(point: x509.DistributionPoint) -> None:
+    top, ca = pki()
+    leaf = client(ca, with_crl_url=False, extensions=[cdp(point)]).cert
+    store = parse_truststore(pem(top.cert, ca.cert))
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, [leaf.serial_number])  # would say revoked, if it could be used
+    check = checker(web, REVOCATION_MODE="hard-fail")
+    usable = point.full_name[0].value.startswith("http") and not point.crl_issuer
+    expected = Reason.REVOKED if usable else Reason.REVOCATION_UNAVAILABLE
+    assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == expected
+    down = checker(Web(), REVOCATION_MODE="hard-fail")
+    assert refused(lambda: down.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+
+
+def test_another_partition_in_the_store_does_not_answer_when_the_cdp_is_down() -> None:
+    top, ca = pki()
+    leaf = client(ca, with_crl_url=False, extensions=[cdp(uri_point("http://pki.example/part-b.crl"))]).cert
+    partition_a = crl(ca, [], extensions=[idp("http://pki.example/part-a.crl")])
+    store = CrlStore(by_issuer={partition_a.issuer: (("s3://b/part-a.crl", partition_a),)})
+    check = checker(Web(), store, REVOCATION_MODE="hard-fail")
+    assert refused(lambda: check.check((leaf, ca.cert), NOW, parse_truststore(pem(top.cert)))) == (
+        Reason.REVOCATION_UNAVAILABLE
+    )
+
+
+def test_failure_marks_are_per_source_and_issuer_key() -> None:
+    """A re-keyed CA with the same name and CRL URL: a failure for the old key must not deny the new one."""
+    top = root()
+    old = sub(top, "Issuing", crl_url=CRL_URL)
+    new = sub(top, "Issuing", crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, old.cert, new.cert))
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(new)  # signed by the new key only
+    check = checker(web, REVOCATION_MODE="hard-fail")
+    old_leaf, new_leaf = client(old).cert, client(new).cert
+    assert refused(lambda: check.check((old_leaf, old.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    assert check.check((new_leaf, new.cert), NOW, store).checked == 1
+    assert web.hits[CRL_URL] == 2
+
+
+def test_failed_source_is_not_fetched_again_before_the_retry_time() -> None:
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    web = Web()
+    check = checker(web, REVOCATION_MODE="hard-fail")
+    leaf = client(ca).cert
+    for at in (NOW, NOW + dt.timedelta(seconds=10)):
+        assert refused(lambda at=at: check.check((leaf, ca.cert), at, store)) == Reason.REVOCATION_UNAVAILABLE
+    assert web.hits[CRL_URL] == 1
+    web.pages[CRL_URL] = crl_bytes(ca)
+    assert check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=31), store).checked == 1
+    assert web.hits[CRL_URL] == 2
+
+
+def _ocsp_for(ca: CertificateAuthority, status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+              validity: dt.timedelta = HOUR, this_update: dt.datetime = NOW - dt.timedelta(minutes=5)):  # fmt: skip
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        response = ca.ocsp_response(request, status, revoked_at=T0, this_update=this_update, validity=validity)
+        return response.public_bytes(serialization.Encoding.DER)
+
+    return answer
+
+
+def test_stale_cached_ocsp_answer_is_not_used() -> None:
+    top, ca = pki(ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False).cert
+    web = Web()
+    web.pages[OCSP_URL] = _ocsp_for(ca)
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0")
+    assert check.check((leaf, ca.cert), NOW, store).checked == 1
+    del web.pages[OCSP_URL]  # the responder goes down
+    assert check.check((leaf, ca.cert), NOW + dt.timedelta(minutes=30), store).checked == 1  # cached, still valid
+    later = NOW + dt.timedelta(minutes=56, seconds=30)  # past nextUpdate, within the skew of the CRL check only
+    assert refused(lambda: check.check((leaf, ca.cert), later, store)) == Reason.REVOCATION_UNAVAILABLE
+
+
+def test_stale_cached_crl_is_not_used() -> None:
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, next_update=NOW + HOUR)
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    assert check.check((leaf, ca.cert), NOW, store).checked == 1
+    del web.pages[CRL_URL]
+    assert check.check((leaf, ca.cert), NOW + dt.timedelta(minutes=30), store).checked == 1
+    assert refused(lambda: check.check((leaf, ca.cert), NOW + 2 * HOUR, store)) == Reason.REVOCATION_UNAVAILABLE
+
+
+def _resign(data: bytes, key: object, *, pss: bool = False, oid: str | None = None, corrupt: bool = False) -> bytes:
+    """Re-sign a DER OCSP response: RSASSA-PSS, an unknown algorithm OID, or a corrupted signature."""
+    from asn1crypto import algos
+    from asn1crypto import ocsp as asn1_ocsp
+
+    response = asn1_ocsp.OCSPResponse.load(data)
+    basic = response["response_bytes"]["response"].parsed
+    tbs = basic["tbs_response_data"].dump()
+    if pss:
+        params = algos.RSASSAPSSParams(
+            {"hash_algorithm": {"algorithm": "sha256"},
+             "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}}, "salt_length": 32}
+        )  # fmt: skip
+        basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+        pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+        basic["signature"] = key.sign(tbs, pad, hashes.SHA256())  # type: ignore[attr-defined]
+    if oid:
+        basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": oid})
+    if corrupt:
+        signature = bytearray(basic["signature"].native)
+        signature[-1] ^= 1
+        basic["signature"] = bytes(signature)
+    response["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(basic.dump(force=True))
+    return response.dump(force=True)
+
+
+def test_ocsp_algorithms() -> None:
+    top = CertificateAuthority.root("RSA Root", key="rsa", not_before=T0)
+    issued = top.issue(x509.Name.from_rfc4514_string("CN=RSA Issuing"), ca=True, key="rsa", not_before=T0)
+    ca = CertificateAuthority(issued.cert, issued.key, ocsp_url=OCSP_URL)
+    leaf = client(ca, with_crl_url=False).cert
+    request = ocsp.OCSPRequestBuilder().add_certificate(leaf, ca.cert, hashes.SHA1()).build()
+    signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, this_update=NOW - HOUR, validity=2 * HOUR)
+    der = signed.public_bytes(serialization.Encoding.DER)
+    skew, age = dt.timedelta(seconds=60), HOUR
+
+    def answer(data: bytes) -> object:
+        return ocsp_answer("ocsp:x", data, leaf, ca.cert, NOW, skew, age)
+
+    assert answer(der).status == "good"
+    assert answer(_resign(der, ca.key, pss=True)).status == "good"
+    for broken in (_resign(der, ca.key, corrupt=True), _resign(der, ca.key, pss=True, corrupt=True),
+                   _resign(der, ca.key, oid="1.2.3.4.5")):  # fmt: skip
+        with pytest.raises(SourceInvalid):
+            answer(broken)
+
+
+def test_unverifiable_ocsp_answer_is_no_answer_and_a_good_crl_still_decides() -> None:
+    issued_root = CertificateAuthority.root("RSA Root", key="rsa", not_before=T0)
+    issued = issued_root.issue(x509.Name.from_rfc4514_string("CN=RSA Issuing"), ca=True, key="rsa", not_before=T0)
+    ca = CertificateAuthority(issued.cert, issued.key, crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(issued_root.cert, ca.cert))
+    leaf = client(ca).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    web.pages[OCSP_URL] = lambda body: _resign(_ocsp_for(ca)(body), ca.key, oid="1.2.3.4.5")
+    for mode in ("hard-fail", "soft-fail", "require"):
+        assert checker(web, REVOCATION_MODE=mode).check((leaf, ca.cert), NOW, store).checked == 1
+    del web.pages[CRL_URL]
+    assert refused(lambda: checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)) == (
+        Reason.REVOCATION_UNAVAILABLE
+    )
+
+
+def test_revoked_on_ocsp_only() -> None:
+    top, ca = pki(crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    web.pages[OCSP_URL] = _ocsp_for(ca, ocsp.OCSPCertStatus.REVOKED)
+    assert refused(lambda: checker(web, REVOCATION_MODE="soft-fail").check((leaf, ca.cert), NOW, store)) == (
+        Reason.REVOKED
+    )
