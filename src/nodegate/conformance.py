@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from nodegate_authorizer.certificates import load_leaf_pem
 from nodegate_authorizer.chain import PathPolicy
@@ -60,12 +61,13 @@ class Result:
         return self.allowed and not self.expected_valid
 
 
-def load_cases(path: Path = CASES) -> list[dict]:
+def load_cases(path: Path = CASES) -> list[dict[str, Any]]:
     """The PKITS test table (facts from PKITS.pdf)."""
-    return json.loads(path.read_text())["cases"]
+    cases: list[dict[str, Any]] = json.loads(path.read_text())["cases"]
+    return cases
 
 
-def _policy(settings: dict, *, strict: bool = True) -> PathPolicy:
+def _policy(settings: dict[str, Any], *, strict: bool = True) -> PathPolicy:
     return PathPolicy(
         refuse_ca_leaf=strict,
         refuse_weak_crypto=strict,
@@ -82,7 +84,7 @@ def _pem(path: Path) -> str:
     return ssl.DER_cert_to_PEM_cert(path.read_bytes())
 
 
-def run_case(case: dict, data: Path, now: datetime = VALIDATION_TIME, *, strict: bool = True) -> Result:
+def run_case(case: dict[str, Any], data: Path, now: datetime = VALIDATION_TIME, *, strict: bool = True) -> Result:
     """Decide one PKITS test through the production runtime (path and revocation steps).
 
     ``strict=False`` turns the two deliberate deviations off, to show that each listed test is refused by
@@ -116,7 +118,7 @@ def run_case(case: dict, data: Path, now: datetime = VALIDATION_TIME, *, strict:
     return Result(case["test"], case.get("variant", ""), case["valid"], outcome[0] == "allow", *outcome)
 
 
-def run_all(data: Path, cases: Iterable[dict] | None = None) -> list[Result]:
+def run_all(data: Path, cases: Iterable[dict[str, Any]] | None = None) -> list[Result]:
     """Every test of the table."""
     return [run_case(case, data) for case in (cases if cases is not None else load_cases())]
 

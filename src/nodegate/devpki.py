@@ -9,6 +9,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -47,25 +48,23 @@ class DevPki:
     @property
     def url(self) -> str:
         """Base URL of the CRL/OCSP server that the certificates name."""
-        return json.loads((self.root / "config.json").read_text())["url"]
+        return str(json.loads((self.root / "config.json").read_text())["url"])
 
     def ca(self, which: str) -> CertificateAuthority:
         """``root`` or ``issuing``, with the URLs it embeds in what it issues."""
         issued = _load(self.root / f"{which}-ca")
-        urls = {"crl_url": f"{self.url}/crl/{which}.crl"} | (
-            {"ocsp_url": f"{self.url}/ocsp/{which}"} if which == "issuing" else {}
-        )
-        return CertificateAuthority(issued.cert, issued.key, **urls)
+        ocsp_url = f"{self.url}/ocsp/{which}" if which == "issuing" else None
+        return CertificateAuthority(issued.cert, issued.key, crl_url=f"{self.url}/crl/{which}.crl", ocsp_url=ocsp_url)
 
     def ocsp_signer(self) -> Issued:
         """The issuing CA's delegated OCSP responder."""
         return _load(self.root / "ocsp-signer")
 
-    def _db(self) -> dict[str, dict]:
+    def _db(self) -> dict[str, dict[str, Any]]:
         path = self.root / "db.json"
         return json.loads(path.read_text()) if path.exists() else {}
 
-    def _save_db(self, db: dict[str, dict]) -> None:
+    def _save_db(self, db: dict[str, dict[str, Any]]) -> None:
         tmp = self.root / "db.json.tmp"
         tmp.write_text(json.dumps(db, indent=2, sort_keys=True))
         tmp.replace(self.root / "db.json")

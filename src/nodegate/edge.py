@@ -1,9 +1,10 @@
 """The local mTLS edge: what API Gateway does in front of nodegate, on one machine.
 
 It terminates TLS 1.2+ and requires a client certificate that chains to the truststore named by
-``TRUSTSTORE_URI``; builds the REST REQUEST authorizer event as API Gateway does; calls the same
-``lambda_handler`` in-process; enforces the returned IAM policy against the method ARN; overwrites the
-identity headers from the authorizer context as the template's mappings do; and proxies to the backend.
+``TRUSTSTORE_URI``; builds the REST REQUEST authorizer event as API Gateway does; calls the same handler
+in-process (``make_handler`` on a runtime built from the same settings); enforces the returned IAM policy
+against the method ARN; overwrites the identity headers from the authorizer context as the template's
+mappings do; and proxies to the backend.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from nodegate_authorizer.handler import lambda_handler
+from nodegate_authorizer.handler import make_handler
+from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
 
@@ -178,7 +180,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             return
         body = self.rfile.read(length) if length else b""
         raw_path, _, query = self.path.partition("?")
-        cert_der = self.connection.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+        cert_der = self.connection.getpeercert(binary_form=True)
         headers = dict(self.headers.items())
         event = build_event(self.server.api, self.command, raw_path, query, headers, self.client_address[0], cert_der)
         if event is None:
@@ -209,7 +211,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
         for header, key in IDENTITY_HEADERS.items():
             headers[header.title()] = str(context.get(key, ""))
         backend = self.server.backend
-        connection = http.client.HTTPConnection(backend.hostname, backend.port, timeout=29)
+        connection = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
         try:
             connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
             upstream = connection.getresponse()
@@ -265,14 +267,14 @@ class EdgeServer(ThreadingHTTPServer):
         *,
         env: dict[str, str] | None = None,
         api: ApiIdentity | None = None,
-        authorizer: Authorizer = lambda_handler,
+        authorizer: Authorizer | None = None,
         access_log: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", port), EdgeHandler)
         settings = load_settings(env if env is not None else os.environ)
         self.backend = urlsplit(backend)
         self.api = api or ApiIdentity()
-        self.authorizer = authorizer
+        self.authorizer = authorizer or make_handler(build_runtime(settings))
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
         self._cert = (server_cert, server_key)
 

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 KEEP = object()
@@ -98,7 +98,7 @@ class CertificateAuthority(Issued):
         subject = name(O="nodegate dev PKI", CN=common_name)
         cert = build(subject, private.public_key(), subject, private, ca=True, days=days, key_usage=CA_USAGE,
                      not_before=not_before)  # fmt: skip
-        return cls(cert, private, **urls)
+        return cls(cert, private, crl_url=urls.get("crl_url"), ocsp_url=urls.get("ocsp_url"))
 
     def issue(
         self,
@@ -143,7 +143,7 @@ class CertificateAuthority(Issued):
         """An intermediate CA issued by this one; ``urls`` are the CRL/OCSP URLs *it* will embed."""
         issued = self.issue(name(O="nodegate dev PKI", CN=common_name), ca=True, path_length=path_length, days=1825,
                             not_before=not_before, extensions=extensions)  # fmt: skip
-        return CertificateAuthority(issued.cert, issued.key, **urls)
+        return CertificateAuthority(issued.cert, issued.key, crl_url=urls.get("crl_url"), ocsp_url=urls.get("ocsp_url"))
 
     def ocsp_signer(self, *, days: int = 365) -> Issued:
         """A delegated OCSP responder certificate (EKU OCSPSigning) issued by this CA."""
@@ -255,7 +255,7 @@ def build(
         builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     if ocsp_url:
         access = x509.AccessDescription(
-            x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
         )
         builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     for value, critical in extensions:

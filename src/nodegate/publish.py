@@ -52,12 +52,12 @@ def _depth(cert: x509.Certificate, certs: list[x509.Certificate]) -> int | None:
 def stack_bucket(cloudformation: Any, stack: str) -> str:
     """The stack's TruststoreBucketName output."""
     outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    return next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TruststoreBucketName")
+    return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TruststoreBucketName"))
 
 
 def upload(s3: Any, bucket: str, key: str, data: bytes) -> str:
     """Upload the bundle; return its S3 version id (the bucket is versioned)."""
-    return s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-pem-file")["VersionId"]
+    return str(s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-pem-file")["VersionId"])
 
 
 def point_stack_at(cloudformation: Any, stack: str, version: str) -> None:

@@ -15,7 +15,6 @@ from typing import Any
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
 from nodegate.pki_server import RevocationServer
-from nodegate_authorizer.settings import SETTING_NAMES
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
@@ -31,7 +30,7 @@ def free_port() -> int:
     """A free TCP port on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -72,7 +71,7 @@ def publish(pki: DevPki, policy: dict[str, Any] | None) -> str:
     sync_crls(pki)
     if policy is not None:
         s3.put_object(Bucket=BUCKET, Key="policy/access-policy.json", Body=json.dumps(policy).encode())
-    return version.get("VersionId", "")
+    return str(version.get("VersionId", ""))
 
 
 def sync_crls(pki: DevPki) -> None:
@@ -109,7 +108,7 @@ def running_stack(
     s3_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
-    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3", *SETTING_NAMES]}
+    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3"]}
     os.environ.update(S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}"})
     node = NodeServer("127.0.0.1", node_port)
     threading.Thread(target=node.serve_forever, name="node", daemon=True).start()
@@ -129,7 +128,6 @@ def running_stack(
         if policy is not None:
             env["ACCESS_POLICY_URI"] = f"s3://{BUCKET}/policy/access-policy.json"
         env |= extra_env or {}
-        os.environ.update(env)
         logger = (lambda entry: None) if quiet else None
         edge = EdgeServer(
             edge_port, f"http://127.0.0.1:{node.server_address[1]}", str(directory / "server.pem"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import lru_cache
 
@@ -57,14 +57,26 @@ def validate_certificate(
     return path, inputs.check_revocation(path, now, inputs.truststore)
 
 
-def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allowed:
-    """Return Allowed, or raise Denied with the first failing step's reason."""
+@dataclass(frozen=True)
+class Refused:
+    """A Deny: the reason for the client, the detail for the log, and the certificate facts known by then."""
+
+    reason: Reason
+    detail: str
+    certificate: dict[str, str] = field(default_factory=dict)
+
+
+Decision = Allowed | Refused
+
+
+def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Decision:
+    """Allowed, or Refused with the first failing step's reason."""
     if not request.client_cert_pem:
-        raise Denied(Reason.NO_CLIENT_CERT, "no client certificate in requestContext.identity.clientCert")
+        return Refused(Reason.NO_CLIENT_CERT, "no client certificate in requestContext.identity.clientCert")
     try:
         leaf, facts = _parse_leaf(request.client_cert_pem)
     except (ValueError, UnicodeError) as exc:
-        raise Denied(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}") from None
+        return Refused(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}")
     try:
         _, revocation = validate_certificate(leaf, inputs, now)
         identity = extract_identity(leaf, inputs.identity_rule)
@@ -72,6 +84,5 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Allow
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
         grant = authorize(identity, request.node_id, request.method, inputs.access_policy)
     except Denied as denied:
-        denied.certificate = dict(facts)
-        raise
+        return Refused(denied.reason, denied.detail, dict(facts))
     return Allowed(identity=identity, grant=grant, certificate=dict(facts), revocation=revocation)

@@ -1,10 +1,14 @@
-"""The Lambda adapter: event in, decision, one log line and metrics, authorizer response out. It never raises."""
+"""The Lambda adapter: event in, decision, one log line and metrics, authorizer response out. It never raises.
+
+``lambda_handler`` (the Lambda entry point) builds its runtime from the environment; ``make_handler`` binds a
+handler to a runtime built elsewhere (the local edge, the stack, tests), with an injectable clock."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -12,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .decision import decide
+from .decision import Allowed, Refused, decide
 from .event import AuthRequest, parse_event
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
@@ -23,6 +27,13 @@ from .truststore import Truststore
 logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
 _runtimes: dict[Settings, Runtime] = {}
+Handler = Callable[[dict[str, Any], object], dict[str, Any]]
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The wall clock, timezone-aware."""
+    return datetime.now(UTC)
 
 
 @lru_cache(maxsize=8)
@@ -45,36 +56,54 @@ def runtime_for(settings: Settings) -> Runtime:
 
 
 def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
-    """API Gateway REST REQUEST authorizer entry point."""
+    """API Gateway REST REQUEST authorizer entry point: settings from the environment."""
+    return handle(event, lambda: runtime_for(settings_from_environment()), utc_now)
+
+
+def make_handler(runtime: Runtime, clock: Clock = utc_now) -> Handler:
+    """A handler bound to ``runtime`` (and ``clock``), for callers that build the runtime from settings."""
+
+    def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+        return handle(event, lambda: runtime, clock)
+
+    return handler
+
+
+def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clock) -> dict[str, Any]:
+    """Decide one event; every failure becomes a Deny with a reason code."""
     started = time.perf_counter()
     request: AuthRequest | None = None
     runtime: Runtime | None = None
     failures_before = 0
-    fields: dict[str, Any] = {}
     try:
         request = parse_event(event)
-        runtime = runtime_for(settings_from_environment())
+        runtime = get_runtime()
         failures_before = runtime.revocation.source_failures
         inputs = runtime.inputs()
         _report_skipped(inputs.truststore)
-        allowed = decide(request, inputs, datetime.now(UTC))
-        response = allow_response(request.route, allowed.identity, allowed.grant, allowed.certificate)
-        fields = {"decision": "Allow", "userId": allowed.identity.user_id, "nodeId": allowed.grant.node_id}
-        fields |= allowed.certificate
-        if allowed.revocation.unavailable:
-            fields["softFailed"] = list(allowed.revocation.unavailable)
-            metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)
+        decision: Allowed | Refused = decide(request, inputs, clock())
     except Denied as denied:
-        response = _deny(denied.reason, request)
-        fields = {"decision": "Deny", "reason": denied.reason.value, "detail": denied.detail} | denied.certificate
+        decision = Refused(denied.reason, denied.detail)
     except ConfigError as exc:
-        response = _deny(Reason.CONFIG_INVALID, request)
-        fields = {"decision": "Deny", "reason": Reason.CONFIG_INVALID.value, "detail": str(exc)}
+        decision = Refused(Reason.CONFIG_INVALID, str(exc))
     except Exception as exc:
-        response = _deny(Reason.INTERNAL_ERROR, request)
-        fields = {"decision": "Deny", "reason": Reason.INTERNAL_ERROR.value, "detail": repr(exc)[:500]}
+        decision = Refused(Reason.INTERNAL_ERROR, repr(exc)[:500])
         logger.exception("unexpected error; denying")
+    route = request.route if request else None
+    if isinstance(decision, Allowed):
+        assert route is not None
+        response = allow_response(route, decision.identity, decision.grant, decision.certificate)
+        fields: dict[str, Any] = {"decision": "Allow", "userId": decision.identity.user_id,
+                                  "nodeId": decision.grant.node_id}  # fmt: skip
+        if decision.revocation.unavailable:
+            fields["softFailed"] = list(decision.revocation.unavailable)
+            metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)
+    else:
+        response = deny_response(decision.reason, route)
+        fields = {"decision": "Deny", "reason": decision.reason.value, "detail": decision.detail}
+    fields |= decision.certificate
     fields["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
+    fields["correlation_id"] = _request_id(event)
     if request is not None:
         fields |= {"method": request.method, "pathNodeId": request.node_id[:80]}
     failed = runtime.revocation.source_failures - failures_before if runtime else 0
@@ -83,6 +112,13 @@ def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, A
     logger.info("authorization decision", extra=fields)
     _count(fields, failed)
     return response
+
+
+def _request_id(event: object) -> str | None:
+    """API Gateway's request id (Powertools' correlation id path for REST APIs: requestContext.requestId)."""
+    context = event.get("requestContext") if isinstance(event, dict) else None
+    value = context.get("requestId") if isinstance(context, dict) else None
+    return value[:128] if isinstance(value, str) else None
 
 
 _reported: list[Truststore] = []
@@ -97,10 +133,6 @@ def _report_skipped(truststore: Truststore) -> None:
         logger.warning("truststore entry skipped", extra={"entry": entry})
     if truststore.skipped:
         metrics.add_metric(name="TruststoreEntrySkipped", unit=MetricUnit.Count, value=len(truststore.skipped))
-
-
-def _deny(reason: Reason, request: AuthRequest | None) -> dict[str, Any]:
-    return deny_response(reason, request.route if request else None)
 
 
 def _count(fields: dict[str, Any], source_failures: int) -> None:

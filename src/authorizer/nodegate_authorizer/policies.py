@@ -50,10 +50,10 @@ def policy_mappings(cert: x509.Certificate) -> list[tuple[str, str]]:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.POLICY_MAPPINGS)
     except x509.ExtensionNotFound:
         return []
-    from asn1crypto.x509 import PolicyMappings
+    from asn1crypto.x509 import PolicyMappings  # type: ignore[import-untyped]
 
     try:
-        mappings = PolicyMappings.load(ext.value.public_bytes())  # type: ignore[attr-defined]
+        mappings = PolicyMappings.load(ext.value.public_bytes())
         return [(m["issuer_domain_policy"].dotted, m["subject_domain_policy"].dotted) for m in mappings]
     except (ValueError, TypeError, KeyError) as exc:
         raise PolicyError(f"policyMappings does not parse: {exc}") from None

@@ -35,4 +35,3 @@ class Denied(Exception):
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
-        self.certificate: dict[str, str] = {}

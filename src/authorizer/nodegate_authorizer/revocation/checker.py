@@ -15,7 +15,7 @@ from cryptography import x509
 
 from ..certificates import extension, serial_hex, signed_with
 from ..chain import PathPolicy, Role, build_path
-from ..names import canonical
+from ..names import CanonicalName, canonical
 from ..reasons import Denied
 from ..settings import RevocationMode, Settings
 from ..truststore import Truststore
@@ -260,8 +260,8 @@ class _Context:
     signers: tuple[x509.Certificate, ...] = ()
 
 
-def _crl_issuer_names(cert: x509.Certificate) -> set[object]:
-    points = extension(cert, x509.CRLDistributionPoints) or []
+def _crl_issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
+    points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
     return {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
 
 

@@ -28,7 +28,7 @@ def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
 
 
 def _key_hash(cert: x509.Certificate) -> bytes:
-    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest  # type: ignore[arg-type]
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
 
 
 def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime) -> x509.Certificate:
@@ -64,7 +64,7 @@ def signature_algorithm(response: ocsp.OCSPResponse, data: bytes) -> tuple[hashe
         except UnsupportedAlgorithm:
             oid = response.signature_algorithm_oid.dotted_string
             raise SourceInvalid(f"OCSP signature algorithm {oid} is not supported") from None
-    from asn1crypto import ocsp as asn1_ocsp
+    from asn1crypto import ocsp as asn1_ocsp  # type: ignore[import-untyped]
 
     try:
         basic = asn1_ocsp.OCSPResponse.load(data)["response_bytes"]["response"].parsed

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..certificates import extension
@@ -36,18 +37,10 @@ class Plan:
 
 def issuer_key_id(issuer: x509.Certificate) -> bytes:
     """SHA-256 of the issuer's public key: failure marks and OCSP answers are kept per issuer key."""
+    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     digest = hashes.Hash(hashes.SHA256())
-    digest.update(issuer.public_key().public_bytes(*_SPKI))
+    digest.update(spki)
     return digest.finalize()
-
-
-def _spki() -> tuple[object, object]:
-    from cryptography.hazmat.primitives import serialization
-
-    return serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-
-
-_SPKI = _spki()
 
 
 def _http(names: Sequence[x509.GeneralName] | None) -> list[str]:
@@ -70,7 +63,7 @@ def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
             if (not urls and kind == "freshest CRL") or (point.full_name and not urls):
                 unusable.append(f"{kind} without an http(s) URL: {[str(n.value) for n in point.full_name or ()]}")
             crl_urls += urls
-    access = extension(cert, x509.AuthorityInformationAccess) or []
+    access: list[x509.AccessDescription] = list(extension(cert, x509.AuthorityInformationAccess) or [])
     ocsp_names = [d.access_location for d in access if d.access_method == AuthorityInformationAccessOID.OCSP]
     ocsp_urls = _http(ocsp_names)
     unusable += [f"OCSP responder without an http(s) URL: {n.value}" for n in ocsp_names if n.value not in ocsp_urls]
