@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 PKITS := .cache/pkits/PKITS_data
 
-.PHONY: test demo bench lint fuzz clean tools pkits conformance
+.PHONY: test demo bench lint fuzz clean tools pkits conformance mutate
 
 $(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
 	@command -v openssl >/dev/null && command -v curl >/dev/null || \
@@ -38,6 +38,7 @@ conformance: pkits
 test: $(STAMP) pkits
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 	$(VENV)/bin/cfn-lint template.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint -t template.yaml --region us-east-1
 	$(PY) -m pytest -q -p no:cacheprovider
@@ -59,5 +60,21 @@ lint: $(STAMP)
 	test -x .venv-lint/bin/checkov || { $(PYTHON) -m venv .venv-lint && .venv-lint/bin/pip install -q checkov==3.3.30; }
 	.venv-lint/bin/checkov -f template.yaml --framework cloudformation --quiet --compact --skip-download
 
+# Mutation testing of the security-critical modules (mutmut 2, in its own virtualenv: it mutates the files in
+# place, so do not edit the tree while it runs). Results: .mutmut-cache; `make mutate` prints them.
+comma := ,
+space := $(empty) $(empty)
+MUTATE_MODULES ?= chain names name_constraints policies certificates truststore identity access_policy response \
+	event decision revocation/answers revocation/crl revocation/crl_validation revocation/checker \
+	revocation/ocsp revocation/plan revocation/cache
+MUTATE_PATHS := $(subst $(space),$(comma),$(foreach m,$(MUTATE_MODULES),src/authorizer/nodegate_authorizer/$(m).py))
+MUTATE_RUNNER := $(PY) -m pytest -x -q -p no:cacheprovider tests/unit tests/conformance tests/test_units.py \
+	-k 'not certvalidator and not differential'
+mutate: $(STAMP) pkits
+	test -x .venv-mutate/bin/mutmut || { $(PYTHON) -m venv .venv-mutate && .venv-mutate/bin/pip install -q mutmut==2.5.1; }
+	.venv-mutate/bin/mutmut run --paths-to-mutate "$(MUTATE_PATHS)" --runner "$(MUTATE_RUNNER)" \
+		--tests-dir tests/unit --no-progress || true
+	.venv-mutate/bin/mutmut results
+
 clean:
-	rm -rf $(VENV) .venv-lint .pytest_cache .ruff_cache .cache
+	rm -rf $(VENV) .venv-lint .venv-mutate .mutmut-cache .pytest_cache .ruff_cache .cache

@@ -5,20 +5,18 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from nodegate.testing import World, event
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-
-from cryptography import x509  # noqa: E402
-from cryptography.hazmat.primitives import serialization  # noqa: E402
-
-from support import World, event  # noqa: E402
 
 
 def new_world() -> World:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from common import new_world, nodegate_decision, pyhanko_decision, timed, use_env, x509_verification_decision
 
 from nodegate.pki import crl_der, utcnow
-from support import openssl_v1_client
+from nodegate.testing import openssl_v1_client
 
 
 def main() -> None:

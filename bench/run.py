@@ -65,10 +65,10 @@ def decisions() -> tuple[float, float, float]:
         best_round(lambda: nodegate_decision(leaf), 2000), "warm decision (handler, CRL+OCSP cached, INFO log)"
     )
 
+    from nodegate.testing import event
     from nodegate_authorizer.decision import decide
     from nodegate_authorizer.event import parse_event
     from nodegate_authorizer.handler import runtime_for, settings_from_environment
-    from support import event
 
     request = parse_event(event(leaf))
     inputs = runtime_for(settings_from_environment()).inputs()
@@ -110,7 +110,7 @@ print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t0) * 1000,
 
 
 def handler_process(env: dict[str, str], leaf: bytes, more: int = 0) -> dict[str, float]:
-    from support import event
+    from nodegate.testing import event
 
     full = dict(os.environ) | env | {"AUTHORIZER_DIR": str(ROOT / "src" / "authorizer"),
                                      "BENCH_EVENT": json.dumps(event(leaf)), "BENCH_MORE": str(more),

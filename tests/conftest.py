@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from nodegate.testing import World, decision, event
 from nodegate_authorizer import handler as authorizer
 from nodegate_authorizer.settings import SETTING_NAMES
-from support import World, decision, event
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """After the run: how many fuzz examples reached each stage (tests/test_fuzz.py counts them)."""
+    fuzz = sys.modules.get("test_fuzz")
+    if fuzz is not None and fuzz.REACH:
+        reach = ", ".join(f"{stage}: {count}" for stage, count in sorted(fuzz.REACH.items()))
+        terminalreporter.write_line(f"fuzz reach ({fuzz.EXAMPLES} examples per property): {reach}")
+    differential = sys.modules.get("test_differential")
+    if differential is not None and differential.OUTCOMES:
+        counts = ", ".join(f"{label}: {n}" for label, n in sorted(differential.OUTCOMES.items()))
+        terminalreporter.write_line(f"differential (nodegate/pyca ClientVerifier): {counts}")
+
 
 Invoke = Callable[..., tuple[str, str | None, dict[str, Any]]]
 

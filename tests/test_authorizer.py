@@ -15,8 +15,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, name, pem, utcnow
+from nodegate.testing import API, World, openssl_v1_client
 from nodegate_authorizer.handler import logger as authorizer_logger
-from support import API, World, openssl_v1_client
 
 
 def test_valid_leaf_via_intermediate_allows_only_its_node(world: World, invoke: Invoke) -> None:
@@ -100,51 +100,6 @@ def test_revoked_intermediate(world: World, invoke: Invoke) -> None:
 def test_ocsp_down_crl_up_allows_in_hard_fail(world: World, invoke: Invoke) -> None:
     world.server.faults["ocsp"] = "500"
     assert invoke(world.client().cert_pem())[:2] == ("Allow", None)
-
-
-def test_ocsp_only_and_down(world: World, invoke: Invoke) -> None:
-    client = world.client(with_crl_url=False)
-    world.server.faults["ocsp"] = "500"
-    assert invoke(client.cert_pem())[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-    assert invoke(client.cert_pem(), env={"REVOCATION_MODE": "soft-fail"})[:2] == ("Allow", None)
-
-
-def test_crl_with_bad_signature_is_not_an_answer(world: World, invoke: Invoke) -> None:
-    client = world.client(with_ocsp_url=False)
-    impostor = CertificateAuthority.root("impostor")
-    forged = world.issuing.crl({}, signer=impostor.key)
-    world.responder.crl_override["issuing"] = crl_der(forged)
-    assert invoke(client.cert_pem())[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-
-
-def test_expired_crl_is_not_an_answer(world: World, invoke: Invoke) -> None:
-    client = world.client(with_ocsp_url=False)
-    then = utcnow() - dt.timedelta(days=3)
-    world.responder.crl_override["issuing"] = crl_der(world.issuing.crl({}, this_update=then))
-    assert invoke(client.cert_pem())[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-
-
-def test_ocsp_answer_with_bad_signature_or_other_serial(world: World, invoke: Invoke) -> None:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.x509 import ocsp
-
-    impostor = CertificateAuthority.root("impostor").ocsp_signer()
-
-    def bad_signer(authority: CertificateAuthority, request: ocsp.OCSPRequest) -> bytes:
-        response = authority.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=impostor)
-        return response.public_bytes(serialization.Encoding.DER)
-
-    def other_serial(authority: CertificateAuthority, request: ocsp.OCSPRequest) -> bytes:
-        response = authority.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, serial=request.serial_number + 1)
-        return response.public_bytes(serialization.Encoding.DER)
-
-    client = world.client(with_crl_url=False)
-    world.responder.ocsp_override["issuing"] = bad_signer
-    assert invoke(client.cert_pem())[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-    world.responder.ocsp_override["issuing"] = other_serial
-    assert invoke(client.cert_pem(), env={"REVOCATION_CACHE_SECONDS": "1"})[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-    world.responder.ocsp_override.clear()
-    assert invoke(client.cert_pem(), env={"REVOCATION_CACHE_SECONDS": "2"})[:2] == ("Allow", None)
 
 
 def test_v1_leaf_from_openssl_tutorial_is_accepted(world: World, invoke: Invoke, tmp_path) -> None:

@@ -17,8 +17,9 @@ from cryptography.x509 import ocsp
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, utcnow
+from nodegate.pki_server import POLL_SECONDS
 from nodegate.stack import free_port
-from support import World
+from nodegate.testing import World
 
 MODES = {"require": "Deny", "hard-fail": "Deny", "soft-fail": "Allow", "off": "Allow"}
 TIMEOUT = 0.5
@@ -149,7 +150,7 @@ def broken_s3() -> Iterator[Callable[[str], str]]:
         handler = type("Handler", (BrokenS3,), {"mode": mode})
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
 

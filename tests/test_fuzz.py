@@ -10,15 +10,19 @@ import copy
 import json
 import os
 import re
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from nodegate.pki import CertificateAuthority, client_name, crl_der, name
+from nodegate.testing import event
 from nodegate_authorizer import handler as authorizer
 from nodegate_authorizer.access_policy import PolicyError, parse_policy
 from nodegate_authorizer.identity import IdentityRule
@@ -26,7 +30,6 @@ from nodegate_authorizer.revocation.answers import SourceInvalid
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.ocsp import ocsp_answer
 from nodegate_authorizer.settings import DEFAULT_ID_PATTERN, SETTING_NAMES
-from support import event
 
 EXAMPLES = int(os.environ.get("NODEGATE_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)
@@ -83,29 +86,77 @@ json_values = st.recursive(
 )
 
 
+def key_paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    """Every key path of a JSON object, nested ones included (``requestContext.identity.clientCert...``)."""
+    paths: list[tuple[str, ...]] = []
+    if isinstance(value, dict):
+        for key, child in value.items():
+            paths.append((*prefix, key))
+            paths += key_paths(child, (*prefix, key))
+    return paths
+
+
+EVENT_PATHS = key_paths(event("pem", "node-1"))
+FOCUS = [p for p in EVENT_PATHS if p[-1] in ("clientCertPem", "nodeId", "methodArn")]
+"""The fields a wrong Allow would come through, drawn more often than the rest."""
+REACH: Counter[str] = Counter()
+"""How many generated inputs reached each stage (printed at the end of the module, quoted on the issue)."""
+
+
+def reached(stage: str) -> None:
+    REACH[stage] += 1
+    hypothesis_event(stage)
+
+
+def _string_mutations(original: str) -> st.SearchStrategy[str]:
+    """Near-misses of a string: truncated, a character changed, doubled, case-flipped, whitespace added."""
+    return st.one_of(
+        st.integers(0, max(len(original) - 1, 0)).map(lambda n: original[:n]),
+        st.tuples(st.integers(0, max(len(original) - 1, 0)), st.characters()).map(
+            lambda t: original[: t[0]] + t[1] + original[t[0] + 1 :]
+        ),
+        st.just(original + original),
+        st.just(original.swapcase()),
+        st.just(" " + original + "\n"),
+    )
+
+
 @FUZZ
-@given(path=st.lists(st.sampled_from(["type", "methodArn", "pathParameters", "requestContext", "identity",
-                                      "clientCert", "clientCertPem", "nodeId"]), min_size=1, max_size=3),
-       value=json_values)  # fmt: skip
-def test_mutated_events_never_crash_or_allow_wrongly(fx: Fixture, path: list[str], value: Any) -> None:
+@given(data=st.data(), path=st.sampled_from(EVENT_PATHS) | st.sampled_from(FOCUS), action=st.sampled_from(["replace", "delete", "near"]))
+def test_mutated_events_never_crash_or_allow_wrongly(fx: Fixture, data: st.DataObject, path: tuple[str, ...],
+                                                     action: str) -> None:  # fmt: skip
     base = event(fx.good.cert_pem(), "node-1")
     mutated = copy.deepcopy(base)
-    target: Any = mutated
+    parent: Any = mutated
     for key in path[:-1]:
-        target = target.get(key) if isinstance(target, dict) else None
-    if isinstance(target, dict):
-        target[path[-1]] = value
+        parent = parent[key]
+    original = parent[path[-1]]
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "near" and isinstance(original, str):
+        parent[path[-1]] = data.draw(_string_mutations(original))
+    else:
+        parent[path[-1]] = data.draw(json_values)
+    reached(f"event field {'.'.join(path[-2:])}" if path[-1] in ("clientCertPem", "nodeId", "methodArn") else "event")
     response = authorizer.lambda_handler(mutated)
     if well_formed(response) == "Allow":
+        reached("allowed after mutation")
         # only an event that still says: REQUEST, alice's certificate, node-1 in both path and ARN
-        assert mutated["requestContext"]["identity"]["clientCert"]["clientCertPem"] == fx.good.cert_pem().decode()
+        pem = mutated["requestContext"]["identity"]["clientCert"]["clientCertPem"]
+        assert x509.load_pem_x509_certificate(pem.encode()) == fx.good.cert
         assert mutated["pathParameters"]["nodeId"] == "node-1"
         assert "/nodes/node-1" in mutated["methodArn"]
 
 
+json_objects = st.dictionaries(st.text(max_size=12), json_values, max_size=6) | st.fixed_dictionaries(
+    dict.fromkeys(("type", "methodArn", "pathParameters", "requestContext"), json_values)
+)
+
+
 @FUZZ
-@given(garbage=st.one_of(st.none(), st.integers(), st.text(max_size=3000), st.binary(max_size=2000)))
+@given(garbage=st.one_of(st.none(), st.integers(), st.text(max_size=3000), st.binary(max_size=2000), json_objects))
 def test_arbitrary_top_level_events(fx: Fixture, garbage: Any) -> None:
+    reached("top-level object" if isinstance(garbage, dict) else "top-level non-object")
     assert well_formed(authorizer.lambda_handler(garbage)) == "Deny"
 
 
@@ -153,16 +204,43 @@ def test_subject_attributes(fx: Fixture, cn: list[str], uid: list[str]) -> None:
         assert safe_node == cn[0]
 
 
+ids = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+near_ids = ids | st.text(max_size=70) | st.sampled_from(["", " alice", "alice/..", "a" * 65, "ALICE", "*"])
+methods = st.sampled_from(sorted(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"]))
+grants = st.fixed_dictionaries(
+    {"user": ids, "nodes": st.lists(ids, min_size=1, max_size=3)}, optional={"methods": st.lists(methods, min_size=1)}
+)
+near_grants = st.fixed_dictionaries(
+    {"user": near_ids | json_values, "nodes": st.lists(near_ids, max_size=3) | json_values},
+    optional={"methods": st.lists(methods | st.text(max_size=8), max_size=3) | json_values, "extra": json_values},
+)
+valid_documents = st.fixed_dictionaries(
+    {"version": st.just(1)},
+    optional={"grants": st.lists(grants, max_size=4), "disabledUsers": st.lists(ids, max_size=3)},
+)
+near_documents = st.fixed_dictionaries(
+    {"version": st.sampled_from([1, 1, 1, 2, "1", None])},
+    optional={"grants": st.lists(grants | near_grants, max_size=4) | json_values,
+              "disabledUsers": st.lists(near_ids, max_size=3) | json_values, "other": json_values},
+)  # fmt: skip
+
+
 @FUZZ
-@given(doc=json_values)
+@given(doc=valid_documents | near_documents | json_values)
 def test_policy_documents(doc: Any) -> None:
     try:
         policy = parse_policy(json.dumps(doc).encode(), RULE)
     except PolicyError:
+        reached("policy refused")
         return
-    for user, grants in policy.grants.items():
+    reached("policy parsed")
+    for user, user_grants in policy.grants.items():
         assert ID.fullmatch(user)
-        assert all(ID.fullmatch(g.node_id) for g in grants)
+        assert all(ID.fullmatch(g.node_id) for g in user_grants)
+        assert all(g.methods <= {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"} for g in user_grants)
+    listed = {(g["user"], n) for g in doc.get("grants", []) for n in g["nodes"]} if isinstance(doc, dict) else set()
+    assert {(u, g.node_id) for u, gs in policy.grants.items() for g in gs} == listed
+    assert all(ID.fullmatch(u) for u in policy.disabled_users)
 
 
 @FUZZ

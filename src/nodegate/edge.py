@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
+from nodegate.pki_server import POLL_SECONDS
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
@@ -318,5 +319,5 @@ class EdgeServer(ThreadingHTTPServer):
 
     def start(self) -> EdgeServer:
         """Serve in a daemon thread and return self."""
-        threading.Thread(target=self.serve_forever, name="edge", daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(POLL_SECONDS,), name="edge", daemon=True).start()
         return self

@@ -254,9 +254,7 @@ def build(
         point = x509.DistributionPoint([x509.UniformResourceIdentifier(crl_url)], None, None, None)
         builder = builder.add_extension(x509.CRLDistributionPoints([point]), critical=False)
     if ocsp_url:
-        access = x509.AccessDescription(
-            AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
-        )
+        access = x509.AccessDescription(AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url))
         builder = builder.add_extension(x509.AuthorityInformationAccess([access]), critical=False)
     for value, critical in extensions:
         builder = builder.add_extension(value, critical=critical)

@@ -14,7 +14,7 @@ from typing import Any
 
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
-from nodegate.pki_server import RevocationServer
+from nodegate.pki_server import POLL_SECONDS, RevocationServer
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
@@ -111,7 +111,7 @@ def running_stack(
     saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3"]}
     os.environ.update(S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}"})
     node = NodeServer("127.0.0.1", node_port)
-    threading.Thread(target=node.serve_forever, name="node", daemon=True).start()
+    threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
         publish(pki, policy)

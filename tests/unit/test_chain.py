@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
-from fixed import NOW, T0, client, root, sub
 
+from fixed import NOW, T0, client, root, sub
 from nodegate.pki import CertificateAuthority, client_name, pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.policies import PolicyInputs
@@ -85,3 +85,56 @@ def test_unknown_critical_extension_refused_anywhere_in_the_path() -> None:
     assert (
         "unhandled critical extension" in refuse(client(plain, extensions=[unknown]).cert, top.cert, plain.cert).detail
     )
+
+
+def test_leaf_key_usage_and_extended_key_usage() -> None:
+    top = root()
+    ca = sub(top)
+    encipher_only = x509.KeyUsage(False, False, True, False, False, False, False, False, False)
+    denied = refuse(client(ca, key_usage=encipher_only).cert, top.cert, ca.cert)
+    assert (denied.reason, denied.detail) == (Reason.WRONG_KEY_USAGE, "leaf keyUsage lacks digitalSignature")
+    server_only = client(ca, eku=[x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]).cert
+    denied = refuse(server_only, top.cert, ca.cert)
+    assert (denied.reason, denied.detail) == (Reason.WRONG_KEY_USAGE, "leaf extendedKeyUsage lacks clientAuth")
+    lenient = PathPolicy(require_client_auth_eku_when_present=False)
+    assert build_path(server_only, parse_truststore(pem(top.cert, ca.cert)), NOW, lenient)[0] == server_only
+    no_eku = client(ca, eku=None).cert
+    assert build_path(no_eku, parse_truststore(pem(top.cert, ca.cert)), NOW, POLICY)[0] == no_eku
+
+
+def test_crl_signer_role_needs_crl_sign_not_client_rules() -> None:
+    from nodegate_authorizer.chain import Role
+
+    top = root()
+    crl_only = x509.KeyUsage(False, False, False, False, False, False, True, False, False)
+    signer = top.issue(x509.Name.from_rfc4514_string("CN=CRL signer"), key_usage=crl_only, eku=None, not_before=T0).cert
+    store = parse_truststore(pem(top.cert))
+    assert build_path(signer, store, NOW, POLICY, Role.CRL_SIGNER) == (signer, top.cert)
+    assert refuse(signer, top.cert).detail == "leaf keyUsage lacks digitalSignature"  # not a client certificate
+    sign_only = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+    not_signer = top.issue(x509.Name.from_rfc4514_string("CN=not a CRL signer"), key_usage=sign_only, not_before=T0)
+    with pytest.raises(Denied) as denied:
+        build_path(not_signer.cert, store, NOW, POLICY, Role.CRL_SIGNER)
+    assert denied.value.detail == "CRL signer keyUsage lacks cRLSign"
+
+
+def test_intermediate_count_limit() -> None:
+    top = root()
+    chain = [top]
+    for depth in range(7):
+        chain.append(sub(chain[-1], f"CA {depth}", path_length=None))
+    six = client(chain[6]).cert
+    seven = client(chain[7]).cert
+    store = parse_truststore(pem(*(ca.cert for ca in chain)))
+    assert len(build_path(six, store, NOW, POLICY)) == 8
+    with pytest.raises(Denied) as denied:
+        build_path(seven, store, NOW, POLICY)
+    assert denied.value.reason == Reason.UNTRUSTED_ISSUER
+    assert len(build_path(seven, store, NOW, PathPolicy(max_intermediates=7))) == 9
+
+
+def test_no_path_names_the_issuer() -> None:
+    top, stranger = root(), root("Stranger")
+    denied = refuse(client(sub(stranger)).cert, top.cert)
+    assert denied.reason == Reason.UNTRUSTED_ISSUER
+    assert "Fixed Issuing" in denied.detail

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from fixed import client, crl_bytes, root, sub
-
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.store import load_crl_store
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography import x509
-from fixed import HOUR, NOW, cdp, client, crl, idp, root, sub, uri_point
 
+from fixed import HOUR, NOW, cdp, client, crl, idp, root, sub, uri_point
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.crl_validation import crl_status, scope_problem
 

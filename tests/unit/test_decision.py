@@ -6,15 +6,14 @@ import datetime as dt
 from pathlib import Path
 
 from fixed import NOW, T0, client, crl_bytes, root, sub
-
 from nodegate.pki import pem
+from nodegate.testing import decision, event
 from nodegate_authorizer.decision import Allowed, Refused, decide
 from nodegate_authorizer.event import parse_event
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
-from support import decision, event
 
 
 def runtime_in(folder: Path, *cas: object, crls: dict[str, bytes] | None = None, **env: str) -> object:

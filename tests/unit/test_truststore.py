@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from cryptography import x509
-from fixed import T0, client, root, sub
 
+from fixed import T0, client, root, sub
 from nodegate.pki import CLIENT_USAGE, pem
 from nodegate_authorizer.truststore import TruststoreError, parse_truststore
 

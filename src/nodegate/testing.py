@@ -1,4 +1,5 @@
-"""Test world: a real PKI, a real CRL/OCSP server on 127.0.0.1 with fault injection, and events."""
+"""Test and bench world: a real PKI, a real CRL/OCSP server on 127.0.0.1 with fault injection, and events
+(used by tests/, bench/ and scripts/; it never runs in the Lambda)."""
 
 from __future__ import annotations
 
@@ -97,7 +98,8 @@ class MemoryResponder:
             return None
         parsed = ocsp.load_der_ocsp_request(request)
         if ca in self.ocsp_override:
-            return self.ocsp_override[ca](authority, parsed)
+            answer: bytes = self.ocsp_override[ca](authority, parsed)
+            return answer
         serial = parsed.serial_number
         bad = serial in self.revoked or serial in self.ocsp_only_revoked
         status = ocsp.OCSPCertStatus.REVOKED if bad else ocsp.OCSPCertStatus.GOOD
@@ -149,7 +151,9 @@ class World:
         return path
 
 
-def event(cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET", tail: str = "status") -> dict:
+def event(
+    cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET", tail: str = "status"
+) -> dict[str, Any]:
     """A REST API REQUEST authorizer event shaped as API Gateway sends it for /nodes/{nodeId}/{proxy+}."""
     path = f"/nodes/{node}/{tail}" if tail else f"/nodes/{node}"
     identity: dict[str, Any] = {"sourceIp": "203.0.113.7", "userAgent": "curl/8.5.0"}
@@ -199,14 +203,17 @@ def openssl_v1_client(
     """A v1 leaf made the way the common tutorial makes it: ``openssl x509 -req`` with no extensions."""
     (tmp / "ca.pem").write_bytes(pem(ca.cert))
     (tmp / "ca.key").write_bytes(Issued(ca.cert, ca.key).key_pem())
-    run = lambda *args: subprocess.run(args, cwd=tmp, check=True, capture_output=True)  # noqa: E731
+
+    def run(*args: str) -> None:
+        subprocess.run(args, cwd=tmp, check=True, capture_output=True)
+
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-out", "v1.csr", "-subj", subject)
     run("openssl", "x509", "-req", "-in", "v1.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", str(serial),
         "-out", "v1.pem", "-days", "30", f"-{digest}")  # fmt: skip
     return (tmp / "v1.pem").read_bytes()
 
 
-def decision(response: dict) -> tuple[str, str | None]:
+def decision(response: dict[str, Any]) -> tuple[str, str | None]:
     """(Effect, reason) of an authorizer response."""
     effects = {s["Effect"] for s in response["policyDocument"]["Statement"]}
     effect = "Allow" if effects == {"Allow"} else "Deny"
