@@ -122,7 +122,11 @@ def _string_mutations(original: str) -> st.SearchStrategy[str]:
 
 
 @FUZZ
-@given(data=st.data(), path=st.sampled_from(EVENT_PATHS) | st.sampled_from(FOCUS), action=st.sampled_from(["replace", "delete", "near"]))
+@given(
+    data=st.data(),
+    path=st.sampled_from(EVENT_PATHS) | st.sampled_from(FOCUS),
+    action=st.sampled_from(["replace", "delete", "near"]),
+)
 def test_mutated_events_never_crash_or_allow_wrongly(fx: Fixture, data: st.DataObject, path: tuple[str, ...],
                                                      action: str) -> None:  # fmt: skip
     base = event(fx.good.cert_pem(), "node-1")

@@ -1,0 +1,166 @@
+"""OCSP responses at a fixed clock: who may sign them (issuer or a delegate it issued, by key hash or by name),
+their algorithms (PKCS#1 v1.5, PSS with SHA-2, anything else refused), and which certificate they answer for."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.x509 import ocsp
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from fixed import HOUR, NOW, T0, client
+from nodegate.pki import CLIENT_USAGE, CertificateAuthority, Issued
+from nodegate_authorizer.revocation.answers import SourceInvalid, Status
+from nodegate_authorizer.revocation.ocsp import ocsp_answer
+
+SKEW, MAX_AGE = dt.timedelta(seconds=60), HOUR
+
+
+@pytest.fixture(scope="module")
+def rsa_ca() -> CertificateAuthority:
+    top = CertificateAuthority.root("OCSP Root", key="rsa", not_before=T0)
+    issued = top.issue(x509.Name.from_rfc4514_string("CN=OCSP Issuing"), ca=True, key="rsa", not_before=T0)
+    return CertificateAuthority(issued.cert, issued.key)
+
+
+def request_for(leaf: x509.Certificate, ca: CertificateAuthority) -> ocsp.OCSPRequest:
+    return ocsp.OCSPRequestBuilder().add_certificate(leaf, ca.cert, hashes.SHA1()).build()
+
+
+def respond(
+    ca: CertificateAuthority,
+    leaf: x509.Certificate,
+    *,
+    signer: Issued | None = None,
+    by_name: bool = False,
+    status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+    this_update: dt.datetime = NOW - HOUR,
+    next_update: dt.datetime | None = NOW + HOUR,
+    serial: int | None = None,
+    include_signer: bool = True,
+) -> bytes:
+    request = request_for(leaf, ca)
+    key = signer or ca
+    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
+        request.issuer_name_hash, request.issuer_key_hash, serial or request.serial_number, request.hash_algorithm,
+        status, this_update, next_update, T0 if status is ocsp.OCSPCertStatus.REVOKED else None, None,
+    )  # fmt: skip
+    encoding = ocsp.OCSPResponderEncoding.NAME if by_name else ocsp.OCSPResponderEncoding.HASH
+    builder = builder.responder_id(encoding, key.cert)
+    if signer is not None and include_signer:
+        builder = builder.certificates([signer.cert])
+    return builder.sign(key.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+
+def answer(data: bytes, leaf: x509.Certificate, ca: CertificateAuthority) -> Any:
+    return ocsp_answer("ocsp:test", data, leaf, ca.cert, NOW, SKEW, MAX_AGE)
+
+
+def delegate(ca: CertificateAuthority, *, eku: list[x509.ObjectIdentifier] | None = None, **kw: Any) -> Issued:
+    return ca.issue(
+        x509.Name.from_rfc4514_string("CN=OCSP responder"), eku=eku or [ExtendedKeyUsageOID.OCSP_SIGNING],
+        key_usage=CLIENT_USAGE, with_crl_url=False, with_ocsp_url=False, **kw,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("by_name", [False, True])
+def test_issuer_and_delegate_signers(rsa_ca: CertificateAuthority, by_name: bool) -> None:
+    leaf = client(rsa_ca).cert
+    assert answer(respond(rsa_ca, leaf, by_name=by_name), leaf, rsa_ca).status is Status.GOOD
+    good_delegate = delegate(rsa_ca, not_before=T0)
+    assert answer(respond(rsa_ca, leaf, signer=good_delegate, by_name=by_name), leaf, rsa_ca).status is Status.GOOD
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda ca: delegate(ca, eku=[ExtendedKeyUsageOID.CLIENT_AUTH], not_before=T0), "lacks the OCSPSigning EKU"),
+        (lambda ca: delegate(ca, not_before=T0, days=30), "outside its validity"),
+        (lambda ca: delegate(ca, not_before=NOW + HOUR), "outside its validity"),
+        (lambda ca: delegate(CertificateAuthority.root("Other", not_before=T0), not_before=T0), "not issued by"),
+    ],
+    ids=["no-ocsp-signing-eku", "expired", "not-yet-valid", "issued-by-another-ca"],
+)
+def test_delegates_that_may_not_sign(rsa_ca: CertificateAuthority, make: Any, message: str) -> None:
+    leaf = client(rsa_ca).cert
+    with pytest.raises(SourceInvalid, match=message):
+        answer(respond(rsa_ca, leaf, signer=make(rsa_ca)), leaf, rsa_ca)
+
+
+def test_a_signer_that_is_neither_issuer_nor_an_included_delegate(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    absent = delegate(rsa_ca, not_before=T0)
+    with pytest.raises(SourceInvalid, match="neither the issuer"):
+        answer(respond(rsa_ca, leaf, signer=absent, include_signer=False), leaf, rsa_ca)
+
+
+def test_delegate_named_like_the_right_one_but_issued_elsewhere(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    impostor_ca = CertificateAuthority(rsa_ca.cert, CertificateAuthority.root("x", key="rsa").key)
+    forged = delegate(impostor_ca, not_before=T0)  # claims rsa_ca as issuer, signed by another key
+    with pytest.raises(SourceInvalid, match="not issued by the certificate's issuer"):
+        answer(respond(rsa_ca, leaf, signer=forged, by_name=True), leaf, rsa_ca)
+
+
+def test_answer_must_name_this_certificate_and_be_fresh(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    with pytest.raises(SourceInvalid, match="does not cover this certificate"):
+        answer(respond(rsa_ca, leaf, serial=leaf.serial_number + 1), leaf, rsa_ca)
+    with pytest.raises(SourceInvalid, match="in the future"):
+        answer(respond(rsa_ca, leaf, this_update=NOW + 2 * SKEW), leaf, rsa_ca)
+    with pytest.raises(SourceInvalid, match="stale"):
+        answer(respond(rsa_ca, leaf, this_update=NOW - 3 * HOUR, next_update=NOW - 2 * SKEW), leaf, rsa_ca)
+    no_next = answer(respond(rsa_ca, leaf, this_update=NOW - HOUR / 2, next_update=None), leaf, rsa_ca)
+    assert no_next.valid_until == NOW - HOUR / 2 + MAX_AGE
+    revoked = answer(respond(rsa_ca, leaf, status=ocsp.OCSPCertStatus.REVOKED), leaf, rsa_ca)
+    assert revoked.status is Status.REVOKED
+    with pytest.raises(SourceInvalid, match="does not know"):
+        answer(respond(rsa_ca, leaf, status=ocsp.OCSPCertStatus.UNKNOWN), leaf, rsa_ca)
+    with pytest.raises(SourceInvalid, match="malformed"):
+        answer(b"\x30\x03garbage", leaf, rsa_ca)
+    unauthorized = ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.UNAUTHORIZED)
+    with pytest.raises(SourceInvalid, match="UNAUTHORIZED"):
+        answer(unauthorized.public_bytes(serialization.Encoding.DER), leaf, rsa_ca)
+
+
+def _pss(data: bytes, key: Any, name: str, mgf_name: str | None = None, salt: int = 32) -> bytes:
+    """Re-sign a DER response with RSASSA-PSS parameters (hash ``name``, MGF1 with ``mgf_name``)."""
+    from asn1crypto import algos
+    from asn1crypto import ocsp as asn1_ocsp
+
+    response = asn1_ocsp.OCSPResponse.load(data)
+    basic = response["response_bytes"]["response"].parsed
+    params = algos.RSASSAPSSParams(
+        {"hash_algorithm": {"algorithm": name},
+         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": mgf_name or name}},
+         "salt_length": salt}
+    )  # fmt: skip
+    basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    algorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
+                 "sha512": hashes.SHA512()}[name]  # fmt: skip
+    pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)
+    basic["signature"] = key.sign(basic["tbs_response_data"].dump(), pss, algorithm)
+    response["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(basic.dump(force=True))
+    return response.dump(force=True)
+
+
+@pytest.mark.parametrize("name", ["sha256", "sha384", "sha512"])
+def test_pss_with_sha2_is_verified(rsa_ca: CertificateAuthority, name: str) -> None:
+    leaf = client(rsa_ca).cert
+    assert answer(_pss(respond(rsa_ca, leaf), rsa_ca.key, name), leaf, rsa_ca).status is Status.GOOD
+    signed_by_other = _pss(respond(rsa_ca, leaf), CertificateAuthority.root("x", key="rsa").key, name)
+    with pytest.raises(SourceInvalid, match="signature is not valid"):
+        answer(signed_by_other, leaf, rsa_ca)
+
+
+def test_pss_parameters_we_do_not_verify(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    with pytest.raises(SourceInvalid, match="parameters not supported"):
+        answer(_pss(respond(rsa_ca, leaf), rsa_ca.key, "sha256", mgf_name="sha384"), leaf, rsa_ca)
+    with pytest.raises(SourceInvalid, match="parameters not supported"):
+        answer(_pss(respond(rsa_ca, leaf), rsa_ca.key, "sha1"), leaf, rsa_ca)
