@@ -68,9 +68,14 @@ def pyhanko_decision(
     leaf = asn1_x509.Certificate.load(x509.load_pem_x509_certificate(leaf_pem).public_bytes(serialization.Encoding.DER))
     from pyhanko_certvalidator.fetchers.requests_fetchers import RequestsFetcherBackend
 
-    context = ValidationContext(trust_roots=[to_asn1(c) for c in roots], other_certs=[to_asn1(c) for c in others],
-                                crls=crls, allow_fetching=True, revocation_mode=mode,
-                                fetcher_backend=RequestsFetcherBackend())  # fmt: skip
+    context = ValidationContext(
+        trust_roots=[to_asn1(c) for c in roots],
+        other_certs=[to_asn1(c) for c in others],
+        crls=crls,
+        allow_fetching=True,
+        revocation_mode=mode,
+        fetcher_backend=RequestsFetcherBackend(),
+    )
     validator = CertificateValidator(leaf, intermediate_certs=[to_asn1(c) for c in others], validation_context=context)
     try:
         asyncio.run(validator.async_validate_path())

@@ -18,8 +18,14 @@ def main() -> None:
     roots, others = [world.root.cert], [world.issuing.cert]
     rows: list[tuple[str, str, str, str, str]] = []
 
-    def case(title: str, expect: str, leaf: bytes, crls: list[bytes], env: dict[str, str],
-             setup: Callable[[], None] = lambda: None) -> None:  # fmt: skip
+    def case(
+        title: str,
+        expect: str,
+        leaf: bytes,
+        crls: list[bytes],
+        env: dict[str, str],
+        setup: Callable[[], None] = lambda: None,
+    ) -> None:
         world.responder.crl_override.clear()
         world.server.faults.clear()
         setup()
@@ -37,12 +43,24 @@ def main() -> None:
     case("revoked, no CDP, CRL from the store", "Deny", no_cdp.cert_pem(), [crl_der(store_crl)], store_env)
     # 2. OCSP down while the CRL is up
     both = world.client("both")
-    case("OCSP down, CRL up (hard-fail)", "Allow", both.cert_pem(), [], {},
-         lambda: world.server.faults.update(ocsp="500"))  # fmt: skip
+    case(
+        "OCSP down, CRL up (hard-fail)",
+        "Allow",
+        both.cert_pem(),
+        [],
+        {},
+        lambda: world.server.faults.update(ocsp="500"),
+    )
     # 3. intermediate revocation
     revoked_issuing = crl_der(world.root.crl({world.issuing.cert.serial_number: utcnow()}))
-    case("intermediate revoked on the root's CRL", "Deny", both.cert_pem(), [], {},
-         lambda: world.responder.crl_override.update(root=revoked_issuing))  # fmt: skip
+    case(
+        "intermediate revoked on the root's CRL",
+        "Deny",
+        both.cert_pem(),
+        [],
+        {},
+        lambda: world.responder.crl_override.update(root=revoked_issuing),
+    )
     # 4. v1 leaf, as `openssl x509 -req` makes it
     (world.crl_store / "issuing.crl").write_bytes(crl_der(world.issuing.crl({})))
     v1 = openssl_v1_client(world.issuing, world.tmp)

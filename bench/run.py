@@ -85,8 +85,11 @@ def decisions() -> tuple[float, float, float]:
     floor_p50 = stats(best_round(floor, 2000), "floor (parse PEM + 2 signature checks)")
     roots, others = [world.root.cert], [world.issuing.cert]
     assert pyhanko_decision(leaf, roots, others, [], "hard-fail") == "Allow"
-    base = stats(timed(lambda: pyhanko_decision(leaf, roots, others, [], "hard-fail"), 40),
-                 "naive baseline (pyhanko, fresh context, live CRL+OCSP)", "")  # fmt: skip
+    base = stats(
+        timed(lambda: pyhanko_decision(leaf, roots, others, [], "hard-fail"), 40),
+        "naive baseline (pyhanko, fresh context, live CRL+OCSP)",
+        "",
+    )
     world.close()
     return warm, floor_p50, base
 
@@ -112,9 +115,16 @@ print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t0) * 1000,
 def handler_process(env: dict[str, str], leaf: bytes, more: int = 0) -> dict[str, float]:
     from nodegate.testing import event
 
-    full = dict(os.environ) | env | {"AUTHORIZER_DIR": str(ROOT / "src" / "authorizer"),
-                                     "BENCH_EVENT": json.dumps(event(leaf)), "BENCH_MORE": str(more),
-                                     "POWERTOOLS_LOG_LEVEL": "WARNING"}  # fmt: skip
+    full = (
+        dict(os.environ)
+        | env
+        | {
+            "AUTHORIZER_DIR": str(ROOT / "src" / "authorizer"),
+            "BENCH_EVENT": json.dumps(event(leaf)),
+            "BENCH_MORE": str(more),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
     out = subprocess.run([sys.executable, "-c", COLD], env=full, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -128,19 +138,26 @@ def constrained() -> None:
     world = new_world()
     policy = x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1.1"), None)])
     permitted = x509.NameConstraints([x509.DirectoryName(x509.Name.from_rfc4514_string("O=nodegate operators"))], None)
-    ca = world.root.sub_ca("bench constrained CA", extensions=[
-        (policy, False), (x509.PolicyConstraints(0, None), True), (permitted, True)])  # fmt: skip
-    leaf = ca.issue(client_name("alice", "node-1"), with_crl_url=False, with_ocsp_url=False,
-                    extensions=[(policy, False)]).cert_pem()  # fmt: skip
+    ca = world.root.sub_ca(
+        "bench constrained CA", extensions=[(policy, False), (x509.PolicyConstraints(0, None), True), (permitted, True)]
+    )
+    leaf = ca.issue(
+        client_name("alice", "node-1"), with_crl_url=False, with_ocsp_url=False, extensions=[(policy, False)]
+    ).cert_pem()
     world.truststore.write_bytes(pem(world.root.cert, ca.cert))
     (world.crl_store / "constrained.crl").write_bytes(crl_der(ca.crl({})))
     (world.crl_store / "root.crl").write_bytes(crl_der(world.root.crl({})))
-    use_env(world.env(CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600",
-                      REVOCATION_MODE="require"))  # fmt: skip
+    use_env(
+        world.env(
+            CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600", REVOCATION_MODE="require"
+        )
+    )
     assert nodegate_decision(leaf) == "Allow", nodegate_decision(leaf)
     timed(lambda: nodegate_decision(leaf), 500)
-    stats(best_round(lambda: nodegate_decision(leaf), 2000),
-          "warm decision, CA with policies + name constraints (stored CRLs, require)")  # fmt: skip
+    stats(
+        best_round(lambda: nodegate_decision(leaf), 2000),
+        "warm decision, CA with policies + name constraints (stored CRLs, require)",
+    )
     world.close()
 
 
@@ -150,10 +167,18 @@ def cold_start() -> None:
     runs = [handler_process(world.env(), leaf) for _ in range(7)]
     imports = [r["import_ms"] for r in runs]
     firsts = [r["first_ms"] for r in runs]
-    row("cold start: import app (fresh interpreter)", f"{statistics.median(imports):.1f} ms",
-        f"{max(imports):.1f} ms (max of 7)", "")  # fmt: skip
-    row("cold start: to first decision (import + truststore + CRL/OCSP fetch)", f"{statistics.median(firsts):.1f} ms",
-        f"{max(firsts):.1f} ms (max of 7)", "local CRL/OCSP server, no network latency")  # fmt: skip
+    row(
+        "cold start: import app (fresh interpreter)",
+        f"{statistics.median(imports):.1f} ms",
+        f"{max(imports):.1f} ms (max of 7)",
+        "",
+    )
+    row(
+        "cold start: to first decision (import + truststore + CRL/OCSP fetch)",
+        f"{statistics.median(firsts):.1f} ms",
+        f"{max(firsts):.1f} ms (max of 7)",
+        "local CRL/OCSP server, no network latency",
+    )
     world.close()
 
 
@@ -165,8 +190,12 @@ def scale() -> None:
     big = crl_der(world.issuing.crl(revoked))
     build_s = time.perf_counter() - started
     loads = timed(lambda: parse_crl(big), 5)
-    row("100k-entry CRL: load + index (once per nextUpdate)", f"{statistics.median(loads):.1f} ms",
-        f"{max(loads):.1f} ms (max of 5)", f"{len(big) / 1e6:.1f} MB DER, built in {build_s:.1f} s")  # fmt: skip
+    row(
+        "100k-entry CRL: load + index (once per nextUpdate)",
+        f"{statistics.median(loads):.1f} ms",
+        f"{max(loads):.1f} ms (max of 5)",
+        f"{len(big) / 1e6:.1f} MB DER, built in {build_s:.1f} s",
+    )
     (world.crl_store / "issuing.crl").write_bytes(big)
     leaf = world.client(with_crl_url=False, with_ocsp_url=False).cert_pem()
     use_env(world.env(CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600"))
@@ -176,8 +205,12 @@ def scale() -> None:
     extra = [CertificateAuthority.root(f"bench CA {n}").cert for n in range(999)]
     bundle = pem(world.root.cert, world.issuing.cert, *extra)
     loads = timed(lambda: parse_truststore(bundle), 5)
-    row("truststore with 1,000 CAs: load", f"{statistics.median(loads):.1f} ms", f"{max(loads):.1f} ms (max of 5)",
-        f"{len(bundle) / 1e3:.0f} kB PEM")  # fmt: skip
+    row(
+        "truststore with 1,000 CAs: load",
+        f"{statistics.median(loads):.1f} ms",
+        f"{max(loads):.1f} ms (max of 5)",
+        f"{len(bundle) / 1e3:.0f} kB PEM",
+    )
     big_store = world.tmp / "big-truststore.pem"
     big_store.write_bytes(bundle)
     env = world.env(TRUSTSTORE_URI=big_store.as_uri(), REVOCATION_CACHE_SECONDS="3600")
@@ -248,8 +281,11 @@ def main() -> None:
         f"pyhanko-certvalidator {version('pyhanko-certvalidator')}; OpenSSL {ssl.OPENSSL_VERSION.split()[1]}"
     )
     results = ROOT / "bench" / "results.md"
-    notes = results.read_text().split("<!-- notes -->", 1)[1] if results.exists() and "<!-- notes -->" in \
-        results.read_text() else "\n"  # fmt: skip
+    notes = (
+        results.read_text().split("<!-- notes -->", 1)[1]
+        if results.exists() and "<!-- notes -->" in results.read_text()
+        else "\n"
+    )
     results.write_text(
         f"# make bench results\n\nMeasured {dt.date.today()} on {machine}. Whole run: "
         f"{time.perf_counter() - started:.0f} s. Decision rows: best of 3 rounds of 2,000 (lowest median).\n\n"

@@ -42,8 +42,13 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
 
     applied: set[str] = set(SETTING_NAMES)  # start clean, whatever the process environment holds
 
-    def run(cert_pem: bytes | str | None, node: str = "node-1", method: str = "GET", env: dict | None = None,
-            raw_event: dict | None = None) -> tuple[str, str | None, dict[str, Any]]:  # fmt: skip
+    def run(
+        cert_pem: bytes | str | None,
+        node: str = "node-1",
+        method: str = "GET",
+        env: dict | None = None,
+        raw_event: dict | None = None,
+    ) -> tuple[str, str | None, dict[str, Any]]:
         for key in applied | set(env or {}):
             monkeypatch.delenv(key, raising=False)
         for key, value in world.env(**(env or {})).items():
@@ -67,8 +72,12 @@ def s3_server() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     with pytest.MonkeyPatch.context() as patch:
-        for key, value in {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "testing",
-                           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():  # fmt: skip
+        for key, value in {
+            "AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }.items():
             patch.setenv(key, value)
         yield f"http://127.0.0.1:{port}"
     server.stop()

@@ -171,8 +171,13 @@ def test_unusable_truststore_entries_are_skipped_with_a_warning(
 
 def test_invalid_settings_deny_with_config_invalid(world: World, invoke: Invoke) -> None:
     cert = world.client().cert_pem()
-    for env in ({"REVOCATION_MODE": "yolo"}, {"FETCH_TIMEOUT_SECONDS": "soon"}, {"TRUSTSTORE_URI": "http://x/y"},
-                {"ID_PATTERN": "(["}, {"USER_ID_ATTRIBUTE": "favouriteColour"}):  # fmt: skip
+    for env in (
+        {"REVOCATION_MODE": "yolo"},
+        {"FETCH_TIMEOUT_SECONDS": "soon"},
+        {"TRUSTSTORE_URI": "http://x/y"},
+        {"ID_PATTERN": "(["},
+        {"USER_ID_ATTRIBUTE": "favouriteColour"},
+    ):
         assert invoke(cert, env=env)[:2] == ("Deny", "CONFIG_INVALID"), env
 
 

@@ -81,8 +81,13 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
         issuer = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
         crl = fetch_url(f"http://127.0.0.1:{port}/crl/issuing.crl", timeout=5, max_bytes=1 << 20)
         assert cert.serial_number in {serial for _, serial in parse_crl(crl).entries}
-        body = fetch_url(f"http://127.0.0.1:{port}/ocsp/issuing", body=ocsp_request(cert, issuer),
-                         content_type="application/ocsp-request", timeout=5, max_bytes=1 << 20)  # fmt: skip
+        body = fetch_url(
+            f"http://127.0.0.1:{port}/ocsp/issuing",
+            body=ocsp_request(cert, issuer),
+            content_type="application/ocsp-request",
+            timeout=5,
+            max_bytes=1 << 20,
+        )
         now = dt.datetime.now(dt.UTC)
         answer = ocsp_answer("ocsp", body, cert, issuer, now, dt.timedelta(seconds=60), dt.timedelta(hours=1))
         assert answer.status.value == "revoked"
@@ -93,9 +98,13 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
 
 def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     port = free_port()
-    process = subprocess.Popen([NODEGATE, "up", "--dir", str(tmp_path / "pki"), "--port", str(port)],
-                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env=os.environ | {"PYTHONUNBUFFERED": "1"})  # fmt: skip
+    process = subprocess.Popen(
+        [NODEGATE, "up", "--dir", str(tmp_path / "pki"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
     lines: list[str] = []
     try:
         deadline = time.monotonic() + 60
@@ -108,8 +117,13 @@ def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -
         assert len(commands) == 2, lines
         own = subprocess.run(shlex.split(commands[0]), capture_output=True, text=True, timeout=30, check=True)
         assert json.loads(own.stdout)["userId"] == "alice"
-        other = subprocess.run([*shlex.split(commands[1].split("#")[0]), "-o", "/dev/null", "-w", "%{http_code}"],
-                               capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+        other = subprocess.run(
+            [*shlex.split(commands[1].split("#")[0]), "-o", "/dev/null", "-w", "%{http_code}"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         assert other.stdout == "403"
     finally:
         process.send_signal(signal.SIGINT)
@@ -138,11 +152,20 @@ def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> Non
     run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
     run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
     node_port, edge_port = free_port(), free_port()
-    env = os.environ | {"TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(), "REVOCATION_MODE": "off",
-                        "PYTHONUNBUFFERED": "1", "POWERTOOLS_METRICS_DISABLED": "true"}  # fmt: skip
+    env = os.environ | {
+        "TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(),
+        "REVOCATION_MODE": "off",
+        "PYTHONUNBUFFERED": "1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
     node = subprocess.Popen([NODEGATE, "node", "--port", str(node_port)], stdout=subprocess.PIPE, text=True)
-    edge = subprocess.Popen([NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{node_port}"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    edge = subprocess.Popen(
+        [NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{node_port}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert node.stdout
         assert "node backend on" in node.stdout.readline()
@@ -150,9 +173,23 @@ def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> Non
         ca = banner.split("--cacert ")[1].strip()
         assert "edge on https://127.0.0.1" in (edge.stdout.readline() if edge.stdout else "")
         stem = pki / "clients" / "alice-node-1"
-        out = subprocess.run(["curl", "-sS", "--cacert", ca, "--cert", f"{stem}.pem", "--key", f"{stem}.key",
-                              f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami"],
-                             capture_output=True, text=True, timeout=30, check=True)  # fmt: skip
+        out = subprocess.run(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                ca,
+                "--cert",
+                f"{stem}.pem",
+                "--key",
+                f"{stem}.key",
+                f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
         assert json.loads(out.stdout)["userId"] == "alice"
     finally:
         for process in (edge, node):

@@ -25,8 +25,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield running
 
 
-def call(stack: Stack, client: str | None, path: str, method: str = "GET", headers: dict | None = None,
-         body: bytes | None = None) -> tuple[int, dict]:  # fmt: skip
+def call(
+    stack: Stack,
+    client: str | None,
+    path: str,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: bytes | None = None,
+) -> tuple[int, dict]:
     context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
     if client:
         stem = stack.pki.root / "clients" / client
@@ -92,9 +98,20 @@ def test_event_has_the_fields_aws_documents(tmp_path: Path, stack: Stack) -> Non
     event = build_event(ApiIdentity(), "GET", "/nodes/node-1/a/b", "x=1&x=2", {"Host": "h"}, "127.0.0.1", der)
     assert event is not None
     # REQUEST authorizer input, REST API (docs: "Input to an API Gateway Lambda authorizer")
-    assert set(event) == {"type", "methodArn", "resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                          "queryStringParameters", "multiValueQueryStringParameters", "pathParameters",
-                          "stageVariables", "requestContext"}  # fmt: skip
+    assert set(event) == {
+        "type",
+        "methodArn",
+        "resource",
+        "path",
+        "httpMethod",
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "stageVariables",
+        "requestContext",
+    }
     assert event["methodArn"] == "arn:aws:execute-api:us-east-1:123456789012:local0api1/prod/GET/nodes/node-1/a/b"
     assert event["pathParameters"] == {"nodeId": "node-1", "proxy": "a/b"}
     assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
@@ -115,8 +132,13 @@ def test_policy_evaluation_matches_api_gateway_rules() -> None:
     arn = "arn:aws:execute-api:us-east-1:1:api/prod/GET/nodes/node-1/x"
 
     def policy(*statements: tuple[str, str]) -> dict:
-        return {"principalId": "p", "policyDocument": {"Version": "2012-10-17", "Statement": [
-            {"Action": "execute-api:Invoke", "Effect": e, "Resource": [r]} for e, r in statements]}}  # fmt: skip
+        return {
+            "principalId": "p",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": e, "Resource": [r]} for e, r in statements],
+            },
+        }
 
     assert policy_allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/prod/*/nodes/node-1/*")), arn)
     assert not policy_allows(policy(("Allow", "arn:aws:execute-api:us-east-1:1:api/prod/*/nodes/node-2/*")), arn)
@@ -128,7 +150,21 @@ def test_policy_evaluation_matches_api_gateway_rules() -> None:
 
 def test_curl_is_the_client_people_use(stack: Stack) -> None:
     stem = stack.pki.root / "clients" / "alice-node-1"
-    out = subprocess.run(["curl", "-sS", "--cacert", str(stack.pki.root / "root-ca.pem"), "--cert", f"{stem}.pem",
-                          "--key", f"{stem}.key", f"{stack.edge.url}/nodes/node-1/whoami"],
-                         capture_output=True, text=True, check=True, timeout=20)  # fmt: skip
+    out = subprocess.run(
+        [
+            "curl",
+            "-sS",
+            "--cacert",
+            str(stack.pki.root / "root-ca.pem"),
+            "--cert",
+            f"{stem}.pem",
+            "--key",
+            f"{stem}.key",
+            f"{stack.edge.url}/nodes/node-1/whoami",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=20,
+    )
     assert json.loads(out.stdout)["userId"] == "alice"

@@ -45,8 +45,11 @@ class Fixture:
         self.issuing = self.root.sub_ca("fuzz issuing")
         (tmp / "ts.pem").write_bytes(self.root.cert_pem() + self.issuing.cert_pem())
         self.good = self.issuing.issue(client_name("alice", "node-1"), with_crl_url=False, with_ocsp_url=False)
-        self.env = {"TRUSTSTORE_URI": (tmp / "ts.pem").as_uri(), "REVOCATION_MODE": "hard-fail",
-                    "POWERTOOLS_METRICS_DISABLED": "true"}  # fmt: skip
+        self.env = {
+            "TRUSTSTORE_URI": (tmp / "ts.pem").as_uri(),
+            "REVOCATION_MODE": "hard-fail",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
 
 
 @pytest.fixture(scope="module")
@@ -127,8 +130,9 @@ def _string_mutations(original: str) -> st.SearchStrategy[str]:
     path=st.sampled_from(EVENT_PATHS) | st.sampled_from(FOCUS),
     action=st.sampled_from(["replace", "delete", "near"]),
 )
-def test_mutated_events_never_crash_or_allow_wrongly(fx: Fixture, data: st.DataObject, path: tuple[str, ...],
-                                                     action: str) -> None:  # fmt: skip
+def test_mutated_events_never_crash_or_allow_wrongly(
+    fx: Fixture, data: st.DataObject, path: tuple[str, ...], action: str
+) -> None:
     base = event(fx.good.cert_pem(), "node-1")
     mutated = copy.deepcopy(base)
     parent: Any = mutated
@@ -167,8 +171,11 @@ def test_arbitrary_top_level_events(fx: Fixture, garbage: Any) -> None:
 @FUZZ
 @given(data=st.binary(max_size=4096), flip=st.integers(min_value=0, max_value=10_000))
 def test_corrupted_pem_and_der_never_allow(fx: Fixture, data: bytes, flip: int) -> None:
-    der = bytearray(fx.good.cert.public_bytes(__import__("cryptography.hazmat.primitives.serialization",
-                                                         fromlist=["Encoding"]).Encoding.DER))  # fmt: skip
+    der = bytearray(
+        fx.good.cert.public_bytes(
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER
+        )
+    )
     der[flip % len(der)] ^= 0xFF
     for body in (bytes(der), data):
         pem = "-----BEGIN CERTIFICATE-----\n" + base64.encodebytes(body).decode() + "-----END CERTIFICATE-----\n"
@@ -224,9 +231,12 @@ valid_documents = st.fixed_dictionaries(
 )
 near_documents = st.fixed_dictionaries(
     {"version": st.sampled_from([1, 1, 1, 2, "1", None])},
-    optional={"grants": st.lists(grants | near_grants, max_size=4) | json_values,
-              "disabledUsers": st.lists(near_ids, max_size=3) | json_values, "other": json_values},
-)  # fmt: skip
+    optional={
+        "grants": st.lists(grants | near_grants, max_size=4) | json_values,
+        "disabledUsers": st.lists(near_ids, max_size=3) | json_values,
+        "other": json_values,
+    },
+)
 
 
 @FUZZ

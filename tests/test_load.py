@@ -44,8 +44,9 @@ class Timeline:
 
 
 def outcome(stack: Stack, contexts: dict[str, ssl.SSLContext], who: str, node: str) -> str:
-    connection = http.client.HTTPSConnection("127.0.0.1", stack.edge.server_address[1], context=contexts[who],
-                                             timeout=20)  # fmt: skip
+    connection = http.client.HTTPSConnection(
+        "127.0.0.1", stack.edge.server_address[1], context=contexts[who], timeout=20
+    )
     try:
         connection.request("GET", f"/nodes/{node}/status")
         response = connection.getresponse()
@@ -92,9 +93,14 @@ def test_rotation_under_load(tmp_path: Path) -> None:
         newcomer = newcomer_ca.issue(client_name("nina", "node-6"), with_crl_url=False, with_ocsp_url=False)
         (stack.pki.root / "clients" / "nina-node-6.pem").write_bytes(newcomer.cert_pem())
         (stack.pki.root / "clients" / "nina-node-6.key").write_bytes(newcomer.key_pem())
-        roles = {"alice": ("alice-node-1", "node-1"), "alice-other-node": ("alice-node-1", "node-2"),
-                 "bob": ("bob-node-2", "node-2"), "mallory": ("mallory-node-1", "node-1"),
-                 "erin": ("erin-node-5", "node-5"), "newcomer": ("nina-node-6", "node-6")}  # fmt: skip
+        roles = {
+            "alice": ("alice-node-1", "node-1"),
+            "alice-other-node": ("alice-node-1", "node-2"),
+            "bob": ("bob-node-2", "node-2"),
+            "mallory": ("mallory-node-1", "node-1"),
+            "erin": ("erin-node-5", "node-5"),
+            "newcomer": ("nina-node-6", "node-6"),
+        }
         contexts = {}
         for who, (stem, _) in roles.items():
             context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
@@ -140,11 +146,16 @@ def test_rotation_under_load(tmp_path: Path) -> None:
             thread.join(timeout=SECONDS + 60)
         growth = rss_mb() - baseline_rss
 
-    wrong = [(who, got, round(s - timeline.events.get("revoke-erin", 0), 2)) for who, got, s, e in results
-             if got not in expected(who, timeline, s, e)]  # fmt: skip
+    wrong = [
+        (who, got, round(s - timeline.events.get("revoke-erin", 0), 2))
+        for who, got, s, e in results
+        if got not in expected(who, timeline, s, e)
+    ]
     counts = Counter((who, got) for who, got, _, _ in results)
-    print(f"\n{len(results)} requests in {SECONDS:.0f} s from {CLIENTS} clients; outcomes: {dict(counts)}; "
-          f"RSS growth {growth:.1f} MB")  # fmt: skip
+    print(
+        f"\n{len(results)} requests in {SECONDS:.0f} s from {CLIENTS} clients; outcomes: {dict(counts)}; "
+        f"RSS growth {growth:.1f} MB"
+    )
     assert len(results) > CLIENTS * 2
     assert not [r for r in results if r[1].startswith("5")], "the edge answered 5xx"
     assert wrong == [], wrong[:10]

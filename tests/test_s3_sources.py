@@ -96,8 +96,12 @@ def test_policy_file_grants_and_denies(world: World, invoke: Invoke, bucket) -> 
     assert invoke(carol, node="node-2", env=env)[:2] == ("Deny", "NODE_MISMATCH")
     mallory = world.client("mallory", "node-5").cert_pem()
     assert invoke(mallory, node="node-5", env=env)[:2] == ("Deny", "POLICY_DENIED")
-    for broken in (b"{not json", b'{"version": 2}', b'{"version": 1, "grants": [{"user": "a b", "nodes": ["x"]}]}',
-                   b'{"version": 1, "grants": [{"user": "carol", "nodes": ["*"]}]}'):  # fmt: skip
+    for broken in (
+        b"{not json",
+        b'{"version": 2}',
+        b'{"version": 1, "grants": [{"user": "a b", "nodes": ["x"]}]}',
+        b'{"version": 1, "grants": [{"user": "carol", "nodes": ["*"]}]}',
+    ):
         s3.put_object(Bucket=name, Key="policy.json", Body=broken)
         assert invoke(carol, node="node-3", env=env)[:2] == ("Deny", "POLICY_UNAVAILABLE"), broken
     s3.delete_object(Bucket=name, Key="policy.json")
@@ -128,8 +132,9 @@ def test_crl_store_lists_every_object_and_rereads_only_what_changed(bucket) -> N
     previous = CrlStore(entries={uri: (tag, filler_index) for uri, tag in before.items()})
     issuing = CertificateAuthority.root("issuing CA")
     revoked = issuing.issue(client_name("mallory", "node-1"))
-    s3.put_object(Bucket=name, Key="crls/zzz-issuing.crl",
-                  Body=crl_der(issuing.crl({revoked.cert.serial_number: utcnow()})))  # fmt: skip
+    s3.put_object(
+        Bucket=name, Key="crls/zzz-issuing.crl", Body=crl_der(issuing.crl({revoked.cert.serial_number: utcnow()}))
+    )
     s3.put_object(Bucket=name, Key="crls/a-00007.crl", Body=crl_der(other.crl({}, number=2)))
     store = load_crl_store(prefix, previous, timeout=5, max_bytes=1 << 20)
     assert len(store.entries) == 5000

@@ -127,8 +127,11 @@ def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
     integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"][
         "x-amazon-apigateway-integration"
     ]
-    template_headers = {k.split(".")[-1].lower(): v.split(".")[-1] for k, v in integration["requestParameters"].items()
-                        if k.startswith("integration.request.header.")}  # fmt: skip
+    template_headers = {
+        k.split(".")[-1].lower(): v.split(".")[-1]
+        for k, v in integration["requestParameters"].items()
+        if k.startswith("integration.request.header.")
+    }
     assert template_headers == IDENTITY_HEADERS
     assert {h.lower() for h in BACKEND_HEADERS} == set(template_headers)
 

@@ -35,13 +35,19 @@ def cert(*answers: Answer) -> CertificateRevocation:
     ],
 )
 def test_mode_rule(answers: tuple[Answer, ...], require: str | None, hard: str | None, soft: str | None) -> None:
-    for mode, expected in ((RevocationMode.REQUIRE, require), (RevocationMode.HARD_FAIL, hard),
-                           (RevocationMode.SOFT_FAIL, soft)):  # fmt: skip
+    for mode, expected in (
+        (RevocationMode.REQUIRE, require),
+        (RevocationMode.HARD_FAIL, hard),
+        (RevocationMode.SOFT_FAIL, soft),
+    ):
         if expected is None:
             outcome = evaluate([cert(*answers)], mode)
             assert outcome.checked == 1
-            assert outcome.unavailable == (("ocsp:b: refused",) if mode is RevocationMode.SOFT_FAIL and DOWN in
-                                           answers and GOOD not in answers else ())  # fmt: skip
+            assert outcome.unavailable == (
+                ("ocsp:b: refused",)
+                if mode is RevocationMode.SOFT_FAIL and DOWN in answers and GOOD not in answers
+                else ()
+            )
         else:
             with pytest.raises(Denied) as denied:
                 evaluate([cert(*answers)], mode)
@@ -80,8 +86,11 @@ def test_access_rule() -> None:
     policy = AccessPolicy({"alice": (Grant("node-2", frozenset({"GET"})),)}, frozenset({"mallory"}))
     assert authorize(alice, "node-1", "DELETE", policy).methods == {"*"}
     assert authorize(alice, "node-2", "GET", policy).methods == {"GET"}
-    for node, method, reason in (("node-2", "POST", "POLICY_DENIED"), ("node-3", "GET", "NODE_MISMATCH"),
-                                 ("NODE-1", "GET", "NODE_MISMATCH")):  # fmt: skip
+    for node, method, reason in (
+        ("node-2", "POST", "POLICY_DENIED"),
+        ("node-3", "GET", "NODE_MISMATCH"),
+        ("NODE-1", "GET", "NODE_MISMATCH"),
+    ):
         with pytest.raises(Denied, match=reason):
             authorize(alice, node, method, policy)
     with pytest.raises(Denied, match="POLICY_DENIED"):

@@ -54,8 +54,20 @@ def prepare(pki: DevPki) -> None:
 
 def run_case(stack: Stack, case: Case) -> tuple[str, str]:
     """Run curl for one case; return (status or TLS error, what the backend saw)."""
-    command = ["curl", "-sS", "--max-time", "15", "--cacert", str(stack.pki.root / "root-ca.pem"), "-X", case.method,
-               "-o", "-", "-w", "\n%{http_code}"]  # fmt: skip
+    command = [
+        "curl",
+        "-sS",
+        "--max-time",
+        "15",
+        "--cacert",
+        str(stack.pki.root / "root-ca.pem"),
+        "-X",
+        case.method,
+        "-o",
+        "-",
+        "-w",
+        "\n%{http_code}",
+    ]
     if case.client:
         stem = stack.pki.root / "clients" / case.client
         command += ["--cert", f"{stem}.pem", "--key", f"{stem}.key"]

@@ -82,9 +82,11 @@ class DevPki:
         _write(stem.with_suffix(".p12"), issued.pkcs12(chain, P12_PASSWORD), secret=True)
         db = self._db()
         db[format(issued.cert.serial_number, "x")] = {
-            "ca": ca, "subject": issued.cert.subject.rfc4514_string(), "file": str(stem.with_suffix(".pem")),
+            "ca": ca,
+            "subject": issued.cert.subject.rfc4514_string(),
+            "file": str(stem.with_suffix(".pem")),
             "revoked": None,
-        }  # fmt: skip
+        }
         self._save_db(db)
         return stem.with_suffix(".pem")
 
@@ -118,8 +120,9 @@ class DevPki:
         written = []
         for which in ("root", "issuing"):
             now = utcnow()
-            crl = self.ca(which).crl(self.revoked(which), this_update=now, next_update=now + next_update,
-                                     number=int(now.timestamp()))  # fmt: skip
+            crl = self.ca(which).crl(
+                self.revoked(which), this_update=now, next_update=now + next_update, number=int(now.timestamp())
+            )
             path = self.root / "crl" / f"{which}.crl"
             _write(path, crl_der(crl))
             written.append(path)
@@ -155,9 +158,14 @@ def server_certificate(ca: CertificateAuthority) -> Issued:
     """A TLS server certificate for localhost and 127.0.0.1, for the local edge."""
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
     return ca.issue(
-        name(O="nodegate dev PKI", CN="localhost"), eku=[ExtendedKeyUsageOID.SERVER_AUTH], sans=sans,
-        key_usage=None, with_crl_url=False, with_ocsp_url=False, days=825,
-    )  # fmt: skip
+        name(O="nodegate dev PKI", CN="localhost"),
+        eku=[ExtendedKeyUsageOID.SERVER_AUTH],
+        sans=sans,
+        key_usage=None,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        days=825,
+    )
 
 
 def ephemeral_server_files(directory: Path) -> tuple[Path, Path, Path]:

@@ -187,8 +187,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
         if event is None:
             self._reply(403, MISSING_TOKEN, log, started)
             return
-        log |= {"requestId": event["requestContext"]["requestId"],
-                "clientCertSerial": event["requestContext"]["identity"]["clientCert"]["serialNumber"]}  # fmt: skip
+        log |= {
+            "requestId": event["requestContext"]["requestId"],
+            "clientCertSerial": event["requestContext"]["identity"]["clientCert"]["serialNumber"],
+        }
         try:
             response = self.server.authorizer(event, None)
         except Exception as exc:  # noqa: BLE001 - API Gateway turns an authorizer error into a 500
@@ -220,8 +222,9 @@ class EdgeHandler(BaseHTTPRequestHandler):
             status, upstream_headers = upstream.status, upstream.getheaders()
         except (OSError, http.client.HTTPException) as exc:
             log["integrationError"] = repr(exc)[:300]
-            self._reply(502 if not isinstance(exc, TimeoutError) else 504, {"message": "Internal server error"}, log,
-                        started)  # fmt: skip
+            self._reply(
+                502 if not isinstance(exc, TimeoutError) else 504, {"message": "Internal server error"}, log, started
+            )
             return
         finally:
             connection.close()
@@ -279,8 +282,13 @@ class EdgeServer(ThreadingHTTPServer):
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
         self._cert = (server_cert, server_key)
 
-        load = blob_loader(settings.truststore_uri, self._tls_context, version=settings.truststore_version,
-                           timeout=2.0, max_bytes=10 * 1024 * 1024)  # fmt: skip
+        load = blob_loader(
+            settings.truststore_uri,
+            self._tls_context,
+            version=settings.truststore_version,
+            timeout=2.0,
+            max_bytes=10 * 1024 * 1024,
+        )
         self.tls = Refreshing(load, settings.truststore_refresh_seconds, settings.source_max_stale_seconds)
         self.tls.get()
 

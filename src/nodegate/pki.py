@@ -34,8 +34,12 @@ def new_key(kind: str = "ec") -> PrivateKey:
 
 def name(**attributes: str | Sequence[str]) -> x509.Name:
     """Build a Name from keyword attributes (CN, UID, O, OU); a list value repeats the attribute."""
-    oids = {"CN": NameOID.COMMON_NAME, "UID": NameOID.USER_ID, "O": NameOID.ORGANIZATION_NAME,
-            "OU": NameOID.ORGANIZATIONAL_UNIT_NAME}  # fmt: skip
+    oids = {
+        "CN": NameOID.COMMON_NAME,
+        "UID": NameOID.USER_ID,
+        "O": NameOID.ORGANIZATION_NAME,
+        "OU": NameOID.ORGANIZATIONAL_UNIT_NAME,
+    }
     parts = []
     for key, value in attributes.items():
         for item in [value] if isinstance(value, str) else value:
@@ -96,8 +100,16 @@ class CertificateAuthority(Issued):
         """A self-signed root CA."""
         private = new_key(key)
         subject = name(O="nodegate dev PKI", CN=common_name)
-        cert = build(subject, private.public_key(), subject, private, ca=True, days=days, key_usage=CA_USAGE,
-                     not_before=not_before)  # fmt: skip
+        cert = build(
+            subject,
+            private.public_key(),
+            subject,
+            private,
+            ca=True,
+            days=days,
+            key_usage=CA_USAGE,
+            not_before=not_before,
+        )
         return cls(cert, private, crl_url=urls.get("crl_url"), ocsp_url=urls.get("ocsp_url"))
 
     def issue(
@@ -122,13 +134,24 @@ class CertificateAuthority(Issued):
         added as (value, critical) pairs."""
         private = new_key(key) if isinstance(key, str) else key
         cert = build(
-            subject, private.public_key(), self.cert.subject, self.key, issuer_cert=self.cert,
-            ca=ca, path_length=path_length, days=days, not_before=not_before,
+            subject,
+            private.public_key(),
+            self.cert.subject,
+            self.key,
+            issuer_cert=self.cert,
+            ca=ca,
+            path_length=path_length,
+            days=days,
+            not_before=not_before,
             eku=([ExtendedKeyUsageOID.CLIENT_AUTH] if not ca else None) if eku is KEEP else eku,  # type: ignore[arg-type]
             key_usage=(CA_USAGE if ca else CLIENT_USAGE) if key_usage is KEEP else key_usage,  # type: ignore[arg-type]
-            crl_url=self.crl_url if with_crl_url else None, ocsp_url=self.ocsp_url if with_ocsp_url else None,
-            sans=sans, hash_algorithm=hash_algorithm, serial=serial or self.next_serial(), extensions=extensions,
-        )  # fmt: skip
+            crl_url=self.crl_url if with_crl_url else None,
+            ocsp_url=self.ocsp_url if with_ocsp_url else None,
+            sans=sans,
+            hash_algorithm=hash_algorithm,
+            serial=serial or self.next_serial(),
+            extensions=extensions,
+        )
         return Issued(cert, private)
 
     def sub_ca(
@@ -141,17 +164,27 @@ class CertificateAuthority(Issued):
         **urls: str | None,
     ) -> CertificateAuthority:
         """An intermediate CA issued by this one; ``urls`` are the CRL/OCSP URLs *it* will embed."""
-        issued = self.issue(name(O="nodegate dev PKI", CN=common_name), ca=True, path_length=path_length, days=1825,
-                            not_before=not_before, extensions=extensions)  # fmt: skip
+        issued = self.issue(
+            name(O="nodegate dev PKI", CN=common_name),
+            ca=True,
+            path_length=path_length,
+            days=1825,
+            not_before=not_before,
+            extensions=extensions,
+        )
         return CertificateAuthority(issued.cert, issued.key, crl_url=urls.get("crl_url"), ocsp_url=urls.get("ocsp_url"))
 
     def ocsp_signer(self, *, days: int = 365) -> Issued:
         """A delegated OCSP responder certificate (EKU OCSPSigning) issued by this CA."""
         subject = name(O="nodegate dev PKI", CN=f"{self.cert.subject.rfc4514_string()} OCSP responder")
         return self.issue(
-            subject, eku=[ExtendedKeyUsageOID.OCSP_SIGNING], key_usage=CLIENT_USAGE, days=days,
-            with_crl_url=False, with_ocsp_url=False,
-        )  # fmt: skip
+            subject,
+            eku=[ExtendedKeyUsageOID.OCSP_SIGNING],
+            key_usage=CLIENT_USAGE,
+            days=days,
+            with_crl_url=False,
+            with_ocsp_url=False,
+        )
 
     def crl(
         self,
@@ -198,10 +231,16 @@ class CertificateAuthority(Issued):
         signer = responder or self
         now = this_update or utcnow()
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-            request.issuer_name_hash, request.issuer_key_hash, serial or request.serial_number,
-            request.hash_algorithm, status, now, now + validity,
-            revoked_at if status is ocsp.OCSPCertStatus.REVOKED else None, None,
-        )  # fmt: skip
+            request.issuer_name_hash,
+            request.issuer_key_hash,
+            serial or request.serial_number,
+            request.hash_algorithm,
+            status,
+            now,
+            now + validity,
+            revoked_at if status is ocsp.OCSPCertStatus.REVOKED else None,
+            None,
+        )
         builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
         if responder is not None:
             builder = builder.certificates([responder.cert])

@@ -70,9 +70,11 @@ def point_stack_at(cloudformation: Any, stack: str, version: str) -> None:
         for p in described["Parameters"]
     ]
     cloudformation.update_stack(
-        StackName=stack, UsePreviousTemplate=True, Parameters=parameters,
+        StackName=stack,
+        UsePreviousTemplate=True,
+        Parameters=parameters,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )  # fmt: skip
+    )
     cloudformation.get_waiter("stack_update_complete").wait(StackName=stack)
 
 

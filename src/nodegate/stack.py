@@ -130,9 +130,13 @@ def running_stack(
         env |= extra_env or {}
         logger = (lambda entry: None) if quiet else None
         edge = EdgeServer(
-            edge_port, f"http://127.0.0.1:{node.server_address[1]}", str(directory / "server.pem"),
-            str(directory / "server.key"), env=env, access_log=logger,
-        ).start()  # fmt: skip
+            edge_port,
+            f"http://127.0.0.1:{node.server_address[1]}",
+            str(directory / "server.pem"),
+            str(directory / "server.key"),
+            env=env,
+            access_log=logger,
+        ).start()
         stack = Stack(pki, edge, node, revocation, f"http://127.0.0.1:{s3_port}", env)
         syncer = threading.Thread(target=_keep_crls_synced, args=(stack,), name="crl-sync", daemon=True)
         syncer.start()

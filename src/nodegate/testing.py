@@ -118,8 +118,9 @@ class World:
         self.server = TestRevocationServer(self.responder).start()
         url = self.server.url
         self.root = CertificateAuthority.root("nodegate test root", crl_url=f"{url}/crl/root.crl")
-        self.issuing = self.root.sub_ca("nodegate test issuing", crl_url=f"{url}/crl/issuing.crl",
-                                        ocsp_url=f"{url}/ocsp/issuing")  # fmt: skip
+        self.issuing = self.root.sub_ca(
+            "nodegate test issuing", crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
+        )
         self.responder.cas.update(root=self.root, issuing=self.issuing)
         self.responder.signers["issuing"] = self.issuing.ocsp_signer()
         self.truststore = tmp / "truststore.pem"
@@ -208,8 +209,24 @@ def openssl_v1_client(
         subprocess.run(args, cwd=tmp, check=True, capture_output=True)
 
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", "v1.key", "-out", "v1.csr", "-subj", subject)
-    run("openssl", "x509", "-req", "-in", "v1.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", str(serial),
-        "-out", "v1.pem", "-days", "30", f"-{digest}")  # fmt: skip
+    run(
+        "openssl",
+        "x509",
+        "-req",
+        "-in",
+        "v1.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-set_serial",
+        str(serial),
+        "-out",
+        "v1.pem",
+        "-days",
+        "30",
+        f"-{digest}",
+    )
     return (tmp / "v1.pem").read_bytes()
 
 

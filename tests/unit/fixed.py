@@ -59,8 +59,13 @@ def cdp(*points: x509.DistributionPoint) -> tuple[x509.CRLDistributionPoints, bo
 
 def idp(*urls: str, **flags: object) -> tuple[x509.IssuingDistributionPoint, bool]:
     """An issuingDistributionPoint extension (critical, as RFC 5280 requires)."""
-    values = {"only_contains_user_certs": False, "only_contains_ca_certs": False, "only_some_reasons": None,
-              "indirect_crl": False, "only_contains_attribute_certs": False} | flags  # fmt: skip
+    values = {
+        "only_contains_user_certs": False,
+        "only_contains_ca_certs": False,
+        "only_some_reasons": None,
+        "indirect_crl": False,
+        "only_contains_attribute_certs": False,
+    } | flags
     names = [x509.UniformResourceIdentifier(u) for u in urls] or None
     return x509.IssuingDistributionPoint(full_name=names, relative_name=None, **values), True  # type: ignore[arg-type]
 

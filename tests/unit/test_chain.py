@@ -37,16 +37,18 @@ def test_name_constraints_apply_whatever_their_criticality(critical: bool) -> No
 @pytest.mark.parametrize("critical", [True, False])
 def test_require_explicit_policy_applies_whatever_its_criticality(critical: bool) -> None:
     top = root()
-    ca = sub(top, extensions=[(x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None),
-                               critical)])  # fmt: skip
+    ca = sub(
+        top, extensions=[(x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None), critical)]
+    )
     without = client(ca).cert
     policies = x509.CertificatePolicies([x509.PolicyInformation(TEST_POLICY, None)])
     assert "policies" in refuse(without, top.cert, ca.cert).detail
     ca_with = sub(top, "Issuing P", extensions=[(policies, False), (x509.PolicyConstraints(0, None), critical)])
     with_policy = client(ca_with, extensions=[(policies, False)]).cert
     assert build_path(with_policy, parse_truststore(pem(top.cert, ca_with.cert)), NOW, POLICY)[0] == with_policy
-    wanted = PathPolicy(policies=PolicyInputs(initial_policy_set=frozenset({"2.16.840.1.101.3.2.1.48.2"}),
-                                              initial_explicit_policy=True))  # fmt: skip
+    wanted = PathPolicy(
+        policies=PolicyInputs(initial_policy_set=frozenset({"2.16.840.1.101.3.2.1.48.2"}), initial_explicit_policy=True)
+    )
     assert refuse(with_policy, top.cert, ca_with.cert, policy=wanted).reason == Reason.INVALID_CHAIN
 
 

@@ -50,9 +50,15 @@ def test_reason_partitioned_crls_must_cover_every_reason() -> None:
     leaf = client(ca, with_crl_url=False).cert
     compromise = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
     rest = frozenset(
-        {x509.ReasonFlags.affiliation_changed, x509.ReasonFlags.superseded, x509.ReasonFlags.cessation_of_operation,
-         x509.ReasonFlags.certificate_hold, x509.ReasonFlags.privilege_withdrawn, x509.ReasonFlags.aa_compromise}
-    )  # fmt: skip
+        {
+            x509.ReasonFlags.affiliation_changed,
+            x509.ReasonFlags.superseded,
+            x509.ReasonFlags.cessation_of_operation,
+            x509.ReasonFlags.certificate_hold,
+            x509.ReasonFlags.privilege_withdrawn,
+            x509.ReasonFlags.aa_compromise,
+        }
+    )
     first = crl(ca, extensions=[idp(only_some_reasons=compromise)])
     second = crl(ca, number=2, extensions=[idp(only_some_reasons=rest)])
     assert not crl_status(leaf, [first], NOW, SKEW, ok).good
@@ -124,8 +130,9 @@ def test_delta_crls() -> None:
 def test_unusable_crls_are_no_answer() -> None:
     ca = sub(root())
     leaf = client(ca, with_crl_url=False).cert
-    unknown_critical = crl(ca, extensions=[(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"),
-                                            True)])  # fmt: skip
+    unknown_critical = crl(
+        ca, extensions=[(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.2.3.4"), b"\x05\x00"), True)]
+    )
     stale = crl(ca, this_update=NOW - 3 * HOUR, next_update=NOW - 2 * HOUR)
     future = crl(ca, this_update=NOW + 2 * HOUR, next_update=NOW + 3 * HOUR)
     for index in (unknown_critical, stale, future):

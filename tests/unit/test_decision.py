@@ -21,8 +21,11 @@ def runtime_in(folder: Path, *cas: object, crls: dict[str, bytes] | None = None,
     (folder / "crls").mkdir(exist_ok=True)
     for name, data in (crls or {}).items():
         (folder / "crls" / name).write_bytes(data)
-    settings = {"TRUSTSTORE_URI": (folder / "truststore.pem").as_uri(), "CRL_STORE_URI": (folder / "crls").as_uri(),
-                "REVOCATION_MODE": "require"} | env  # fmt: skip
+    settings = {
+        "TRUSTSTORE_URI": (folder / "truststore.pem").as_uri(),
+        "CRL_STORE_URI": (folder / "crls").as_uri(),
+        "REVOCATION_MODE": "require",
+    } | env
     return build_runtime(load_settings(settings))
 
 

@@ -67,18 +67,26 @@ def chains(draw: st.DrawFn) -> dict[str, Any]:
 
     root_key = key(draw(st.sampled_from(["ec", "rsa"])))
     root_name = name(O="diff", CN="Root")
-    root = build(root_name, root_key.public_key(), root_name, root_key, ca=True, key_usage=CA_USAGE, not_before=T0,
-                 days=3650)  # fmt: skip
+    root = build(
+        root_name, root_key.public_key(), root_name, root_key, ca=True, key_usage=CA_USAGE, not_before=T0, days=3650
+    )
     parent, parent_key, intermediates = root, root_key, []
     for depth in range(draw(st.integers(0, 3))):
         ca_key = key(draw(ca_key_kind))
         start, days = WINDOWS[draw(st.sampled_from(["valid"] * 7 + ["expired"]))]
         cert = build(
-            name(O="diff", CN=f"CA {depth}"), ca_key.public_key(), parent.subject, parent_key, issuer_cert=parent,
-            ca=draw(st.sampled_from([True] * 7 + [False])), path_length=draw(st.sampled_from([None, None, 0, 1, 2])),
-            key_usage=draw(st.sampled_from([CA_USAGE] * 7 + [CA_NO_CERTSIGN])), not_before=start, days=days,
+            name(O="diff", CN=f"CA {depth}"),
+            ca_key.public_key(),
+            parent.subject,
+            parent_key,
+            issuer_cert=parent,
+            ca=draw(st.sampled_from([True] * 7 + [False])),
+            path_length=draw(st.sampled_from([None, None, 0, 1, 2])),
+            key_usage=draw(st.sampled_from([CA_USAGE] * 7 + [CA_NO_CERTSIGN])),
+            not_before=start,
+            days=days,
             hash_algorithm=HASHES[draw(st.sampled_from(list(HASHES)))],
-        )  # fmt: skip
+        )
         intermediates.append(cert)
         parent, parent_key = cert, ca_key
     ku = draw(st.sampled_from(["digitalSignature", "digitalSignature", "absent", "keyEncipherment"]))
@@ -88,10 +96,19 @@ def chains(draw: st.DrawFn) -> dict[str, Any]:
     leaf_key = key(draw(leaf_key_kind))
     is_ca = draw(st.sampled_from([False] * 7 + [True]))
     leaf = build(
-        client_name("alice", "node-1"), leaf_key.public_key(), parent.subject, parent_key, issuer_cert=parent,
-        ca=is_ca, key_usage=KU[ku], eku=EKU[draw(st.sampled_from(EKU_CHOICES))], not_before=start, days=days,
-        sans=[x509.RFC822Name("alice@example.com")], hash_algorithm=HASHES[draw(st.sampled_from(list(HASHES)))],
-    )  # fmt: skip
+        client_name("alice", "node-1"),
+        leaf_key.public_key(),
+        parent.subject,
+        parent_key,
+        issuer_cert=parent,
+        ca=is_ca,
+        key_usage=KU[ku],
+        eku=EKU[draw(st.sampled_from(EKU_CHOICES))],
+        not_before=start,
+        days=days,
+        sans=[x509.RFC822Name("alice@example.com")],
+        hash_algorithm=HASHES[draw(st.sampled_from(list(HASHES)))],
+    )
     return {"root": root, "intermediates": intermediates, "leaf": leaf, "features": features}
 
 

@@ -14,13 +14,20 @@ from nodegate_authorizer.names import canonical, same_name, within
 def N(text: str) -> x509.Name:
     """A Name from 'CN=x,O=y' keeping every space of the values (RFC 4514 parsing would strip them)."""
     oid = x509.NameOID
-    oids = {"CN": oid.COMMON_NAME, "O": oid.ORGANIZATION_NAME, "OU": oid.ORGANIZATIONAL_UNIT_NAME,
-            "C": oid.COUNTRY_NAME, "UID": oid.USER_ID}  # fmt: skip
+    oids = {
+        "CN": oid.COMMON_NAME,
+        "O": oid.ORGANIZATION_NAME,
+        "OU": oid.ORGANIZATIONAL_UNIT_NAME,
+        "C": oid.COUNTRY_NAME,
+        "UID": oid.USER_ID,
+    }
     rdns = []
     for rdn in reversed(text.split(",")):
-        rdns.append(x509.RelativeDistinguishedName(
-            [x509.NameAttribute(oids[k], v) for k, v in (part.split("=", 1) for part in rdn.split("+"))]
-        ))  # fmt: skip
+        rdns.append(
+            x509.RelativeDistinguishedName(
+                [x509.NameAttribute(oids[k], v) for k, v in (part.split("=", 1) for part in rdn.split("+"))]
+            )
+        )
     return x509.Name(rdns)
 
 
@@ -57,8 +64,11 @@ def test_within() -> None:
         (x509.RFC822Name("ops@mail.example.com"), x509.RFC822Name(".example.com"), True),
         (x509.RFC822Name("ops@example.com"), x509.RFC822Name("ops@EXAMPLE.com"), True),
         (x509.RFC822Name("dev@example.com"), x509.RFC822Name("ops@example.com"), False),
-        (x509.UniformResourceIdentifier("https://host.example.com/x"), x509.UniformResourceIdentifier(".example.com"),
-         True),
+        (
+            x509.UniformResourceIdentifier("https://host.example.com/x"),
+            x509.UniformResourceIdentifier(".example.com"),
+            True,
+        ),
         (x509.UniformResourceIdentifier("https://example.com/x"), x509.UniformResourceIdentifier("example.com"), True),
         (x509.UniformResourceIdentifier("urn:nohost"), x509.UniformResourceIdentifier("example.com"), False),
         (x509.IPAddress(ipaddress.ip_address("10.1.2.3")), x509.IPAddress(ipaddress.ip_network("10.0.0.0/8")), True),
@@ -67,7 +77,7 @@ def test_within() -> None:
         (x509.DirectoryName(N("CN=x,O=Test")), x509.DirectoryName(N("O=test")), True),
         (x509.DNSName("example.com"), x509.RFC822Name("example.com"), False),
     ],
-)  # fmt: skip
+)
 def test_matches(name: x509.GeneralName, subtree: x509.GeneralName, inside: bool) -> None:
     assert matches(name, subtree) is inside
 

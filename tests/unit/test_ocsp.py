@@ -47,9 +47,16 @@ def respond(
     request = request_for(leaf, ca)
     key = signer or ca
     builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-        request.issuer_name_hash, request.issuer_key_hash, serial or request.serial_number, request.hash_algorithm,
-        status, this_update, next_update, T0 if status is ocsp.OCSPCertStatus.REVOKED else None, None,
-    )  # fmt: skip
+        request.issuer_name_hash,
+        request.issuer_key_hash,
+        serial or request.serial_number,
+        request.hash_algorithm,
+        status,
+        this_update,
+        next_update,
+        T0 if status is ocsp.OCSPCertStatus.REVOKED else None,
+        None,
+    )
     encoding = ocsp.OCSPResponderEncoding.NAME if by_name else ocsp.OCSPResponderEncoding.HASH
     builder = builder.responder_id(encoding, key.cert)
     if signer is not None and include_signer:
@@ -63,9 +70,13 @@ def answer(data: bytes, leaf: x509.Certificate, ca: CertificateAuthority) -> Any
 
 def delegate(ca: CertificateAuthority, *, eku: list[x509.ObjectIdentifier] | None = None, **kw: Any) -> Issued:
     return ca.issue(
-        x509.Name.from_rfc4514_string("CN=OCSP responder"), eku=eku or [ExtendedKeyUsageOID.OCSP_SIGNING],
-        key_usage=CLIENT_USAGE, with_crl_url=False, with_ocsp_url=False, **kw,
-    )  # fmt: skip
+        x509.Name.from_rfc4514_string("CN=OCSP responder"),
+        eku=eku or [ExtendedKeyUsageOID.OCSP_SIGNING],
+        key_usage=CLIENT_USAGE,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("by_name", [False, True])
@@ -136,13 +147,19 @@ def _pss(data: bytes, key: Any, name: str, mgf_name: str | None = None, salt: in
     response = asn1_ocsp.OCSPResponse.load(data)
     basic = response["response_bytes"]["response"].parsed
     params = algos.RSASSAPSSParams(
-        {"hash_algorithm": {"algorithm": name},
-         "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": mgf_name or name}},
-         "salt_length": salt}
-    )  # fmt: skip
+        {
+            "hash_algorithm": {"algorithm": name},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": mgf_name or name}},
+            "salt_length": salt,
+        }
+    )
     basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
-    algorithm = {"sha1": hashes.SHA1(), "sha256": hashes.SHA256(), "sha384": hashes.SHA384(),
-                 "sha512": hashes.SHA512()}[name]  # fmt: skip
+    algorithm = {
+        "sha1": hashes.SHA1(),
+        "sha256": hashes.SHA256(),
+        "sha384": hashes.SHA384(),
+        "sha512": hashes.SHA512(),
+    }[name]
     pss = padding.PSS(mgf=padding.MGF1(algorithm), salt_length=salt)
     basic["signature"] = key.sign(basic["tbs_response_data"].dump(), pss, algorithm)
     response["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(basic.dump(force=True))

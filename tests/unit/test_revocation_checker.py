@@ -97,8 +97,12 @@ def test_failed_source_is_not_fetched_again_before_the_retry_time() -> None:
     assert web.hits[CRL_URL] == 2
 
 
-def _ocsp_for(ca: CertificateAuthority, status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
-              validity: dt.timedelta = HOUR, this_update: dt.datetime = NOW - dt.timedelta(minutes=5)):  # fmt: skip
+def _ocsp_for(
+    ca: CertificateAuthority,
+    status: ocsp.OCSPCertStatus = ocsp.OCSPCertStatus.GOOD,
+    validity: dt.timedelta = HOUR,
+    this_update: dt.datetime = NOW - dt.timedelta(minutes=5),
+):
     def answer(body: bytes | None) -> bytes:
         request = ocsp.load_der_ocsp_request(body or b"")
         response = ca.ocsp_response(request, status, revoked_at=T0, this_update=this_update, validity=validity)
@@ -144,9 +148,12 @@ def _resign(data: bytes, key: object, *, pss: bool = False, oid: str | None = No
     tbs = basic["tbs_response_data"].dump()
     if pss:
         params = algos.RSASSAPSSParams(
-            {"hash_algorithm": {"algorithm": "sha256"},
-             "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}}, "salt_length": 32}
-        )  # fmt: skip
+            {
+                "hash_algorithm": {"algorithm": "sha256"},
+                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha256"}},
+                "salt_length": 32,
+            }
+        )
         basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
         pad = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
         basic["signature"] = key.sign(tbs, pad, hashes.SHA256())  # type: ignore[attr-defined]
@@ -175,8 +182,11 @@ def test_ocsp_algorithms() -> None:
 
     assert answer(der).status == "good"
     assert answer(_resign(der, ca.key, pss=True)).status == "good"
-    for broken in (_resign(der, ca.key, corrupt=True), _resign(der, ca.key, pss=True, corrupt=True),
-                   _resign(der, ca.key, oid="1.2.3.4.5")):  # fmt: skip
+    for broken in (
+        _resign(der, ca.key, corrupt=True),
+        _resign(der, ca.key, pss=True, corrupt=True),
+        _resign(der, ca.key, oid="1.2.3.4.5"),
+    ):
         with pytest.raises(SourceInvalid):
             answer(broken)
 

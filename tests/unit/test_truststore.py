@@ -45,7 +45,9 @@ def test_no_usable_anchor_is_an_error() -> None:
 def test_issuer_lookup_uses_rfc5280_name_matching() -> None:
     top = root("Case Root")
     renamed = x509.Name(
-        [x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "NODEGATE  DEV PKI"),
-         x509.NameAttribute(x509.NameOID.COMMON_NAME, "  case   ROOT ")]
-    )  # fmt: skip
+        [
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "NODEGATE  DEV PKI"),
+            x509.NameAttribute(x509.NameOID.COMMON_NAME, "  case   ROOT "),
+        ]
+    )
     assert parse_truststore(pem(top.cert)).named(renamed) == (top.cert,)

@@ -93,8 +93,11 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     if isinstance(decision, Allowed):
         assert route is not None
         response = allow_response(route, decision.identity, decision.grant, decision.certificate)
-        fields: dict[str, Any] = {"decision": "Allow", "userId": decision.identity.user_id,
-                                  "nodeId": decision.grant.node_id}  # fmt: skip
+        fields: dict[str, Any] = {
+            "decision": "Allow",
+            "userId": decision.identity.user_id,
+            "nodeId": decision.grant.node_id,
+        }
         if decision.revocation.unavailable:
             fields["softFailed"] = list(decision.revocation.unavailable)
             metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)

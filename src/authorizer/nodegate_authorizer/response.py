@@ -19,9 +19,14 @@ def _builder(principal: str, route: APIGatewayRouteArn | None, context: dict[str
     if route is None:
         return APIGatewayAuthorizerResponse(principal, "*", "*", "*", "*", context=context)
     return APIGatewayAuthorizerResponse(
-        principal, route.region, route.aws_account_id, route.api_id, route.stage, context=context,
+        principal,
+        route.region,
+        route.aws_account_id,
+        route.api_id,
+        route.stage,
+        context=context,
         partition=route.partition,
-    )  # fmt: skip
+    )
 
 
 def allow_response(

@@ -62,9 +62,17 @@ _FLOATS = {
     "CLOCK_SKEW_SECONDS": ("clock_skew_seconds", 0.0, 3600.0),
 }
 SETTING_NAMES = (
-    "TRUSTSTORE_URI", "TRUSTSTORE_VERSION", "CRL_STORE_URI", "ACCESS_POLICY_URI", "REVOCATION_MODE", "FETCH_MAX_BYTES",
-    "USER_ID_ATTRIBUTE", "NODE_ID_ATTRIBUTE", "ID_PATTERN", *_FLOATS,
-)  # fmt: skip
+    "TRUSTSTORE_URI",
+    "TRUSTSTORE_VERSION",
+    "CRL_STORE_URI",
+    "ACCESS_POLICY_URI",
+    "REVOCATION_MODE",
+    "FETCH_MAX_BYTES",
+    "USER_ID_ATTRIBUTE",
+    "NODE_ID_ATTRIBUTE",
+    "ID_PATTERN",
+    *_FLOATS,
+)
 """Every environment variable load_settings reads."""
 
 

@@ -47,8 +47,9 @@ def _names(names: Sequence[x509.GeneralName] | None) -> set[object]:
     }
 
 
-def _dp_names(full: Sequence[x509.GeneralName] | None, relative: x509.RelativeDistinguishedName | None,
-              base: x509.Name) -> set[object]:  # fmt: skip
+def _dp_names(
+    full: Sequence[x509.GeneralName] | None, relative: x509.RelativeDistinguishedName | None, base: x509.Name
+) -> set[object]:
     """A distribution point's names; a relative name is appended to ``base`` (RFC 5280 4.2.1.13)."""
     if relative is not None:
         return {canonical(x509.Name([*base.rdns, relative]))}
@@ -110,9 +111,13 @@ def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
 
 
 def _status(
-    complete: CrlIndex, deltas: list[CrlIndex], cert: x509.Certificate, now: datetime, skew: timedelta,
+    complete: CrlIndex,
+    deltas: list[CrlIndex],
+    cert: x509.Certificate,
+    now: datetime,
+    skew: timedelta,
     signer_problem: SignerProblem,
-) -> tuple[Entry | None, str | None]:  # fmt: skip
+) -> tuple[Entry | None, str | None]:
     """(revocation entry or None, problem or None) from a complete CRL and its newest usable delta."""
     newest: CrlIndex | None = None
     for delta in deltas:
@@ -163,8 +168,9 @@ def crl_status(
             if problem:
                 problems.append(problem)
                 continue
-            revoked, problem = _status(complete, _delta_for(complete, deltas, cert, point), cert, now, skew,
-                                       signer_problem)  # fmt: skip
+            revoked, problem = _status(
+                complete, _delta_for(complete, deltas, cert, point), cert, now, skew, signer_problem
+            )
             if problem:
                 problems.append(problem)
                 continue

@@ -56,8 +56,10 @@ def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
     key = issuer_key_id(issuer)
     unusable: list[str] = []
     crl_urls: list[str] = []
-    for kind, points in (("CRL distribution point", extension(cert, x509.CRLDistributionPoints)),
-                         ("freshest CRL", extension(cert, x509.FreshestCRL))):  # fmt: skip
+    for kind, points in (
+        ("CRL distribution point", extension(cert, x509.CRLDistributionPoints)),
+        ("freshest CRL", extension(cert, x509.FreshestCRL)),
+    ):
         for point in points or ():
             urls = _http(point.full_name)
             if (not urls and kind == "freshest CRL") or (point.full_name and not urls):
