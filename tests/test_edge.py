@@ -168,3 +168,19 @@ def test_curl_is_the_client_people_use(stack: Stack) -> None:
         timeout=20,
     )
     assert json.loads(out.stdout)["userId"] == "alice"
+
+
+def test_refused_handshakes_reach_curl_as_tls_alerts(stack: Stack, tmp_path: Path) -> None:
+    """50 refused handshakes in a row (no certificate, untrusted CA): every one ends in the TLS alert."""
+    from nodegate.pki import CertificateAuthority, client_name
+
+    stranger = CertificateAuthority.root("stranger").issue(client_name("alice", "node-1"))
+    (tmp_path / "stranger.pem").write_bytes(stranger.cert_pem())
+    (tmp_path / "stranger.key").write_bytes(stranger.key_pem())
+    base = ["curl", "-sS", "--cacert", str(stack.pki.root / "root-ca.pem"), f"{stack.edge.url}/nodes/node-1/whoami"]
+    untrusted = ["--cert", str(tmp_path / "stranger.pem"), "--key", str(tmp_path / "stranger.key")]
+    outcomes = []
+    for attempt in range(50):
+        result = subprocess.run(base + (untrusted if attempt % 2 else []), capture_output=True, text=True)
+        outcomes.append((result.returncode, "alert" in result.stderr or "0A00045C" in result.stderr))
+    assert outcomes.count((56, True)) == 50, [o for o in outcomes if o != (56, True)][:5]

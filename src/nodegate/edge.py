@@ -256,6 +256,22 @@ class EdgeHandler(BaseHTTPRequestHandler):
         """Access logs are structured; see ``_log``."""
 
 
+LINGER_SECONDS = 1.0
+
+
+def _linger(tls: ssl.SSLSocket) -> None:
+    """After a refused handshake: half-close and read what the client still sends, so the TLS alert that
+    OpenSSL wrote reaches the client before a reset (closing with unread data makes the kernel send RST)."""
+    with contextlib.suppress(OSError, ValueError):
+        tls.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + LINGER_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            tls.settimeout(left)
+            if not tls.recv(4096):
+                break
+    tls.close()
+
+
 class EdgeServer(ThreadingHTTPServer):
     """TLS listener whose client-certificate truststore follows ``TRUSTSTORE_URI`` (re-read on refresh)."""
 
@@ -310,13 +326,15 @@ class EdgeServer(ThreadingHTTPServer):
         """Handshake in the connection's own thread; a refused certificate never reaches the handler."""
         try:
             tls = self.tls.get().wrap_socket(request, server_side=True, do_handshake_on_connect=False)
+        except Exception as exc:  # noqa: BLE001 - truststore unavailable: refuse the connection, keep serving
+            self.access_log({"ip": client_address[0], "tlsError": f"truststore unavailable: {exc}"[:200]})
+            return
+        try:
             tls.settimeout(30)
             tls.do_handshake()
         except (ssl.SSLError, OSError) as exc:
             self.access_log({"ip": client_address[0], "tlsError": str(exc)[:200], "status": None})
-            return
-        except Exception as exc:  # noqa: BLE001 - truststore unavailable: refuse the connection, keep serving
-            self.access_log({"ip": client_address[0], "tlsError": f"truststore unavailable: {exc}"[:200]})
+            _linger(tls)
             return
         try:
             super().finish_request(tls, client_address)

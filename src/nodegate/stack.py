@@ -108,8 +108,9 @@ def running_stack(
     s3_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
-    saved = {key: os.environ.get(key) for key in [*S3_ENV, "AWS_ENDPOINT_URL_S3"]}
-    os.environ.update(S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}"})
+    process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
+    saved = {key: os.environ.get(key) for key in process_env}
+    os.environ.update(process_env)
     node = NodeServer("127.0.0.1", node_port)
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
