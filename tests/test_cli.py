@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import os
 import shlex
@@ -79,7 +80,10 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
         assert "OCSP at" in (server.stdout.readline() if server.stdout else "")
         cert = x509.load_pem_x509_certificate((pki / "clients" / "bob-node-2.pem").read_bytes())
         issuer = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
-        crl = fetch_url(f"http://127.0.0.1:{port}/crl/issuing.crl", timeout=5, max_bytes=1 << 20)
+        loopback = (ipaddress.ip_network("127.0.0.0/8"),)
+        crl = fetch_url(
+            f"http://127.0.0.1:{port}/crl/issuing.crl", timeout=5, max_bytes=1 << 20, allowed_networks=loopback
+        )
         assert cert.serial_number in {serial for _, serial in parse_crl(crl).entries}
         body = fetch_url(
             f"http://127.0.0.1:{port}/ocsp/issuing",
@@ -87,6 +91,7 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
             content_type="application/ocsp-request",
             timeout=5,
             max_bytes=1 << 20,
+            allowed_networks=loopback,
         )
         now = dt.datetime.now(dt.UTC)
         answer = ocsp_answer("ocsp", body, cert, issuer, now, dt.timedelta(seconds=60), dt.timedelta(hours=1))

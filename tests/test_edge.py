@@ -184,3 +184,98 @@ def test_refused_handshakes_reach_curl_as_tls_alerts(stack: Stack, tmp_path: Pat
         result = subprocess.run(base + (untrusted if attempt % 2 else []), capture_output=True, text=True)
         outcomes.append((result.returncode, "alert" in result.stderr or "0A00045C" in result.stderr))
     assert outcomes.count((56, True)) == 50, [o for o in outcomes if o != (56, True)][:5]
+
+
+def raw_exchange(stack: Stack, client: str, request: bytes, *, wait: float = 5.0) -> bytes:
+    """Send ``request`` bytes over mTLS as they are, and read until the edge closes or ``wait`` passes."""
+    import socket
+
+    context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
+    stem = stack.pki.root / "clients" / client
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    address = ("127.0.0.1", stack.edge.server_address[1])
+    with (
+        socket.create_connection(address, timeout=wait) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(request)
+        chunks = []
+        try:
+            while chunk := tls.recv(65536):
+                chunks.append(chunk)
+        except (TimeoutError, ssl.SSLError, OSError):
+            pass
+        return b"".join(chunks)
+
+
+def status_of(response: bytes) -> int:
+    return int(response.split(b" ", 2)[1]) if response.startswith(b"HTTP/1.1 ") else 0
+
+
+GET = b"GET /nodes/node-1/echo HTTP/1.1\r\nHost: edge\r\n"
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Content-Length: -1\r\n", 400),
+        (b"Content-Length: abc\r\n", 400),
+        (b"Content-Length: +5\r\n", 400),
+        (b"Content-Length: 0\r\nContent-Length: 5\r\n", 400),
+        (b"Content-Length: 5, 6\r\n", 400),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", 400),
+        (b"Transfer-Encoding: gzip, chunked\r\n", 400),
+        (b"Content-Length: 999999999999\r\n", 413),
+        (b"X-Big: " + b"a" * 11000 + b"\r\n", 431),
+    ],
+    ids=["negative", "non-numeric", "signed", "two-lengths", "list", "te-and-cl", "te-gzip", "too-big", "headers"],
+)
+def test_message_framing_is_refused_before_any_body_is_read(stack: Stack, framing: bytes, status: int) -> None:
+    started = time.monotonic()
+    response = raw_exchange(stack, "alice-node-1", GET + framing + b"\r\n")
+    assert status_of(response) == status, response[:200]
+    assert b"connection: close" in response.lower()
+    assert time.monotonic() - started < 3
+
+
+def test_chunked_body_is_read_to_its_end_and_not_smuggled(stack: Stack) -> None:
+    smuggled = b"GET /nodes/node-2/whoami HTTP/1.1\r\nHost: edge\r\n\r\n"
+    chunked = f"{len(smuggled):x}\r\n".encode() + smuggled + b"\r\n0\r\n\r\n"
+    request = (
+        b"POST /nodes/node-1/echo HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    response = raw_exchange(stack, "alice-node-1", request + chunked)
+    assert status_of(response) == 200
+    assert response.count(b"HTTP/1.1 ") == 1  # the "request" inside the body was body, not a request
+    assert json.loads(response.split(b"\r\n\r\n", 1)[1])["body"] == smuggled.decode()
+    truncated = request + b"5\r\nab"
+    assert status_of(raw_exchange(stack, "alice-node-1", truncated, wait=2)) in (0, 400)
+
+
+def test_refused_client_body_is_never_read(stack: Stack) -> None:
+    """A client denied by the authorizer announces 300 MiB: the 403 comes before any of it is sent."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    request = b"POST /nodes/node-2/echo HTTP/1.1\r\nHost: edge\r\nContent-Length: 314572800\r\n\r\n"
+    started = time.monotonic()
+    response = raw_exchange(stack, "alice-node-1", request)  # alice may not call node-2
+    assert status_of(response) == 413  # over the edge's body limit: refused before the authorizer even runs
+    request = b"POST /nodes/node-2/echo HTTP/1.1\r\nHost: edge\r\nContent-Length: 5000000\r\n\r\n"
+    response = raw_exchange(stack, "alice-node-1", request)
+    assert status_of(response) == 403
+    assert time.monotonic() - started < 5
+    grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert grown_mb < 20
+
+
+def test_slow_clients_are_cut_off(stack: Stack) -> None:
+    """Slowloris: headers that never finish are cut at the header deadline, not waited for."""
+    stack.edge.header_seconds = 1.0
+    try:
+        started = time.monotonic()
+        response = raw_exchange(stack, "alice-node-1", b"GET /nodes/node-1/whoami HTTP/1.1\r\nX-Slow: 1\r\n", wait=10)
+        assert response == b""
+        assert time.monotonic() - started < 3
+    finally:
+        stack.edge.header_seconds = 10.0

@@ -127,3 +127,20 @@ def test_refreshing_keeps_last_good_only_for_transient_failures() -> None:
     with pytest.raises(ValueError, match="bad content"):
         value.get()
     assert re.search("bad content", value.last_error or "")
+
+
+def test_disabled_users_match_whatever_the_case_grants_match_exactly() -> None:
+    from nodegate_authorizer.access_policy import parse_policy
+    from nodegate_authorizer.identity import IdentityRule
+
+    rule = IdentityRule("UID", "CN", re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"))
+    doc = b'{"version": 1, "disabledUsers": ["mallory"], "grants": [{"user": "alice", "nodes": ["node-2"]}]}'
+    policy = parse_policy(doc, rule)
+    for user in ("mallory", "Mallory", "MALLORY"):
+        with pytest.raises(Denied) as denied:
+            authorize(Identity(user, "node-9", ""), "node-9", "GET", policy)
+        assert denied.value.reason == Reason.POLICY_DENIED
+    assert authorize(Identity("alice", "node-1", ""), "node-2", "GET", policy).node_id == "node-2"
+    with pytest.raises(Denied) as denied:
+        authorize(Identity("Alice", "node-1", ""), "node-2", "GET", policy)
+    assert denied.value.reason == Reason.NODE_MISMATCH

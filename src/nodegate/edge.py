@@ -43,6 +43,41 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 FORBIDDEN = {"message": "Forbidden"}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 MAX_BODY = 10 * 1024 * 1024
+MAX_HEADER_BYTES = 10 * 1024
+"""API Gateway's limit on the total size of request headers (and the edge's)."""
+HEADER_SECONDS = 10.0
+BODY_SECONDS = 30.0
+"""Deadlines for a request's headers (from the first byte of the request line) and for its body."""
+
+
+class Framing(ValueError):
+    """The request's message framing breaks RFC 9112; ``status`` is 400 or 413."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_length(headers: Any) -> int | None:
+    """RFC 9112 6: the Content-Length to read, None for a chunked body; raise Framing for anything else."""
+    encodings = [v.strip().lower() for value in headers.get_all("Transfer-Encoding", []) for v in value.split(",")]
+    lengths = [v.strip() for value in headers.get_all("Content-Length", []) for v in value.split(",")]
+    if encodings and lengths:
+        raise Framing(400, "Transfer-Encoding and Content-Length together")
+    if encodings:
+        if encodings != ["chunked"]:
+            raise Framing(400, f"unsupported Transfer-Encoding {','.join(encodings)!r}")
+        return None
+    if not lengths:
+        return 0
+    if len(set(lengths)) != 1 or not lengths[0].isdigit() or not lengths[0].isascii():
+        raise Framing(400, "invalid or conflicting Content-Length")
+    length = int(lengths[0])
+    if length > MAX_BODY:
+        raise Framing(413, "body over the limit")
+    return length
+
+
 Authorizer = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
@@ -172,19 +207,40 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
+    def handle_one_request(self) -> None:
+        """One request, its headers under a deadline (a slow client is cut off, not waited for)."""
+        self._deadline = threading.Timer(self.server.header_seconds, self._cut)
+        self._deadline.daemon = True
+        self._deadline.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self._deadline.cancel()
+
+    def _cut(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
     def _handle(self) -> None:
+        self._deadline.cancel()
         started = time.perf_counter()
         log: dict[str, Any] = {"ip": self.client_address[0], "method": self.command, "path": self.path}
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self._reply(413, {"message": "Request Too Long"}, log, started)
+        try:
+            if sum(len(k) + len(v) for k, v in self.headers.items()) > MAX_HEADER_BYTES:
+                raise Framing(431, "request headers over the limit")
+            length = body_length(self.headers)
+        except Framing as exc:
+            self.close_connection = True
+            log["framingError"] = str(exc)
+            self._reply(exc.status, {"message": FRAMING_MESSAGES[exc.status]}, log, started)
             return
-        body = self.rfile.read(length) if length else b""
         raw_path, _, query = self.path.partition("?")
         cert_der = self.connection.getpeercert(binary_form=True)
         headers = dict(self.headers.items())
         event = build_event(self.server.api, self.command, raw_path, query, headers, self.client_address[0], cert_der)
         if event is None:
+            self.close_connection = True  # the body, if any, is not read
             self._reply(403, MISSING_TOKEN, log, started)
             return
         log |= {
@@ -199,18 +255,68 @@ class EdgeHandler(BaseHTTPRequestHandler):
         verdict = policy_allows(response, event["methodArn"]) if response is not None else None
         context = response.get("context", {}) if isinstance(response, dict) else {}
         log |= {"reason": context.get("reason"), "userId": context.get("userId"), "nodeId": context.get("nodeId")}
-        if verdict is None:
-            self._reply(500, {"message": None}, log, started)
-        elif not verdict:
-            forbidden = FORBIDDEN | {"reason": context.get("reason", ""), "requestId": log["requestId"]}
-            self._reply(403, forbidden, log, started)
-        else:
-            self._proxy(raw_path, query, body, context, log, started)
+        if not verdict:  # decided before the body is read: a refused client's body is never buffered
+            self.close_connection = True
+            if verdict is None:
+                self._reply(500, {"message": None}, log, started)
+            else:
+                forbidden = FORBIDDEN | {"reason": context.get("reason", ""), "requestId": log["requestId"]}
+                self._reply(403, forbidden, log, started)
+            return
+        try:
+            body = self._read_body(length)
+        except (Framing, OSError) as exc:
+            self.close_connection = True
+            status = exc.status if isinstance(exc, Framing) else 400
+            log["framingError"] = str(exc)[:200]
+            self._reply(status, {"message": FRAMING_MESSAGES[status]}, log, started)
+            return
+        self._proxy(raw_path, query, body, context, log, started)
+
+    def _read_body(self, length: int | None) -> bytes:
+        """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
+        cut = threading.Timer(self.server.body_seconds, self._cut)
+        cut.daemon = True
+        cut.start()
+        try:
+            if length is not None:
+                body = self.rfile.read(length) if length else b""
+                if len(body) != length:
+                    raise Framing(400, "body shorter than its Content-Length")
+                return body
+            return self._read_chunked()
+        finally:
+            cut.cancel()
+
+    def _read_chunked(self) -> bytes:
+        body = bytearray()
+        while True:
+            line = self.rfile.readline(1024)
+            size = line.split(b";", 1)[0].strip()
+            if not line.endswith(b"\r\n") or not size or not all(c in b"0123456789abcdefABCDEF" for c in size):
+                raise Framing(400, "malformed chunk size line")
+            count = int(size, 16)
+            if len(body) + count > MAX_BODY:
+                raise Framing(413, "body over the limit")
+            if count == 0:
+                break
+            chunk = self.rfile.read(count)
+            if len(chunk) != count or self.rfile.read(2) != b"\r\n":
+                raise Framing(400, "malformed chunk")
+            body += chunk
+        for _ in range(100):  # trailer fields, then the empty line
+            line = self.rfile.readline(1024)
+            if line in (b"\r\n", b""):
+                if not line:
+                    raise Framing(400, "chunked body ends before its last line")
+                return bytes(body)
+        raise Framing(400, "too many trailer fields")
 
     def _proxy(
         self, path: str, query: str, body: bytes, context: dict[str, Any], log: dict[str, Any], started: float
     ) -> None:
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP | set(IDENTITY_HEADERS)}
+        dropped = HOP_BY_HOP | set(IDENTITY_HEADERS) | {"content-length"}  # the edge re-frames the body
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
         for header, key in IDENTITY_HEADERS.items():
             headers[header.title()] = str(context.get(key, ""))
         backend = self.server.backend
@@ -243,7 +349,9 @@ class EdgeHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-ErrorType", "AccessDeniedException" if status == 403 else "InternalServerError")
+        self.send_header("x-amzn-ErrorType", ERROR_TYPES.get(status, "InternalServerError"))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
         self._log(status, log, started)
@@ -272,11 +380,26 @@ def _linger(tls: ssl.SSLSocket) -> None:
     tls.close()
 
 
+ERROR_TYPES = {
+    403: "AccessDeniedException",
+    400: "BadRequestException",
+    413: "RequestTooLargeException",
+    431: "RequestHeaderFieldsTooLargeException",
+}
+FRAMING_MESSAGES = {
+    400: "Bad Request",
+    413: "Request Too Long",
+    431: "Request Header Fields Too Large",
+}
+
+
 class EdgeServer(ThreadingHTTPServer):
     """TLS listener whose client-certificate truststore follows ``TRUSTSTORE_URI`` (re-read on refresh)."""
 
     daemon_threads = True
     request_queue_size = 128
+    header_seconds = HEADER_SECONDS
+    body_seconds = BODY_SECONDS
 
     def __init__(
         self,

@@ -124,6 +124,7 @@ def running_stack(
             "REVOCATION_MODE": "hard-fail",
             "REVOCATION_CACHE_SECONDS": "5",
             "FETCH_TIMEOUT_SECONDS": "1.0",
+            "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }
         if policy is not None:

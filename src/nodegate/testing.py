@@ -140,6 +140,7 @@ class World:
             "TRUSTSTORE_URI": self.truststore.as_uri(),
             "REVOCATION_MODE": "hard-fail",
             "FETCH_TIMEOUT_SECONDS": "0.5",
+            "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
             "REVOCATION_RETRY_SECONDS": "0",
             "POWERTOOLS_METRICS_DISABLED": "true",
         }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from fixed import NOW, T0, client, crl_bytes, root, sub
 from nodegate.pki import pem
 from nodegate.testing import decision, event
@@ -67,3 +69,22 @@ def test_make_handler_uses_its_runtime_and_clock(tmp_path: Path) -> None:
     early = make_handler(runtime, clock=lambda: T0 - dt.timedelta(days=1))  # type: ignore[arg-type]
     assert decision(early(event(alice.cert_pem()), None)) == ("Deny", "NOT_YET_VALID")
     assert decision(at_now({"type": "TOKEN"}, None)) == ("Deny", "BAD_REQUEST")
+
+
+def test_a_leaf_with_a_duplicate_extension_is_malformed(tmp_path: Path) -> None:
+    from asn1crypto import pem as asn1_pem
+    from asn1crypto import x509 as asn1_x509
+
+    top = root()
+    ca = sub(top)
+    original = asn1_x509.Certificate.load(client(ca).cert.public_bytes(Encoding.DER))
+    tbs = original["tbs_certificate"]
+    extensions = tbs["extensions"]
+    extensions.append(asn1_x509.Extension.load(extensions[0].dump()))
+    tbs["extensions"] = extensions
+    original["tbs_certificate"] = asn1_x509.TbsCertificate.load(tbs.dump(force=True))
+    duplicated = asn1_pem.armor("CERTIFICATE", original.dump(force=True)).decode()
+    inputs = runtime_in(tmp_path, top.cert, ca.cert).inputs()  # type: ignore[attr-defined]
+    refused = decide(parse_event(event(duplicated)), inputs, NOW)
+    assert isinstance(refused, Refused)
+    assert refused.reason == Reason.MALFORMED_CERT

@@ -26,7 +26,11 @@ class Grant:
 
 @dataclass(frozen=True)
 class AccessPolicy:
-    """Extra grants per user, and users whose certificates are refused outright."""
+    """Extra grants per user, and users whose certificates are refused outright.
+
+    ``disabled_users`` are kept case-folded and matched without regard to case (LDAP's uid is case-insensitive,
+    so ``Mallory`` must not dodge a ban on ``mallory``); grants match exactly, so a grant never reaches more
+    than it names."""
 
     grants: dict[str, tuple[Grant, ...]] = field(default_factory=dict)
     disabled_users: frozenset[str] = frozenset()
@@ -71,12 +75,12 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
         if not isinstance(methods, list) or not methods or not all(m in METHODS for m in methods):
             raise PolicyError(f"grant {number}: methods must be a non-empty list of {sorted(METHODS)}")
         grants.setdefault(user, []).extend(Grant(node, frozenset(methods)) for node in nodes)
-    return AccessPolicy({u: tuple(g) for u, g in grants.items()}, frozenset(disabled))
+    return AccessPolicy({u: tuple(g) for u, g in grants.items()}, frozenset(u.casefold() for u in disabled))
 
 
 def authorize(identity: Identity, node_id: str, method: str, policy: AccessPolicy) -> Grant:
     """Return the grant that lets ``identity`` call ``method`` on ``node_id``; raise Denied otherwise."""
-    if identity.user_id in policy.disabled_users:
+    if identity.user_id.casefold() in policy.disabled_users:
         raise Denied(Reason.POLICY_DENIED, f"user {identity.user_id} is disabled by the access policy")
     if node_id == identity.node_id:
         return Grant(node_id, frozenset({"*"}))

@@ -25,10 +25,9 @@ def load_leaf_pem(pem: str) -> x509.Certificate:
         raise ValueError("certificate PEM is empty or larger than 64 KiB")
     if data.count(b"-----BEGIN CERTIFICATE-----") != 1:
         raise ValueError("expected exactly one PEM certificate block")
-    cert = x509.load_pem_x509_certificate(data)
+    cert = load_certificate(data)
     if cert.serial_number == 0:
         raise ValueError("serial number is zero (RFC 5280 4.1.2.2)")
-    _ = cert.extensions  # parse now: a duplicate or malformed extension is a malformed certificate
     return cert
 
 
@@ -46,9 +45,13 @@ def pem_blocks(data: bytes) -> list[bytes]:
 
 
 def load_certificate(block: bytes) -> x509.Certificate:
-    """Parse one PEM certificate block with its extensions; raise ValueError when either does not parse."""
+    """Parse one PEM certificate block with its extensions; raise ValueError when either does not parse
+    (a duplicate or malformed extension makes the certificate malformed, whatever cryptography raises)."""
     cert = x509.load_pem_x509_certificate(block)
-    _ = cert.extensions
+    try:
+        _ = cert.extensions
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+        raise ValueError(f"extensions do not parse: {exc}") from None
     return cert
 
 

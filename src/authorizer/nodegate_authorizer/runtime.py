@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -77,7 +78,8 @@ def build_runtime(settings: Settings) -> Runtime:
             settings.access_policy_uri, partial(parse_policy, rule=rule), timeout=timeout, max_bytes=cap
         )
         policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
-    fetch = partial(_fetch, timeout=timeout, max_bytes=cap)
+    allowed = tuple(ipaddress.ip_network(network) for network in settings.fetch_allowed_networks)
+    fetch = partial(_fetch, timeout=timeout, max_bytes=cap, allowed_networks=allowed)
     path_policy = PathPolicy()
     return Runtime(
         truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),
@@ -89,8 +91,22 @@ def build_runtime(settings: Settings) -> Runtime:
     )
 
 
-def _fetch(url: str, body: bytes | None, *, timeout: float, max_bytes: int) -> bytes:
+def _fetch(
+    url: str,
+    body: bytes | None,
+    *,
+    timeout: float,
+    max_bytes: int,
+    allowed_networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...],
+) -> bytes:
     from .sources.http import fetch_url  # http.client costs ~20 ms of cold start; only needed on a fetch
 
     content_type = "application/ocsp-request" if body is not None else ""
-    return fetch_url(url, body=body, content_type=content_type, timeout=timeout, max_bytes=max_bytes)
+    return fetch_url(
+        url,
+        body=body,
+        content_type=content_type,
+        timeout=timeout,
+        max_bytes=max_bytes,
+        allowed_networks=allowed_networks,
+    )

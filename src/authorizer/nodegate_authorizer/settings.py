@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Settings:
     revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
     fetch_timeout_seconds: float = 1.5
     fetch_max_bytes: int = 16 * 1024 * 1024
+    fetch_allowed_networks: tuple[str, ...] = ()
     revocation_cache_seconds: float = 300.0
     revocation_retry_seconds: float = 30.0
     ocsp_max_age_seconds: float = 3600.0
@@ -71,6 +73,7 @@ SETTING_NAMES = (
     "USER_ID_ATTRIBUTE",
     "NODE_ID_ATTRIBUTE",
     "ID_PATTERN",
+    "FETCH_ALLOWED_NETWORKS",
     *_FLOATS,
 )
 """Every environment variable load_settings reads."""
@@ -123,6 +126,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             if raw not in ATTRIBUTE_OIDS and not re.fullmatch(r"[0-2](\.\d+)+", raw):
                 raise ConfigError(f"{name}={raw!r} is not one of {sorted(ATTRIBUTE_OIDS)} or a dotted OID")
             values[field] = raw
+    networks = [item.strip() for item in env.get("FETCH_ALLOWED_NETWORKS", "").split(",") if item.strip()]
+    for network in networks:
+        try:
+            ipaddress.ip_network(network)
+        except ValueError:
+            raise ConfigError(f"FETCH_ALLOWED_NETWORKS entry {network!r} is not a CIDR network") from None
+    values["fetch_allowed_networks"] = tuple(networks)
     pattern = env.get("ID_PATTERN", "").strip()
     if pattern:
         try:
