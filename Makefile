@@ -68,11 +68,10 @@ MUTATE_MODULES ?= chain names name_constraints policies certificates truststore 
 	event decision revocation/answers revocation/crl revocation/crl_validation revocation/checker \
 	revocation/ocsp revocation/plan revocation/cache
 MUTATE_PATHS := $(subst $(space),$(comma),$(foreach m,$(MUTATE_MODULES),src/authorizer/nodegate_authorizer/$(m).py))
-MUTATE_RUNNER := $(PY) -m pytest -x -q -p no:cacheprovider tests/unit tests/conformance tests/test_units.py \
-	-k 'not certvalidator and not differential'
+
 mutate: $(STAMP) pkits
 	test -x .venv-mutate/bin/mutmut || { $(PYTHON) -m venv .venv-mutate && .venv-mutate/bin/pip install -q mutmut==2.5.1; }
-	.venv-mutate/bin/mutmut run --paths-to-mutate "$(MUTATE_PATHS)" --runner "$(MUTATE_RUNNER)" \
+	.venv-mutate/bin/mutmut run --paths-to-mutate "$(MUTATE_PATHS)" --runner scripts/mutation-runner \
 		--tests-dir tests/unit --no-progress || true
 	.venv-mutate/bin/mutmut results
 
