@@ -209,21 +209,14 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         """One request, its headers under a deadline (a slow client is cut off, not waited for)."""
-        self._deadline = threading.Timer(self.server.header_seconds, self._cut)
-        self._deadline.daemon = True
-        self._deadline.start()
+        self._deadline = self.server.watchdog.arm(self.connection, self.server.header_seconds)
         try:
             super().handle_one_request()
         finally:
-            self._deadline.cancel()
-
-    def _cut(self) -> None:
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+            self.server.watchdog.disarm(self._deadline)
 
     def _handle(self) -> None:
-        self._deadline.cancel()
+        self.server.watchdog.disarm(self._deadline)
         started = time.perf_counter()
         log: dict[str, Any] = {"ip": self.client_address[0], "method": self.command, "path": self.path}
         try:
@@ -275,9 +268,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     def _read_body(self, length: int | None) -> bytes:
         """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
-        cut = threading.Timer(self.server.body_seconds, self._cut)
-        cut.daemon = True
-        cut.start()
+        deadline = self.server.watchdog.arm(self.connection, self.server.body_seconds)
         try:
             if length is not None:
                 body = self.rfile.read(length) if length else b""
@@ -286,7 +277,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 return body
             return self._read_chunked()
         finally:
-            cut.cancel()
+            self.server.watchdog.disarm(deadline)
 
     def _read_chunked(self) -> bytes:
         body = bytearray()
@@ -364,6 +355,44 @@ class EdgeHandler(BaseHTTPRequestHandler):
         """Access logs are structured; see ``_log``."""
 
 
+class Watchdog:
+    """Shuts down sockets whose deadline passed: one thread for the whole server, checking every 50 ms
+    (a timer thread per request would cost milliseconds: starting a thread waits for the GIL)."""
+
+    def __init__(self, period: float = 0.05) -> None:
+        self._period = period
+        self._lock = threading.Lock()
+        self._armed: dict[int, tuple[float, socket.socket]] = {}
+        self._tokens = iter(range(1, 1 << 62))
+        self._thread: threading.Thread | None = None
+
+    def arm(self, sock: socket.socket, seconds: float) -> int:
+        """Cut ``sock`` in ``seconds`` unless disarmed first; return the token to disarm it."""
+        with self._lock:
+            token = next(self._tokens)
+            self._armed[token] = (time.monotonic() + seconds, sock)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="edge-watchdog", daemon=True)
+                self._thread.start()
+        return token
+
+    def disarm(self, token: int) -> None:
+        """Forget a deadline (a no-op when it already fired or was disarmed)."""
+        with self._lock:
+            self._armed.pop(token, None)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._period)
+            now = time.monotonic()
+            with self._lock:
+                expired = [token for token, (deadline, _) in self._armed.items() if deadline <= now]
+                socks = [self._armed.pop(token)[1] for token in expired]
+            for sock in socks:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
 LINGER_SECONDS = 1.0
 
 
@@ -418,6 +447,7 @@ class EdgeServer(ThreadingHTTPServer):
         self.backend = urlsplit(backend)
         self.api = api or ApiIdentity()
         self.authorizer = authorizer or make_handler(build_runtime(settings))
+        self.watchdog = Watchdog()
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
         self._cert = (server_cert, server_key)
 
