@@ -24,7 +24,7 @@ from nodegate.testing import World
 MODES = {"require": "Deny", "hard-fail": "Deny", "soft-fail": "Allow", "off": "Allow"}
 TIMEOUT = 0.5
 BUDGET = 4 * TIMEOUT + 1.0  # parallel fetches, each bounded by the timeout, plus slack for a loaded CI machine
-TRANSPORT = ("down", "slow", "hang", "500", "garbage", "oversized")
+TRANSPORT = ("down", "slow", "hang", "drip", "500", "garbage", "oversized")
 CONTENT = ("stale", "wrong-key", "other-cert")
 
 

@@ -56,6 +56,14 @@ class FaultyHandler(RevocationHandler):
             self.end_headers()
             self.wfile.flush()
             time.sleep(self.server.slow_seconds)
+        elif fault == "drip":  # the status line and headers, one byte every 50 ms: never done in time
+            started = time.monotonic()
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Drip: " + b"a" * 400:
+                if time.monotonic() - started > self.server.slow_seconds:
+                    break
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
         return True
 
     def _raw(self, status: int, body: bytes) -> None:
