@@ -201,3 +201,65 @@ def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> Non
             process.terminate()
             process.wait(timeout=10)
     assert '"status": 200' in (edge.stderr.read() if edge.stderr else "")  # the access log line
+
+
+def test_explain_shows_every_step_for_allow_deny_and_policy_grants(tmp_path: Path) -> None:
+    allowed = run(
+        "explain",
+        "--cert",
+        "certificates/alice-node-1.pem",
+        "--node",
+        "node-1",
+        "--env-vars",
+        "events/env.json",
+        "--json",
+    )
+    assert allowed.returncode == 0, allowed.stderr
+    report = json.loads(allowed.stdout)
+    assert report["decision"] == "Allow"
+    assert [c["role"] for c in report["path"]] == ["leaf", "intermediate 1", "anchor"]
+    assert [r["answers"][0]["status"] for r in report["revocation"]] == ["good", "good"]
+    assert "certificates/crls/issuing.crl" in report["revocation"][0]["answers"][0]["detail"]
+    assert report["grant"]["rule"] == "the certificate's own node"
+    assert report["response"]["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+    revoked = run(
+        "explain", "--cert", "certificates/bob-node-2-revoked.pem", "--node", "node-2", "--env-vars", "events/env.json"
+    )
+    assert revoked.returncode == 1
+    assert "crl: REVOKED" in revoked.stdout
+    assert "=> Deny REVOKED" in revoked.stdout
+
+    policy = tmp_path / "policy.json"
+    policy.write_text(
+        json.dumps({"version": 1, "grants": [{"user": "alice", "nodes": ["node-2"], "methods": ["GET"]}]})
+    )
+    env = json.loads((ROOT / "events" / "env.json").read_text())
+    env["AuthorizerFunction"]["ACCESS_POLICY_URI"] = policy.as_uri()
+    (tmp_path / "env.json").write_text(json.dumps(env))
+    granted = run(
+        "explain",
+        "--cert",
+        "certificates/alice-node-1.pem",
+        "--node",
+        "node-2",
+        "--env-vars",
+        str(tmp_path / "env.json"),
+    )
+    assert granted.returncode == 0, granted.stdout
+    assert "4. policy: node node-2, methods ['GET'], by a grant in the access policy" in granted.stdout
+    posted = run(
+        "explain",
+        "--cert",
+        "certificates/alice-node-1.pem",
+        "--node",
+        "node-2",
+        "--method",
+        "POST",
+        "--env-vars",
+        str(tmp_path / "env.json"),
+        "--json",
+    )
+    assert json.loads(posted.stdout)["reason"] == "POLICY_DENIED"
+    from_event = run("explain", "-e", "events/revoked.json", "--env-vars", "events/env.json", "--json")
+    assert json.loads(from_event.stdout)["reason"] == "REVOKED"

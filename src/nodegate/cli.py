@@ -97,16 +97,49 @@ def _up(args: argparse.Namespace) -> int:
 
 def _invoke(args: argparse.Namespace) -> int:
     event = json.loads(Path(args.event).read_text())
-    if args.env_vars:
-        document = json.loads(Path(args.env_vars).read_text())
-        for section in ("Parameters", args.function):
-            for key, value in (document.get(section) or {}).items():
-                os.environ[key] = os.path.expandvars(str(value))
+    _load_env_vars(args.env_vars, args.function)
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from nodegate_authorizer.handler import lambda_handler
 
     print(json.dumps(lambda_handler(event, None), indent=2))
     return 0
+
+
+def _load_env_vars(path: str | None, function: str) -> None:
+    """Apply a SAM env-vars file (its Parameters and the function's section) to os.environ."""
+    if not path:
+        return
+    document = json.loads(Path(path).read_text())
+    for section in ("Parameters", function):
+        for key, value in (document.get(section) or {}).items():
+            os.environ[key] = os.path.expandvars(str(value))
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate.edge import ApiIdentity, build_event
+    from nodegate.explain import explain, render
+    from nodegate_authorizer.handler import settings_from_environment
+    from nodegate_authorizer.runtime import build_runtime
+
+    _load_env_vars(args.env_vars, args.function)
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    if args.event:
+        event = json.loads(Path(args.event).read_text())
+    else:
+        cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes())
+        path = f"/nodes/{args.node}/{args.path.lstrip('/')}"
+        built = build_event(ApiIdentity(), args.method, path, "", {}, "127.0.0.1", cert.public_bytes(Encoding.DER))
+        if built is None:
+            raise ValueError(f"--node {args.node!r} does not make a /nodes/{{nodeId}} path")
+        event = built
+    report = explain(event, build_runtime(settings_from_environment()), datetime.now(UTC))
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 0 if report["decision"] == "Allow" else 1
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -157,12 +190,38 @@ def parser() -> argparse.ArgumentParser:
     invoke.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
     invoke.add_argument("--function", default="AuthorizerFunction")
 
+    explain = commands.add_parser(
+        "explain",
+        help="show each step of the authorizer's decision on a certificate (exit 0 Allow, 1 Deny)",
+        description="Run the authorizer's own decision, with the settings from the environment (or --env-vars), "
+        "and print the path, every revocation source with its answer and age, the identity, the policy rule "
+        "that applied and the response. Example: nodegate explain --cert alice.pem --node node-1 "
+        "--env-vars events/env.json",
+    )
+    source = explain.add_mutually_exclusive_group(required=True)
+    source.add_argument("--cert", help="PEM client certificate (an event is built as API Gateway would)")
+    source.add_argument("-e", "--event", help="an authorizer event JSON file instead of --cert")
+    explain.add_argument("--node", default="node-1", help="node id in the path (default: node-1)")
+    explain.add_argument("--method", default="GET", help="HTTP method (default: GET)")
+    explain.add_argument("--path", default="status", help="path below /nodes/{node}/ (default: status)")
+    explain.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
+    explain.add_argument("--function", default="AuthorizerFunction", help="section of --env-vars to apply")
+    explain.add_argument("--json", action="store_true", help="print the report as JSON")
+
     demo = commands.add_parser("demo", help="run the end-to-end demo and print its table")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
 
 
-HANDLERS = {"pki": _pki, "node": _node, "edge": _edge, "up": _up, "invoke": _invoke, "demo": _demo}
+HANDLERS = {
+    "pki": _pki,
+    "node": _node,
+    "edge": _edge,
+    "up": _up,
+    "invoke": _invoke,
+    "explain": _explain,
+    "demo": _demo,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -110,7 +110,9 @@ def run_case(case: dict[str, Any], data: Path, now: datetime = VALIDATION_TIME, 
         outcome = ("allow", "")
         try:
             leaf = load_leaf_pem(_pem(certs / f"{case['ee']}.crt"))
-            validate_certificate(leaf, inputs, now)
+            _, revocation = validate_certificate(leaf, inputs, now)
+            if revocation.refusal:
+                raise Denied(*revocation.refusal)
         except Denied as denied:
             outcome = (denied.reason.value, denied.detail)
         except ValueError as exc:

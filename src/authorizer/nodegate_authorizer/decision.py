@@ -34,12 +34,13 @@ class DecisionInputs:
 
 @dataclass(frozen=True)
 class Allowed:
-    """An Allow, with what the response and the log need."""
+    """An Allow, with what the response, the log and ``nodegate explain`` need."""
 
     identity: Identity
     grant: Grant
     certificate: dict[str, str]
     revocation: RevocationOutcome
+    path: tuple[x509.Certificate, ...] = ()
 
 
 @lru_cache(maxsize=4096)
@@ -52,7 +53,8 @@ def _parse_leaf(pem: str) -> tuple[x509.Certificate, dict[str, str]]:
 def validate_certificate(
     leaf: x509.Certificate, inputs: DecisionInputs, now: datetime
 ) -> tuple[tuple[x509.Certificate, ...], RevocationOutcome]:
-    """The certificate steps of a decision: path, then revocation. Raise Denied when either fails."""
+    """The certificate steps of a decision: the path (raise Denied when there is none), then its revocation
+    outcome (whose ``refusal`` says whether it refuses)."""
     path = build_path(leaf, inputs.truststore, now, inputs.path_policy)
     return path, inputs.check_revocation(path, now, inputs.truststore)
 
@@ -64,6 +66,8 @@ class Refused:
     reason: Reason
     detail: str
     certificate: dict[str, str] = field(default_factory=dict)
+    path: tuple[x509.Certificate, ...] = ()
+    revocation: RevocationOutcome | None = None
 
 
 Decision = Allowed | Refused
@@ -77,12 +81,16 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Decis
         leaf, facts = _parse_leaf(request.client_cert_pem)
     except (ValueError, UnicodeError) as exc:
         return Refused(Reason.MALFORMED_CERT, f"client certificate does not parse: {exc}")
+    path: tuple[x509.Certificate, ...] = ()
+    revocation: RevocationOutcome | None = None
     try:
-        _, revocation = validate_certificate(leaf, inputs, now)
+        path, revocation = validate_certificate(leaf, inputs, now)
+        if revocation.refusal:
+            raise Denied(*revocation.refusal)
         identity = extract_identity(leaf, inputs.identity_rule)
         if not valid_id(request.node_id, inputs.identity_rule):
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
         grant = authorize(identity, request.node_id, request.method, inputs.access_policy)
     except Denied as denied:
-        return Refused(denied.reason, denied.detail, dict(facts))
-    return Allowed(identity=identity, grant=grant, certificate=dict(facts), revocation=revocation)
+        return Refused(denied.reason, denied.detail, dict(facts), path, revocation)
+    return Allowed(identity=identity, grant=grant, certificate=dict(facts), revocation=revocation, path=path)

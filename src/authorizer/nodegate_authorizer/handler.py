@@ -20,6 +20,7 @@ from .decision import Allowed, Refused, decide
 from .event import AuthRequest, parse_event
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
+from .revocation.answers import RevocationOutcome
 from .runtime import Runtime, build_runtime
 from .settings import SETTING_NAMES, ConfigError, Settings, load_settings
 from .truststore import Truststore
@@ -89,10 +90,8 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     except Exception as exc:
         decision = Refused(Reason.INTERNAL_ERROR, repr(exc)[:500])
         logger.exception("unexpected error; denying")
-    route = request.route if request else None
+    response = respond(decision, request)
     if isinstance(decision, Allowed):
-        assert route is not None
-        response = allow_response(route, decision.identity, decision.grant, decision.certificate)
         fields: dict[str, Any] = {
             "decision": "Allow",
             "userId": decision.identity.user_id,
@@ -102,8 +101,9 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
             fields["softFailed"] = list(decision.revocation.unavailable)
             metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)
     else:
-        response = deny_response(decision.reason, route)
         fields = {"decision": "Deny", "reason": decision.reason.value, "detail": decision.detail}
+    if decision.revocation is not None and decision.revocation.results:
+        fields["revocation"] = revocation_summary(decision.revocation)
     fields |= decision.certificate
     fields["latencyMs"] = round((time.perf_counter() - started) * 1000, 3)
     fields["correlation_id"] = _request_id(event)
@@ -115,6 +115,25 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     logger.info("authorization decision", extra=fields)
     _count(fields, failed)
     return response
+
+
+def respond(decision: Allowed | Refused, request: AuthRequest | None) -> dict[str, Any]:
+    """The authorizer response for a decision: node-scoped Allow, or Deny with the reason."""
+    route = request.route if request else None
+    if isinstance(decision, Refused):
+        return deny_response(decision.reason, route)
+    if route is None:  # an Allow always comes from a parsed request; never allow without its route
+        return deny_response(Reason.INTERNAL_ERROR, None)
+    return allow_response(route, decision.identity, decision.grant, decision.certificate)
+
+
+def revocation_summary(outcome: RevocationOutcome) -> list[str]:
+    """One compact line per checked certificate: each source and its status (for the decision log line)."""
+    return [
+        f"{result.role} {result.serial}: "
+        + (", ".join(f"{a.source}={a.status}" for a in result.answers) or "no source")
+        for result in outcome.results
+    ]
 
 
 def _request_id(event: object) -> str | None:

@@ -50,7 +50,7 @@ def policy_mappings(cert: x509.Certificate) -> list[tuple[str, str]]:
         ext = cert.extensions.get_extension_for_oid(ExtensionOID.POLICY_MAPPINGS)
     except x509.ExtensionNotFound:
         return []
-    from asn1crypto.x509 import PolicyMappings  # type: ignore[import-untyped]
+    from asn1crypto.x509 import PolicyMappings
 
     try:
         mappings = PolicyMappings.load(ext.value.public_bytes())

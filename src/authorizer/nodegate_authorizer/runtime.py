@@ -24,6 +24,7 @@ from .truststore import Truststore, TruststoreError, parse_truststore
 class Runtime:
     """Long-lived sources for one Settings; ``inputs()`` gives a decision what it needs right now."""
 
+    settings: Settings
     truststore: Refreshing[Truststore]
     crl_store: Refreshing[CrlStore] | None
     access_policy: Refreshing[AccessPolicy] | None
@@ -82,6 +83,7 @@ def build_runtime(settings: Settings) -> Runtime:
     fetch = partial(_fetch, timeout=timeout, max_bytes=cap, allowed_networks=allowed)
     path_policy = PathPolicy()
     return Runtime(
+        settings=settings,
         truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),
         crl_store=crl_store,
         access_policy=policy,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ..reasons import Denied, Reason
+from ..reasons import Reason
 from ..settings import RevocationMode
 
 
@@ -25,12 +25,14 @@ class SourceInvalid(ValueError):
 
 @dataclass(frozen=True)
 class Answer:
-    """One source's answer; ``valid_until`` bounds how long it may be reused."""
+    """One source's answer; ``valid_until`` bounds how long it may be reused, ``produced_at`` is the
+    answer's own thisUpdate (its age)."""
 
     source: str
     status: Status
     detail: str = ""
     valid_until: datetime | None = None
+    produced_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -44,22 +46,30 @@ class CertificateRevocation:
 
 @dataclass(frozen=True)
 class RevocationOutcome:
-    """A path that passed: how many certificates were checked, and which sources failed softly."""
+    """The revocation step as a value: every answer, the refusal the mode makes of them (reason and detail,
+    or None), and the sources that failed softly."""
 
-    checked: int
+    results: tuple[CertificateRevocation, ...] = ()
+    refusal: tuple[Reason, str] | None = None
     unavailable: tuple[str, ...] = ()
+
+    @property
+    def checked(self) -> int:
+        """How many certificates were checked."""
+        return len(self.results)
 
 
 def evaluate(results: Sequence[CertificateRevocation], mode: RevocationMode) -> RevocationOutcome:
-    """Apply ``mode`` to the answers; raise Denied for a revoked or (when required) unanswered certificate."""
-    for result in results:
+    """Apply ``mode`` to the answers: a revoked answer always refuses; an unanswered certificate refuses
+    unless the mode lets it pass (``soft-fail``, or ``hard-fail`` when it has no source at all)."""
+    done = tuple(results)
+    for result in done:
         for answer in result.answers:
             if answer.status is Status.REVOKED:
-                raise Denied(
-                    Reason.REVOKED, f"{result.role} serial {result.serial} revoked per {answer.source}: {answer.detail}"
-                )
+                why = f"{result.role} serial {result.serial} revoked per {answer.source}: {answer.detail}"
+                return RevocationOutcome(done, (Reason.REVOKED, why))
     soft: list[str] = []
-    for result in results:
+    for result in done:
         if any(answer.status is Status.GOOD for answer in result.answers):
             continue
         failed = [f"{a.source}: {a.detail}" for a in result.answers]
@@ -69,5 +79,5 @@ def evaluate(results: Sequence[CertificateRevocation], mode: RevocationMode) -> 
             soft.extend(failed)
             continue
         why = "; ".join(failed) or "no CRL distribution point, OCSP responder or stored CRL"
-        raise Denied(Reason.REVOCATION_UNAVAILABLE, f"{result.role} serial {result.serial}: {why}")
-    return RevocationOutcome(checked=len(results), unavailable=tuple(soft))
+        return RevocationOutcome(done, (Reason.REVOCATION_UNAVAILABLE, f"{result.role} serial {result.serial}: {why}"))
+    return RevocationOutcome(done, None, tuple(soft))

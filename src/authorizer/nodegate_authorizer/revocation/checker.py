@@ -53,10 +53,10 @@ class RevocationChecker:
         self.source_failures = 0
 
     def check(self, path: Sequence[x509.Certificate], now: datetime, truststore: Truststore) -> RevocationOutcome:
-        """Raise Denied when a certificate is revoked or, per the mode, unanswered; else return the outcome."""
+        """Every answer for the path and what the mode makes of them (``refusal`` is set when it refuses)."""
         mode = self._settings.revocation_mode
         if mode is RevocationMode.OFF:
-            return RevocationOutcome(checked=0)
+            return RevocationOutcome()
         return evaluate(self._path_answers(path, _Context(now, truststore, self._crl_store(), path[-1])), mode)
 
     def _path_answers(self, path: Sequence[x509.Certificate], context: _Context) -> list[CertificateRevocation]:
@@ -115,14 +115,17 @@ class RevocationChecker:
         now = context.now
         failures = [why for why in plan.unusable if not why.startswith("OCSP")]
         candidates: list[CrlIndex] = []
+        origins: dict[int, str] = {}
         for source in plan.crls:
             index, failure = self._fetched_crl(source, fetched, now)
             if index is not None:
                 candidates.append(index)
+                origins[id(index)] = source.url
             if failure:
                 failures.append(f"{source}: {failure}")
         issuers = {canonical(cert.issuer)} | _crl_issuer_names(cert)
         stored = [index for name in issuers for _, index in context.store.by_issuer.get(name, ())]
+        origins |= {id(index): uri for name in issuers for uri, index in context.store.by_issuer.get(name, ())}
         if context.store.unavailable:
             failures.append(context.store.unavailable)
         if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
@@ -130,14 +133,15 @@ class RevocationChecker:
         verdict = crl_status(
             cert, candidates + stored, now, self._skew, lambda index: self._signer_problem(index, issuer, context)
         )
-        used = ", ".join(_describe(index) for index in verdict.used)
+        used = ", ".join(f"{_describe(index)} from {origins.get(id(index), 'the CRL store')}" for index in verdict.used)
         if verdict.revoked is not None:
             reason = verdict.revoked.reason.value if verdict.revoked.reason else "unspecified"
             when = verdict.revoked.revoked_at.isoformat()
             return Answer("crl", Status.REVOKED, f"revoked at {when} ({reason}) per {used}")
         if verdict.good:
             valid_until = min((i.next_update for i in verdict.used if i.next_update), default=None)
-            return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until)
+            produced = min((i.this_update for i in verdict.used), default=None)
+            return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until, produced)
         return Answer("crl", Status.UNAVAILABLE, "; ".join([*verdict.problems, *failures])[:1000])
 
     def _fetched_crl(
@@ -224,11 +228,8 @@ class RevocationChecker:
         results = self._path_answers(
             path, replace(context, depth=context.depth + 1, signers=(*context.signers, signer))
         )
-        try:
-            evaluate(results, self._settings.revocation_mode)
-        except Denied as denied:
-            return f"CRL signer: {denied.detail}"
-        return None
+        refusal = evaluate(results, self._settings.revocation_mode).refusal
+        return f"CRL signer: {refusal[1]}" if refusal else None
 
     def _signed(self, index: CrlIndex, candidate: x509.Certificate) -> bool:
         key = (index.digest, candidate)

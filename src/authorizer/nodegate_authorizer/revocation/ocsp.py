@@ -64,7 +64,7 @@ def signature_algorithm(response: ocsp.OCSPResponse, data: bytes) -> tuple[hashe
         except UnsupportedAlgorithm:
             oid = response.signature_algorithm_oid.dotted_string
             raise SourceInvalid(f"OCSP signature algorithm {oid} is not supported") from None
-    from asn1crypto import ocsp as asn1_ocsp  # type: ignore[import-untyped]
+    from asn1crypto import ocsp as asn1_ocsp
 
     try:
         basic = asn1_ocsp.OCSPResponse.load(data)["response_bytes"]["response"].parsed
@@ -119,9 +119,10 @@ def ocsp_answer(
     valid_until = single.next_update_utc or single.this_update_utc + max_age
     if now > valid_until + skew:
         raise SourceInvalid(f"OCSP answer is stale: valid until {valid_until.isoformat()}")
+    signed = "" if signer is issuer else f" (signed by delegate {signer.subject.rfc4514_string()[:120]})"
     if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
         when = single.revocation_time_utc.isoformat() if single.revocation_time_utc else "unknown time"
-        return Answer(source, Status.REVOKED, f"revoked at {when}", valid_until)
+        return Answer(source, Status.REVOKED, f"revoked at {when}{signed}", valid_until, single.this_update_utc)
     if single.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
         raise SourceInvalid("OCSP responder does not know this certificate")
-    return Answer(source, Status.GOOD, "good", valid_until)
+    return Answer(source, Status.GOOD, f"good{signed}", valid_until, single.this_update_utc)
