@@ -65,8 +65,8 @@ def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path:
     index = parse_crl((pki / "crl" / "issuing.crl").read_bytes())
     assert cert.serial_number in {serial for _, serial in index.entries}
     bad = run("pki", "revoke", str(pki), "deadbeef")
-    assert bad.returncode == 2
-    assert "not issued by this PKI" in bad.stderr
+    assert bad.returncode == 1
+    assert "was not issued by the PKI in" in bad.stderr
 
 
 def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
@@ -118,18 +118,24 @@ def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -
             lines.append(line)
             if "Ctrl-C" in line:
                 break
-        commands = [line.strip() for line in lines if line.strip().startswith("curl ")]
-        assert len(commands) == 2, lines
+        hints = [line.split("#")[0].strip() for line in lines if line.startswith("  ")]
+        commands = [hint for hint in hints if hint.startswith("curl ")]
+
+        def status(command: str) -> str:
+            args = [*shlex.split(command), "-o", "/dev/null", "-w", "%{http_code}"]
+            return subprocess.run(args, capture_output=True, text=True, timeout=30, check=True).stdout
+
+        assert [status(command) for command in commands] == ["200", "403", "200", "200"], lines
         own = subprocess.run(shlex.split(commands[0]), capture_output=True, text=True, timeout=30, check=True)
         assert json.loads(own.stdout)["userId"] == "alice"
-        other = subprocess.run(
-            [*shlex.split(commands[1].split("#")[0]), "-o", "/dev/null", "-w", "%{http_code}"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        )
-        assert other.stdout == "403"
+        revoke = next(hint for hint in hints if " pki revoke " in hint)
+        subprocess.run(shlex.split(revoke), capture_output=True, text=True, timeout=30, check=True)  # as printed
+        deadline = time.monotonic() + 20  # the stack re-syncs CRLs every second; answers are cached 5 s
+        while status(commands[3]) != "403" and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert status(commands[3]) == "403"
+        explain = next(hint for hint in hints if " explain " in hint)
+        assert explain.startswith(str(Path(NODEGATE)))
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0
@@ -263,3 +269,96 @@ def test_explain_shows_every_step_for_allow_deny_and_policy_grants(tmp_path: Pat
     assert json.loads(posted.stdout)["reason"] == "POLICY_DENIED"
     from_event = run("explain", "-e", "events/revoked.json", "--env-vars", "events/env.json", "--json")
     assert json.loads(from_event.stdout)["reason"] == "REVOKED"
+
+
+def test_pki_issue_checks_input_and_protects_existing_certificates(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    assert run("pki", "init", str(pki), "--url", "http://127.0.0.1:1").returncode == 0
+    again = run("pki", "init", str(pki))
+    assert (again.returncode, "already holds a PKI" in again.stderr) == (1, True)
+    for bad in (
+        ["--user", "bad user", "--node", "node-1"],
+        ["--user", "alice", "--node", "../x"],
+        ["--user", "alice", "--node", "node-1", "--days", "0"],
+    ):
+        result = run("pki", "issue", str(pki), *bad)
+        assert result.returncode == 1, bad
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith("nodegate pki: error: ")
+    first = run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
+    assert first.returncode == 0
+    assert "serial " in first.stdout
+    assert "valid until " in first.stdout
+    old_serial = first.stdout.split("serial ")[1].split(",")[0]
+    refused = run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
+    assert refused.returncode == 1
+    assert "--force" in refused.stderr
+    assert run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1", "--force").returncode == 0
+    listed = json.loads(run("pki", "list", str(pki), "--json").stdout)
+    by_serial = {row["serial"]: row for row in listed}
+    assert by_serial[old_serial]["reason"] == "superseded"
+    assert [row["revoked_at"] is None for row in listed].count(True) == 1
+    table = run("pki", "list", str(pki)).stdout
+    assert old_serial in table
+    assert "superseded" in table
+
+
+def test_pki_revoke_is_idempotent_and_errors_name_the_problem(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    run("pki", "init", str(pki), "--url", "http://127.0.0.1:1")
+    run("pki", "issue", str(pki), "--user", "bob", "--node", "node-2")
+    cert = str(pki / "clients" / "bob-node-2.pem")
+    assert run("pki", "revoke", str(pki), cert, "--reason", "superseded").returncode == 0
+    first = json.loads(run("pki", "list", str(pki), "--json").stdout)[0]
+    second = run("pki", "revoke", str(pki), cert, "--reason", "key_compromise")
+    assert second.returncode == 0
+    assert "already revoked" in second.stdout
+    assert json.loads(run("pki", "list", str(pki), "--json").stdout)[0] == first  # date and reason unchanged
+    missing = run("pki", "revoke", str(tmp_path / "nope"), "abc")
+    assert missing.returncode == 1
+    assert "is not a nodegate PKI" in missing.stderr
+    unknown = run("pki", "revoke", str(pki), "abcdef")
+    assert (unknown.returncode, "'" not in unknown.stderr.split("error: ")[1].split(" was")[0]) == (1, True)
+    assert run("pki", "revoke", str(pki), "not-hex").stderr.endswith("neither a certificate file nor a hex serial\n")
+    assert run("pki", "frobnicate").returncode == 2  # usage errors stay 2
+
+
+def test_help_describes_commands_with_defaults_and_examples() -> None:
+    top = run("--help").stdout
+    assert "examples:" in top
+    assert "exit codes" in top
+    issue = run("pki", "issue", "--help").stdout
+    assert "(default: 365)" in issue
+    assert "Example: nodegate pki issue" in issue
+    assert "the PKI directory" in issue
+    assert "--policy" in run("up", "--help").stdout
+
+
+def test_invoke_reads_stdin_checks_the_function_and_explains_missing_settings() -> None:
+    event = (ROOT / "events" / "allow.json").read_text()
+    piped = subprocess.run(
+        [NODEGATE, "invoke", "-e", "-", "--env-vars", "events/env.json"],
+        input=event,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert piped.returncode == 0
+    assert json.loads(piped.stdout)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    wrong = run("invoke", "-e", "events/allow.json", "--function", "AuthoriserFunction")
+    assert wrong.returncode == 1
+    assert "AuthorizerFunction" in wrong.stderr
+    env = {k: v for k, v in os.environ.items() if k != "TRUSTSTORE_URI"}
+    bare = subprocess.run(
+        [NODEGATE, "invoke", "-e", "events/allow.json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert json.loads(bare.stdout)["context"]["reason"] == "CONFIG_INVALID"
+    assert "TRUSTSTORE_URI is not set" in bare.stderr

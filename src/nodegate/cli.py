@@ -1,4 +1,5 @@
-"""The ``nodegate`` command."""
+"""nodegate on one machine: a development PKI, the node backend, the mTLS edge, the whole stack, and the
+authorizer run on events or certificates the way AWS would run it."""
 
 from __future__ import annotations
 
@@ -12,20 +13,29 @@ from typing import Any
 
 
 def _pki(args: argparse.Namespace) -> int:
-    from nodegate.devpki import DevPki, init_pki
+    from cryptography import x509
+
+    from nodegate.devpki import DevPki, PkiError, init_pki
     from nodegate.pki_server import RevocationServer
 
     root = Path(args.dir)
     if args.pki_command == "init":
+        if (root / "config.json").exists():
+            raise PkiError(f"{root} already holds a PKI; choose another directory")
         init_pki(root, args.url)
         print(f"PKI created in {root}; truststore: {root / 'truststore.pem'}")
         return 0
     pki = DevPki(root)
     if args.pki_command == "issue":
-        path = pki.issue(args.user, args.node, days=args.days)
+        path = pki.issue(args.user, args.node, days=args.days, force=args.force)
+        cert = x509.load_pem_x509_certificate(path.read_bytes())
         print(f"issued {path} (+ .key, .p12 with password 'nodegate')")
+        print(f"serial {cert.serial_number:x}, valid until {cert.not_valid_after_utc.isoformat()}")
     elif args.pki_command == "revoke":
-        print(f"revoked serial {pki.revoke(args.target, args.reason)}; CRLs re-published")
+        serial, newly = pki.revoke(args.target, args.reason)
+        print(f"revoked serial {serial}; CRLs re-published" if newly else f"serial {serial} was already revoked")
+    elif args.pki_command == "list":
+        _list(pki, as_json=args.json)
     elif args.pki_command == "crl":
         for path in pki.publish_crls():
             print(f"published {path}")
@@ -35,6 +45,19 @@ def _pki(args: argparse.Namespace) -> int:
         print(f"CRLs at {server.url}/crl/<ca>.crl, OCSP at {server.url}/ocsp/issuing", flush=True)
         _serve(server)
     return 0
+
+
+def _list(pki: Any, *, as_json: bool) -> None:
+    from dataclasses import asdict
+
+    rows = pki.listing()
+    if as_json:
+        print(json.dumps([asdict(row) for row in rows], indent=2))
+        return
+    print(f"{'serial':<42} {'subject':<48} {'valid until':<26} revoked")
+    for row in rows:
+        revoked = f"{row.revoked_at} ({row.reason})" if row.revoked_at else "-"
+        print(f"{row.serial:<42} {row.subject[:48]:<48} {(row.not_after or '?'):<26} {revoked}")
 
 
 def _serve(server: Any) -> None:
@@ -71,11 +94,13 @@ def _edge(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from nodegate.stack import running_stack
+    from nodegate.stack import DEFAULT_POLICY, running_stack
 
     root = Path(args.dir)
-    with running_stack(root, edge_port=args.port, quiet=False) as stack:
-        for user, node in (("alice", "node-1"), ("bob", "node-2")):
+    policy = json.loads(Path(args.policy).read_text()) if args.policy else DEFAULT_POLICY
+    nodegate = Path(sys.executable).parent / "nodegate"
+    with running_stack(root, edge_port=args.port, quiet=False, policy=policy) as stack:
+        for user, node in (("alice", "node-1"), ("bob", "node-2"), ("carol", "node-3")):
             if not (root / "clients" / f"{user}-{node}.pem").exists():
                 stack.pki.issue(user, node)
         print(f"S3 (moto)      {stack.s3_endpoint}  bucket nodegate-truststore")
@@ -85,7 +110,13 @@ def _up(args: argparse.Namespace) -> int:
         print("Try:")
         print(f"  {stack.curl('alice-node-1', 'node-1')}")
         print(f"  {stack.curl('alice-node-1', 'node-2')}   # 403: not alice's node")
-        print(f"  nodegate pki revoke {root} {root / 'clients' / 'bob-node-2.pem'}   # then bob gets 403")
+        if args.policy is None:
+            print(f"  {stack.curl('carol-node-3', 'node-1')}   # 200: the demo policy lets carol GET node-1")
+        bob = root / "clients" / "bob-node-2.pem"
+        if not any(row.revoked_at for row in stack.pki.listing() if row.file == str(bob)):
+            print(f"  {stack.curl('bob-node-2', 'node-2')}")
+            print(f"  {nodegate} pki revoke {root} {bob}   # then bob's call gets 403 REVOKED")
+        print(f"  {nodegate} explain --cert {root / 'clients' / 'alice-node-1.pem'} --node node-2   # why 403")
         print("\nCtrl-C stops everything.", flush=True)
         try:
             while True:
@@ -95,9 +126,33 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _template_functions() -> list[str]:
+    """Logical ids of the template's functions (tags such as !Ref are read as plain values)."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):  # type: ignore[misc]
+        """Reads CloudFormation's short-form tags without interpreting them."""
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = Path(__file__).resolve().parents[2] / "template.yaml"
+    if not template.is_file():
+        return []
+    resources = yaml.load(template.read_text(), Loader=Loader).get("Resources", {})  # noqa: S506 - SafeLoader subclass
+    return [name for name, body in resources.items() if body.get("Type") == "AWS::Serverless::Function"]
+
+
 def _invoke(args: argparse.Namespace) -> int:
-    event = json.loads(Path(args.event).read_text())
+    functions = _template_functions()
+    if functions and args.function not in functions:
+        raise ValueError(f"function {args.function!r} is not in template.yaml (its functions: {', '.join(functions)})")
+    event = json.loads(sys.stdin.read() if args.event == "-" else Path(args.event).read_text())
     _load_env_vars(args.env_vars, args.function)
+    if not os.environ.get("TRUSTSTORE_URI"):
+        print(
+            "nodegate invoke: note: TRUSTSTORE_URI is not set (pass --env-vars events/env.json or export it); "
+            "the authorizer denies every request with CONFIG_INVALID",
+            file=sys.stderr,
+        )
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from nodegate_authorizer.handler import lambda_handler
 
@@ -148,67 +203,113 @@ def _demo(args: argparse.Namespace) -> int:
     return main(Path(args.dir) if args.dir else None)
 
 
+EXAMPLES = """examples:
+  nodegate demo                                   the whole product end to end, with a table of results
+  nodegate up --policy policy.json                S3, CRL/OCSP, node backend and edge until Ctrl-C
+  nodegate pki init ./pki                         a development PKI (never for production)
+  nodegate pki issue ./pki --user alice --node node-1
+  nodegate explain --cert ./pki/clients/alice-node-1.pem --node node-1 --env-vars events/env.json
+  nodegate invoke -e events/allow.json --env-vars events/env.json
+exit codes: 0 success (explain: Allow), 1 the command failed (explain: Deny), 2 usage error"""
+
+
+def _command(commands: Any, name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, help=summary, description=description or summary, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    return parser
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per job."""
-    top = argparse.ArgumentParser(prog="nodegate", description=__doc__)
-    commands = top.add_subparsers(dest="command", required=True)
+    top = argparse.ArgumentParser(
+        prog="nodegate", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    pki = commands.add_parser("pki", help="development PKI").add_subparsers(dest="pki_command", required=True)
-    init = pki.add_parser("init", help="create root, issuing CA, OCSP signer, server cert, truststore, CRLs")
-    init.add_argument("dir")
-    init.add_argument("--url", default="http://127.0.0.1:8480", help="where `pki serve` will listen")
-    issue = pki.add_parser("issue", help="issue a client certificate")
-    issue.add_argument("dir")
-    issue.add_argument("--user", required=True)
-    issue.add_argument("--node", required=True)
-    issue.add_argument("--days", type=int, default=365)
-    revoke = pki.add_parser("revoke", help="revoke a certificate (hex serial or PEM file) and re-publish CRLs")
-    revoke.add_argument("dir")
-    revoke.add_argument("target")
-    revoke.add_argument("--reason", default="key_compromise")
-    pki.add_parser("crl", help="re-publish the CRLs").add_argument("dir")
-    serve = pki.add_parser("serve", help="serve CRLs and answer OCSP")
-    serve.add_argument("dir")
-    serve.add_argument("--port", type=int, default=0)
+    pki_parser = _command(commands, "pki", "development PKI: create, issue, revoke, list, publish CRLs, serve")
+    pki = pki_parser.add_subparsers(dest="pki_command", required=True, metavar="PKI_COMMAND")
+    directory = "the PKI directory (made by `nodegate pki init`)"
+    init = _command(pki, "init", "create root and issuing CA, OCSP signer, server certificate, truststore, CRLs")
+    init.add_argument("dir", help="a new directory for the PKI")
+    init.add_argument("--url", default="http://127.0.0.1:8480", help="base URL the certificates name for CRL/OCSP")
+    issue = _command(
+        pki,
+        "issue",
+        "issue a client certificate (UID=user, CN=node) as .pem, .key and .p12",
+        "Issue a client certificate. An existing one for the same user and node is replaced only "
+        "with --force, which also revokes it. Example: nodegate pki issue ./pki --user alice "
+        "--node node-1",
+    )
+    issue.add_argument("dir", help=directory)
+    issue.add_argument("--user", required=True, help="user id (UID): letters, digits, '.', '_', '-'")
+    issue.add_argument("--node", required=True, help="node id (CN): letters, digits, '.', '_', '-'")
+    issue.add_argument("--days", type=int, default=365, help="validity in days (at least 1)")
+    issue.add_argument("--force", action="store_true", help="replace an existing certificate and revoke it")
+    revoke = _command(
+        pki,
+        "revoke",
+        "revoke a certificate and re-publish the CRLs (revoking again changes nothing)",
+        "Revoke a certificate by its PEM file or hex serial. Example: nodegate pki revoke ./pki "
+        "./pki/clients/bob-node-2.pem",
+    )
+    revoke.add_argument("dir", help=directory)
+    revoke.add_argument("target", help="the certificate's PEM file, or its serial in hex")
+    revoke.add_argument("--reason", default="key_compromise", help="CRL reason name (e.g. superseded)")
+    listing = _command(pki, "list", "list issued certificates: serial, subject, expiry, revocation")
+    listing.add_argument("dir", help=directory)
+    listing.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    crl = _command(pki, "crl", "re-publish the CRLs (they are valid for an hour)")
+    crl.add_argument("dir", help=directory)
+    serve = _command(pki, "serve", "serve the CRLs over HTTP and answer OCSP")
+    serve.add_argument("dir", help=directory)
+    serve.add_argument("--port", type=int, default=0, help="port to listen on (0: the one in the PKI's --url)")
 
-    node = commands.add_parser("node", help="run the node backend")
-    node.add_argument("--host", default="127.0.0.1")
-    node.add_argument("--port", type=int, default=8081)
+    node = _command(commands, "node", "run the node backend (trusts only the identity headers)")
+    node.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    node.add_argument("--port", type=int, default=8081, help="port to listen on")
 
-    edge = commands.add_parser("edge", help="run the local mTLS edge (settings from the authorizer's env vars)")
-    edge.add_argument("--port", type=int, default=8443)
-    edge.add_argument("--backend", default="http://127.0.0.1:8081")
+    edge = _command(commands, "edge", "run the local mTLS edge (settings from the authorizer's environment variables)")
+    edge.add_argument("--port", type=int, default=8443, help="port to listen on")
+    edge.add_argument("--backend", default="http://127.0.0.1:8081", help="the node backend's URL")
     edge.add_argument("--server-cert", help="PEM server certificate (default: a throw-away one for localhost)")
     edge.add_argument("--server-key", help="PEM key of --server-cert")
 
-    up = commands.add_parser("up", help="start S3, CRL/OCSP, node backend and edge together")
-    up.add_argument("--dir", default=".nodegate/pki")
-    up.add_argument("--port", type=int, default=8443)
+    up = _command(commands, "up", "start S3 (moto), CRL/OCSP, node backend and edge together until Ctrl-C")
+    up.add_argument("--dir", default=".nodegate/pki", help="PKI directory (created when missing)")
+    up.add_argument("--port", type=int, default=8443, help="port of the edge")
+    up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
 
-    invoke = commands.add_parser("invoke", help="run the authorizer on an event, like `sam local invoke -e`")
-    invoke.add_argument("-e", "--event", required=True)
+    invoke = _command(
+        commands,
+        "invoke",
+        "run the authorizer on an event, like `sam local invoke -e`",
+        "Run the authorizer handler on an event, with settings from --env-vars (SAM's format) or "
+        "the environment. Example: nodegate invoke -e events/allow.json --env-vars events/env.json",
+    )
+    invoke.add_argument("-e", "--event", required=True, help="event JSON file, or - for standard input")
     invoke.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
-    invoke.add_argument("--function", default="AuthorizerFunction")
+    invoke.add_argument("--function", default="AuthorizerFunction", help="function (logical id in template.yaml)")
 
-    explain = commands.add_parser(
+    explain = _command(
+        commands,
         "explain",
-        help="show each step of the authorizer's decision on a certificate (exit 0 Allow, 1 Deny)",
-        description="Run the authorizer's own decision, with the settings from the environment (or --env-vars), "
-        "and print the path, every revocation source with its answer and age, the identity, the policy rule "
-        "that applied and the response. Example: nodegate explain --cert alice.pem --node node-1 "
-        "--env-vars events/env.json",
+        "show each step of the authorizer's decision on a certificate (exit 0 Allow, 1 Deny)",
+        "Run the authorizer's own decision, with the settings from the environment (or --env-vars), and print "
+        "the path, every revocation source with its answer and age, the identity, the policy rule that applied "
+        "and the response. Example: nodegate explain --cert alice.pem --node node-1 --env-vars events/env.json",
     )
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--cert", help="PEM client certificate (an event is built as API Gateway would)")
     source.add_argument("-e", "--event", help="an authorizer event JSON file instead of --cert")
-    explain.add_argument("--node", default="node-1", help="node id in the path (default: node-1)")
-    explain.add_argument("--method", default="GET", help="HTTP method (default: GET)")
-    explain.add_argument("--path", default="status", help="path below /nodes/{node}/ (default: status)")
+    explain.add_argument("--node", default="node-1", help="node id in the path")
+    explain.add_argument("--method", default="GET", help="HTTP method")
+    explain.add_argument("--path", default="status", help="path below /nodes/{node}/")
     explain.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
     explain.add_argument("--function", default="AuthorizerFunction", help="section of --env-vars to apply")
     explain.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    demo = commands.add_parser("demo", help="run the end-to-end demo and print its table")
+    demo = _command(commands, "demo", "run the end-to-end demo and print its table (what `make demo` runs)")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
 
@@ -225,10 +326,15 @@ HANDLERS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``nodegate`` console script."""
+    """Entry point of the ``nodegate`` console script: exit 1 with one clear line on any failure
+    (no traceback), exit 2 on usage errors (argparse)."""
+    from nodegate.devpki import PkiError
+
     args = parser().parse_args(argv)
     try:
         sys.exit(HANDLERS[args.command](args))
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"nodegate: {exc}", file=sys.stderr)
-        sys.exit(2)
+    except (OSError, ValueError, PkiError, json.JSONDecodeError) as exc:
+        message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+        print(f"nodegate {args.command}: error: {message}{where}", file=sys.stderr)
+        sys.exit(1)

@@ -7,6 +7,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,36 @@ def _load(path: Path) -> Issued:
     return Issued(cert, key)  # type: ignore[arg-type]
 
 
+class PkiError(Exception):
+    """A PKI command cannot be carried out; the message says why and what to do."""
+
+
+ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+"""What the authorizer accepts as a user or node id by default (its ID_PATTERN)."""
+
+
+@dataclass(frozen=True)
+class Listed:
+    """One certificate the PKI issued, as ``pki list`` shows it."""
+
+    serial: str
+    subject: str
+    ca: str
+    file: str
+    not_after: str | None
+    revoked_at: str | None
+    reason: str | None
+
+
 @dataclass
 class DevPki:
     """A PKI directory; every command reloads it, so several processes can share it."""
 
     root: Path
+
+    def __post_init__(self) -> None:
+        if not (self.root / "config.json").is_file():
+            raise PkiError(f"{self.root} is not a nodegate PKI: create one with `nodegate pki init {self.root}`")
 
     @property
     def url(self) -> str:
@@ -70,12 +96,35 @@ class DevPki:
         tmp.replace(self.root / "db.json")
 
     def issue(
-        self, user: str, node: str, *, days: int = 365, not_before: dt.datetime | None = None, ca: str = "issuing"
+        self,
+        user: str,
+        node: str,
+        *,
+        days: int = 365,
+        not_before: dt.datetime | None = None,
+        ca: str = "issuing",
+        force: bool = False,
     ) -> Path:
-        """Issue a client certificate; write ``clients/<user>-<node>.{pem,key,p12}`` and record it."""
+        """Issue a client certificate; write ``clients/<user>-<node>.{pem,key,p12}`` and record it.
+
+        An existing certificate for the same user and node is replaced only with ``force``, and then its
+        serial is revoked (superseded), so the old certificate stops working too."""
+        for label, value in (("user", user), ("node", node)):
+            if not ID.fullmatch(value):
+                raise PkiError(f"{label} {value!r} is not a valid id: letters, digits, '.', '_', '-', at most 64")
+        if days < 1:
+            raise PkiError(f"days must be at least 1 (got {days})")
+        stem = self.root / "clients" / f"{user}-{node}"
+        if stem.with_suffix(".pem").exists():
+            old = format(x509.load_pem_x509_certificate(stem.with_suffix(".pem").read_bytes()).serial_number, "x")
+            if not force:
+                raise PkiError(
+                    f"{stem.with_suffix('.pem')} exists (serial {old}); --force replaces it and revokes {old}"
+                )
+            if old in self._db():
+                self.revoke(old, "superseded")
         authority = self.ca(ca)
         issued = authority.issue(client_name(user, node), days=days, not_before=not_before)
-        stem = self.root / "clients" / f"{user}-{node}"
         _write(stem.with_suffix(".pem"), issued.cert_pem())
         _write(stem.with_suffix(".key"), issued.key_pem(), secret=True)
         chain = [authority.cert] + ([self.ca("root").cert] if ca == "issuing" else [])
@@ -85,27 +134,59 @@ class DevPki:
             "ca": ca,
             "subject": issued.cert.subject.rfc4514_string(),
             "file": str(stem.with_suffix(".pem")),
+            "not_after": issued.cert.not_valid_after_utc.isoformat(),
             "revoked": None,
         }
         self._save_db(db)
         return stem.with_suffix(".pem")
 
-    def revoke(self, target: str, reason: str = "key_compromise") -> str:
-        """Revoke by hex serial or certificate file; re-publish the CRLs. Return the serial."""
+    def revoke(self, target: str, reason: str = "key_compromise") -> tuple[str, bool]:
+        """Revoke by hex serial or certificate file and re-publish the CRLs. Return (serial, newly revoked):
+        revoking again changes nothing (the first date and reason stay)."""
         path = Path(target)
         if path.is_file():
-            serial = format(x509.load_pem_x509_certificate(path.read_bytes()).serial_number, "x")
+            try:
+                serial = format(x509.load_pem_x509_certificate(path.read_bytes()).serial_number, "x")
+            except ValueError as exc:
+                raise PkiError(f"{path} is not a PEM certificate: {exc}") from None
         else:
             serial = target.lower().replace(":", "").lstrip("0") or "0"
+            if not all(c in "0123456789abcdef" for c in serial):
+                raise PkiError(f"{target!r} is neither a certificate file nor a hex serial")
         if reason not in REASONS:
-            raise ValueError(f"reason must be one of {sorted(REASONS)}")
+            raise PkiError(f"reason must be one of {', '.join(sorted(REASONS))}")
         db = self._db()
         if serial not in db:
-            raise KeyError(f"serial {serial} was not issued by this PKI")
+            raise PkiError(f"serial {serial} was not issued by the PKI in {self.root}")
+        if db[serial]["revoked"]:
+            return serial, False
         db[serial]["revoked"] = {"at": utcnow().isoformat(), "reason": reason}
         self._save_db(db)
         self.publish_crls()
-        return serial
+        return serial, True
+
+    def listing(self) -> list[Listed]:
+        """Every certificate this PKI issued, oldest serial record first."""
+        listed = []
+        for serial, entry in self._db().items():
+            not_after = entry.get("not_after")
+            if not_after is None and Path(entry["file"]).is_file():
+                cert = x509.load_pem_x509_certificate(Path(entry["file"]).read_bytes())
+                if format(cert.serial_number, "x") == serial:
+                    not_after = cert.not_valid_after_utc.isoformat()
+            revoked = entry["revoked"] or {}
+            listed.append(
+                Listed(
+                    serial,
+                    entry["subject"],
+                    entry["ca"],
+                    entry["file"],
+                    not_after,
+                    revoked.get("at"),
+                    revoked.get("reason"),
+                )
+            )
+        return listed
 
     def revoked(self, ca: str) -> dict[int, dt.datetime]:
         """Revoked serials of one CA with their revocation times."""

@@ -6,11 +6,11 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
@@ -104,14 +104,16 @@ def running_stack(
     if not (directory / "config.json").exists():
         init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
     pki = DevPki(directory)
-    revocation = RevocationServer(pki, int(pki.url.rsplit(":", 1)[1])).start()
+    revocation = _bind(
+        "CRL/OCSP server", int(pki.url.rsplit(":", 1)[1]), lambda port: RevocationServer(pki, port)
+    ).start()
     s3_port = free_port()
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
     moto.start()
     process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
     saved = {key: os.environ.get(key) for key in process_env}
     os.environ.update(process_env)
-    node = NodeServer("127.0.0.1", node_port)
+    node = _bind("node backend", node_port, lambda port: NodeServer("127.0.0.1", port))
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
@@ -131,13 +133,13 @@ def running_stack(
             env["ACCESS_POLICY_URI"] = f"s3://{BUCKET}/policy/access-policy.json"
         env |= extra_env or {}
         logger = (lambda entry: None) if quiet else None
-        edge = EdgeServer(
+        backend = f"http://127.0.0.1:{node.server_address[1]}"
+        edge = _bind(
+            "edge",
             edge_port,
-            f"http://127.0.0.1:{node.server_address[1]}",
-            str(directory / "server.pem"),
-            str(directory / "server.key"),
-            env=env,
-            access_log=logger,
+            lambda port: EdgeServer(
+                port, backend, str(directory / "server.pem"), str(directory / "server.key"), env=env, access_log=logger
+            ),
         ).start()
         stack = Stack(pki, edge, node, revocation, f"http://127.0.0.1:{s3_port}", env)
         syncer = threading.Thread(target=_keep_crls_synced, args=(stack,), name="crl-sync", daemon=True)
@@ -155,6 +157,17 @@ def running_stack(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+T = TypeVar("T")
+
+
+def _bind(role: str, port: int, make: Callable[[int], T]) -> T:
+    """``make(port)``, with an error that names the port and what it was for when it cannot be bound."""
+    try:
+        return make(port)
+    except OSError as exc:
+        raise OSError(exc.errno, f"cannot listen on 127.0.0.1:{port} for the {role}: {exc.strerror}") from None
 
 
 def _keep_crls_synced(stack: Stack) -> None:
