@@ -9,15 +9,12 @@ STAMP := $(VENV)/.installed
 
 PKITS := .cache/pkits/PKITS_data
 
-.PHONY: test demo bench lint fuzz clean tools pkits conformance mutate
+.PHONY: test demo bench bench-record lint fuzz clean tools pkits conformance mutate
 
 $(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
 	@command -v openssl >/dev/null && command -v curl >/dev/null || \
 		{ apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
-	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
-	touch $(STAMP)
+	PYTHON=$(PYTHON) scripts/ensure-venv
 
 tools: $(STAMP)
 
@@ -48,6 +45,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+bench-record: $(STAMP)
+	$(PY) bench/run.py --record
 
 fuzz: $(STAMP)
 	NODEGATE_FUZZ_EXAMPLES=20000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py

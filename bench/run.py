@@ -1,5 +1,6 @@
 """`make bench`: the authorizer's decision cost next to the naive way and the floor, plus cold start,
-scale and the local edge. Prints one table and writes it, with the machine's details, to bench/results.md."""
+scale and the local edge. Prints one table and writes it, with the machine's details, to .cache/bench-results.md
+(untracked); with --record (``make bench-record``) to bench/results.md, keeping that file's hand-written notes."""
 
 from __future__ import annotations
 
@@ -280,17 +281,18 @@ def main() -> None:
         f"aws-lambda-powertools {version('aws-lambda-powertools')}, "
         f"pyhanko-certvalidator {version('pyhanko-certvalidator')}; OpenSSL {ssl.OPENSSL_VERSION.split()[1]}"
     )
-    results = ROOT / "bench" / "results.md"
-    notes = (
-        results.read_text().split("<!-- notes -->", 1)[1]
-        if results.exists() and "<!-- notes -->" in results.read_text()
-        else "\n"
-    )
+    tracked = ROOT / "bench" / "results.md"
+    results = tracked if "--record" in sys.argv else ROOT / ".cache" / "bench-results.md"
+    results.parent.mkdir(parents=True, exist_ok=True)
+    text = tracked.read_text() if tracked.exists() else ""
+    notes = text.split("<!-- notes -->", 1)[1] if "<!-- notes -->" in text else "\n"
     results.write_text(
         f"# make bench results\n\nMeasured {dt.date.today()} on {machine}. Whole run: "
         f"{time.perf_counter() - started:.0f} s. Decision rows: best of 3 rounds of 2,000 (lowest median).\n\n"
         f"{table}\n\n<!-- notes -->{notes}"
     )
+    hint = "" if results == tracked else " (make bench-record writes bench/results.md)"
+    print(f"\nwritten to {results.relative_to(ROOT)}{hint}")
 
 
 if __name__ == "__main__":

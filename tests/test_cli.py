@@ -362,3 +362,44 @@ def test_invoke_reads_stdin_checks_the_function_and_explains_missing_settings() 
     )
     assert json.loads(bare.stdout)["context"]["reason"] == "CONFIG_INVALID"
     assert "TRUSTSTORE_URI is not set" in bare.stderr
+
+
+def test_ensure_venv_refuses_old_pythons_and_rebuilds_a_broken_venv(tmp_path: Path) -> None:
+    """scripts/ensure-venv on a scratch project: a too-old or missing Python is named; a broken .venv is rebuilt."""
+    import shutil
+
+    (tmp_path / "scripts").mkdir()
+    shutil.copy(ROOT / "scripts" / "ensure-venv", tmp_path / "scripts" / "ensure-venv")
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "scratch"\nversion = "0"\n[tool.setuptools]\npackages = []\n'
+    )
+    script = str(tmp_path / "scripts" / "ensure-venv")
+    old = tmp_path / "python3.9"
+    old.write_text("#!/bin/sh\necho 3.9\nexit 1\n")
+    old.chmod(0o755)
+    refused = subprocess.run(["bash", script], env=os.environ | {"PYTHON": str(old)}, capture_output=True, text=True)
+    assert refused.returncode == 1
+    assert "needs Python 3.11 or newer" in refused.stderr
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
+    (tmp_path / ".venv" / "bin" / "python").chmod(0o755)
+    rebuilt = subprocess.run(
+        ["bash", script], env=os.environ | {"PYTHON": sys.executable}, capture_output=True, text=True, timeout=300
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilding .venv: it is broken" in rebuilt.stdout
+    assert (tmp_path / ".venv" / ".installed").exists()
+
+
+def test_generate_test_pki_has_help_and_never_overwrites_without_force() -> None:
+    before = {p: p.stat().st_mtime_ns for p in (ROOT / "certificates").rglob("*") if p.is_file()}
+    script = str(ROOT / "scripts" / "generate-test-pki")
+    helped = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=60, check=False)
+    assert helped.returncode == 0
+    assert "--force" in helped.stdout
+    refused = subprocess.run([script], capture_output=True, text=True, timeout=60, check=False)
+    assert refused.returncode == 1
+    assert "--force replaces it" in refused.stdout
+    assert {p: p.stat().st_mtime_ns for p in (ROOT / "certificates").rglob("*") if p.is_file()} == before
+    assert (ROOT / "certificates" / "README.md").exists()
