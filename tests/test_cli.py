@@ -403,3 +403,16 @@ def test_generate_test_pki_has_help_and_never_overwrites_without_force() -> None
     assert "--force replaces it" in refused.stdout
     assert {p: p.stat().st_mtime_ns for p in (ROOT / "certificates").rglob("*") if p.is_file()} == before
     assert (ROOT / "certificates" / "README.md").exists()
+
+
+def test_up_names_the_busy_port_and_what_it_was_for(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run("up", "--dir", str(tmp_path / "pki"), "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port} for the edge" in result.stderr
+    assert "Traceback" not in result.stderr
