@@ -102,9 +102,14 @@ def test_failed_source_is_not_fetched_again_before_the_retry_time() -> None:
     for at in (NOW, NOW + dt.timedelta(seconds=10)):
         assert refused(lambda at=at: check.check((leaf, ca.cert), at, store)) == Reason.REVOCATION_UNAVAILABLE
     assert web.hits[CRL_URL] == 1
+    assert check.source_failures == 1
+    second = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_RETRY_SECONDS="0")
+    for _ in range(2):
+        refused(lambda: second.check((leaf, ca.cert), NOW, store))
+    assert second.source_failures == 2
     web.pages[CRL_URL] = crl_bytes(ca)
     assert passes(check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=31), store))
-    assert web.hits[CRL_URL] == 2
+    assert web.hits[CRL_URL] == 4
 
 
 def _ocsp_for(
@@ -228,3 +233,130 @@ def test_revoked_on_ocsp_only() -> None:
     assert refused(lambda: checker(web, REVOCATION_MODE="soft-fail").check((leaf, ca.cert), NOW, store)) == (
         Reason.REVOKED
     )
+
+
+def test_every_certificate_of_a_longer_path_is_fetched_and_checked() -> None:
+    top = root(crl_url="http://pki.example/root.crl")
+    ca = sub(top, crl_url=CRL_URL)
+    leaf = client(ca, with_ocsp_url=False).cert
+    store = parse_truststore(pem(top.cert, ca.cert))
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    web.pages["http://pki.example/root.crl"] = crl_bytes(top, [ca.cert.serial_number])
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, store)
+    assert [r.role for r in outcome.results] == ["leaf", "intermediate 1"]
+    assert outcome.refusal is not None
+    assert outcome.refusal[0] == Reason.REVOKED
+    assert outcome.refusal[1].startswith("intermediate 1 serial")
+    web.pages["http://pki.example/root.crl"] = crl_bytes(top)
+    assert passes(checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, store))
+
+
+def test_an_ocsp_location_we_cannot_use_is_an_unanswered_ocsp_source() -> None:
+    top, ca = pki(crl_url=CRL_URL)
+    ldap = x509.AccessDescription(
+        x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier("ldap://pki.example/ocsp")
+    )
+    leaf = client(ca, with_ocsp_url=False, extensions=[(x509.AuthorityInformationAccess([ldap]), False)]).cert
+    store = parse_truststore(pem(top.cert, ca.cert))
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)
+    assert outcome.refusal is None
+    answers = outcome.results[0].answers
+    assert [(a.source, a.status) for a in answers] == [("crl", Status.GOOD), ("ocsp", Status.UNAVAILABLE)]
+    assert "without an http(s) URL" in answers[1].detail
+    del web.pages[CRL_URL]
+    assert refused(lambda: checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)) == (
+        Reason.REVOCATION_UNAVAILABLE
+    )
+
+
+def _separate_signer(issuer: CertificateAuthority) -> CertificateAuthority:
+    usage = x509.KeyUsage(False, False, False, False, False, False, True, False, False)
+    issued = issuer.issue(
+        issuer.cert.subject, key_usage=usage, eku=None, with_crl_url=False, with_ocsp_url=False, not_before=T0
+    )
+    return CertificateAuthority(issued.cert, issued.key)
+
+
+def stored(*crls: bytes) -> CrlStore:
+    """A CRL store holding ``crls`` (grouped by issuer, as load_crl_store does)."""
+    grouped: dict[object, list[tuple[str, object]]] = {}
+    for number, data in enumerate(crls):
+        index = parse(data)
+        grouped.setdefault(index.issuer, []).append((f"s3://b/{number}.crl", index))
+    return CrlStore(by_issuer={k: tuple(v) for k, v in grouped.items()})  # type: ignore[misc]
+
+
+def test_crl_signed_by_a_separate_crl_signing_certificate() -> None:
+    """RFC 5280 6.3.3 (f): the signer needs cRLSign, a path to the same anchor, and its own status."""
+    top = root()
+    ca = sub(top)
+    signer = _separate_signer(ca)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    path = (leaf, ca.cert, top.cert)
+    trust = parse_truststore(pem(top.cert, ca.cert, signer.cert))
+    root_crl = crl_bytes(top)
+
+    def check(*crls: bytes, truststore: object = trust) -> RevocationOutcome:
+        return checker(Web(), stored(root_crl, *crls), REVOCATION_MODE="require").check(path, NOW, truststore)  # type: ignore[arg-type]
+
+    assert passes(check(crl_bytes(ca, signer=signer.key)))
+    assert refused(lambda: check(crl_bytes(ca, [leaf.serial_number], signer=signer.key))) == Reason.REVOKED
+    without_signer = parse_truststore(pem(top.cert, ca.cert))
+    assert refused(lambda: check(crl_bytes(ca, signer=signer.key), truststore=without_signer)) == (
+        Reason.REVOCATION_UNAVAILABLE
+    )
+    # the CA's own CRL (for key compromise only) revokes the CRL signer: the signer's CRL no longer counts
+    compromise = idp(only_some_reasons=frozenset({x509.ReasonFlags.key_compromise}))
+    signer_revoked = crl_bytes(ca, [signer.cert.serial_number], number=2, extensions=[compromise])
+    outcome = check(crl_bytes(ca, signer=signer.key), signer_revoked)
+    assert outcome.refusal is not None
+    assert "CRL signer" in outcome.refusal[1]
+
+
+def test_an_issuer_without_crl_sign_cannot_sign_crls() -> None:
+    top = root()
+    cert_sign_only = x509.KeyUsage(False, False, False, False, False, True, False, False, False)
+    issued = top.issue(
+        x509.Name.from_rfc4514_string("CN=No CRL Sign"), ca=True, key_usage=cert_sign_only, not_before=T0
+    )
+    ca = CertificateAuthority(issued.cert, issued.key)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    store = stored(crl_bytes(top), crl_bytes(ca))
+    outcome = checker(Web(), store, REVOCATION_MODE="require").check(
+        (leaf, ca.cert, top.cert), NOW, parse_truststore(pem(top.cert, ca.cert))
+    )
+    assert outcome.refusal is not None
+    assert "lacks cRLSign" in outcome.refusal[1]
+
+
+def test_crl_signer_limits_depth_and_anchor(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nodegate_authorizer.revocation import checker as checker_module
+
+    top, other_top = root(), root("Other Root")
+    ca = sub(top)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    twin = sub(other_top, "Fixed Issuing")  # the same name as the CA, under another anchor
+    foreign = _separate_signer(twin)
+    foreign_crl = crl_bytes(ca, signer=foreign.key)
+    trust = parse_truststore(pem(top.cert, ca.cert, other_top.cert, twin.cert, foreign.cert))
+    store = stored(crl_bytes(top), foreign_crl)
+    refusal = checker(Web(), store, REVOCATION_MODE="require").check((leaf, ca.cert, top.cert), NOW, trust).refusal
+    assert refusal is not None
+    assert "another trust anchor" in refusal[1]
+    signer = _separate_signer(ca)
+    store = stored(crl_bytes(top), crl_bytes(ca, signer=signer.key))
+    trust = parse_truststore(pem(top.cert, ca.cert, signer.cert))
+    assert passes(checker(Web(), store, REVOCATION_MODE="require").check((leaf, ca.cert, top.cert), NOW, trust))
+    monkeypatch.setattr(checker_module, "MAX_SIGNER_DEPTH", 0)
+    refusal = checker(Web(), store, REVOCATION_MODE="require").check((leaf, ca.cert, top.cert), NOW, trust).refusal
+    assert refusal is not None
+    assert "too deep" in refusal[1]
+
+
+def parse(data: bytes):
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    return parse_crl(data)

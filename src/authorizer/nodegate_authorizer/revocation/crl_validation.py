@@ -145,7 +145,11 @@ def crl_status(
     skew: timedelta,
     signer_problem: SignerProblem,
 ) -> CrlVerdict:
-    """Run 6.3.3 over every distribution point of ``cert`` and every candidate CRL (complete and delta)."""
+    """Run 6.3.3 over every distribution point of ``cert`` and every candidate CRL (complete and delta).
+
+    Unlike 6.3.3, which stops once the CRLs read so far cover every reason, every usable CRL in scope is
+    read: a revocation on any of them refuses (two CRLs of one issuer that disagree are not resolved in
+    favour of the one read first)."""
     cdp = extension(cert, x509.CRLDistributionPoints)
     points: list[x509.DistributionPoint | None] = list(cdp) if cdp else [None]
     completes = [c for c in crls if c.delta_base is None]
@@ -155,15 +159,11 @@ def crl_status(
     problems: list[str] = []
     for point in points:
         for complete in completes:
-            if mask == ALL_REASONS:
-                break
             if scope_problem(complete, cert, point):
                 continue
             interim = _reasons(complete.idp.only_some_reasons if complete.idp else None) & _reasons(
                 point.reasons if point else None
             )
-            if not interim - mask:
-                continue
             problem = complete.usable_problem(now, skew) or signer_problem(complete)
             if problem:
                 problems.append(problem)
