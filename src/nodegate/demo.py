@@ -37,6 +37,7 @@ CASES = (
     Case("injected X-User-Id is overwritten", "alice-node-1", "node-1", "200", headers=("X-User-Id: root",)),
     Case("policy grant: carol may GET node-1", "carol-node-3", "node-1", "200"),
     Case("policy grant is GET only: carol POST", "carol-node-3", "node-1", "403", method="POST", route="echo"),
+    Case("node-3 proxied to its node software", "carol-node-3", "node-3", "200", method="POST", route="api/v1?x=1"),
 )
 
 
@@ -85,7 +86,9 @@ def run_case(stack: Stack, case: Case) -> tuple[str, str]:
         payload = json.loads(body)
     except ValueError:
         payload = {"raw": body[:60]}
-    if status == "200" and "userId" in payload:
+    if status == "200" and "upstream" in payload:
+        seen = f"upstream saw {payload['method']} {payload['path']}?{payload['query']} from {payload['caller']}"
+    elif status == "200" and "userId" in payload:
         seen = f"user={payload['userId']} node={payload['nodeId']} subject={payload.get('subject', '')[:40]}"
     elif status == "200" and "caller" in payload:
         seen = f"caller={payload['caller']}"

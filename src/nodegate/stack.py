@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
 from nodegate.pki_server import POLL_SECONDS, RevocationServer
+from nodegate.upstream import UpstreamServer
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
@@ -23,6 +24,8 @@ DEFAULT_POLICY = {
     "disabledUsers": [],
     "grants": [{"user": "carol", "nodes": ["node-1"], "methods": ["GET"]}],
 }
+PROXIED_NODE = "node-3"
+"""The node the local stack reverse-proxies to the example node software (nodegate.upstream)."""
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 
@@ -113,7 +116,9 @@ def running_stack(
     process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
     saved = {key: os.environ.get(key) for key in process_env}
     os.environ.update(process_env)
-    node = _bind("node backend", node_port, lambda port: NodeServer("127.0.0.1", port))
+    upstream = UpstreamServer().start()
+    routes = {PROXIED_NODE: upstream.url}
+    node = _bind("node backend", node_port, lambda port: NodeServer("127.0.0.1", port, routes))
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
@@ -147,7 +152,7 @@ def running_stack(
         yield stack
         stack.stop_event.set()
     finally:
-        for server in (edge, node, revocation):
+        for server in (edge, node, upstream, revocation):
             if server is not None:
                 server.shutdown()
                 server.server_close()

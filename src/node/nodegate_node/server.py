@@ -1,21 +1,60 @@
 """The node backend. It sits behind API Gateway (or the local edge) and trusts only three headers:
 ``X-Client-Cert-Sub`` (base64 RFC 4514 subject), ``X-User-Id`` and ``X-Node-Id``. Stdlib only, so the same
-file runs on the EC2 node and locally."""
+file runs on the EC2 node and locally.
+
+A node listed in the routes file (``{"node-1": "http://127.0.0.1:9001"}``) is reverse-proxied to its
+upstream: method, path below ``/nodes/{id}/``, query, body and headers (without hop-by-hop ones, with the
+identity headers) go to it and its response is streamed back; ``whoami`` and ``/healthz`` stay local.
+Other nodes get the built-in ``whoami``, ``status`` and ``echo``."""
 
 from __future__ import annotations
 
 import argparse
 import base64
 import binascii
+import http.client
 import json
 import re
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
 MAX_BODY = 1024 * 1024
+MAX_PROXY_BODY = 10 * 1024 * 1024
+UPSTREAM_TIMEOUT = 25.0
+"""Seconds an upstream may take to connect or between reads (API Gateway's integration timeout is 29 s)."""
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+def load_routes(path: str | None) -> dict[str, str]:
+    """Node id -> upstream base URL from a JSON file; raise ValueError naming the first bad entry."""
+    if not path:
+        return {}
+    routes = json.loads(Path(path).read_text())
+    if not isinstance(routes, dict):
+        raise ValueError(f"{path}: routes must be a JSON object of node id -> http://host:port")
+    for node, url in routes.items():
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if not ID.fullmatch(str(node)) or parts is None or parts.scheme != "http" or not parts.hostname:
+            raise ValueError(f"{path}: route {node!r} -> {url!r} is not a node id -> http://host:port")
+    return dict(routes)
 
 
 def read_identity(headers: Any) -> dict[str, str] | None:
@@ -36,7 +75,10 @@ def read_identity(headers: Any) -> dict[str, str] | None:
 
 
 class NodeHandler(BaseHTTPRequestHandler):
-    """``/healthz`` (no identity), and under ``/nodes/<id>/``: ``whoami``, ``status``, ``echo``."""
+    """``/healthz`` (no identity), and under ``/nodes/<id>/``: ``whoami``, ``status``, ``echo``, or the
+    node's upstream when the routes file names one."""
+
+    server: NodeServer
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
@@ -67,6 +109,10 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(403, {"error": "request is not for the node named in X-Node-Id"})
             return
         action = "/".join(parts[2:]) or "whoami"
+        upstream = self.server.routes.get(identity["nodeId"])
+        if upstream is not None and action != "whoami":
+            self._proxy(upstream, "/".join(parts[2:]))
+            return
         if action == "whoami":
             self._json(200, identity)
         elif action == "status":
@@ -77,6 +123,44 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(200, {"method": self.command, "body": body, "caller": identity["userId"]})
         else:
             self._json(404, {"error": f"no route {action!r}"})
+
+    def _proxy(self, upstream: str, below: str) -> None:
+        """Forward this request to the node's upstream and stream its answer back; 502/504 when it fails."""
+        base = urlsplit(upstream)
+        query = self.path.partition("?")[2]
+        target = base.path.rstrip("/") + "/" + below + (f"?{query}" if query else "")
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_PROXY_BODY:
+            self._json(413, {"error": "body over the limit"})
+            return
+        body = self.rfile.read(length) if length else None
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
+        try:
+            connection.request(self.command, target, body=body, headers=headers)
+            response = connection.getresponse()
+        except TimeoutError:
+            self._json(504, {"error": f"upstream of {self.headers['X-Node-Id']} timed out"})
+            connection.close()
+            return
+        except (OSError, http.client.HTTPException) as exc:
+            self._json(502, {"error": f"upstream of {self.headers['X-Node-Id']} failed: {exc.__class__.__name__}"})
+            connection.close()
+            return
+        try:
+            self.send_response(response.status, response.reason)
+            for name, value in response.getheaders():
+                if name.lower() not in HOP_BY_HOP | {"server", "date"}:
+                    self.send_header(name, value)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            while chunk := response.read1(65536):
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except (OSError, http.client.HTTPException):
+            self.close_connection = True  # the answer was cut mid-stream: the client sees a truncated body
+        finally:
+            connection.close()
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
@@ -95,8 +179,9 @@ class NodeServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 8080, routes: dict[str, str] | None = None) -> None:
         super().__init__((host, port), NodeHandler)
+        self.routes = dict(routes or {})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -104,7 +189,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="nodegate node backend")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--routes", help='JSON file: {"node-id": "http://host:port", ...} to reverse-proxy')
     args = parser.parse_args(argv)
-    server = NodeServer(args.host, args.port)
+    server = NodeServer(args.host, args.port, load_routes(args.routes))
     print(f"node backend on http://{args.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()
