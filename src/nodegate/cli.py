@@ -72,7 +72,7 @@ def _serve(server: Any) -> None:
 def _node(args: argparse.Namespace) -> int:
     from nodegate_node.server import main
 
-    main(["--host", args.host, "--port", str(args.port)])
+    main(["--host", args.host, "--port", str(args.port), *(["--routes", args.routes] if args.routes else [])])
     return 0
 
 
@@ -268,6 +268,7 @@ def parser() -> argparse.ArgumentParser:
     node = _command(commands, "node", "run the node backend (trusts only the identity headers)")
     node.add_argument("--host", default="127.0.0.1", help="address to listen on")
     node.add_argument("--port", type=int, default=8081, help="port to listen on")
+    node.add_argument("--routes", help='JSON file {"node-id": "http://host:port"}: nodes to reverse-proxy')
 
     edge = _command(commands, "edge", "run the local mTLS edge (settings from the authorizer's environment variables)")
     edge.add_argument("--port", type=int, default=8443, help="port to listen on")
