@@ -416,3 +416,71 @@ def test_up_names_the_busy_port_and_what_it_was_for(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port} for the edge" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_path: Path, s3_server: str) -> None:
+    """Against moto's S3 and CloudFormation: a relative --bundle, --key and --region, and clear errors."""
+    import boto3
+
+    stack_template = {
+        "Parameters": {
+            name: {"Type": "String", "Default": ""} for name in ("TruststoreKey", "TruststoreVersion", "DomainName")
+        },
+        "Resources": {"TruststoreBucket": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {"TruststoreBucketName": {"Value": {"Ref": "TruststoreBucket"}}},
+    }
+    env = os.environ | {"AWS_ENDPOINT_URL": s3_server}
+    cloudformation = boto3.client("cloudformation", endpoint_url=s3_server, region_name="eu-west-1")
+    cloudformation.create_stack(
+        StackName="ng-publish",
+        TemplateBody=json.dumps(stack_template),
+        Parameters=[{"ParameterKey": "DomainName", "ParameterValue": "nodes.example.com"}],
+    )
+    bucket = cloudformation.describe_stacks(StackName="ng-publish")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="eu-west-1")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    root = CertificateAuthority.root("publish root")
+    (tmp_path / "cas.pem").write_bytes(pem(root.cert))
+
+    def publish(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NODEGATE, "publish-truststore", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    done = publish("--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1")
+    assert done.returncode == 0, done.stderr
+    parameters = {
+        p["ParameterKey"]: p["ParameterValue"]
+        for p in cloudformation.describe_stacks(StackName="ng-publish")["Stacks"][0]["Parameters"]
+    }
+    assert parameters["TruststoreKey"] == "ca/v2.pem"
+    version = parameters["TruststoreVersion"]
+    assert s3.get_object(Bucket=bucket, Key="ca/v2.pem", VersionId=version)["Body"].read() == pem(root.cert)
+    assert parameters["DomainName"] == "nodes.example.com"  # every other parameter kept
+    missing = publish("--bundle", "cas.pem", "--stack", "no-such-stack", "--region", "eu-west-1")
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("nodegate publish-truststore: error: ")
+    assert "Traceback" not in missing.stderr
+    unreadable = publish("--bundle", "nope.pem", "--check-only")
+    assert (unreadable.returncode, "cannot read the bundle nope.pem" in unreadable.stderr) == (1, True)
+    wrapper = subprocess.run(
+        [str(ROOT / "scripts" / "publish-truststore"), "--bundle", "cas.pem", "--check-only"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert wrapper.returncode == 0, wrapper.stderr
+
+
+def test_publish_truststore_region_defaults_to_samconfig() -> None:
+    from nodegate.publish import samconfig_region
+
+    assert samconfig_region() == "eu-west-1"

@@ -197,6 +197,19 @@ def _explain(args: argparse.Namespace) -> int:
     return 0 if report["decision"] == "Allow" else 1
 
 
+def _publish(args: argparse.Namespace) -> int:
+    from nodegate.publish import publish
+
+    return publish(
+        args.bundle,
+        stack=args.stack,
+        key=args.key,
+        region=args.region,
+        profile=args.profile,
+        check_only=args.check_only,
+    )
+
+
 def _demo(args: argparse.Namespace) -> int:
     from nodegate.demo import main
 
@@ -310,6 +323,18 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--function", default="AuthorizerFunction", help="section of --env-vars to apply")
     explain.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    from nodegate.publish import add_arguments
+
+    publish = _command(
+        commands,
+        "publish-truststore",
+        "check a CA bundle, upload it and point the stack's custom domain and authorizer at it",
+        "Check the bundle as API Gateway would, upload it to the stack's versioned truststore bucket, and update "
+        "only the stack's TruststoreKey and TruststoreVersion. Example: nodegate publish-truststore --bundle "
+        "my-cas.pem --stack nodegate",
+    )
+    add_arguments(publish)
+
     demo = _command(commands, "demo", "run the end-to-end demo and print its table (what `make demo` runs)")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
@@ -322,6 +347,7 @@ HANDLERS = {
     "up": _up,
     "invoke": _invoke,
     "explain": _explain,
+    "publish-truststore": _publish,
     "demo": _demo,
 }
 
@@ -330,11 +356,12 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``nodegate`` console script: exit 1 with one clear line on any failure
     (no traceback), exit 2 on usage errors (argparse)."""
     from nodegate.devpki import PkiError
+    from nodegate.publish import PublishError
 
     args = parser().parse_args(argv)
     try:
         sys.exit(HANDLERS[args.command](args))
-    except (OSError, ValueError, PkiError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, PkiError, PublishError, json.JSONDecodeError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
         print(f"nodegate {args.command}: error: {message}{where}", file=sys.stderr)

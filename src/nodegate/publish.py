@@ -49,25 +49,40 @@ def _depth(cert: x509.Certificate, certs: list[x509.Certificate]) -> int | None:
     return depth
 
 
+class PublishError(Exception):
+    """The truststore cannot be published; the message says why and what to do."""
+
+
 def stack_bucket(cloudformation: Any, stack: str) -> str:
     """The stack's TruststoreBucketName output."""
     outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    return str(next(o["OutputValue"] for o in outputs if o["OutputKey"] == "TruststoreBucketName"))
+    for output in outputs:
+        if output["OutputKey"] == "TruststoreBucketName":
+            return str(output["OutputValue"])
+    raise PublishError(f"stack {stack} has no TruststoreBucketName output: is it a nodegate stack?")
 
 
 def upload(s3: Any, bucket: str, key: str, data: bytes) -> str:
     """Upload the bundle; return its S3 version id (the bucket is versioned)."""
-    return str(s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-pem-file")["VersionId"])
+    version = s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType="application/x-pem-file").get("VersionId")
+    if not version or version == "null":
+        raise PublishError(f"s3://{bucket} is not versioned: the custom domain needs a truststore version")
+    return str(version)
 
 
-def point_stack_at(cloudformation: Any, stack: str, version: str) -> None:
-    """Update only TruststoreVersion, keeping the template and every other parameter as deployed."""
+def point_stack_at(cloudformation: Any, stack: str, key: str, version: str) -> None:
+    """Update only TruststoreKey and TruststoreVersion, keeping the template and every other parameter."""
     described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    new = {"TruststoreKey": key, "TruststoreVersion": version}
+    known = {p["ParameterKey"] for p in described["Parameters"]}
+    missing = sorted(set(new) - known)
+    if missing:
+        raise PublishError(f"stack {stack} has no parameter {', '.join(missing)}: is it a nodegate stack?")
     parameters = [
-        {"ParameterKey": p["ParameterKey"], "ParameterValue": version}
-        if p["ParameterKey"] == "TruststoreVersion"
-        else {"ParameterKey": p["ParameterKey"], "UsePreviousValue": True}
-        for p in described["Parameters"]
+        {"ParameterKey": name, "ParameterValue": new[name]}
+        if name in new
+        else {"ParameterKey": name, "UsePreviousValue": True}
+        for name in (p["ParameterKey"] for p in described["Parameters"])
     ]
     cloudformation.update_stack(
         StackName=stack,
@@ -75,31 +90,64 @@ def point_stack_at(cloudformation: Any, stack: str, version: str) -> None:
         Parameters=parameters,
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
-    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack)
+    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``scripts/publish-truststore --stack NAME --bundle FILE [--key truststore.pem] [--check-only]``."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--stack", default="nodegate")
-    parser.add_argument("--bundle", required=True, type=Path)
-    parser.add_argument("--key", default="truststore.pem")
-    parser.add_argument("--check-only", action="store_true")
-    args = parser.parse_args(argv)
-    data = args.bundle.read_bytes()
+SAMCONFIG = Path(__file__).resolve().parents[2] / "samconfig.toml"
+
+
+def samconfig_region(path: Path = SAMCONFIG) -> str | None:
+    """The region `sam deploy` uses, from samconfig.toml's default deploy parameters."""
+    import tomllib
+
+    if not path.is_file():
+        return None
+    try:
+        config = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError:
+        return None
+    region = config.get("default", {}).get("deploy", {}).get("parameters", {}).get("region")
+    return str(region) if region else None
+
+
+def publish(bundle: Path, *, stack: str, key: str, region: str | None, profile: str | None, check_only: bool) -> int:
+    """Check the bundle, upload it, and point the stack at the new object version."""
+    try:
+        data = bundle.read_bytes()
+    except OSError as exc:
+        raise PublishError(f"cannot read the bundle {bundle}: {exc.strerror}") from None
     problems = check_bundle(data, datetime.now(UTC))
     if problems:
         print("truststore rejected:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print(f"{args.bundle}: {len(load_pem_bundle(data))} CA certificate(s), OK")
-    if args.check_only:
+    print(f"{bundle}: {len(load_pem_bundle(data))} CA certificate(s), OK")
+    if check_only:
         return 0
     import boto3
+    from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
-    cloudformation = boto3.client("cloudformation")
-    bucket = stack_bucket(cloudformation, args.stack)
-    version = upload(boto3.client("s3"), bucket, args.key, data)
-    print(f"uploaded s3://{bucket}/{args.key} version {version}; updating stack {args.stack}")
-    point_stack_at(cloudformation, args.stack, version)
-    print("stack updated: the custom domain and the authorizer now use this truststore version")
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region or samconfig_region())
+        cloudformation = session.client("cloudformation")
+        bucket = stack_bucket(cloudformation, stack)
+        version = upload(session.client("s3"), bucket, key, data)
+        print(f"uploaded s3://{bucket}/{key} version {version}; updating stack {stack}")
+        point_stack_at(cloudformation, stack, key, version)
+    except (BotoCoreError, ClientError, WaiterError) as exc:
+        raise PublishError(str(exc)) from None
+    print(f"stack updated: the custom domain and the authorizer now use {key} version {version}")
     return 0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``nodegate publish-truststore`` (and scripts/publish-truststore)."""
+    parser.add_argument(
+        "--bundle", required=True, type=Path, help="PEM bundle of CA certificates (relative paths are fine)"
+    )
+    parser.add_argument("--stack", default="nodegate", help="the deployed stack")
+    parser.add_argument(
+        "--key", default="truststore.pem", help="object key in the truststore bucket (sets TruststoreKey)"
+    )
+    parser.add_argument("--region", help="AWS region (default: samconfig.toml's deploy region)")
+    parser.add_argument("--profile", help="AWS profile")
+    parser.add_argument("--check-only", action="store_true", help="only check the bundle, as API Gateway would")
