@@ -67,7 +67,10 @@ def test_authorizer_function_runtime_and_limits() -> None:
     assert (function["CodeUri"], function["Handler"]) == ("src/authorizer", "app.lambda_handler")
     assert re.fullmatch(r"python3\.(1[2-9]|[2-9]\d)", globals_["Runtime"])
     assert globals_["Architectures"] == ["arm64"]
-    assert function["ReservedConcurrentExecutions"] == {"Ref": "AuthorizerConcurrency"}
+    assert function["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["ReserveConcurrency", {"Ref": "AuthorizerConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert TEMPLATE["Parameters"]["AuthorizerConcurrency"]["Default"] == 0  # unreserved unless asked
     assert props("AuthorizerLogGroup")["RetentionInDays"] > 0
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "AuthorizerLogGroup"}
 
@@ -144,10 +147,18 @@ def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
     nlb = props("NodeLoadBalancer")
     assert (nlb["Type"], nlb["Scheme"]) == ("network", "internal")
     assert props("NodeVpcLink")["TargetArns"] == [{"Ref": "NodeLoadBalancer"}]
-    ingress = props("NodeSecurityGroup")["SecurityGroupIngress"]
-    assert len(ingress) == 1
-    assert ingress[0]["CidrIp"] == {"Ref": "VpcCidr"}
+    assert nlb["SecurityGroups"] == [{"Ref": "NodeLoadBalancerSecurityGroup"}]
+    assert "SecurityGroupIngress" not in props("NodeSecurityGroup")  # only the rule below admits anything
+    ingress = [r["Properties"] for r in of_type("AWS::EC2::SecurityGroupIngress")]
+    assert ingress == [props("NodesFromLoadBalancer")]
+    assert ingress[0]["GroupId"] == {"Ref": "NodeSecurityGroup"}
+    assert ingress[0]["SourceSecurityGroupId"] == {"Ref": "NodeLoadBalancerSecurityGroup"}
     assert ingress[0]["FromPort"] == ingress[0]["ToPort"] == {"Ref": "NodePort"}
+    egress = props("NodeLoadBalancerToNodes")
+    assert (egress["DestinationSecurityGroupId"], egress["FromPort"]) == (
+        {"Ref": "NodeSecurityGroup"},
+        {"Ref": "NodePort"},
+    )
     instance = props("NodeInstance")
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert "KeyName" not in instance
@@ -174,3 +185,100 @@ def test_checkov_suppressions_are_justified() -> None:
     for name, resource in RESOURCES.items():
         for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
             assert len(skip.get("comment", "")) > 20, f"{name}: {skip['id']} needs a justification"
+
+
+def translated(**parameters: str) -> dict[str, Any]:
+    """The template as CloudFormation receives it after `sam build && sam deploy` (samtranslator)."""
+    import copy
+    import json
+    import os
+
+    from samtranslator.translator.transform import transform
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    template = copy.deepcopy(json.loads(json.dumps(TEMPLATE)))
+    template["Resources"]["AuthorizerFunction"]["Properties"]["CodeUri"] = "s3://bucket/authorizer.zip"
+    template["Resources"]["NodeCodeLayer"]["Properties"]["ContentUri"] = "s3://bucket/node.zip"
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    return transform(template, parameters, NoManagedPolicies())  # type: ignore[no-any-return]
+
+
+def references(node: Any, names: set[str]) -> set[str]:
+    """Logical ids and parameters that ``node`` refers to (Ref, GetAtt, Sub), whatever branch of an If."""
+    found: set[str] = set()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref" and value in names:
+                found.add(value)
+            elif key == "Fn::GetAtt":
+                found |= {value[0] if isinstance(value, list) else value.split(".")[0]} & names
+            elif key == "Fn::Sub":
+                text = value if isinstance(value, str) else value[0]
+                found |= {m.split(".")[0] for m in re.findall(r"\$\{([^}!]+)\}", text)} & names
+                if isinstance(value, list):
+                    found |= references(value[1], names)
+            else:
+                found |= references(value, names)
+    elif isinstance(node, list):
+        for value in node:
+            found |= references(value, names)
+    return found
+
+
+def dependencies(resources: dict[str, Any], name: str) -> set[str]:
+    """Everything ``name`` waits for, directly or through other resources (Ref, GetAtt, Sub, DependsOn)."""
+    names = set(resources)
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        resource = resources[todo.pop()]
+        depends = resource.get("DependsOn", [])
+        direct = references(resource.get("Properties", {}), names) | set(
+            [depends] if isinstance(depends, str) else depends
+        )
+        for found in direct - seen:
+            seen.add(found)
+            todo.append(found)
+    return seen
+
+
+def test_translated_stage_waits_for_the_account_logging_role_when_the_stack_sets_it() -> None:
+    resources = translated(CreateApiGatewayAccountRole="true")["Resources"]
+    stage = next(name for name, r in resources.items() if r["Type"] == "AWS::ApiGateway::Stage")
+    assert "AccessLogSetting" in resources[stage]["Properties"]
+    assert "ApiGatewayAccount" in dependencies(resources, stage)
+    assert TEMPLATE["Parameters"]["CreateApiGatewayAccountRole"]["Default"] == "false"  # opt-in
+
+
+def test_translated_node_waits_for_its_endpoints_and_a_broken_node_fails_the_deploy() -> None:
+    resources = translated()["Resources"]
+    waits = dependencies(resources, "NodeInstance")
+    assert {"S3Endpoint", "LambdaEndpoint", "SsmEndpoint", "SsmMessagesEndpoint", "Ec2MessagesEndpoint"} <= waits
+    assert resources["NodeReady"]["Type"] == "AWS::CloudFormation::WaitCondition"
+    assert "NodeInstance" in dependencies(resources, "NodeReady")
+    user_data = resources["NodeInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "${NodeWaitHandle}" in user_data
+    assert "signal SUCCESS" in user_data
+    assert "trap 'signal FAILURE" in user_data
+    assert "retry aws lambda get-layer-version-by-arn" in user_data
+
+
+def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> None:
+    """publish-truststore changes TruststoreKey/TruststoreVersion: nothing on the node path may change."""
+    resources = translated()["Resources"]
+    parameters = {"TruststoreKey", "TruststoreVersion"}
+    touched = {name for name, r in resources.items() if references(r.get("Properties", {}), parameters)}
+    assert touched <= {"ApiDomain", "AuthorizerFunction", "AuthorizerFunctionRole", "TruststoreBucketPolicy"}
+    assert not {name for name in touched if name.startswith("Node")}
+    assert TEMPLATE["Parameters"]["NodeAmiId"]["Type"] == "AWS::EC2::Image::Id"  # not re-resolved on update
+
+
+def test_every_template_name_the_readme_mentions_exists() -> None:
+    readme = (ROOT / "README.md").read_text()
+    names = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][A-Za-z0-9]*)+)`", readme))
+    metrics = {"RevocationSoftFail", "TruststoreEntrySkipped"}  # metric names, not template names
+    known = set(TEMPLATE["Parameters"]) | set(RESOURCES) | set(TEMPLATE["Outputs"])
+    assert names - metrics <= known, sorted(names - metrics - known)
