@@ -282,3 +282,22 @@ def test_every_template_name_the_readme_mentions_exists() -> None:
     metrics = {"RevocationSoftFail", "TruststoreEntrySkipped"}  # metric names, not template names
     known = set(TEMPLATE["Parameters"]) | set(RESOURCES) | set(TEMPLATE["Outputs"])
     assert names - metrics <= known, sorted(names - metrics - known)
+
+
+def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
+    from nodegate_authorizer.handler import decision_metric
+    from nodegate_authorizer.reasons import Reason
+
+    emitted = {"RevocationSourceFailure", "RevocationSoftFail", "TruststoreEntrySkipped", decision_metric(None)}
+    emitted |= {decision_metric(reason) for reason in Reason}
+    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
+    assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
+    for alarm in alarms.values():
+        assert alarm["AlarmActions"] == {
+            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
+        }
+    body = props("DecisionsDashboard")["DashboardBody"]["Fn::Sub"]
+    shown = set(re.findall(r'\["nodegate", "([A-Za-z]+)"', body))
+    assert shown <= emitted
+    assert {"Allow", "DenyRevoked", "DenyRevocationUnavailable", "DenyInternalError"} <= shown

@@ -157,10 +157,15 @@ def _report_skipped(truststore: Truststore) -> None:
         metrics.add_metric(name="TruststoreEntrySkipped", unit=MetricUnit.Count, value=len(truststore.skipped))
 
 
+def decision_metric(reason: Reason | None) -> str:
+    """The metric a decision counts in: ``Allow``, or ``Deny`` and the reason in CamelCase (``DenyRevoked``)."""
+    return "Allow" if reason is None else f"Deny{reason.value.title().replace('_', '')}"
+
+
 def _count(fields: dict[str, Any], source_failures: int) -> None:
     try:
-        name = "Allow" if fields["decision"] == "Allow" else f"Deny{fields['reason'].title().replace('_', '')}"
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        reason = None if fields["decision"] == "Allow" else Reason(fields["reason"])
+        metrics.add_metric(name=decision_metric(reason), unit=MetricUnit.Count, value=1)
         if source_failures:
             metrics.add_metric(name="RevocationSourceFailure", unit=MetricUnit.Count, value=source_failures)
         metrics.flush_metrics()
