@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 
 PKITS := .cache/pkits/PKITS_data
 
-.PHONY: test demo bench bench-record lint fuzz clean tools pkits conformance mutate
+.PHONY: test demo build deploy bench bench-record lint fuzz clean tools pkits conformance mutate
 
 $(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
 	@command -v openssl >/dev/null && command -v curl >/dev/null || \
@@ -42,6 +42,13 @@ test: $(STAMP) pkits
 
 demo: $(STAMP)
 	$(VENV)/bin/nodegate demo
+
+# The AWS deploy path: sam build with a python3.12 (PATH or pyenv) or in a container, then sam deploy.
+build: $(STAMP)
+	scripts/sam-build
+
+deploy: build
+	$(VENV)/bin/sam deploy
 
 bench: $(STAMP)
 	$(PY) bench/run.py
