@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,12 @@ def test_authorizer_function_runtime_and_limits() -> None:
 
 
 def test_authorizer_environment_names_are_the_ones_the_code_reads() -> None:
+    from nodegate_authorizer.settings import SETTING_NAMES
+
     variables = props("AuthorizerFunction")["Environment"]["Variables"]
+    assert set(SETTING_NAMES) <= set(variables)  # sam local invoke drops variables the template does not declare
+    env_file = json.loads((ROOT / "events" / "env.json").read_text())["AuthorizerFunction"]
+    assert set(env_file) <= set(variables)
     for name in ("TRUSTSTORE_URI", "TRUSTSTORE_VERSION", "CRL_STORE_URI", "REVOCATION_MODE", "ACCESS_POLICY_URI"):
         assert name in variables
     plain = {k: v for k, v in variables.items() if isinstance(v, str)}
