@@ -1,0 +1,70 @@
+"""The fetcher (pool, per-decision cap, batch deadline) and the plan (which sources a certificate names)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from cryptography import x509
+
+from fixed import cdp, client, root, sub, uri_point
+from nodegate_authorizer.revocation.fetcher import Fetcher
+from nodegate_authorizer.revocation.plan import Source, issuer_key_id, plan_sources
+
+
+def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
+    release = threading.Event()
+
+    def fetch(url: str, body: bytes | None) -> bytes:
+        if "slow" in url:
+            release.wait(5)
+        return url.encode() + (body or b"")
+
+    fetcher = Fetcher(fetch, timeout=0.2, workers=4, per_decision=3)
+    jobs: dict[Source, bytes | None] = {
+        Source("crl", "http://a/1", b"k"): None,
+        Source("ocsp", "http://a/2", b"k", 7): b"+req",
+        Source("crl", "http://a/slow", b"k"): None,
+        Source("crl", "http://a/4", b"k"): None,
+    }
+    started = time.monotonic()
+    results = fetcher.fetch_all(jobs)
+    release.set()
+    assert time.monotonic() - started < 1.0  # 2 x timeout, not the slow source's 5 s
+    values = [results[source] for source in jobs]
+    assert values[0] == b"http://a/1"
+    assert values[1] == b"http://a/2+req"
+    assert isinstance(values[2], TimeoutError)
+    assert isinstance(values[3], OSError)
+    assert "more than 3 sources" in str(values[3])
+    assert fetcher.fetch_all({}) == {}
+
+
+def test_fetch_errors_come_back_as_values() -> None:
+    def fetch(url: str, body: bytes | None) -> bytes:
+        raise OSError(f"refused {url}")
+
+    (result,) = Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}).values()
+    assert isinstance(result, OSError)
+    assert str(result) == "refused http://a/x"
+
+
+def test_plan_names_every_source_and_what_cannot_be_used() -> None:
+    top = root()
+    ca = sub(top, crl_url="http://pki.example/issuing.crl", ocsp_url="http://pki.example/ocsp")
+    points = cdp(
+        uri_point("http://pki.example/part.crl", reasons=frozenset({x509.ReasonFlags.key_compromise})),
+        x509.DistributionPoint([x509.UniformResourceIdentifier("ldap://pki.example/cn=x")], None, None, None),
+    )
+    freshest = (x509.FreshestCRL([uri_point("http://pki.example/delta.crl")]), False)
+    leaf = client(ca, with_crl_url=False, extensions=[points, freshest]).cert
+    plan = plan_sources(leaf, ca.cert)
+    key = issuer_key_id(ca.cert)
+    assert [s.url for s in plan.crls] == ["http://pki.example/part.crl", "http://pki.example/delta.crl"]
+    assert all(s.kind == "crl" and s.issuer_key == key for s in plan.crls)
+    assert plan.ocsp == (Source("ocsp", "http://pki.example/ocsp", key, leaf.serial_number),)
+    assert len(plan.unusable) == 1
+    assert plan.unusable[0].startswith("CRL distribution point without an http(s) URL")
+    assert issuer_key_id(top.cert) != key
+    bare = plan_sources(client(ca, with_crl_url=False, with_ocsp_url=False).cert, ca.cert)
+    assert (bare.crls, bare.ocsp, bare.unusable) == ((), (), ())
