@@ -165,9 +165,10 @@ def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
         {"Ref": "NodeSecurityGroup"},
         {"Ref": "NodePort"},
     )
-    instance = props("NodeInstance")
+    instance = props("NodeLaunchTemplate")["LaunchTemplateData"]
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert "KeyName" not in instance
+    assert instance["SecurityGroupIds"] == [{"Ref": "NodeSecurityGroup"}]
     assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"} in props("NodeRole")[
         "ManagedPolicyArns"
     ]
@@ -175,7 +176,7 @@ def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
 
 def test_node_backend_installed_as_systemd_service_from_packaged_code() -> None:
     assert props("NodeCodeLayer")["ContentUri"] == "src/node"
-    user_data = props("NodeInstance")["UserData"]["Fn::Base64"]["Fn::Sub"]
+    user_data = props("NodeLaunchTemplate")["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
     assert "get-layer-version-by-arn" in user_data
     assert "systemctl enable --now nodegate-node" in user_data
     assert "python3 -m nodegate_node" in user_data
@@ -259,17 +260,32 @@ def test_translated_stage_waits_for_the_account_logging_role_when_the_stack_sets
     assert TEMPLATE["Parameters"]["CreateApiGatewayAccountRole"]["Default"] == "false"  # opt-in
 
 
-def test_translated_node_waits_for_its_endpoints_and_a_broken_node_fails_the_deploy() -> None:
+def test_translated_nodes_wait_for_their_endpoints_and_a_broken_node_fails_the_deploy() -> None:
     resources = translated()["Resources"]
-    waits = dependencies(resources, "NodeInstance")
-    assert {"S3Endpoint", "LambdaEndpoint", "SsmEndpoint", "SsmMessagesEndpoint", "Ec2MessagesEndpoint"} <= waits
-    assert resources["NodeReady"]["Type"] == "AWS::CloudFormation::WaitCondition"
-    assert "NodeInstance" in dependencies(resources, "NodeReady")
-    user_data = resources["NodeInstance"]["Properties"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-    assert "${NodeWaitHandle}" in user_data
+    waits = dependencies(resources, "NodeGroup")
+    endpoints = {"S3Endpoint", "LambdaEndpoint", "CloudFormationEndpoint", "SsmEndpoint", "SsmMessagesEndpoint"}
+    assert endpoints <= waits
+    group = resources["NodeGroup"]
+    assert group["CreationPolicy"]["ResourceSignal"]["Count"] == {"Ref": "NodeCount"}
+    rolling = group["UpdatePolicy"]["AutoScalingRollingUpdate"]
+    assert (rolling["MinInstancesInService"], rolling["MaxBatchSize"], rolling["WaitOnResourceSignals"]) == (1, 1, True)
+    assert group["Properties"]["VPCZoneIdentifier"] == [{"Ref": "PrivateSubnetA"}, {"Ref": "PrivateSubnetB"}]
+    assert group["Properties"]["HealthCheckType"] == "ELB"
+    assert group["Properties"]["TargetGroupARNs"] == [{"Ref": "NodeTargetGroup"}]
+    assert TEMPLATE["Parameters"]["NodeCount"]["Default"] >= 2
+    launch = resources["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]
+    user_data = launch["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "--logical-resource-id NodeGroup" in user_data
     assert "signal SUCCESS" in user_data
-    assert "trap 'signal FAILURE" in user_data
+    assert "trap 'signal FAILURE' ERR" in user_data
     assert "retry aws lambda get-layer-version-by-arn" in user_data
+    assert "retry curl -fsS -o /dev/null http://127.0.0.1:${NodePort}/healthz" in user_data
+    statements = [s for p in resources["NodeRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert {
+        "Effect": "Allow",
+        "Action": "cloudformation:SignalResource",
+        "Resource": {"Ref": "AWS::StackId"},
+    } in statements
 
 
 def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> None:
