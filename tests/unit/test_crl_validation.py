@@ -151,3 +151,20 @@ def test_removed_from_crl_in_a_complete_crl_is_not_revoked() -> None:
     leaf = client(ca, with_crl_url=False).cert
     listed = crl(ca, [leaf.serial_number], reasons={leaf.serial_number: x509.ReasonFlags.remove_from_crl})
     assert crl_status(leaf, [listed], NOW, SKEW, ok).good
+
+
+def test_pem_and_der_crls_parse_alike_and_garbage_does_not() -> None:
+    import pytest
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.answers import SourceInvalid
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    ca = sub(root())
+    listed = ca.crl({5: NOW - HOUR}, this_update=NOW - HOUR, next_update=NOW + HOUR)
+    pem, der = listed.public_bytes(Encoding.PEM), listed.public_bytes(Encoding.DER)
+    assert parse_crl(b"\n  " + pem).entries == parse_crl(der).entries
+    assert (canonical(ca.cert.subject), 5) in parse_crl(pem).entries
+    for garbage in (b"", b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", b"\x30\x03\x02\x01\x00"):
+        with pytest.raises(SourceInvalid, match="malformed CRL"):
+            parse_crl(garbage)

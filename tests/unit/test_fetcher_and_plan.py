@@ -68,3 +68,19 @@ def test_plan_names_every_source_and_what_cannot_be_used() -> None:
     assert issuer_key_id(top.cert) != key
     bare = plan_sources(client(ca, with_crl_url=False, with_ocsp_url=False).cert, ca.cert)
     assert (bare.crls, bare.ocsp, bare.unusable) == ((), (), ())
+
+
+def test_freshest_crl_and_cdp_without_http_are_named_unusable_and_http_is_case_insensitive() -> None:
+    ca = sub(root())
+    ldap_freshest = (
+        x509.FreshestCRL(
+            [x509.DistributionPoint([x509.UniformResourceIdentifier("ldap://pki.example/delta")], None, None, None)]
+        ),
+        False,
+    )
+    upper = cdp(uri_point("HTTP://PKI.EXAMPLE/ISSUING.CRL"))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False, extensions=[upper, ldap_freshest]).cert
+    plan = plan_sources(leaf, ca.cert)
+    assert [s.url for s in plan.crls] == ["HTTP://PKI.EXAMPLE/ISSUING.CRL"]
+    assert len(plan.unusable) == 1
+    assert plan.unusable[0].startswith("freshest CRL without an http(s) URL")
