@@ -28,8 +28,12 @@ ROOT = Path(__file__).resolve().parent.parent
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
 
 
-def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([NODEGATE, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
+def run(
+    *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [NODEGATE, *args], cwd=cwd, input=stdin, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 @pytest.mark.parametrize(
@@ -336,30 +340,14 @@ def test_help_describes_commands_with_defaults_and_examples() -> None:
 
 def test_invoke_reads_stdin_checks_the_function_and_explains_missing_settings() -> None:
     event = (ROOT / "events" / "allow.json").read_text()
-    piped = subprocess.run(
-        [NODEGATE, "invoke", "-e", "-", "--env-vars", "events/env.json"],
-        input=event,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    piped = run("invoke", "-e", "-", "--env-vars", "events/env.json", stdin=event)
     assert piped.returncode == 0
     assert json.loads(piped.stdout)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
     wrong = run("invoke", "-e", "events/allow.json", "--function", "AuthoriserFunction")
     assert wrong.returncode == 1
     assert "AuthorizerFunction" in wrong.stderr
     env = {k: v for k, v in os.environ.items() if k != "TRUSTSTORE_URI"}
-    bare = subprocess.run(
-        [NODEGATE, "invoke", "-e", "events/allow.json"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    bare = run("invoke", "-e", "events/allow.json", env=env)
     assert json.loads(bare.stdout)["context"]["reason"] == "CONFIG_INVALID"
     assert "TRUSTSTORE_URI is not set" in bare.stderr
 

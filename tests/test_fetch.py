@@ -111,12 +111,16 @@ def test_a_drip_fed_cdp_does_not_hold_the_decision_or_other_users(
     user with a healthy CDP is decided normally at the same time."""
     from cryptography import x509
 
-    points = [x509.DistributionPoint([x509.UniformResourceIdentifier(url(drip, f"/crl/{n}"))], None, None, None)
-              for n in range(8)]  # fmt: skip
+    points = [
+        x509.DistributionPoint([x509.UniformResourceIdentifier(url(drip, f"/crl/{n}"))], None, None, None)
+        for n in range(8)
+    ]
     slow_leaf = world.issuing.issue(
-        x509.Name.from_rfc4514_string("CN=node-2,UID=bob"), with_crl_url=False, with_ocsp_url=False,
+        x509.Name.from_rfc4514_string("CN=node-2,UID=bob"),
+        with_crl_url=False,
+        with_ocsp_url=False,
         extensions=[(x509.CRLDistributionPoints(points), False)],
-    ).cert_pem()  # fmt: skip
+    ).cert_pem()
     healthy = world.client(with_ocsp_url=False).cert_pem()
     env = {"FETCH_TIMEOUT_SECONDS": "0.5", "REVOCATION_RETRY_SECONDS": "0"}
     results: dict[str, tuple[str, str | None, float]] = {}

@@ -233,6 +233,12 @@ def _command(commands: Any, name: str, summary: str, description: str = "") -> a
     return parser
 
 
+def _settings_arguments(parser: argparse.ArgumentParser) -> None:
+    """--env-vars and --function, as `sam local invoke` takes them."""
+    parser.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
+    parser.add_argument("--function", default="AuthorizerFunction", help="function (logical id in template.yaml)")
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per job."""
     top = argparse.ArgumentParser(
@@ -302,8 +308,7 @@ def parser() -> argparse.ArgumentParser:
         "the environment. Example: nodegate invoke -e events/allow.json --env-vars events/env.json",
     )
     invoke.add_argument("-e", "--event", required=True, help="event JSON file, or - for standard input")
-    invoke.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
-    invoke.add_argument("--function", default="AuthorizerFunction", help="function (logical id in template.yaml)")
+    _settings_arguments(invoke)
 
     explain = _command(
         commands,
@@ -319,8 +324,7 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--node", default="node-1", help="node id in the path")
     explain.add_argument("--method", default="GET", help="HTTP method")
     explain.add_argument("--path", default="status", help="path below /nodes/{node}/")
-    explain.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
-    explain.add_argument("--function", default="AuthorizerFunction", help="section of --env-vars to apply")
+    _settings_arguments(explain)
     explain.add_argument("--json", action="store_true", help="print the report as JSON")
 
     from nodegate.publish import add_arguments

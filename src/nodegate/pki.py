@@ -224,10 +224,13 @@ class CertificateAuthority(Issued):
         revoked_at: dt.datetime | None = None,
         responder: Issued | None = None,
         this_update: dt.datetime | None = None,
-        validity: dt.timedelta = dt.timedelta(hours=1),
+        validity: dt.timedelta | None = dt.timedelta(hours=1),
         serial: int | None = None,
+        by_name: bool = False,
+        include_responder: bool = True,
     ) -> ocsp.OCSPResponse:
-        """Answer ``request`` for this CA, signed by ``responder`` (a delegate) or by the CA itself."""
+        """Answer ``request`` for this CA, signed by ``responder`` (a delegate) or by the CA itself; named by key
+        hash (or ``by_name``); ``validity=None`` leaves nextUpdate out."""
         signer = responder or self
         now = this_update or utcnow()
         builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
@@ -237,12 +240,13 @@ class CertificateAuthority(Issued):
             request.hash_algorithm,
             status,
             now,
-            now + validity,
+            now + validity if validity is not None else None,
             revoked_at if status is ocsp.OCSPCertStatus.REVOKED else None,
             None,
         )
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
-        if responder is not None:
+        encoding = ocsp.OCSPResponderEncoding.NAME if by_name else ocsp.OCSPResponderEncoding.HASH
+        builder = builder.responder_id(encoding, signer.cert)
+        if responder is not None and include_responder:
             builder = builder.certificates([responder.cert])
         return builder.sign(signer.key, hashes.SHA256())
 

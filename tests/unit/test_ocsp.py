@@ -44,24 +44,18 @@ def respond(
     serial: int | None = None,
     include_signer: bool = True,
 ) -> bytes:
-    request = request_for(leaf, ca)
-    key = signer or ca
-    builder = ocsp.OCSPResponseBuilder().add_response_by_hash(
-        request.issuer_name_hash,
-        request.issuer_key_hash,
-        serial or request.serial_number,
-        request.hash_algorithm,
+    response = ca.ocsp_response(
+        request_for(leaf, ca),
         status,
-        this_update,
-        next_update,
-        T0 if status is ocsp.OCSPCertStatus.REVOKED else None,
-        None,
+        revoked_at=T0,
+        responder=signer,
+        this_update=this_update,
+        validity=next_update - this_update if next_update else None,
+        serial=serial,
+        by_name=by_name,
+        include_responder=include_signer,
     )
-    encoding = ocsp.OCSPResponderEncoding.NAME if by_name else ocsp.OCSPResponderEncoding.HASH
-    builder = builder.responder_id(encoding, key.cert)
-    if signer is not None and include_signer:
-        builder = builder.certificates([signer.cert])
-    return builder.sign(key.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    return response.public_bytes(serialization.Encoding.DER)
 
 
 def answer(data: bytes, leaf: x509.Certificate, ca: CertificateAuthority) -> Any:
