@@ -180,6 +180,15 @@ def test_node_backend_installed_as_systemd_service_from_packaged_code() -> None:
     assert "get-layer-version-by-arn" in user_data
     assert "systemctl enable --now nodegate-node" in user_data
     assert "python3 -m nodegate_node" in user_data
+    assert "${NodeRoutes}" in user_data
+    assert "--routes /etc/nodegate/routes.json" in user_data
+
+
+def test_node_routes_default_is_a_valid_routes_file(tmp_path: Path) -> None:
+    from nodegate_node.server import load_routes
+
+    (tmp_path / "routes.json").write_text(TEMPLATE["Parameters"]["NodeRoutes"]["Default"])
+    assert load_routes(str(tmp_path / "routes.json")) == {}
 
 
 def test_outputs_give_domain_curl_bucket_and_function() -> None:
