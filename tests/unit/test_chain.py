@@ -3,6 +3,9 @@ certificates and path length, and the two deliberate deviations."""
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+
 import pytest
 from cryptography import x509
 
@@ -140,3 +143,127 @@ def test_no_path_names_the_issuer() -> None:
     denied = refuse(client(sub(stranger)).cert, top.cert)
     assert denied.reason == Reason.UNTRUSTED_ISSUER
     assert "Fixed Issuing" in denied.detail
+
+
+def test_a_subject_with_a_subject_alt_name_is_still_constrained() -> None:
+    top = root()
+    excluded = x509.NameConstraints(None, [x509.DirectoryName(x509.Name.from_rfc4514_string("O=evil"))])
+    ca = sub(top, extensions=[(excluded, True)])
+    evil = ca.issue(
+        client_name("mallory", "node-1", organization="evil"),
+        not_before=T0,
+        sans=[x509.RFC822Name("mallory@example.com")],
+    ).cert
+    assert refuse(evil, top.cert, ca.cert).reason == Reason.INVALID_CHAIN
+
+
+def test_validity_bounds_are_inclusive() -> None:
+    import datetime as dt
+
+    top = root()
+    ca = sub(top)
+    leaf = client(ca, days=30).cert
+    store = parse_truststore(pem(top.cert, ca.cert))
+    assert build_path(leaf, store, leaf.not_valid_before_utc, POLICY)[0] == leaf
+    assert build_path(leaf, store, leaf.not_valid_after_utc, POLICY)[0] == leaf
+    second = dt.timedelta(seconds=1)
+    assert refuse_at(leaf, store, leaf.not_valid_before_utc - second).reason == Reason.NOT_YET_VALID
+    assert refuse_at(leaf, store, leaf.not_valid_after_utc + second).reason == Reason.EXPIRED
+
+
+def refuse_at(leaf: x509.Certificate, store: object, when: object) -> Denied:
+    with pytest.raises(Denied) as denied:
+        build_path(leaf, store, when, POLICY)  # type: ignore[arg-type]
+    return denied.value
+
+
+def test_weak_crypto_anywhere_but_the_anchor_signature(tmp_path: Path) -> None:
+    """SHA-1 signatures refuse a leaf or an intermediate, not the anchor's own; short keys refuse anywhere."""
+    from nodegate.testing import openssl_v1_client
+
+    top = root()
+    ca = sub(top)
+    sha1_leaf = x509.load_pem_x509_certificate(openssl_v1_client(ca, tmp_path, digest="sha1"))
+    denied = refuse(sha1_leaf, top.cert, ca.cert)
+    assert (denied.reason, denied.detail) == (Reason.WEAK_CRYPTO, "leaf: sha1 signature")
+    short_ca = CertificateAuthority(
+        *_issued(top.issue(x509.Name.from_rfc4514_string("CN=Short CA"), ca=True, key="rsa1024", not_before=T0))
+    )
+    denied = refuse(client(short_ca).cert, top.cert, short_ca.cert)
+    assert (denied.reason, denied.detail) == (Reason.WEAK_CRYPTO, "intermediate 1: RSA key of 1024 bits (< 2048)")
+    short_root = CertificateAuthority.root("Short Root", key="rsa1024", not_before=T0)
+    denied = refuse(client(short_root).cert, short_root.cert)
+    assert (denied.reason, denied.detail) == (Reason.WEAK_CRYPTO, "anchor: RSA key of 1024 bits (< 2048)")
+    sha1_root = _openssl_sha1_root(tmp_path)
+    sha1_root_ca = CertificateAuthority(sha1_root.cert, sha1_root.key)
+    leaf = client(sha1_root_ca).cert
+    later = sha1_root.cert.not_valid_before_utc + dt.timedelta(days=1)  # openssl 3.0 cannot backdate the root
+    assert build_path(leaf, parse_truststore(pem(sha1_root.cert)), later, POLICY)[-1] == sha1_root.cert
+
+
+def _issued(issued: object) -> tuple[object, object]:
+    return issued.cert, issued.key  # type: ignore[attr-defined]
+
+
+def _openssl_sha1_root(tmp: Path) -> object:
+    """A self-signed root signed with SHA-1 (cryptography no longer signs SHA-1; openssl still does)."""
+    import subprocess
+
+    from cryptography.hazmat.primitives import serialization
+
+    from nodegate.pki import Issued
+
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha1",
+            "-days",
+            "3650",
+            "-subj",
+            "/O=nodegate dev PKI/CN=SHA1 Root",
+            "-keyout",
+            "root.key",
+            "-out",
+            "root.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        cwd=tmp,
+        check=True,
+        capture_output=True,
+    )
+    cert = x509.load_pem_x509_certificate((tmp / "root.pem").read_bytes())
+    key = serialization.load_pem_private_key((tmp / "root.key").read_bytes(), None)
+    return Issued(cert, key)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("purposes", "allowed"),
+    [
+        ([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH], False),
+        ([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH], True),
+        ([x509.oid.ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE], True),
+        ([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH, x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH], True),
+    ],
+)
+def test_an_intermediate_extended_key_usage_must_allow_client_auth(
+    purposes: list[x509.ObjectIdentifier], allowed: bool
+) -> None:
+    top = root()
+    ca = sub(top, extensions=[(x509.ExtendedKeyUsage(purposes), False)])
+    leaf = client(ca).cert
+    if allowed:
+        assert build_path(leaf, parse_truststore(pem(top.cert, ca.cert)), NOW, POLICY)[0] == leaf
+    else:
+        denied = refuse(leaf, top.cert, ca.cert)
+        assert (denied.reason, denied.detail) == (
+            Reason.WRONG_KEY_USAGE,
+            "intermediate 1 extendedKeyUsage excludes clientAuth",
+        )

@@ -97,3 +97,26 @@ def test_a_constrained_name_form_we_cannot_match_fails() -> None:
     check_names([other], [Constraints(permitted=(x509.DNSName("example.com"),), excluded=())])  # other type
     with pytest.raises(NameConstraintError, match="cannot be checked"):
         check_names([other], [Constraints(permitted=None, excluded=(other,))])
+
+
+@pytest.mark.parametrize(
+    ("name", "subtree"),
+    [
+        (x509.RFC822Name("ops@example.com"), x509.DNSName("example.com")),
+        (x509.DNSName("example.com"), x509.RFC822Name("example.com")),
+        (x509.UniformResourceIdentifier("https://example.com/"), x509.DNSName("example.com")),
+        (x509.DNSName("example.com"), x509.UniformResourceIdentifier("example.com")),
+        (x509.IPAddress(ipaddress.ip_address("10.0.0.1")), x509.DNSName("example.com")),
+        (x509.DNSName("example.com"), x509.IPAddress(ipaddress.ip_network("10.0.0.0/8"))),
+        (x509.DirectoryName(N("CN=x,O=Test")), x509.DNSName("example.com")),
+        (x509.DNSName("example.com"), x509.DirectoryName(N("O=Test"))),
+    ],
+)
+def test_a_name_never_matches_a_subtree_of_another_form(name: x509.GeneralName, subtree: x509.GeneralName) -> None:
+    assert matches(name, subtree) is False
+
+
+def test_malformed_emails_and_uris_match_nothing() -> None:
+    assert not matches(x509.RFC822Name("example.com"), x509.RFC822Name("example.com"))  # no @
+    assert not matches(x509.RFC822Name("@example.com"), x509.RFC822Name("example.com"))  # no local part
+    assert not matches(x509.UniformResourceIdentifier("http://[::1"), x509.UniformResourceIdentifier("example.com"))

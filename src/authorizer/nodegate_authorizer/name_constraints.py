@@ -86,8 +86,6 @@ def _uri_match(uri: str, constraint: str) -> bool:
 
 
 def _ip_match(address: object, network: object) -> bool:
-    if isinstance(address, ipaddress.IPv4Network | ipaddress.IPv6Network):
-        address = address.network_address
     return (
         isinstance(network, ipaddress.IPv4Network | ipaddress.IPv6Network)
         and isinstance(address, ipaddress.IPv4Address | ipaddress.IPv6Address)
