@@ -144,3 +144,15 @@ def test_disabled_users_match_whatever_the_case_grants_match_exactly() -> None:
     with pytest.raises(Denied) as denied:
         authorize(Identity("Alice", "node-1", ""), "node-2", "GET", policy)
     assert denied.value.reason == Reason.NODE_MISMATCH
+
+
+def test_every_certificate_of_the_path_is_judged() -> None:
+    leaf_good, leaf_none, leaf_down = cert(GOOD), cert(), cert(DOWN)
+    intermediate_down = CertificateRevocation("intermediate 1", "cd", (DOWN,))
+    for first in (leaf_good, leaf_none):
+        refusal = evaluate([first, intermediate_down], RevocationMode.HARD_FAIL).refusal
+        assert refusal is not None
+        assert refusal[1].startswith("intermediate 1 serial cd")
+    soft = evaluate([leaf_down, intermediate_down], RevocationMode.SOFT_FAIL)
+    assert soft.refusal is None
+    assert soft.unavailable == ("ocsp:b: refused", "ocsp:b: refused")

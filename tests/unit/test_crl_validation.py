@@ -159,3 +159,94 @@ def test_pem_and_der_crls_parse_alike_and_garbage_does_not() -> None:
     for garbage in (b"", b"-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n", b"\x30\x03\x02\x01\x00"):
         with pytest.raises(SourceInvalid, match="malformed CRL"):
             parse_crl(garbage)
+
+
+def test_clock_skew_is_forgiven_on_crl_times_and_no_more() -> None:
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    skew = dt.timedelta(seconds=60)
+    early = crl(ca, this_update=NOW + skew / 2, next_update=NOW + HOUR)
+    too_early = crl(ca, this_update=NOW + 2 * skew, next_update=NOW + HOUR)
+    just_stale = crl(ca, this_update=NOW - HOUR, next_update=NOW - skew / 2)
+    stale = crl(ca, this_update=NOW - HOUR, next_update=NOW - 2 * skew)
+    assert crl_status(leaf, [early], NOW, skew, ok).good
+    assert not crl_status(leaf, [too_early], NOW, skew, ok).good
+    assert crl_status(leaf, [just_stale], NOW, skew, ok).good
+    assert not crl_status(leaf, [stale], NOW, skew, ok).good
+
+
+def test_a_delta_from_another_issuer_or_scope_is_not_applied() -> None:
+    top = root()
+    ca, other = sub(top), sub(top, "Other Issuing")
+    leaf = client(ca, with_crl_url=False).cert
+    base = crl(ca, [], number=5)
+    foreign = crl(other, [leaf.serial_number], number=6, extensions=[(x509.DeltaCRLIndicator(5), True)])
+    scoped = crl(
+        ca,
+        [leaf.serial_number],
+        number=6,
+        extensions=[(x509.DeltaCRLIndicator(5), True), idp(only_contains_ca_certs=True)],
+    )
+    assert crl_status(leaf, [base, foreign, scoped], NOW, SKEW, ok).good
+
+
+def test_crl_entry_extensions() -> None:
+    """certificateIssuer counts only on indirect CRLs; one without a directory name, or an unknown critical
+    entry extension anywhere, makes the CRL unusable."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    top = root()
+    ca, other = sub(top), sub(top, "Other Issuing")
+    leaf = client(ca, with_crl_url=False).cert
+
+    def direct(*entries: tuple[int, list[tuple[x509.ExtensionType, bool]]]) -> object:
+        builder = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(ca.cert.subject)
+            .last_update(NOW - HOUR)
+            .next_update(NOW + HOUR)
+            .add_extension(x509.CRLNumber(1), critical=False)
+        )
+        for serial, extensions in entries:
+            entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - HOUR)
+            for value, critical in extensions:
+                entry = entry.add_extension(value, critical=critical)
+            builder = builder.add_revoked_certificate(entry.build())
+        return parse_crl(builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER))
+
+    elsewhere = x509.CertificateIssuer([x509.DirectoryName(other.cert.subject)])
+    assert crl_status(leaf, [direct((leaf.serial_number, [(elsewhere, True)]))], NOW, SKEW, ok).revoked is not None
+    no_directory = x509.CertificateIssuer([x509.DNSName("example.com")])
+    indirect = crl(ca, [], extensions=[idp(indirect_crl=True)])
+    assert crl_status(leaf, [indirect], NOW, SKEW, ok).good
+    unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.7"), b"\x05\x00")
+    for unusable in (direct((7, [(unknown, True)])), parse_crl_indirect(ca, [(no_directory, True)])):
+        verdict = crl_status(leaf, [unusable], NOW, SKEW, ok)  # the entry is another certificate's
+        assert not verdict.good
+        assert verdict.problems
+    assert crl_status(leaf, [direct((7, [(unknown, False)]))], NOW, SKEW, ok).good
+
+
+def parse_crl_indirect(ca: object, extensions: list[tuple[x509.ExtensionType, bool]]) -> object:
+    """An indirect CRL of ``ca`` with one entry (serial 7) carrying ``extensions``."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    entry = x509.RevokedCertificateBuilder().serial_number(7).revocation_date(NOW - HOUR)
+    for value, critical in extensions:
+        entry = entry.add_extension(value, critical=critical)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)  # type: ignore[attr-defined]
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(idp(indirect_crl=True)[0], critical=True)
+        .add_revoked_certificate(entry.build())
+    )
+    return parse_crl(builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER))  # type: ignore[attr-defined]

@@ -175,3 +175,43 @@ def test_pss_parameters_we_do_not_verify(rsa_ca: CertificateAuthority) -> None:
         answer(_pss(respond(rsa_ca, leaf), rsa_ca.key, "sha256", mgf_name="sha384"), leaf, rsa_ca)
     with pytest.raises(SourceInvalid, match="parameters not supported"):
         answer(_pss(respond(rsa_ca, leaf), rsa_ca.key, "sha1"), leaf, rsa_ca)
+
+
+def test_clock_skew_is_forgiven_on_ocsp_times_and_no_more(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    assert answer(respond(rsa_ca, leaf, this_update=NOW + SKEW / 2), leaf, rsa_ca).status is Status.GOOD
+    with pytest.raises(SourceInvalid, match="in the future"):
+        answer(respond(rsa_ca, leaf, this_update=NOW + 2 * SKEW), leaf, rsa_ca)
+    late = respond(rsa_ca, leaf, this_update=NOW - HOUR, next_update=NOW - SKEW / 2)
+    assert answer(late, leaf, rsa_ca).status is Status.GOOD
+    with pytest.raises(SourceInvalid, match="stale"):
+        answer(respond(rsa_ca, leaf, this_update=NOW - 3 * HOUR, next_update=None), leaf, rsa_ca)  # MAX_AGE passed
+
+
+def test_the_delegate_is_found_among_several_certificates_and_its_validity_is_inclusive(
+    rsa_ca: CertificateAuthority,
+) -> None:
+    from cryptography.hazmat.primitives import serialization as ser
+
+    leaf = client(rsa_ca).cert
+    signer = delegate(rsa_ca, not_before=NOW)  # valid from exactly now
+    bystander = delegate(CertificateAuthority.root("Bystander", not_before=T0), not_before=T0)
+    request = request_for(leaf, rsa_ca)
+    builder = (
+        ocsp.OCSPResponseBuilder()
+        .add_response_by_hash(
+            request.issuer_name_hash,
+            request.issuer_key_hash,
+            request.serial_number,
+            request.hash_algorithm,
+            ocsp.OCSPCertStatus.GOOD,
+            NOW - HOUR,
+            NOW + HOUR,
+            None,
+            None,
+        )
+        .responder_id(ocsp.OCSPResponderEncoding.HASH, signer.cert)
+        .certificates([bystander.cert, signer.cert])
+    )
+    data = builder.sign(signer.key, hashes.SHA256()).public_bytes(ser.Encoding.DER)
+    assert answer(data, leaf, rsa_ca).status is Status.GOOD

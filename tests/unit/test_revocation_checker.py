@@ -360,3 +360,15 @@ def parse(data: bytes):
     from nodegate_authorizer.revocation.crl import parse_crl
 
     return parse_crl(data)
+
+
+def test_ocsp_answer_without_next_update_lasts_ocsp_max_age() -> None:
+    top, ca = pki(ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False).cert
+    web = Web()
+    web.pages[OCSP_URL] = _ocsp_for(ca, validity=None, this_update=NOW - dt.timedelta(minutes=10))  # type: ignore[arg-type]
+    check = checker(web, REVOCATION_MODE="hard-fail", OCSP_MAX_AGE_SECONDS="1800")
+    outcome = check.check((leaf, ca.cert), NOW, store)
+    assert passes(outcome)
+    assert outcome.results[0].answers[0].valid_until == NOW + dt.timedelta(minutes=20)

@@ -55,3 +55,15 @@ def test_values_and_marks_stay_within_the_limit_dropping_expired_first() -> None
 def test_cache_times_take_the_earlier_end() -> None:
     assert cache_times(NOW, 300, NOW + HOUR) == (NOW + 300 * SECOND, NOW + HOUR)
     assert cache_times(NOW, 7200, NOW + HOUR) == (NOW + HOUR, NOW + HOUR)
+
+
+def test_an_entry_expiring_exactly_now_is_expired_when_making_room() -> None:
+    cache: SourceCache[str] = SourceCache(2)
+    cache.put(A, "ends now", NOW, NOW, NOW - SECOND)
+    cache.put(B, "live", NOW, NOW + HOUR, NOW)
+    cache.put(C, "new", NOW, NOW + HOUR, NOW)  # A ends exactly now: it goes, B stays
+    assert (cache.get(B, NOW), cache.get(C, NOW)) == ("live", "new")
+    cache.mark_failed(A, NOW, NOW - SECOND)
+    cache.mark_failed(B, NOW + HOUR, NOW)
+    cache.mark_failed(C, NOW + HOUR, NOW)  # A's mark ends exactly now: it goes, B's stays
+    assert not cache.needs_fetch(B, NOW)

@@ -223,7 +223,7 @@ class RevocationChecker:
             path = build_path(signer, context.truststore, context.now, self._path_policy, Role.CRL_SIGNER)
         except Denied as denied:
             return f"CRL signer path: {denied.detail}"
-        if path[-1] is not context.anchor and path[-1] != context.anchor:
+        if path[-1] != context.anchor:
             return "CRL signer chains to another trust anchor"
         results = self._path_answers(
             path, replace(context, depth=context.depth + 1, signers=(*context.signers, signer))
