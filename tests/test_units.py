@@ -156,3 +156,57 @@ def test_every_certificate_of_the_path_is_judged() -> None:
     soft = evaluate([leaf_down, intermediate_down], RevocationMode.SOFT_FAIL)
     assert soft.refusal is None
     assert soft.unavailable == ("ocsp:b: refused", "ocsp:b: refused")
+
+
+def _rule() -> object:
+    from nodegate_authorizer.identity import IdentityRule
+    from nodegate_authorizer.settings import DEFAULT_ID_PATTERN
+
+    return IdentityRule("UID", "CN", re.compile(DEFAULT_ID_PATTERN))
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        [],
+        {"version": 2},
+        {"version": 1, "other": 1},
+        {"version": 1, "disabledUsers": "mallory"},
+        {"version": 1, "disabledUsers": [1]},
+        {"version": 1, "disabledUsers": ["bad user"]},
+        {"version": 1, "grants": {}},
+        {"version": 1, "grants": ["alice"]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": ["n"], "extra": 1}]},
+        {"version": 1, "grants": [{"user": 1, "nodes": ["n"]}]},
+        {"version": 1, "grants": [{"user": "bad user", "nodes": ["n"]}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": "n"}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": []}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": [1]}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": ["n"], "methods": "GET"}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": ["n"], "methods": []}]},
+        {"version": 1, "grants": [{"user": "alice", "nodes": ["n"], "methods": ["FETCH"]}]},
+    ],
+)
+def test_near_valid_policies_are_refused(document: object) -> None:
+    import json
+
+    from nodegate_authorizer.access_policy import PolicyError, parse_policy
+
+    with pytest.raises(PolicyError):
+        parse_policy(json.dumps(document).encode(), _rule())  # type: ignore[arg-type]
+
+
+def test_policy_methods_defaults_and_size_limit() -> None:
+    import json
+
+    from nodegate_authorizer.access_policy import MAX_POLICY_BYTES, METHODS, PolicyError, parse_policy
+
+    every = {"version": 1, "grants": [{"user": "alice", "nodes": ["n"], "methods": sorted(METHODS)}]}
+    assert parse_policy(json.dumps(every).encode(), _rule()).grants["alice"][0].methods == METHODS  # type: ignore[arg-type]
+    assert {"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"} == METHODS
+    default = {"version": 1, "grants": [{"user": "alice", "nodes": ["n"]}]}
+    assert parse_policy(json.dumps(default).encode(), _rule()).grants["alice"][0].methods == {"*"}  # type: ignore[arg-type]
+    exact = b'{"version": 1}'.ljust(MAX_POLICY_BYTES)
+    assert parse_policy(exact, _rule()).grants == {}  # type: ignore[arg-type]
+    with pytest.raises(PolicyError, match="larger than 1 MiB"):
+        parse_policy(exact + b" ", _rule())  # type: ignore[arg-type]

@@ -267,3 +267,44 @@ def test_an_intermediate_extended_key_usage_must_allow_client_auth(
             Reason.WRONG_KEY_USAGE,
             "intermediate 1 extendedKeyUsage excludes clientAuth",
         )
+
+
+def test_ed25519_and_rsa_pss_signed_paths_validate() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+    from nodegate.pki import CA_USAGE, CLIENT_USAGE
+
+    def chain(root_key: object, leaf_key: object, **sign: object) -> tuple[x509.Certificate, x509.Certificate]:
+        name = x509.Name.from_rfc4514_string("CN=Sig Root")
+        top = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(root_key.public_key())  # type: ignore[attr-defined]
+            .serial_number(1)
+            .not_valid_before(T0)
+            .not_valid_after(T0 + dt.timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(CA_USAGE, critical=True)
+            .sign(root_key, **sign)  # type: ignore[arg-type]
+        )
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(client_name("alice", "node-1"))
+            .issuer_name(name)
+            .public_key(leaf_key.public_key())
+            .serial_number(7)
+            .not_valid_before(T0)  # type: ignore[attr-defined]
+            .not_valid_after(T0 + dt.timedelta(days=365))
+            .add_extension(CLIENT_USAGE, critical=True)
+        )
+        return top, builder.sign(root_key, **sign)  # type: ignore[arg-type]
+
+    edwards = ed25519.Ed25519PrivateKey.generate()
+    top, leaf = chain(edwards, ed25519.Ed25519PrivateKey.generate(), algorithm=None)
+    assert build_path(leaf, parse_truststore(pem(top)), NOW, POLICY) == (leaf, top)
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    top, leaf = chain(rsa_key, rsa_key, algorithm=hashes.SHA256(), rsa_padding=pss)
+    assert build_path(leaf, parse_truststore(pem(top)), NOW, POLICY) == (leaf, top)

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from fixed import T0, root, sub
@@ -126,3 +127,40 @@ class TestResponse:
         anywhere = deny_response(Reason.BAD_REQUEST, None)
         assert anywhere["policyDocument"]["Statement"][0]["Resource"] == ["arn:aws:execute-api:*:*:*/*/*/*"]
         assert anywhere["principalId"] == "anonymous"
+
+
+@pytest.mark.parametrize(
+    ("name", "oid"),
+    [
+        ("O", NameOID.ORGANIZATION_NAME),
+        ("OU", NameOID.ORGANIZATIONAL_UNIT_NAME),
+        ("serialNumber", NameOID.SERIAL_NUMBER),
+        ("emailAddress", NameOID.EMAIL_ADDRESS),
+        ("DC", NameOID.DOMAIN_COMPONENT),
+        ("L", NameOID.LOCALITY_NAME),
+        ("UID", NameOID.USER_ID),
+        ("CN", NameOID.COMMON_NAME),
+        ("0.9.2342.19200300.100.1.1", NameOID.USER_ID),
+    ],
+)
+def test_every_named_attribute_can_hold_the_user_id(name: str, oid: x509.ObjectIdentifier) -> None:
+    rule = IdentityRule(name, "CN" if oid != NameOID.COMMON_NAME else "UID", re.compile(DEFAULT_ID_PATTERN))
+    other = NameOID.COMMON_NAME if oid != NameOID.COMMON_NAME else NameOID.USER_ID
+    cert = leaf((oid, "carol"), (other, "node-3"))
+    assert extract_identity(cert, rule).user_id == "carol"
+
+
+def test_certificate_facts_and_pem_limits() -> None:
+    from nodegate_authorizer.certificates import MAX_PEM_BYTES, load_leaf_pem
+    from nodegate_authorizer.decision import _parse_leaf
+
+    cert = leaf((NameOID.USER_ID, "alice"), (NameOID.COMMON_NAME, "node-1"))
+    text = cert.public_bytes(Encoding.PEM).decode()
+    parsed, facts = _parse_leaf(text)
+    assert parsed == cert
+    assert set(facts) == {"clientCertSerial", "clientCertSha256"}
+    assert facts["clientCertSerial"] == format(cert.serial_number, "x")
+    for bad in ("", "é" + text, text.ljust(MAX_PEM_BYTES + 1), text + text):
+        with pytest.raises(ValueError):
+            load_leaf_pem(bad)
+    assert load_leaf_pem(text.ljust(MAX_PEM_BYTES)) == cert
