@@ -250,3 +250,45 @@ def parse_crl_indirect(ca: object, extensions: list[tuple[x509.ExtensionType, bo
         .add_revoked_certificate(entry.build())
     )
     return parse_crl(builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER))  # type: ignore[attr-defined]
+
+
+def test_the_newest_delta_decides_and_an_unusable_crl_does_not_hide_a_good_one() -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    base = crl(ca, [], number=5)
+    older = crl(ca, [serial], number=6, extensions=[(x509.DeltaCRLIndicator(5), True)])
+    newer = crl(
+        ca,
+        [serial],
+        number=7,
+        extensions=[(x509.DeltaCRLIndicator(5), True)],
+        reasons={serial: x509.ReasonFlags.remove_from_crl},
+    )
+    assert crl_status(leaf, [base, older, newer], NOW, SKEW, ok).good
+    assert crl_status(leaf, [base, newer, older], NOW, SKEW, ok).good
+    stale = crl(ca, this_update=NOW - 3 * HOUR, next_update=NOW - 2 * HOUR)
+    assert crl_status(leaf, [stale, crl(ca)], NOW, SKEW, ok).good
+    unnumbered = parse_crl(
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .sign(ca.key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+    delta = crl(ca, [], number=6, extensions=[(x509.DeltaCRLIndicator(5), True)])
+    verdict = crl_status(leaf, [unnumbered, delta], NOW, SKEW, ok)
+    assert not verdict.good
+    assert "does not apply" in verdict.problems[0]
+    partition = idp("http://crl.example/a.crl")
+    broken_delta = crl(ca, [], number=6, extensions=[(x509.DeltaCRLIndicator(9), True), partition])
+    in_a = client(ca, extensions=[cdp(uri_point("http://crl.example/a.crl"))]).cert
+    assert crl_status(
+        in_a, [crl(ca, number=5, extensions=[partition]), broken_delta, crl(ca, number=8)], NOW, SKEW, ok
+    ).good

@@ -88,3 +88,20 @@ def test_a_leaf_with_a_duplicate_extension_is_malformed(tmp_path: Path) -> None:
     refused = decide(parse_event(event(duplicated)), inputs, NOW)
     assert isinstance(refused, Refused)
     assert refused.reason == Reason.MALFORMED_CERT
+
+
+def test_explain_reports_a_refusal_without_a_path(tmp_path: Path) -> None:
+    from nodegate.explain import explain, render
+    from nodegate_authorizer.revocation.answers import Status
+
+    top = root()
+    runtime = runtime_in(tmp_path, top.cert)
+    report = explain({"type": "TOKEN"}, runtime, NOW)  # type: ignore[arg-type]
+    assert (report["decision"], report["reason"], report["path"], report["revocation"]) == (
+        "Deny",
+        "BAD_REQUEST",
+        [],
+        [],
+    )
+    assert "=> Deny BAD_REQUEST" in render(report)
+    assert [s.value for s in Status] == ["good", "revoked", "unavailable"]  # the report's vocabulary
