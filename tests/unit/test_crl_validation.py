@@ -292,3 +292,10 @@ def test_the_newest_delta_decides_and_an_unusable_crl_does_not_hide_a_good_one()
     assert crl_status(
         in_a, [crl(ca, number=5, extensions=[partition]), broken_delta, crl(ca, number=8)], NOW, SKEW, ok
     ).good
+
+
+def test_skew_bounds_are_inclusive() -> None:
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    assert crl_status(leaf, [crl(ca, this_update=NOW + SKEW, next_update=NOW + HOUR)], NOW, SKEW, ok).good
+    assert crl_status(leaf, [crl(ca, this_update=NOW - HOUR, next_update=NOW - SKEW)], NOW, SKEW, ok).good

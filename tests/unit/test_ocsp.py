@@ -215,3 +215,15 @@ def test_the_delegate_is_found_among_several_certificates_and_its_validity_is_in
     )
     data = builder.sign(signer.key, hashes.SHA256()).public_bytes(ser.Encoding.DER)
     assert answer(data, leaf, rsa_ca).status is Status.GOOD
+
+
+def test_ocsp_bounds_are_inclusive(rsa_ca: CertificateAuthority) -> None:
+    leaf = client(rsa_ca).cert
+    assert answer(respond(rsa_ca, leaf, this_update=NOW + SKEW), leaf, rsa_ca).status is Status.GOOD
+    assert (
+        answer(respond(rsa_ca, leaf, this_update=NOW - HOUR, next_update=NOW - SKEW), leaf, rsa_ca).status
+        is Status.GOOD
+    )
+    ending = delegate(rsa_ca, not_before=NOW - dt.timedelta(days=1), days=1)  # valid until exactly NOW
+    assert ending.cert.not_valid_after_utc == NOW
+    assert answer(respond(rsa_ca, leaf, signer=ending), leaf, rsa_ca).status is Status.GOOD
