@@ -51,3 +51,11 @@ def test_issuer_lookup_uses_rfc5280_name_matching() -> None:
         ]
     )
     assert parse_truststore(pem(top.cert)).named(renamed) == (top.cert,)
+
+
+def test_duplicates_are_kept_once_and_do_not_end_the_bundle() -> None:
+    top = root()
+    ca = sub(top)
+    store = parse_truststore(pem(top.cert, top.cert, ca.cert, ca.cert))
+    assert [c for group in store.by_subject.values() for c in group] == [top.cert, ca.cert]
+    assert store.skipped == ()
