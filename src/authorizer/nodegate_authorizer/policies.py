@@ -67,11 +67,11 @@ def _level(root: _Node, depth: int) -> list[_Node]:
 
 
 def _prune(root: _Node, depth: int) -> _Node | None:
-    """Remove nodes above ``depth`` that have no children; None when the whole tree is gone."""
-    for level in range(depth - 1, -1, -1):
+    """Remove nodes above ``depth`` (>= 1) that have no children; None when the whole tree is gone."""
+    for level in range(depth - 2, -1, -1):
         for node in _level(root, level):
-            node.children = [c for c in node.children if level + 1 == depth or c.children]
-    return root if depth == 0 or root.children else None
+            node.children = [c for c in node.children if c.children]
+    return root if root.children else None
 
 
 def process_policies(path: Sequence[x509.Certificate], inputs: PolicyInputs) -> frozenset[str]:
