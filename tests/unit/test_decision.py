@@ -47,6 +47,10 @@ def test_decide_returns_allowed_or_refused(tmp_path: Path) -> None:
     assert revoked.reason == Reason.REVOKED
     assert revoked.certificate["clientCertSerial"] == format(mallory.cert.serial_number, "x")
     assert decide(parse_event(event(None)), inputs, NOW) == Refused(Reason.NO_CLIENT_CERT, revoked_detail_none())
+    stranger = client(root("Stranger Root"), with_crl_url=False, with_ocsp_url=False)
+    untrusted = decide(parse_event(event(stranger.cert_pem())), inputs, NOW)
+    assert isinstance(untrusted, Refused)
+    assert (untrusted.reason, untrusted.path, untrusted.revocation) == (Reason.UNTRUSTED_ISSUER, (), None)
     garbage = decide(parse_event(event("-----BEGIN CERTIFICATE-----\nAA\n-----END CERTIFICATE-----\n")), inputs, NOW)
     assert isinstance(garbage, Refused)
     assert garbage.reason == Reason.MALFORMED_CERT

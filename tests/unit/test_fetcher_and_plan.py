@@ -78,9 +78,9 @@ def test_freshest_crl_and_cdp_without_http_are_named_unusable_and_http_is_case_i
         ),
         False,
     )
-    upper = cdp(uri_point("HTTP://PKI.EXAMPLE/ISSUING.CRL"))
+    upper = cdp(uri_point("HTTP://PKI.EXAMPLE/ISSUING.CRL"), uri_point("https://pki.example/issuing.crl"))
     leaf = client(ca, with_crl_url=False, with_ocsp_url=False, extensions=[upper, ldap_freshest]).cert
     plan = plan_sources(leaf, ca.cert)
-    assert [s.url for s in plan.crls] == ["HTTP://PKI.EXAMPLE/ISSUING.CRL"]
+    assert [s.url for s in plan.crls] == ["HTTP://PKI.EXAMPLE/ISSUING.CRL", "https://pki.example/issuing.crl"]
     assert len(plan.unusable) == 1
     assert plan.unusable[0].startswith("freshest CRL without an http(s) URL")

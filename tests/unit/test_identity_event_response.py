@@ -93,6 +93,16 @@ class TestEvent:
             parse_event(bad)
         assert denied.value.reason == Reason.BAD_REQUEST
 
+    def test_method_arn_length_limit_is_inclusive(self) -> None:
+        from nodegate_authorizer.event import MAX_ARN_LENGTH
+
+        longest = event(b"PEM", "node-1")
+        longest["methodArn"] += "x" * (MAX_ARN_LENGTH - len(longest["methodArn"]))
+        assert parse_event(longest).node_id == "node-1"
+        longest["methodArn"] += "x"
+        with pytest.raises(Denied):
+            parse_event(longest)
+
     def test_non_objects(self) -> None:
         for garbage in (None, [], "event", 7):
             with pytest.raises(Denied):

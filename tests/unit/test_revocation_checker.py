@@ -372,3 +372,43 @@ def test_ocsp_answer_without_next_update_lasts_ocsp_max_age() -> None:
     outcome = check.check((leaf, ca.cert), NOW, store)
     assert passes(outcome)
     assert outcome.results[0].answers[0].valid_until == NOW + dt.timedelta(minutes=20)
+
+
+def test_a_reissued_issuer_certificate_with_crl_sign_signs_for_one_without() -> None:
+    """RFC 5280 6.3.3 (f): the CRL issuer's certificate is any certificate of that name and key with a valid
+    path; the one that lacks cRLSign does not hide a re-issued one (same key) that has it."""
+    top = root()
+    cert_sign_only = x509.KeyUsage(False, False, False, False, False, True, False, False, False)
+    both = x509.KeyUsage(False, False, False, False, False, True, True, False, False)
+    name = x509.Name.from_rfc4514_string("CN=Reissued CA")
+    first = top.issue(name, ca=True, key_usage=cert_sign_only, not_before=T0)
+    ca = CertificateAuthority(first.cert, first.key)
+    again = top.issue(name, ca=True, key=first.key, key_usage=both, not_before=T0, with_crl_url=False)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    store = stored(crl_bytes(top), crl_bytes(ca))
+    path = (leaf, ca.cert, top.cert)
+    alone = checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, parse_truststore(pem(top.cert, ca.cert)))
+    assert alone.refusal is not None
+    trust = parse_truststore(pem(top.cert, ca.cert, again.cert))
+    assert passes(checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, trust))
+
+
+def test_crl_signers_two_deep_and_the_depth_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leaf's CRL is signed by S1 (the CA's name, issued by the root); the root's CRL, which S1's status
+    needs, is signed by S2: two separate signers deep, allowed by MAX_SIGNER_DEPTH 2 and refused at 1."""
+    from nodegate_authorizer.revocation import checker as checker_module
+
+    top = root()
+    ca = sub(top)
+    usage = x509.KeyUsage(False, False, False, False, False, False, True, False, False)
+    s1 = top.issue(ca.cert.subject, key_usage=usage, eku=None, with_crl_url=False, with_ocsp_url=False, not_before=T0)
+    s2 = _separate_signer(top)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    store = stored(crl_bytes(top, signer=s2.key), crl_bytes(ca, signer=s1.key))
+    trust = parse_truststore(pem(top.cert, ca.cert, s1.cert, s2.cert))
+    path = (leaf, ca.cert, top.cert)
+    assert passes(checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, trust))
+    monkeypatch.setattr(checker_module, "MAX_SIGNER_DEPTH", 1)
+    refusal = checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, trust).refusal
+    assert refusal is not None
+    assert "too deep" in refusal[1]

@@ -40,7 +40,7 @@ class Allowed:
     grant: Grant
     certificate: dict[str, str]
     revocation: RevocationOutcome
-    path: tuple[x509.Certificate, ...] = ()
+    path: tuple[x509.Certificate, ...]
 
 
 @lru_cache(maxsize=4096)
