@@ -248,8 +248,25 @@ def test_chunked_body_is_read_to_its_end_and_not_smuggled(stack: Stack) -> None:
     assert status_of(response) == 200
     assert response.count(b"HTTP/1.1 ") == 1  # the "request" inside the body was body, not a request
     assert json.loads(response.split(b"\r\n\r\n", 1)[1])["body"] == smuggled.decode()
-    truncated = request + b"5\r\nab"
-    assert status_of(raw_exchange(stack, "alice-node-1", truncated, wait=2)) in (0, 400)
+
+
+def test_a_client_gone_mid_request_is_one_log_line_not_a_traceback(
+    stack: Stack, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A truncated chunked body, then EOF: a 400 if the client still listens, else one access-log line."""
+    entries: list[dict[str, object]] = []
+    logger, stack.edge.access_log = stack.edge.access_log, entries.append
+    try:
+        request = b"POST /nodes/node-1/echo HTTP/1.1\r\nHost: edge\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"
+        for _ in range(5):
+            assert status_of(raw_exchange(stack, "alice-node-1", request, wait=2)) in (0, 400)
+        deadline = time.monotonic() + 5  # the server thread may still be writing its line
+        while len([e for e in entries if "framingError" in e or "connectionError" in e]) < 5:
+            assert time.monotonic() < deadline, entries
+            time.sleep(0.05)
+    finally:
+        stack.edge.access_log = logger
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_refused_client_body_is_never_read(stack: Stack) -> None:

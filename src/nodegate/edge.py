@@ -491,6 +491,8 @@ class EdgeServer(ThreadingHTTPServer):
             return
         try:
             super().finish_request(tls, client_address)
+        except OSError as exc:  # the client went away mid-request: one log line, no traceback on stderr
+            self.access_log({"ip": client_address[0], "connectionError": str(exc)[:200], "status": None})
         finally:
             with contextlib.suppress(OSError):
                 tls.shutdown(socket.SHUT_RDWR)
