@@ -304,6 +304,31 @@ def build(
     return builder.sign(issuer_key, hash_algorithm or hashes.SHA256())  # type: ignore[arg-type]
 
 
+def as_v1(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
+    """The same certificate as X.509 v1 (no extensions), signed again by ``issuer_key`` with its hash.
+
+    ``cryptography`` only builds v3; v1 certificates are what a test needs to show they are refused."""
+    from asn1crypto import x509 as asn1
+
+    algorithm = cert.signature_hash_algorithm
+    if algorithm is None:
+        raise ValueError("EdDSA certificates are not re-signed here")
+    parsed = asn1.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    tbs = parsed["tbs_certificate"]
+    tbs["version"] = "v1"
+    del tbs["extensions"]
+    data = tbs.dump(force=True)
+    if isinstance(issuer_key, rsa.RSAPrivateKey):
+        from cryptography.hazmat.primitives.asymmetric import padding
+
+        signature = issuer_key.sign(data, padding.PKCS1v15(), algorithm)
+    else:
+        signature = issuer_key.sign(data, ec.ECDSA(algorithm))
+    parsed["tbs_certificate"] = asn1.TbsCertificate.load(data)
+    parsed["signature_value"] = signature
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
 def pem(*certs: x509.Certificate) -> bytes:
     """Concatenated PEM of ``certs``."""
     return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in certs)

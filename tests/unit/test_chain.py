@@ -10,7 +10,7 @@ import pytest
 from cryptography import x509
 
 from fixed import NOW, T0, client, root, sub
-from nodegate.pki import CertificateAuthority, client_name, pem
+from nodegate.pki import CertificateAuthority, as_v1, client_name, pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.policies import PolicyInputs
 from nodegate_authorizer.reasons import Denied, Reason
@@ -79,6 +79,9 @@ def test_deliberate_deviations_are_named_rules() -> None:
     assert refuse(short, top.cert, ca.cert).reason == Reason.WEAK_CRYPTO
     no_crypto_rule = PathPolicy(refuse_weak_crypto=False)
     assert build_path(short, parse_truststore(pem(top.cert, ca.cert)), NOW, no_crypto_rule)[0] == short
+    v1 = as_v1(client(ca).cert, ca.key)
+    assert refuse(v1, top.cert, ca.cert).detail == "end certificate is X.509 v1, not v3"
+    assert build_path(v1, parse_truststore(pem(top.cert, ca.cert)), NOW, PathPolicy(refuse_v1_leaf=False))[0] == v1
 
 
 def test_unknown_critical_extension_refused_anywhere_in_the_path() -> None:

@@ -1,8 +1,8 @@
 """Differential testing of the path decision against pyca/cryptography's ``x509.verification`` ClientVerifier.
 
-Hypothesis generates v3 chains (depth, key types, validity, pathLen, CA keyUsage, leaf EKU/keyUsage/CA flag,
-signature hashes); both validators decide each at the same fixed time. They must agree, except on the
-documented deviations (docs/conformance.md), where nodegate must be the one that refuses:
+Hypothesis generates chains (depth, key types, validity, pathLen, CA keyUsage, leaf EKU/keyUsage/CA flag,
+signature hashes, X.509 v1 intermediates and leaves); both validators decide each at the same fixed time.
+They must agree, except on the documented deviations (docs/conformance.md), where nodegate must be the one that refuses:
 
 - D1: a leaf keyUsage without digitalSignature (nodegate refuses: TLS client authentication signs with it);
 - D2: RSA keys under 2048 bits (nodegate's ``refuse_weak_crypto``).
@@ -25,7 +25,7 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from fixed import NOW, T0
-from nodegate.pki import CA_USAGE, build, client_name, name, new_key, pem
+from nodegate.pki import CA_USAGE, as_v1, build, client_name, name, new_key, pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.reasons import Denied
 from nodegate_authorizer.truststore import parse_truststore
@@ -87,6 +87,8 @@ def chains(draw: st.DrawFn) -> dict[str, Any]:
             days=days,
             hash_algorithm=HASHES[draw(st.sampled_from(list(HASHES)))],
         )
+        if draw(st.sampled_from([False] * 11 + [True])):
+            cert = as_v1(cert, parent_key)
         intermediates.append(cert)
         parent, parent_key = cert, ca_key
     ku = draw(st.sampled_from(["digitalSignature", "digitalSignature", "absent", "keyEncipherment"]))
@@ -109,6 +111,9 @@ def chains(draw: st.DrawFn) -> dict[str, Any]:
         sans=[x509.RFC822Name("alice@example.com")],
         hash_algorithm=HASHES[draw(st.sampled_from(list(HASHES)))],
     )
+    if draw(st.sampled_from([False] * 9 + [True])):
+        leaf = as_v1(leaf, parent_key)
+        hypothesis_event("v1 leaf")
     return {"root": root, "intermediates": intermediates, "leaf": leaf, "features": features}
 
 

@@ -46,13 +46,15 @@ class Role:
 class PathPolicy:
     """What a valid path must satisfy. Every rule is explicit; there are no hidden defaults.
 
-    ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
-    docs/conformance.md): a client certificate must not be a CA, and DSA, SHA-1/MD5 and short keys are refused."""
+    ``refuse_ca_leaf``, ``refuse_weak_crypto`` and ``refuse_v1_leaf`` are the deliberate deviations from RFC 5280
+    (see docs/conformance.md): a client certificate must not be a CA, DSA, SHA-1/MD5 and short keys are refused,
+    and an end certificate must be X.509 v3 (a v1 certificate cannot state its purpose or that it is no CA)."""
 
     max_intermediates: int = 6
     require_client_auth_eku_when_present: bool = True
     refuse_ca_leaf: bool = True
     refuse_weak_crypto: bool = True
+    refuse_v1_leaf: bool = True
     policies: PolicyInputs = field(default_factory=PolicyInputs)
 
 
@@ -109,6 +111,8 @@ def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy, role: str) -> Deni
     weakness = _weakness(leaf, policy)
     if weakness:
         return Denied(Reason.WEAK_CRYPTO, f"leaf: {weakness}")
+    if policy.refuse_v1_leaf and leaf.version is not x509.Version.v3:
+        return Denied(Reason.WRONG_KEY_USAGE, f"end certificate is X.509 {leaf.version.name}, not v3")
     usage = extension(leaf, x509.KeyUsage)
     if role == Role.CRL_SIGNER:
         if usage is not None and not usage.crl_sign:
