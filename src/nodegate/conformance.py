@@ -71,7 +71,6 @@ def _policy(settings: dict[str, Any], *, strict: bool = True) -> PathPolicy:
     return PathPolicy(
         refuse_ca_leaf=strict,
         refuse_weak_crypto=strict,
-        refuse_v1_leaf=strict,
         policies=PolicyInputs(
             initial_policy_set=frozenset(settings.get("user_initial_policy_set", [ANY_POLICY])),
             initial_explicit_policy=settings.get("initial_explicit_policy", False),

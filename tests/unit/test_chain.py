@@ -80,8 +80,9 @@ def test_deliberate_deviations_are_named_rules() -> None:
     no_crypto_rule = PathPolicy(refuse_weak_crypto=False)
     assert build_path(short, parse_truststore(pem(top.cert, ca.cert)), NOW, no_crypto_rule)[0] == short
     v1 = as_v1(client(ca).cert, ca.key)
-    assert refuse(v1, top.cert, ca.cert).detail == "end certificate is X.509 v1, not v3"
-    assert build_path(v1, parse_truststore(pem(top.cert, ca.cert)), NOW, PathPolicy(refuse_v1_leaf=False))[0] == v1
+    assert build_path(v1, parse_truststore(pem(top.cert, ca.cert)), NOW, POLICY)[0] == v1  # decision 1
+    strict = PathPolicy(refuse_v1_leaf=True)
+    assert refuse(v1, top.cert, ca.cert, policy=strict).detail == "end certificate is X.509 v1, not v3"
 
 
 def test_unknown_critical_extension_refused_anywhere_in_the_path() -> None:

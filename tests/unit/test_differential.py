@@ -7,6 +7,10 @@ They must agree, except on the documented deviations (docs/conformance.md), wher
 - D1: a leaf keyUsage without digitalSignature (nodegate refuses: TLS client authentication signs with it);
 - D2: RSA keys under 2048 bits (nodegate's ``refuse_weak_crypto``).
 
+A v1 leaf is compared under nodegate's ``refuse_v1_leaf`` profile: pyca refuses every v1 certificate, while
+nodegate's default accepts v1 client certificates on purpose (decision 1 in docs/decisions.md; tested in
+test_chain). v1 intermediates are compared under the default policy: neither side lets them act as CAs.
+
 Not generated, because one side needs it outright: a leaf subjectAltName (ClientVerifier requires one,
 nodegate reads identity from the subject) and CA keyUsage (ClientVerifier requires it; RFC 5280 does not)."""
 
@@ -128,8 +132,9 @@ def pyca_allows(chain: dict[str, Any]) -> bool:
 
 def nodegate_allows(chain: dict[str, Any]) -> bool:
     store = parse_truststore(pem(chain["root"], *chain["intermediates"]))
+    policy = PathPolicy(refuse_v1_leaf=chain["leaf"].version is not x509.Version.v3)
     try:
-        build_path(chain["leaf"], store, NOW, PathPolicy())
+        build_path(chain["leaf"], store, NOW, policy)
     except Denied:
         return False
     return True

@@ -46,15 +46,16 @@ class Role:
 class PathPolicy:
     """What a valid path must satisfy. Every rule is explicit; there are no hidden defaults.
 
-    ``refuse_ca_leaf``, ``refuse_weak_crypto`` and ``refuse_v1_leaf`` are the deliberate deviations from RFC 5280
-    (see docs/conformance.md): a client certificate must not be a CA, DSA, SHA-1/MD5 and short keys are refused,
-    and an end certificate must be X.509 v3 (a v1 certificate cannot state its purpose or that it is no CA)."""
+    ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
+    docs/conformance.md): a client certificate must not be a CA, and DSA, SHA-1/MD5 and short keys are refused.
+    ``refuse_v1_leaf`` (the profile pyca's verifier enforces) is off: decision 1 in docs/decisions.md accepts
+    the v1 client certificates ``openssl x509 -req`` makes; a v1 certificate can never act as a CA here."""
 
     max_intermediates: int = 6
     require_client_auth_eku_when_present: bool = True
     refuse_ca_leaf: bool = True
     refuse_weak_crypto: bool = True
-    refuse_v1_leaf: bool = True
+    refuse_v1_leaf: bool = False
     policies: PolicyInputs = field(default_factory=PolicyInputs)
 
 
