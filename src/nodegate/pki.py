@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
@@ -319,8 +319,6 @@ def as_v1(cert: x509.Certificate, issuer_key: PrivateKey) -> x509.Certificate:
     del tbs["extensions"]
     data = tbs.dump(force=True)
     if isinstance(issuer_key, rsa.RSAPrivateKey):
-        from cryptography.hazmat.primitives.asymmetric import padding
-
         signature = issuer_key.sign(data, padding.PKCS1v15(), algorithm)
     else:
         signature = issuer_key.sign(data, ec.ECDSA(algorithm))
