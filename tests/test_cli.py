@@ -8,9 +8,11 @@ import json
 import os
 import shlex
 import signal
+import socket
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -211,6 +213,94 @@ def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> Non
             process.terminate()
             process.wait(timeout=10)
     assert '"status": 200' in (edge.stderr.read() if edge.stderr else "")  # the access log line
+
+
+def _held_backend(received: threading.Event, release: threading.Event) -> tuple[socket.socket, threading.Thread]:
+    """A backend that reads one request, reports it, and answers 200 only when released."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def answer() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            received.set()
+            release.wait(20)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+def test_sigterm_stops_the_edge_after_the_request_in_flight(tmp_path: Path) -> None:
+    """``kill`` (systemd, Ctrl-C) closes the listener at once but the request already inside is answered
+    and logged, and the edge exits 0."""
+    pki = tmp_path / "pki"
+    run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
+    run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
+    received, release = threading.Event(), threading.Event()
+    listener, backend = _held_backend(received, release)
+    edge_port = free_port()
+    env = os.environ | {
+        "TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(),
+        "REVOCATION_MODE": "off",
+        "PYTHONUNBUFFERED": "1",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    edge = subprocess.Popen(
+        [NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{listener.getsockname()[1]}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert edge.stdout
+        ca = edge.stdout.readline().split("--cacert ")[1].strip()
+        assert "edge on https://127.0.0.1" in edge.stdout.readline()
+        stem = pki / "clients" / "alice-node-1"
+        curl = subprocess.Popen(
+            [
+                "curl",
+                "-sS",
+                "--cacert",
+                ca,
+                "--cert",
+                f"{stem}.pem",
+                "--key",
+                f"{stem}.key",
+                f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert received.wait(20), "the request never reached the backend"
+        edge.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the listener closes while the request is still held
+            try:
+                socket.create_connection(("127.0.0.1", edge_port), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the edge kept accepting connections after SIGTERM")
+        assert edge.poll() is None  # still draining
+        release.set()
+        body, _ = curl.communicate(timeout=20)
+        assert body == "ok", edge.stderr.read() if edge.stderr and edge.poll() is not None else body
+        assert edge.wait(timeout=20) == 0
+    finally:
+        release.set()
+        edge.kill()
+        edge.wait(timeout=10)
+        listener.close()
+        backend.join(timeout=5)
+    log = edge.stderr.read() if edge.stderr else ""
+    assert '"status": 200' in log
+    assert "Traceback" not in log
 
 
 def test_explain_shows_every_step_for_allow_deny_and_policy_grants(tmp_path: Path) -> None:

@@ -4,8 +4,10 @@ authorizer run on events or certificates the way AWS would run it."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -61,6 +63,8 @@ def _list(pki: Any, *, as_json: bool) -> None:
 
 
 def _serve(server: Any) -> None:
+    """Serve until Ctrl-C or SIGTERM, then stop accepting and let the requests in flight finish (their
+    access log lines included): ``server_close`` joins the request threads."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -69,10 +73,16 @@ def _serve(server: Any) -> None:
         server.server_close()
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    """SIGTERM (``kill``, systemd, a test's ``terminate()``) stops a command the way Ctrl-C does."""
+    raise KeyboardInterrupt
+
+
 def _node(args: argparse.Namespace) -> int:
     from nodegate_node.server import main
 
-    main(["--host", args.host, "--port", str(args.port), *(["--routes", args.routes] if args.routes else [])])
+    with contextlib.suppress(KeyboardInterrupt):
+        main(["--host", args.host, "--port", str(args.port), *(["--routes", args.routes] if args.routes else [])])
     return 0
 
 
@@ -363,6 +373,7 @@ def main(argv: list[str] | None = None) -> None:
     from nodegate.publish import PublishError
 
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(HANDLERS[args.command](args))
     except (OSError, ValueError, PkiError, PublishError, json.JSONDecodeError) as exc:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +47,8 @@ MAX_HEADER_BYTES = 10 * 1024
 """API Gateway's limit on the total size of request headers (and the edge's)."""
 HEADER_SECONDS = 10.0
 BODY_SECONDS = 30.0
+DRAIN_SECONDS = 30.0
+"""How long a stopping edge waits for requests in flight (API Gateway's integration timeout is 29 s)."""
 """Deadlines for a request's headers (from the first byte of the request line) and for its body."""
 
 
@@ -203,7 +205,8 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         """Every method goes through the same path."""
-        self._handle()
+        with self.server.in_flight():
+            self._handle()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
 
@@ -442,6 +445,8 @@ class EdgeServer(ThreadingHTTPServer):
         authorizer: Authorizer | None = None,
         access_log: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        self._requests = 0  # before binding: a failed bind calls server_close
+        self._idle = threading.Condition()
         super().__init__(("127.0.0.1", port), EdgeHandler)
         settings = load_settings(env if env is not None else os.environ)
         self.backend = urlsplit(backend)
@@ -497,6 +502,25 @@ class EdgeServer(ThreadingHTTPServer):
             with contextlib.suppress(OSError):
                 tls.shutdown(socket.SHUT_RDWR)
             tls.close()
+
+    @contextlib.contextmanager
+    def in_flight(self) -> Iterator[None]:
+        """Count a request from its parsed headers to its logged response."""
+        with self._idle:
+            self._requests += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._requests -= 1
+                self._idle.notify_all()
+
+    def server_close(self) -> None:
+        """Stop accepting, then wait (at most ``DRAIN_SECONDS``) for the requests in flight to be answered and
+        logged; idle keep-alive connections do not hold the stop."""
+        super().server_close()
+        with self._idle:
+            self._idle.wait_for(lambda: self._requests == 0, DRAIN_SECONDS)
 
     def start(self) -> EdgeServer:
         """Serve in a daemon thread and return self."""
