@@ -38,25 +38,6 @@ def run(
     )
 
 
-@pytest.mark.parametrize(
-    ("sample", "effect", "reason"),
-    [
-        ("allow", "Allow", None),
-        ("other-node", "Deny", "NODE_MISMATCH"),
-        ("revoked", "Deny", "REVOKED"),
-        ("expired", "Deny", "EXPIRED"),
-        ("no-cert", "Deny", "NO_CLIENT_CERT"),
-        ("malformed-pem", "Deny", "MALFORMED_CERT"),
-    ],
-)
-def test_invoke_sample_events_like_sam_local_invoke(sample: str, effect: str, reason: str | None) -> None:
-    result = run("invoke", "-e", f"events/{sample}.json", "--env-vars", "events/env.json")
-    assert result.returncode == 0, result.stderr
-    response = json.loads(result.stdout)
-    assert response["policyDocument"]["Statement"][0]["Effect"] == effect
-    assert response.get("context", {}).get("reason") == reason
-
-
 def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path: Path) -> None:
     pki = tmp_path / "pki"
     assert run("pki", "init", str(pki), "--url", "http://127.0.0.1:1").returncode == 0

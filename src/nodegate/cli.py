@@ -136,25 +136,24 @@ def _up(args: argparse.Namespace) -> int:
     return 0
 
 
-def _template_functions() -> list[str]:
-    """Logical ids of the template's functions (tags such as !Ref are read as plain values)."""
-    import yaml
+def _sample_store(args: argparse.Namespace) -> int:
+    from nodegate.stack import sample_store
 
-    class Loader(yaml.SafeLoader):  # type: ignore[misc]
-        """Reads CloudFormation's short-form tags without interpreting them."""
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = Path(__file__).resolve().parents[2] / "template.yaml"
-    if not template.is_file():
-        return []
-    resources = yaml.load(template.read_text(), Loader=Loader).get("Resources", {})  # noqa: S506 - SafeLoader subclass
-    return [name for name, body in resources.items() if body.get("Type") == "AWS::Serverless::Function"]
+    with sample_store(Path(args.samples), args.port, args.host) as endpoint:
+        print(f"sample truststore and CRLs from {args.samples} in s3://nodegate-samples at {endpoint}")
+        print("In another shell (Linux; on Docker Desktop set AWS_ENDPOINT_URL_S3 to host.docker.internal):")
+        print("  sam build && sam local invoke AuthorizerFunction -e events/allow.json \\")
+        print("      --env-vars events/sam-env.json --docker-network host")
+        print("Ctrl-C stops it.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("stopping")
+    return 0
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    functions = _template_functions()
-    if functions and args.function not in functions:
-        raise ValueError(f"function {args.function!r} is not in template.yaml (its functions: {', '.join(functions)})")
     event = json.loads(sys.stdin.read() if args.event == "-" else Path(args.event).read_text())
     _load_env_vars(args.env_vars, args.function)
     if not os.environ.get("TRUSTSTORE_URI"):
@@ -163,7 +162,6 @@ def _invoke(args: argparse.Namespace) -> int:
             "the authorizer denies every request with CONFIG_INVALID",
             file=sys.stderr,
         )
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from nodegate_authorizer.handler import lambda_handler
 
     print(json.dumps(lambda_handler(event, None), indent=2))
@@ -171,13 +169,29 @@ def _invoke(args: argparse.Namespace) -> int:
 
 
 def _load_env_vars(path: str | None, function: str) -> None:
-    """Apply a SAM env-vars file (its Parameters and the function's section) to os.environ."""
-    if not path:
-        return
-    document = json.loads(Path(path).read_text())
-    for section in ("Parameters", function):
-        for key, value in (document.get(section) or {}).items():
-            os.environ[key] = os.path.expandvars(str(value))
+    """Give this process the function's environment the way `sam local invoke` builds it (``nodegate.samlocal``):
+    template values, then the shell's, then the env-vars file's (``$PWD`` expanded); undeclared names dropped.
+    Metrics stay off unless the shell or the file turns them on (they would print into the output)."""
+    from nodegate.samlocal import declared_variables, function_environment, functions, overrides, read_template
+
+    template = read_template()
+    if function not in functions(template):
+        raise ValueError(
+            f"function {function!r} is not in template.yaml (its functions: {', '.join(functions(template))})"
+        )
+    declared = declared_variables(template, function)
+    given = overrides(json.loads(Path(path).read_text()), function) if path else {}
+    for name in sorted(set(given) - set(declared)):
+        print(
+            f"nodegate: note: {name} is not declared for {function} in template.yaml; SAM drops it, so does nodegate",
+            file=sys.stderr,
+        )
+    given = {name: os.path.expandvars(value) for name, value in given.items()}
+    environment = function_environment(declared, given, os.environ)
+    metrics_chosen = "POWERTOOLS_METRICS_DISABLED" in given or "POWERTOOLS_METRICS_DISABLED" in os.environ
+    os.environ.update({name: environment[name] for name in declared})
+    if not metrics_chosen:
+        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"
 
 
 def _explain(args: argparse.Namespace) -> int:
@@ -192,7 +206,6 @@ def _explain(args: argparse.Namespace) -> int:
     from nodegate_authorizer.runtime import build_runtime
 
     _load_env_vars(args.env_vars, args.function)
-    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     if args.event:
         event = json.loads(Path(args.event).read_text())
     else:
@@ -310,6 +323,19 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=int, default=8443, help="port of the edge")
     up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
 
+    samples = _command(
+        commands,
+        "sample-store",
+        "serve the sample PKI (certificates/) from a local S3 for `sam local invoke` in its container",
+        "Start a local S3 (moto) whose bucket nodegate-samples holds certificates/truststore.pem and "
+        "certificates/crls/, the objects events/sam-env.json names, until Ctrl-C. Example: nodegate sample-store, "
+        "then sam local invoke AuthorizerFunction -e events/allow.json --env-vars events/sam-env.json "
+        "--docker-network host",
+    )
+    samples.add_argument("--port", type=int, default=4566, help="port of the local S3 (events/sam-env.json uses 4566)")
+    samples.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    samples.add_argument("--samples", default="certificates", help="directory with truststore.pem and crls/")
+
     invoke = _command(
         commands,
         "invoke",
@@ -359,6 +385,7 @@ HANDLERS = {
     "node": _node,
     "edge": _edge,
     "up": _up,
+    "sample-store": _sample_store,
     "invoke": _invoke,
     "explain": _explain,
     "publish-truststore": _publish,

@@ -19,6 +19,8 @@ from nodegate.upstream import UpstreamServer
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
+SAMPLES_BUCKET = "nodegate-samples"
+"""The bucket of ``nodegate sample-store``: the sample PKI for `sam local invoke --env-vars events/sam-env.json`."""
 DEFAULT_POLICY = {
     "version": 1,
     "disabledUsers": [],
@@ -162,6 +164,37 @@ def running_stack(
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+@contextmanager
+def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[str]:
+    """A local S3 (moto server) whose versioned bucket ``nodegate-samples`` holds ``samples/truststore.pem`` and
+    ``samples/crls/*.crl`` under the keys ``events/sam-env.json`` names; yields its endpoint URL."""
+    import logging
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    _bind("local S3", port, lambda _: moto.start())
+    endpoint = f"http://{host}:{port}"
+    try:
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name=S3_ENV["AWS_DEFAULT_REGION"],
+            aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        s3.create_bucket(Bucket=SAMPLES_BUCKET)
+        s3.put_bucket_versioning(Bucket=SAMPLES_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        s3.put_object(Bucket=SAMPLES_BUCKET, Key="truststore.pem", Body=(samples / "truststore.pem").read_bytes())
+        for path in sorted((samples / "crls").glob("*.crl")):
+            s3.put_object(Bucket=SAMPLES_BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
+        yield endpoint
+    finally:
+        moto.stop()
 
 
 T = TypeVar("T")

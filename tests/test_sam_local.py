@@ -1,0 +1,181 @@
+"""The sample events as `sam local invoke` runs them, rehearsed without Docker.
+
+The environment comes from SAM's own rule (``nodegate.samlocal``, after aws-sam-cli's
+``EnvironmentVariables.resolve``); the handler runs in a fresh interpreter whose working directory holds only
+the CodeUri (what /var/task holds), whose environment is exactly what SAM gives the container, and whose S3 is
+``nodegate sample-store`` (a real moto server). What is not rehearsed: the container image itself."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import sysconfig
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from nodegate.samlocal import (
+    Intrinsic,
+    declared_variables,
+    function_environment,
+    overrides,
+    read_template,
+)
+from nodegate.stack import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+NODEGATE = str(Path(sys.executable).parent / "nodegate")
+SAMPLES = [
+    ("allow", "Allow", None),
+    ("other-node", "Deny", "NODE_MISMATCH"),
+    ("revoked", "Deny", "REVOKED"),
+    ("expired", "Deny", "EXPIRED"),
+    ("no-cert", "Deny", "NO_CLIENT_CERT"),
+    ("malformed-pem", "Deny", "MALFORMED_CERT"),
+]
+TEMPLATE = read_template()
+FUNCTION = "AuthorizerFunction"
+
+
+def verdict(response: dict[str, object]) -> tuple[str, str | None]:
+    statement = response["policyDocument"]["Statement"][0]  # type: ignore[index]
+    return statement["Effect"], response.get("context", {}).get("reason")  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("sample", "effect", "reason"), SAMPLES)
+def test_nodegate_invoke_on_the_sample_events(sample: str, effect: str, reason: str | None) -> None:
+    result = subprocess.run(
+        [NODEGATE, "invoke", "-e", f"events/{sample}.json", "--env-vars", "events/env.json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert verdict(json.loads(result.stdout)) == (effect, reason)
+
+
+@pytest.fixture(scope="module")
+def sample_s3() -> Iterator[str]:
+    """``nodegate sample-store`` as a developer starts it beside `sam local invoke`."""
+    port = free_port()
+    process = subprocess.Popen(
+        [NODEGATE, "sample-store", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout
+        lines = [process.stdout.readline() for _ in range(5)]
+        assert "Ctrl-C" in lines[-1], lines
+        assert f"http://127.0.0.1:{port}" in lines[0]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=20) == 0
+
+
+@pytest.fixture(scope="module")
+def task_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """/var/task as `sam build` fills it: the CodeUri's files only (its dependencies come from this venv)."""
+    root = tmp_path_factory.mktemp("var") / "task"
+    shutil.copytree(ROOT / "src" / "authorizer", root, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    return root
+
+
+def container_environment(endpoint: str) -> dict[str, str]:
+    """What SAM puts in the container for events/sam-env.json, with the local S3 on this test's port."""
+    given = overrides(json.loads((ROOT / "events" / "sam-env.json").read_text()), FUNCTION)
+    assert given["AWS_ENDPOINT_URL_S3"] == "http://127.0.0.1:4566"  # what `nodegate sample-store` listens on
+    given["AWS_ENDPOINT_URL_S3"] = endpoint
+    return function_environment(declared_variables(TEMPLATE, FUNCTION), given, {})
+
+
+@pytest.mark.parametrize(("sample", "effect", "reason"), SAMPLES)
+def test_sam_local_invoke_rehearsal_on_the_sample_events(
+    sample: str, effect: str, reason: str | None, sample_s3: str, task_root: Path
+) -> None:
+    environment = container_environment(sample_s3) | {
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "PYTHONPATH": f"{task_root}:{sysconfig.get_paths()['purelib']}",
+    }
+    program = (
+        "import json, sys, app, nodegate_authorizer\n"
+        "print(app.__file__, nodegate_authorizer.__file__, file=sys.stderr)\n"
+        "print(json.dumps(app.lambda_handler(json.load(sys.stdin), None)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", program],  # -S: no site hooks, so no editable install of this checkout
+        cwd=task_root,
+        env=environment,
+        input=(ROOT / "events" / f"{sample}.json").read_text(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(path.startswith(str(task_root)) for path in result.stderr.split("\n")[0].split()), result.stderr
+    assert verdict(json.loads(result.stdout.strip().splitlines()[-1])) == (effect, reason)
+
+
+def test_sam_env_file_survives_sams_rules() -> None:
+    """SAM drops names the template does not declare and blanks intrinsics it cannot resolve: the file declares
+    nothing else and sets every variable whose template value is an intrinsic."""
+    variables = TEMPLATE["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]
+    given = overrides(json.loads((ROOT / "events" / "sam-env.json").read_text()), FUNCTION)
+    assert set(given) <= set(variables)
+    assert {name for name, value in variables.items() if isinstance(value, Intrinsic)} <= set(given)
+    local = overrides(json.loads((ROOT / "events" / "env.json").read_text()), FUNCTION)
+    assert set(local) <= set(variables)
+
+
+def test_environment_precedence_is_sams() -> None:
+    """aws-sam-cli: file over shell over template; undeclared names dropped; a Ref takes the parameter's
+    default, other intrinsics become ""; placeholder credentials when none are configured."""
+    template = {
+        "Parameters": {"Mode": {"Type": "String", "Default": "hard-fail"}},
+        "Globals": {"Function": {"Environment": {"Variables": {"GLOBAL": "g"}}}},
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {
+                    "Environment": {
+                        "Variables": {
+                            "A": "template",
+                            "B": "template",
+                            "C": "template",
+                            "MODE": Intrinsic("Ref", "Mode"),
+                            "URI": Intrinsic("Sub", "s3://${Bucket}/x"),
+                            "FLAG": True,
+                        }
+                    }
+                },
+            }
+        },
+    }
+    declared = declared_variables(template, "Fn")
+    expected = {"GLOBAL": "g", "A": "template", "B": "template", "C": "template", "MODE": "hard-fail"}
+    assert declared == expected | {"URI": "", "FLAG": "true"}
+    given = overrides({"Parameters": {"A": "parameters", "B": "parameters"}, "Fn": {"A": "file", "EXTRA": 1}}, "Fn")
+    environment = function_environment(declared, given, {"B": "shell", "C": "shell", "OTHER": "shell"})
+    assert (environment["A"], environment["B"], environment["C"]) == ("file", "parameters", "shell")
+    assert "EXTRA" not in environment
+    assert "OTHER" not in environment
+    assert (environment["AWS_ACCESS_KEY_ID"], environment["AWS_REGION"]) == ("defaultkey", "us-east-1")
+
+
+def test_an_empty_s3_endpoint_variable_is_s3s_own_endpoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The template declares AWS_ENDPOINT_URL_S3 as "" so that SAM may set it; with the pinned boto3 an empty
+    value leaves S3's endpoint alone in AWS."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "")
+    assert boto3.client("s3", region_name="eu-west-1").meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
+    assert TEMPLATE["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]["AWS_ENDPOINT_URL_S3"] == ""
