@@ -80,7 +80,7 @@ mutate: $(STAMP) pkits
 	test -x .venv-mutate/bin/mutmut || { $(PYTHON) -m venv .venv-mutate && .venv-mutate/bin/pip install -q mutmut==2.5.1; }
 	.venv-mutate/bin/mutmut run --paths-to-mutate "$(MUTATE_PATHS)" --runner scripts/mutation-runner \
 		--tests-dir tests/unit --no-progress || true
-	.venv-mutate/bin/mutmut results
+	.venv-mutate/bin/python scripts/mutation-report
 
 clean:
 	rm -rf $(VENV) .venv-lint .venv-mutate .mutmut-cache .pytest_cache .ruff_cache .cache
