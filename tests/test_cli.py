@@ -18,7 +18,9 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.x509 import ocsp
 
+from nodegate.devpki import REASONS, DevPki
 from nodegate.pki import CertificateAuthority, pem, utcnow
 from nodegate.publish import check_bundle
 from nodegate.stack import free_port
@@ -51,6 +53,16 @@ def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path:
     assert revoked.returncode == 0, revoked.stderr
     index = parse_crl((pki / "crl" / "issuing.crl").read_bytes())
     assert cert.serial_number in {serial for _, serial in index.entries}
+    crl = x509.load_der_x509_crl((pki / "crl" / "issuing.crl").read_bytes())
+    entry = crl.get_revoked_certificate_by_serial_number(cert.serial_number)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason is x509.ReasonFlags.superseded
+    issuer = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
+    answer = ocsp.load_der_ocsp_response(DevPki(pki).ocsp("issuing", ocsp_request(cert, issuer)) or b"")
+    assert answer.revocation_reason is x509.ReasonFlags.superseded
+    assert run("pki", "revoke", str(pki), "deadbeef", "--reason", "remove_from_crl").returncode == 1
+    usage = " ".join(run("pki", "revoke", "--help").stdout.split())
+    assert all(name in usage for name in REASONS)
     bad = run("pki", "revoke", str(pki), "deadbeef")
     assert bad.returncode == 1
     assert "was not issued by the PKI in" in bad.stderr

@@ -297,7 +297,13 @@ def parser() -> argparse.ArgumentParser:
     )
     revoke.add_argument("dir", help=directory)
     revoke.add_argument("target", help="the certificate's PEM file, or its serial in hex")
-    revoke.add_argument("--reason", default="key_compromise", help="CRL reason name (e.g. superseded)")
+    revoke.add_argument(
+        "--reason",
+        default="key_compromise",
+        help="reason code written into the CRL entry and OCSP answers: key_compromise, superseded, "
+        "cessation_of_operation, affiliation_changed, ca_compromise, certificate_hold, privilege_withdrawn, "
+        "aa_compromise or unspecified (written as no code, RFC 5280 5.3.1)",
+    )
     listing = _command(pki, "list", "list issued certificates: serial, subject, expiry, revocation")
     listing.add_argument("dir", help=directory)
     listing.add_argument("--json", action="store_true", help="print JSON instead of a table")

@@ -20,7 +20,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der, name, pem, utcnow
 
 P12_PASSWORD = b"nodegate"
-REASONS = {flag.name: flag for flag in x509.ReasonFlags}
+REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
+"""Reasons ``pki revoke`` accepts (RFC 5280 5.3.1: removeFromCRL belongs to delta CRLs, it revokes nothing)."""
 
 
 def _write(path: Path, data: bytes, secret: bool = False) -> None:
@@ -188,10 +189,13 @@ class DevPki:
             )
         return listed
 
-    def revoked(self, ca: str) -> dict[int, dt.datetime]:
-        """Revoked serials of one CA with their revocation times."""
+    def revoked(self, ca: str) -> dict[int, tuple[dt.datetime, x509.ReasonFlags]]:
+        """Revoked serials of one CA with their revocation times and reasons."""
         return {
-            int(serial, 16): dt.datetime.fromisoformat(entry["revoked"]["at"])
+            int(serial, 16): (
+                dt.datetime.fromisoformat(entry["revoked"]["at"]),
+                x509.ReasonFlags[entry["revoked"]["reason"]],
+            )
             for serial, entry in self._db().items()
             if entry["ca"] == ca and entry["revoked"]
         }
@@ -200,9 +204,17 @@ class DevPki:
         """Write ``crl/<ca>.crl`` (DER) for both CAs, valid for ``next_update``."""
         written = []
         for which in ("root", "issuing"):
-            now = utcnow()
+            now, revoked = utcnow(), self.revoked(which)
             crl = self.ca(which).crl(
-                self.revoked(which), this_update=now, next_update=now + next_update, number=int(now.timestamp())
+                {serial: when for serial, (when, _) in revoked.items()},
+                this_update=now,
+                next_update=now + next_update,
+                number=int(now.timestamp()),
+                reasons={  # RFC 5280 5.3.1: the reason code is left out rather than set to unspecified
+                    serial: reason
+                    for serial, (_, reason) in revoked.items()
+                    if reason is not x509.ReasonFlags.unspecified
+                },
             )
             path = self.root / "crl" / f"{which}.crl"
             _write(path, crl_der(crl))
@@ -225,13 +237,16 @@ class DevPki:
                 serialization.Encoding.DER
             )
         entry = self._db().get(format(parsed.serial_number, "x"))
+        revoked = self.revoked(ca).get(parsed.serial_number)
         if entry is None or entry["ca"] != ca:
-            status, when = ocsp.OCSPCertStatus.UNKNOWN, None
-        elif entry["revoked"]:
-            status, when = ocsp.OCSPCertStatus.REVOKED, dt.datetime.fromisoformat(entry["revoked"]["at"])
+            status, when, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
+        elif revoked:
+            status, (when, reason) = ocsp.OCSPCertStatus.REVOKED, revoked
         else:
-            status, when = ocsp.OCSPCertStatus.GOOD, None
-        response = self.ca(ca).ocsp_response(parsed, status, revoked_at=when, responder=self.ocsp_signer())
+            status, when, reason = ocsp.OCSPCertStatus.GOOD, None, None
+        response = self.ca(ca).ocsp_response(
+            parsed, status, revoked_at=when, reason=reason, responder=self.ocsp_signer()
+        )
         return response.public_bytes(serialization.Encoding.DER)
 
 

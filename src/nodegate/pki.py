@@ -222,6 +222,7 @@ class CertificateAuthority(Issued):
         status: ocsp.OCSPCertStatus,
         *,
         revoked_at: dt.datetime | None = None,
+        reason: x509.ReasonFlags | None = None,
         responder: Issued | None = None,
         this_update: dt.datetime | None = None,
         validity: dt.timedelta | None = dt.timedelta(hours=1),
@@ -242,7 +243,7 @@ class CertificateAuthority(Issued):
             now,
             now + validity if validity is not None else None,
             revoked_at if status is ocsp.OCSPCertStatus.REVOKED else None,
-            None,
+            reason if status is ocsp.OCSPCertStatus.REVOKED else None,
         )
         encoding = ocsp.OCSPResponderEncoding.NAME if by_name else ocsp.OCSPResponderEncoding.HASH
         builder = builder.responder_id(encoding, signer.cert)
