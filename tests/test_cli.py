@@ -157,44 +157,46 @@ def test_publish_truststore_checks_the_bundle() -> None:
     assert "no self-signed root" in check_bundle(pem(chain[1].cert), now)[-1]
 
 
-def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> None:
-    pki = tmp_path / "pki"
-    run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
-    run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
-    node_port, edge_port = free_port(), free_port()
+def alice_whoami(pki: Path, ca: str, port: int) -> list[str]:
+    """curl alice's node-1 ``whoami`` through the edge on ``port`` with her certificate."""
+    stem = pki / "clients" / "alice-node-1"
+    cert = ["--cert", f"{stem}.pem", "--key", f"{stem}.key"]
+    return ["curl", "-sS", "--cacert", ca, *cert, f"https://127.0.0.1:{port}/nodes/node-1/whoami"]
+
+
+def start_edge(pki: Path, port: int, backend_port: int) -> tuple[subprocess.Popen[str], str]:
+    """`nodegate edge` with a throw-away server certificate, trusting ``pki``; returns it and the CA to trust."""
     env = os.environ | {
         "TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(),
         "REVOCATION_MODE": "off",
         "PYTHONUNBUFFERED": "1",
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
-    node = subprocess.Popen([NODEGATE, "node", "--port", str(node_port)], stdout=subprocess.PIPE, text=True)
     edge = subprocess.Popen(
-        [NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{node_port}"],
+        [NODEGATE, "edge", "--port", str(port), "--backend", f"http://127.0.0.1:{backend_port}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+    assert edge.stdout
+    ca = edge.stdout.readline().split("--cacert ")[1].strip()
+    assert "edge on https://127.0.0.1" in edge.stdout.readline()
+    return edge, ca
+
+
+def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> None:
+    pki = tmp_path / "pki"
+    run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
+    run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
+    node_port, edge_port = free_port(), free_port()
+    node = subprocess.Popen([NODEGATE, "node", "--port", str(node_port)], stdout=subprocess.PIPE, text=True)
+    edge, ca = start_edge(pki, edge_port, node_port)
     try:
         assert node.stdout
         assert "node backend on" in node.stdout.readline()
-        banner = edge.stdout.readline() if edge.stdout else ""
-        ca = banner.split("--cacert ")[1].strip()
-        assert "edge on https://127.0.0.1" in (edge.stdout.readline() if edge.stdout else "")
-        stem = pki / "clients" / "alice-node-1"
         out = subprocess.run(
-            [
-                "curl",
-                "-sS",
-                "--cacert",
-                ca,
-                "--cert",
-                f"{stem}.pem",
-                "--key",
-                f"{stem}.key",
-                f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami",
-            ],
+            alice_whoami(pki, ca, edge_port),
             capture_output=True,
             text=True,
             timeout=30,
@@ -236,36 +238,10 @@ def test_sigterm_stops_the_edge_after_the_request_in_flight(tmp_path: Path) -> N
     received, release = threading.Event(), threading.Event()
     listener, backend = _held_backend(received, release)
     edge_port = free_port()
-    env = os.environ | {
-        "TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(),
-        "REVOCATION_MODE": "off",
-        "PYTHONUNBUFFERED": "1",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
-    edge = subprocess.Popen(
-        [NODEGATE, "edge", "--port", str(edge_port), "--backend", f"http://127.0.0.1:{listener.getsockname()[1]}"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
+    edge, ca = start_edge(pki, edge_port, listener.getsockname()[1])
     try:
-        assert edge.stdout
-        ca = edge.stdout.readline().split("--cacert ")[1].strip()
-        assert "edge on https://127.0.0.1" in edge.stdout.readline()
-        stem = pki / "clients" / "alice-node-1"
         curl = subprocess.Popen(
-            [
-                "curl",
-                "-sS",
-                "--cacert",
-                ca,
-                "--cert",
-                f"{stem}.pem",
-                "--key",
-                f"{stem}.key",
-                f"https://127.0.0.1:{edge_port}/nodes/node-1/whoami",
-            ],
+            alice_whoami(pki, ca, edge_port),
             stdout=subprocess.PIPE,
             text=True,
         )

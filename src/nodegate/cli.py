@@ -73,6 +73,15 @@ def _serve(server: Any) -> None:
         server.server_close()
 
 
+def _wait_for_interrupt() -> None:
+    """Block until Ctrl-C or SIGTERM."""
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        print("stopping")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     """SIGTERM (``kill``, systemd, a test's ``terminate()``) stops a command the way Ctrl-C does."""
     raise KeyboardInterrupt
@@ -128,11 +137,7 @@ def _up(args: argparse.Namespace) -> int:
             print(f"  {nodegate} pki revoke {root} {bob}   # then bob's call gets 403 REVOKED")
         print(f"  {nodegate} explain --cert {root / 'clients' / 'alice-node-1.pem'} --node node-2   # why 403")
         print("\nCtrl-C stops everything.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping")
+        _wait_for_interrupt()
     return 0
 
 
@@ -145,11 +150,7 @@ def _sample_store(args: argparse.Namespace) -> int:
         print("  sam build && sam local invoke AuthorizerFunction -e events/allow.json \\")
         print("      --env-vars events/sam-env.json --docker-network host")
         print("Ctrl-C stops it.", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            print("stopping")
+        _wait_for_interrupt()
     return 0
 
 
