@@ -1,9 +1,11 @@
 """The sample events as `sam local invoke` runs them, rehearsed without Docker.
 
-The environment comes from SAM's own rule (``nodegate.samlocal``, after aws-sam-cli's
-``EnvironmentVariables.resolve``); the handler runs in a fresh interpreter whose working directory holds only
-the CodeUri (what /var/task holds), whose environment is exactly what SAM gives the container, and whose S3 is
-``nodegate sample-store`` (a real moto server). What is not rehearsed: the container image itself."""
+The package is built the way `sam build` builds it (the CodeUri plus ``pip install -r requirements.txt -t``)
+with the template's runtime Python (``scripts/sam-build --which-python``; python3.12 from PATH or pyenv); the
+environment comes from SAM's own rule (``nodegate.samlocal``, after aws-sam-cli's
+``EnvironmentVariables.resolve``); the handler runs in that interpreter with only the package on its path (what
+/var/task holds), exactly that environment, and ``nodegate sample-store`` (a real moto server) as S3. What is not
+rehearsed: the container image itself, and the arm64 architecture (the package is built for this machine)."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
-import sysconfig
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,10 +86,31 @@ def sample_s3() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def task_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """/var/task as `sam build` fills it: the CodeUri's files only (its dependencies come from this venv)."""
+def runtime_python() -> str:
+    """The template's runtime Python, found the way `make build` finds it (this interpreter when there is none)."""
+    found = subprocess.run(
+        [str(ROOT / "scripts" / "sam-build"), "--which-python"], capture_output=True, text=True, check=False
+    )
+    if found.returncode != 0:
+        warnings.warn("no python of the template's runtime: the rehearsal runs on this interpreter", stacklevel=1)
+        return sys.executable
+    return found.stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def task_root(tmp_path_factory: pytest.TempPathFactory, runtime_python: str) -> Path:
+    """/var/task as `sam build` fills it: the CodeUri's files and its pinned requirements, for this machine."""
     root = tmp_path_factory.mktemp("var") / "task"
     shutil.copytree(ROOT / "src" / "authorizer", root, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    install = [runtime_python, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--no-warn-script-location"]
+    built = subprocess.run(
+        [*install, "-r", str(root / "requirements.txt"), "-t", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
     return root
 
 
@@ -101,19 +124,17 @@ def container_environment(endpoint: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(("sample", "effect", "reason"), SAMPLES)
 def test_sam_local_invoke_rehearsal_on_the_sample_events(
-    sample: str, effect: str, reason: str | None, sample_s3: str, task_root: Path
+    sample: str, effect: str, reason: str | None, sample_s3: str, task_root: Path, runtime_python: str
 ) -> None:
-    environment = container_environment(sample_s3) | {
-        "LAMBDA_TASK_ROOT": str(task_root),
-        "PYTHONPATH": f"{task_root}:{sysconfig.get_paths()['purelib']}",
-    }
+    environment = container_environment(sample_s3) | {"LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root)}
     program = (
-        "import json, sys, app, nodegate_authorizer\n"
-        "print(app.__file__, nodegate_authorizer.__file__, file=sys.stderr)\n"
+        "import json, sys, app, nodegate_authorizer, cryptography\n"
+        "print(app.__file__, nodegate_authorizer.__file__, cryptography.__file__, file=sys.stderr)\n"
+        "print('python%d.%d' % sys.version_info[:2], file=sys.stderr)\n"
         "print(json.dumps(app.lambda_handler(json.load(sys.stdin), None)))\n"
     )
     result = subprocess.run(
-        [sys.executable, "-S", "-c", program],  # -S: no site hooks, so no editable install of this checkout
+        [runtime_python, "-S", "-c", program],  # -S: nothing but the package on the path (no site-packages)
         cwd=task_root,
         env=environment,
         input=(ROOT / "events" / f"{sample}.json").read_text(),
@@ -123,7 +144,10 @@ def test_sam_local_invoke_rehearsal_on_the_sample_events(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert all(path.startswith(str(task_root)) for path in result.stderr.split("\n")[0].split()), result.stderr
+    imported, version = result.stderr.split("\n")[:2]
+    assert all(path.startswith(str(task_root)) for path in imported.split()), result.stderr
+    if runtime_python != sys.executable:
+        assert version == TEMPLATE["Globals"]["Function"]["Runtime"]
     assert verdict(json.loads(result.stdout.strip().splitlines()[-1])) == (effect, reason)
 
 
