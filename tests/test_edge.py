@@ -52,6 +52,13 @@ def test_demo_cases_with_curl(stack: Stack, case) -> None:
     assert got == case.expect, seen
 
 
+def test_readme_demo_table_lists_every_case() -> None:
+    """The README shows `make demo`'s table: one row per case, with the case's expectation."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    rows = {line[:38].strip(): line[38:].split()[0] for line in readme.splitlines() if line[38:46].strip()}
+    assert {case.title: case.expect for case in CASES}.items() <= rows.items()
+
+
 def test_backend_sees_identity_from_the_certificate_only(stack: Stack) -> None:
     spoof = {"X-User-Id": "root", "X-Node-Id": "node-9", "X-Client-Cert-Sub": base64.b64encode(b"CN=evil").decode()}
     status, body = call(stack, "alice-node-1", "/nodes/node-1/whoami", headers=spoof)
