@@ -91,10 +91,11 @@ def runtime_python() -> str:
     found = subprocess.run(
         [str(ROOT / "scripts" / "sam-build"), "--which-python"], capture_output=True, text=True, check=False
     )
-    if found.returncode != 0:
-        warnings.warn("no python of the template's runtime: the rehearsal runs on this interpreter", stacklevel=1)
+    python = found.stdout.strip()
+    if found.returncode != 0 or subprocess.run([python, "-m", "pip", "--version"], capture_output=True).returncode:
+        warnings.warn("no python (with pip) of the template's runtime: the rehearsal runs on this one", stacklevel=1)
         return sys.executable
-    return found.stdout.strip()
+    return python
 
 
 @pytest.fixture(scope="module")
