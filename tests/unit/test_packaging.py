@@ -1,9 +1,15 @@
-"""Every direct dependency is pinned, and pyproject.toml says the same pins as the requirements files."""
+"""Every dependency of the Lambda package is pinned, its closure included, and pyproject.toml says the same pins
+as the requirements files."""
 
 from __future__ import annotations
 
 import tomllib
+from importlib.metadata import requires
 from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,3 +27,30 @@ def test_pins_agree_everywhere() -> None:
     assert declared == runtime | dev
     assert all("==" in pin for pin in declared)
     assert runtime <= set(project["dependencies"])
+
+
+def test_the_lambda_package_pins_its_whole_closure() -> None:
+    """Each pinned distribution's requirements that apply on the Lambda (python3.12, linux, arm64) are pinned
+    too, at versions their specifiers accept: `sam build` resolves nothing on its own."""
+    pins = {
+        canonicalize_name(req.name): str(req.specifier).removeprefix("==")
+        for req in map(Requirement, requirements(ROOT / "src" / "authorizer" / "requirements.txt"))
+    }
+    lambda_runtime = default_environment() | {
+        "python_version": "3.12",
+        "python_full_version": "3.12.0",
+        "platform_machine": "aarch64",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_python_implementation": "CPython",
+        "implementation_name": "cpython",
+    }
+    needed = {}
+    for name in pins:
+        for line in requires(name) or []:
+            req = Requirement(line)
+            if req.marker is None or req.marker.evaluate(lambda_runtime | {"extra": ""}):
+                needed[canonicalize_name(req.name)] = (name, req.specifier)
+    assert set(needed) <= set(pins), f"unpinned: {sorted(set(needed) - set(pins))}"
+    for dependency, (requirer, specifier) in needed.items():
+        assert specifier.contains(pins[dependency], prereleases=True), (requirer, dependency, specifier)
