@@ -24,6 +24,10 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if differential is not None and differential.OUTCOMES:
         counts = ", ".join(f"{label}: {n}" for label, n in sorted(differential.OUTCOMES.items()))
         terminalreporter.write_line(f"differential (nodegate/pyca ClientVerifier): {counts}")
+    revocation = sys.modules.get("test_revocation_differential")
+    if revocation is not None and revocation.OUTCOMES:
+        counts = ", ".join(f"{label}: {n}" for label, n in sorted(revocation.OUTCOMES.items()))
+        terminalreporter.write_line(f"differential (nodegate/pyhanko-certvalidator revocation): {counts}")
 
 
 Invoke = Callable[..., tuple[str, str | None, dict[str, Any]]]

@@ -80,23 +80,33 @@ def _policy(settings: dict[str, Any], *, strict: bool = True) -> PathPolicy:
     )
 
 
-def _pem(path: Path) -> str:
-    return ssl.DER_cert_to_PEM_cert(path.read_bytes())
-
-
 def run_case(case: dict[str, Any], data: Path, now: datetime = VALIDATION_TIME, *, strict: bool = True) -> Result:
     """Decide one PKITS test through the production runtime (path and revocation steps).
 
     ``strict=False`` turns the two deliberate deviations off, to show that each listed test is refused by
     its rule alone."""
     certs = data / "certs"
-    with tempfile.TemporaryDirectory(prefix="pkits-") as folder:
+    allowed, reason, detail = decide(
+        [(certs / f"{name}.crt").read_bytes() for name in ["TrustAnchorRootCertificate", *case["certs"]]],
+        {name: (data / "crls" / f"{name}.crl").read_bytes() for name in case["crls"]},
+        (certs / f"{case['ee']}.crt").read_bytes(),
+        now,
+        _policy(case.get("settings", {}), strict=strict),
+    )
+    return Result(case["test"], case.get("variant", ""), case["valid"], allowed, reason, detail)
+
+
+def decide(
+    truststore: list[bytes], crls: dict[str, bytes], leaf: bytes, now: datetime, policy: PathPolicy
+) -> tuple[bool, str, str]:
+    """(allowed, reason, detail) for the DER ``leaf`` through the production runtime: a file:// truststore of
+    the DER certificates, a file:// CRL store of the DER CRLs, ``REVOCATION_MODE=require``, at ``now``."""
+    with tempfile.TemporaryDirectory(prefix="nodegate-conformance-") as folder:
         work = Path(folder)
-        bundle = "".join(_pem(certs / f"{name}.crt") for name in ["TrustAnchorRootCertificate", *case["certs"]])
-        (work / "truststore.pem").write_text(bundle)
+        (work / "truststore.pem").write_text("".join(ssl.DER_cert_to_PEM_cert(der) for der in truststore))
         (work / "crls").mkdir()
-        for name in case["crls"]:
-            (work / "crls" / f"{name}.crl").write_bytes((data / "crls" / f"{name}.crl").read_bytes())
+        for name, der in crls.items():
+            (work / "crls" / f"{name}.crl").write_bytes(der)
         settings = load_settings(
             {
                 "TRUSTSTORE_URI": (work / "truststore.pem").as_uri(),
@@ -105,19 +115,40 @@ def run_case(case: dict[str, Any], data: Path, now: datetime = VALIDATION_TIME, 
                 "FETCH_TIMEOUT_SECONDS": "0.2",
             }
         )
-        runtime = build_runtime(settings)
-        inputs = replace(runtime.inputs(), path_policy=_policy(case.get("settings", {}), strict=strict))
-        outcome = ("allow", "")
+        inputs = replace(build_runtime(settings).inputs(), path_policy=policy)
         try:
-            leaf = load_leaf_pem(_pem(certs / f"{case['ee']}.crt"))
-            _, revocation = validate_certificate(leaf, inputs, now)
+            _, revocation = validate_certificate(load_leaf_pem(ssl.DER_cert_to_PEM_cert(leaf)), inputs, now)
             if revocation.refusal:
                 raise Denied(*revocation.refusal)
         except Denied as denied:
-            outcome = (denied.reason.value, denied.detail)
+            return False, denied.reason.value, denied.detail
         except ValueError as exc:
-            outcome = ("MALFORMED_CERT", str(exc))
-    return Result(case["test"], case.get("variant", ""), case["valid"], outcome[0] == "allow", *outcome)
+            return False, "MALFORMED_CERT", str(exc)
+    return True, "allow", ""
+
+
+def certvalidator_allows(anchor: bytes, others: list[bytes], crls: list[bytes], leaf: bytes, now: datetime) -> bool:
+    """The second implementation: pyhanko-certvalidator on the same DER inputs, ``revocation_mode="require"``,
+    no fetching (a test-only dependency)."""
+    import asyncio
+
+    import asn1crypto.x509
+    from pyhanko_certvalidator import CertificateValidator, ValidationContext
+
+    context = ValidationContext(
+        trust_roots=[asn1crypto.x509.Certificate.load(anchor)],
+        other_certs=[asn1crypto.x509.Certificate.load(der) for der in others],
+        crls=crls,
+        revocation_mode="require",
+        moment=now,
+        allow_fetching=False,
+    )
+    validator = CertificateValidator(asn1crypto.x509.Certificate.load(leaf), validation_context=context)
+    try:
+        asyncio.run(validator.async_validate_usage(set()))  # type: ignore[no-untyped-call]
+    except Exception:  # noqa: BLE001 - any refusal of the second implementation counts as a refusal
+        return False
+    return True
 
 
 def run_all(data: Path, cases: Iterable[dict[str, Any]] | None = None) -> list[Result]:
