@@ -63,8 +63,8 @@ def _list(pki: Any, *, as_json: bool) -> None:
 
 
 def _serve(server: Any) -> None:
-    """Serve until Ctrl-C or SIGTERM, then stop accepting and let the requests in flight finish (their
-    access log lines included): ``server_close`` joins the request threads."""
+    """Serve until Ctrl-C or SIGTERM, then close: the edge's ``server_close`` first lets its requests in flight
+    finish (their access log lines included)."""
     try:
         server.serve_forever()
     except KeyboardInterrupt:

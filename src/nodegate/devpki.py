@@ -24,6 +24,11 @@ REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.Reas
 """Reasons ``pki revoke`` accepts (RFC 5280 5.3.1: removeFromCRL belongs to delta CRLs, it revokes nothing)."""
 
 
+def _revocation(entry: dict[str, Any]) -> tuple[dt.datetime, x509.ReasonFlags]:
+    """When and why a database entry was revoked."""
+    return dt.datetime.fromisoformat(entry["revoked"]["at"]), x509.ReasonFlags[entry["revoked"]["reason"]]
+
+
 def _write(path: Path, data: bytes, secret: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if secret:
@@ -192,10 +197,7 @@ class DevPki:
     def revoked(self, ca: str) -> dict[int, tuple[dt.datetime, x509.ReasonFlags]]:
         """Revoked serials of one CA with their revocation times and reasons."""
         return {
-            int(serial, 16): (
-                dt.datetime.fromisoformat(entry["revoked"]["at"]),
-                x509.ReasonFlags[entry["revoked"]["reason"]],
-            )
+            int(serial, 16): _revocation(entry)
             for serial, entry in self._db().items()
             if entry["ca"] == ca and entry["revoked"]
         }
@@ -237,11 +239,10 @@ class DevPki:
                 serialization.Encoding.DER
             )
         entry = self._db().get(format(parsed.serial_number, "x"))
-        revoked = self.revoked(ca).get(parsed.serial_number)
         if entry is None or entry["ca"] != ca:
             status, when, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
-        elif revoked:
-            status, (when, reason) = ocsp.OCSPCertStatus.REVOKED, revoked
+        elif entry["revoked"]:
+            status, (when, reason) = ocsp.OCSPCertStatus.REVOKED, _revocation(entry)
         else:
             status, when, reason = ocsp.OCSPCertStatus.GOOD, None, None
         response = self.ca(ca).ocsp_response(

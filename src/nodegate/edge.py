@@ -47,9 +47,9 @@ MAX_HEADER_BYTES = 10 * 1024
 """API Gateway's limit on the total size of request headers (and the edge's)."""
 HEADER_SECONDS = 10.0
 BODY_SECONDS = 30.0
+"""Deadlines for a request's headers (from the first byte of the request line) and for its body."""
 DRAIN_SECONDS = 30.0
 """How long a stopping edge waits for requests in flight (API Gateway's integration timeout is 29 s)."""
-"""Deadlines for a request's headers (from the first byte of the request line) and for its body."""
 
 
 class Framing(ValueError):

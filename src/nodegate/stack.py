@@ -65,13 +65,29 @@ def _s3() -> Any:
     return boto3.client("s3")
 
 
+def _versioned_bucket(s3: Any, bucket: str) -> None:
+    """Create ``bucket`` with versioning on, unless it exists."""
+    if bucket not in [b["Name"] for b in s3.list_buckets().get("Buckets", [])]:
+        s3.create_bucket(Bucket=bucket)
+        s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+
+
+def _local_s3(host: str, port: int) -> Any:
+    """A started moto server on ``host:port`` (request logging off); the bind error names the port."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+    _bind("local S3", port, lambda _: moto.start())
+    return moto
+
+
 def publish(pki: DevPki, policy: dict[str, Any] | None) -> str:
     """Upload truststore, CRL store and policy to the versioned bucket; return the truststore version."""
     s3 = _s3()
-    buckets = [b["Name"] for b in s3.list_buckets().get("Buckets", [])]
-    if BUCKET not in buckets:
-        s3.create_bucket(Bucket=BUCKET)
-        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    _versioned_bucket(s3, BUCKET)
     version = s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=(pki.root / "truststore.pem").read_bytes())
     sync_crls(pki)
     if policy is not None:
@@ -100,11 +116,8 @@ def running_stack(
     """Start every part (creating the PKI in ``directory`` if needed); stop them all on exit."""
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     from nodegate_authorizer.handler import logger as authorizer_logger
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     authorizer_logger.setLevel(logging.WARNING if quiet else logging.INFO)
     if not (directory / "config.json").exists():
         init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
@@ -113,8 +126,7 @@ def running_stack(
         "CRL/OCSP server", int(pki.url.rsplit(":", 1)[1]), lambda port: RevocationServer(pki, port)
     ).start()
     s3_port = free_port()
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=s3_port, verbose=False)
-    moto.start()
+    moto = _local_s3("127.0.0.1", s3_port)
     process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
     saved = {key: os.environ.get(key) for key in process_env}
     os.environ.update(process_env)
@@ -170,14 +182,9 @@ def running_stack(
 def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[str]:
     """A local S3 (moto server) whose versioned bucket ``nodegate-samples`` holds ``samples/truststore.pem`` and
     ``samples/crls/*.crl`` under the keys ``events/sam-env.json`` names; yields its endpoint URL."""
-    import logging
-
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    _bind("local S3", port, lambda _: moto.start())
+    moto = _local_s3(host, port)
     endpoint = f"http://{host}:{port}"
     try:
         s3 = boto3.client(
@@ -187,8 +194,7 @@ def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[
             aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
         )
-        s3.create_bucket(Bucket=SAMPLES_BUCKET)
-        s3.put_bucket_versioning(Bucket=SAMPLES_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        _versioned_bucket(s3, SAMPLES_BUCKET)
         s3.put_object(Bucket=SAMPLES_BUCKET, Key="truststore.pem", Body=(samples / "truststore.pem").read_bytes())
         for path in sorted((samples / "crls").glob("*.crl")):
             s3.put_object(Bucket=SAMPLES_BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
