@@ -18,14 +18,18 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 
+import crl_scale
 from common import ROOT, new_world, nodegate_decision, percentile, pyhanko_decision, timed, use_env
 
+from nodegate.largecrl import large_crl_der
 from nodegate.pki import CertificateAuthority, crl_der, pem, utcnow
+from nodegate.testing import World
 from nodegate_authorizer.certificates import issued_by, load_leaf_pem
-from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.truststore import parse_truststore
 
 ROWS: list[tuple[str, str, str, str]] = []
+CRL_SIZES = (100_000, 1_000_000, 4_000_000)
+"""Entries of the large CRLs measured by crl_scale."""
 
 
 def row(name: str, p50: str, p99: str, extra: str) -> None:
@@ -55,15 +59,18 @@ def quiet_logs() -> None:
         handler.setStream(open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the bench
 
 
-def decisions() -> tuple[float, float, float]:
-    world = new_world()
+def decisions(key: str, label: str) -> tuple[float, float, float]:
+    """Warm decision, pipeline, floor and naive baseline for a root -> issuing -> leaf path of ``key`` keys
+    (the leaf with a CDP and an OCSP URL, answers cached)."""
+    world = World(Path(tempfile.mkdtemp(prefix="nodegate-bench-")), key=key)
     use_env(world.env(REVOCATION_CACHE_SECONDS="3600"))
     client = world.client()
     leaf = client.cert_pem()
     assert nodegate_decision(leaf) == "Allow"
     timed(lambda: nodegate_decision(leaf), 1000)  # warm-up: caches, allocator, CPU frequency
     warm = stats(
-        best_round(lambda: nodegate_decision(leaf), 2000), "warm decision (handler, CRL+OCSP cached, INFO log)"
+        best_round(lambda: nodegate_decision(leaf), 2000),
+        f"{label}: warm decision (handler, CRL+OCSP cached, INFO log)",
     )
 
     from nodegate.testing import event
@@ -73,7 +80,10 @@ def decisions() -> tuple[float, float, float]:
 
     request = parse_event(event(leaf))
     inputs = runtime_for(settings_from_environment()).inputs()
-    stats(best_round(lambda: decide(request, inputs, dt.datetime.now(dt.UTC)), 2000), "warm decision pipeline only")
+    stats(
+        best_round(lambda: decide(request, inputs, dt.datetime.now(dt.UTC)), 2000),
+        f"{label}: warm decision pipeline only",
+    )
 
     pem_text = leaf.decode()
     issuing, root = world.issuing.cert, world.root.cert
@@ -83,12 +93,12 @@ def decisions() -> tuple[float, float, float]:
         assert issued_by(cert, issuing)
         assert issued_by(issuing, root)
 
-    floor_p50 = stats(best_round(floor, 2000), "floor (parse PEM + 2 signature checks)")
+    floor_p50 = stats(best_round(floor, 2000), f"{label}: floor (parse PEM + 2 signature checks)")
     roots, others = [world.root.cert], [world.issuing.cert]
     assert pyhanko_decision(leaf, roots, others, [], "hard-fail") == "Allow"
     base = stats(
         timed(lambda: pyhanko_decision(leaf, roots, others, [], "hard-fail"), 40),
-        "naive baseline (pyhanko, fresh context, live CRL+OCSP)",
+        f"{label}: naive baseline (pyhanko, fresh context, live CRL+OCSP)",
         "",
     )
     world.close()
@@ -184,25 +194,18 @@ def cold_start() -> None:
 
 
 def scale() -> None:
+    """A 1,000-CA truststore, and the peak RSS of a process deciding with it and a 100k-entry stored CRL."""
     world = new_world()
     now = utcnow()
-    started = time.perf_counter()
-    revoked = dict.fromkeys(range(10000000, 10100000), now)
-    big = crl_der(world.issuing.crl(revoked))
-    build_s = time.perf_counter() - started
-    loads = timed(lambda: parse_crl(big), 5)
-    row(
-        "100k-entry CRL: load + index (once per nextUpdate)",
-        f"{statistics.median(loads):.1f} ms",
-        f"{max(loads):.1f} ms (max of 5)",
-        f"{len(big) / 1e6:.1f} MB DER, built in {build_s:.1f} s",
+    (world.crl_store / "issuing.crl").write_bytes(
+        large_crl_der(
+            world.issuing,
+            range(10_000_000, 10_100_000),
+            revoked_at=now,
+            this_update=now,
+            next_update=now + dt.timedelta(days=1),
+        )
     )
-    (world.crl_store / "issuing.crl").write_bytes(big)
-    leaf = world.client(with_crl_url=False, with_ocsp_url=False).cert_pem()
-    use_env(world.env(CRL_STORE_URI=world.crl_store.as_uri() + "/", REVOCATION_CACHE_SECONDS="3600"))
-    assert nodegate_decision(leaf) == "Allow"
-    stats(timed(lambda: nodegate_decision(leaf), 2000), "warm decision, leaf checked against the 100k CRL")
-
     extra = [CertificateAuthority.root(f"bench CA {n}").cert for n in range(999)]
     bundle = pem(world.root.cert, world.issuing.cert, *extra)
     loads = timed(lambda: parse_truststore(bundle), 5)
@@ -265,14 +268,20 @@ def main() -> None:
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     quiet_logs()
     started = time.perf_counter()
-    warm, floor_p50, base = decisions()
+    ratios = [(label, decisions(key, label)) for key, label in (("ec", "ECDSA P-256"), ("rsa", "RSA-2048"))]
     constrained()
     cold_start()
     scale()
+    ROWS.extend(crl_scale.rows(CRL_SIZES))
     edge()
     lines = ["| measurement | p50 | p99 | note |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ROWS]
-    lines += ["", f"ratio warm/floor: {warm / floor_p50:.2f}", f"ratio baseline/warm: {base / warm:.2f}"]
+    lines.append("")
+    for label, (warm, floor_p50, base) in ratios:
+        lines += [
+            f"ratio warm/floor ({label}): {warm / floor_p50:.2f}",
+            f"ratio baseline/warm ({label}): {base / warm:.2f}",
+        ]
     table = "\n".join(lines)
     print(table)
     machine = (

@@ -158,14 +158,17 @@ class CertificateAuthority(Issued):
         self,
         common_name: str,
         *,
+        key: str = "ec",
         path_length: int | None = 0,
         not_before: dt.datetime | None = None,
         extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
         **urls: str | None,
     ) -> CertificateAuthority:
-        """An intermediate CA issued by this one; ``urls`` are the CRL/OCSP URLs *it* will embed."""
+        """An intermediate CA issued by this one (its key of kind ``key``); ``urls`` are the CRL/OCSP URLs *it*
+        will embed."""
         issued = self.issue(
             name(O="nodegate dev PKI", CN=common_name),
+            key=key,
             ca=True,
             path_length=path_length,
             days=1825,

@@ -118,16 +118,18 @@ class MemoryResponder:
 
 
 class World:
-    """Root CA -> issuing CA (CDP + OCSP via a delegated signer) -> client certificates, on disk and served."""
+    """Root CA -> issuing CA (CDP + OCSP via a delegated signer) -> client certificates, on disk and served;
+    every key of kind ``key`` (``ec`` or ``rsa``, see ``nodegate.pki.new_key``)."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, key: str = "ec") -> None:
         self.tmp = tmp
+        self.key = key
         self.responder = MemoryResponder({}, {})
         self.server = TestRevocationServer(self.responder).start()
         url = self.server.url
-        self.root = CertificateAuthority.root("nodegate test root", crl_url=f"{url}/crl/root.crl")
+        self.root = CertificateAuthority.root("nodegate test root", key=key, crl_url=f"{url}/crl/root.crl")
         self.issuing = self.root.sub_ca(
-            "nodegate test issuing", crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
+            "nodegate test issuing", key=key, crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
         )
         self.responder.cas.update(root=self.root, issuing=self.issuing)
         self.responder.signers["issuing"] = self.issuing.ocsp_signer()
@@ -141,7 +143,7 @@ class World:
         self.server.server_close()
 
     def client(self, user: str = "alice", node: str = "node-1", **kw: Any) -> Issued:
-        return self.issuing.issue(client_name(user, node), **kw)
+        return self.issuing.issue(client_name(user, node), **{"key": self.key} | kw)
 
     def env(self, **overrides: str) -> dict[str, str]:
         env = {
