@@ -97,8 +97,9 @@ NEVER_CRITICAL = {
 
 
 def extension_problem(cert: x509.Certificate) -> str | None:
-    """What is wrong with a certificate's extensions (a phrase to follow "has"), or None: AKI and SKI never critical, no critical
-    extension this module does not process (RFC 5280 4.2), keyCertSign only with cA (4.2.1.3, 4.2.1.9)."""
+    """What is wrong with a certificate's extensions (a phrase to follow "has"), or None: AKI and SKI never
+    critical, no critical extension this module does not process (RFC 5280 4.2), keyCertSign only with cA
+    (4.2.1.3, 4.2.1.9)."""
     for ext in cert.extensions:
         if ext.critical and ext.oid in NEVER_CRITICAL:
             return NEVER_CRITICAL[ext.oid]
