@@ -20,10 +20,11 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
+from crafted import DEFECTS, general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
@@ -161,7 +162,6 @@ def test_path_decision_agrees_with_pyca_client_verifier(chain: dict[str, Any]) -
 # Name constraints and extension defects. Names are encoded by hand (DER) so that malformed ones can be made.
 # Oracle: pyca for DNS, rfc822 and IP constraints and for extension defects; pyhanko-certvalidator (which
 # implements every RFC 5280 form) for directoryName and URI constraints, which pyca refuses outright.
-TAGS = {"dns": 0x82, "email": 0x81, "uri": 0x86, "ip": 0x87}
 SANS = {
     "dns": [b"a.example.com", b"example.com", b"x.corp.example", b"evil.com", b"A.Example.COM"],
     "email": [b"a@example.com", b"b@mail.example.com", b"a@evil.com", b"A@example.com", b"a@corp.example"],
@@ -194,76 +194,8 @@ MALFORMED_BASES = {
     "ip": [bytes([10, 0, 0, 0, 255, 0, 255, 0]), bytes([10, 0, 0, 1]), bytes(5)],
 }
 DIRECTORIES = [name(O="Example"), name(O="Other"), name(O="Example", OU="ops")]
-UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")
-ANCHOR_DEFECTS = ["basicConstraints not critical", "keyUsage without keyCertSign", "critical AKI", "critical SKI"]
-ANCHOR_DEFECTS += ["unknown critical extension"]
-LEAF_DEFECTS = ["nameConstraints", "nameConstraints critical", "keyCertSign without cA", "no AKI", "critical AKI"]
-LEAF_DEFECTS += ["critical SKI", "unknown critical extension"]
-
-
-def der(tag: int, content: bytes) -> bytes:
-    size = len(content)
-    length = (
-        bytes([size]) if size < 128 else bytes([0x81, size]) if size < 256 else bytes([0x82, size >> 8, size & 255])
-    )
-    return bytes([tag]) + length + content
-
-
-def general_name(form: str, value: bytes | x509.Name) -> bytes:
-    if isinstance(value, x509.Name):
-        return der(0xA4, value.public_bytes())
-    return der(TAGS[form], value)
-
-
-def raw_alt_names(names: list[bytes]) -> x509.UnrecognizedExtension:
-    return x509.UnrecognizedExtension(ExtensionOID.SUBJECT_ALTERNATIVE_NAME, der(0x30, b"".join(names)))
-
-
-def raw_constraints(permitted: list[bytes], excluded: list[bytes]) -> x509.UnrecognizedExtension:
-    body = b"".join(
-        der(tag, b"".join(der(0x30, subtree) for subtree in subtrees))
-        for tag, subtrees in ((0xA0, permitted), (0xA1, excluded))
-        if subtrees
-    )
-    return x509.UnrecognizedExtension(ExtensionOID.NAME_CONSTRAINTS, der(0x30, body))
-
-
-def make(
-    subject: x509.Name,
-    key: Any,
-    issuer: x509.Name,
-    issuer_key: Any,
-    *,
-    ca: bool,
-    defects: set[str],
-    extensions: list[tuple[x509.ExtensionType, bool]],
-) -> x509.Certificate:
-    """A certificate with exactly the extensions asked for, the defects applied."""
-    usage = CA_USAGE if ca else x509.KeyUsage(True, False, False, False, False, False, False, False, False)
-    if "keyUsage without keyCertSign" in defects:
-        usage = x509.KeyUsage(True, False, False, False, False, False, True, False, False)
-    if "keyCertSign without cA" in defects:
-        usage = x509.KeyUsage(True, False, False, False, False, True, False, False, False)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(T0)
-        .not_valid_after(T0 + dt.timedelta(days=3650))
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), "critical SKI" in defects)
-        .add_extension(x509.BasicConstraints(ca, None), "basicConstraints not critical" not in defects)
-        .add_extension(usage, True)
-    )
-    if "no AKI" not in defects:
-        aki = x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key())
-        builder = builder.add_extension(aki, "critical AKI" in defects)
-    if "unknown critical extension" in defects:
-        builder = builder.add_extension(x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True)
-    for value, critical in extensions:
-        builder = builder.add_extension(value, critical)
-    return builder.sign(issuer_key, hashes.SHA256())
+ANCHOR_DEFECTS = [d for d in DEFECTS if d not in ("keyCertSign without cA", "no AKI")]
+LEAF_DEFECTS = ["nameConstraints", "nameConstraints critical", *DEFECTS]
 
 
 @st.composite
