@@ -21,6 +21,18 @@ SMTP_UTF8_MAILBOX = x509.ObjectIdentifier("1.3.6.1.5.5.7.8.9")
 SUPPORTED = (x509.DirectoryName, x509.DNSName, x509.RFC822Name, x509.UniformResourceIdentifier, x509.IPAddress)
 
 
+class SubjectEmail(x509.GeneralName):
+    """An emailAddress attribute of the subject, which rfc822Name constraints bind (RFC 5280 4.2.1.10), kept
+    as written: ``cryptography``'s RFC822Name refuses to hold a non-ASCII or ill-formed address."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    @property
+    def value(self) -> str:
+        return self._value
+
+
 class NameConstraintError(ValueError):
     """A name of the certificate lies outside what a CA above it permits."""
 
@@ -43,26 +55,15 @@ def constraints_of(cert: x509.Certificate) -> Constraints | None:
 
 
 def names_of(cert: x509.Certificate) -> list[x509.GeneralName]:
-    """Every name the constraints apply to: the subject, its emailAddress attributes and the subjectAltName.
-
-    An emailAddress that is not ASCII is kept as the SmtpUTF8Mailbox it would be in a subjectAltName (RFC 8398 3),
-    so it meets rfc822Name constraints like any other internationalised mailbox."""
+    """Every name the constraints apply to: the subject, its emailAddress attributes and the subjectAltName."""
     names: list[x509.GeneralName] = []
     if cert.subject.rdns:
         names.append(x509.DirectoryName(cert.subject))
-    for attribute in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
-        value = str(attribute.value)
-        names.append(x509.RFC822Name(value) if value.isascii() else x509.OtherName(SMTP_UTF8_MAILBOX, _utf8(value)))
+    names += [SubjectEmail(str(a.value)) for a in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
     alt = extension(cert, x509.SubjectAlternativeName)
     if alt is not None:
         names += list(alt)
     return names
-
-
-def _utf8(value: str) -> bytes:
-    from asn1crypto.core import UTF8String
-
-    return bytes(UTF8String(value).dump())
 
 
 LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -125,7 +126,7 @@ def _parse_name(name: x509.GeneralName) -> object | None:
     """The comparable form of a certificate's name, or None when it is malformed."""
     if isinstance(name, x509.DNSName):
         return host_name(name.value)
-    if isinstance(name, x509.RFC822Name):
+    if isinstance(name, x509.RFC822Name | SubjectEmail):
         return mailbox(name.value)
     if isinstance(name, x509.UniformResourceIdentifier):
         return uri_host(name.value)
@@ -160,15 +161,19 @@ def _match(kind: type[x509.GeneralName], name: Any, base: Any) -> bool:
 
 
 def matches(name: x509.GeneralName, subtree: x509.GeneralName) -> bool:
-    """True when ``name`` lies within ``subtree`` (both of the same supported type, both well formed)."""
-    if type(name) is not type(subtree) or not isinstance(name, SUPPORTED):
+    """True when ``name`` lies within ``subtree`` (both of the same supported form, both well formed)."""
+    kind = _forms(name)[-1]
+    if kind is not type(subtree) or not isinstance(subtree, SUPPORTED):
         return False
     value, base = _parse_name(name), _parse_subtree(subtree)
-    return value is not None and base is not None and _match(type(name), value, base)
+    return value is not None and base is not None and _match(kind, value, base)
 
 
 def _forms(name: x509.GeneralName) -> tuple[type[x509.GeneralName], ...]:
-    """The constraint forms that bind ``name``: its own, and rfc822Name for an SmtpUTF8Mailbox (RFC 8398 6)."""
+    """The constraint forms that bind ``name``, the one it is read as last: its own; rfc822Name for a subject
+    emailAddress; otherName and rfc822Name for an SmtpUTF8Mailbox (RFC 8398 6), which is never read here."""
+    if isinstance(name, SubjectEmail):
+        return (x509.RFC822Name,)
     if isinstance(name, x509.OtherName) and name.type_id == SMTP_UTF8_MAILBOX:
         return (x509.OtherName, x509.RFC822Name)
     return (type(name),)
@@ -192,7 +197,7 @@ def _check(name: x509.GeneralName, kind: type[x509.GeneralName], constraint: Con
     permitted = [s for s in constraint.permitted or () if type(s) is kind]
     if not excluded and not permitted:
         return
-    if type(name) is not kind or not isinstance(name, SUPPORTED):
+    if not isinstance(name, (*SUPPORTED, SubjectEmail)):
         raise NameConstraintError(f"name constraints on {kind.__name__} names cannot be checked for {_show(name)}")
     if _parse_name(name) is None:
         raise NameConstraintError(f"{_show(name)} is malformed, and its form is constrained")
