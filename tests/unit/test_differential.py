@@ -12,7 +12,10 @@ nodegate's default accepts v1 client certificates on purpose (decision 1 in docs
 test_chain). v1 intermediates are compared under the default policy: neither side lets them act as CAs.
 
 Not generated, because one side needs it outright: a leaf subjectAltName (ClientVerifier requires one,
-nodegate reads identity from the subject) and CA keyUsage (ClientVerifier requires it; RFC 5280 does not)."""
+nodegate reads identity from the subject) and CA keyUsage (ClientVerifier requires it; RFC 5280 does not).
+
+The second test puts name constraints in the anchor and intermediates and breaks extensions of the anchor or
+the leaf (see ``constrained_chains``); its deviations N1, N2 and X1 are in docs/conformance.md."""
 
 from __future__ import annotations
 

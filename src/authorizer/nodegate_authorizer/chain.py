@@ -1,7 +1,8 @@
 """Certificate path: build it from a certificate to a truststore anchor and validate it (RFC 5280 6.1).
 
 Basic path processing, name chaining (7.1), self-issued certificates, name constraints and certificate
-policies follow RFC 5280; two rules go beyond it on purpose and are named in PathPolicy."""
+policies follow RFC 5280, the anchor's own constraints RFC 5937; two rules go beyond it on purpose and are
+named in PathPolicy."""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ class PathPolicy:
     ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
     docs/conformance.md): a client certificate must not be a CA, and DSA, SHA-1/MD5 and short keys are refused.
     ``refuse_v1_leaf`` (the profile pyca's verifier enforces) is off: decision 1 in docs/decisions.md accepts
-    the v1 client certificates ``openssl x509 -req`` makes; a v1 certificate can never act as a CA here."""
+    the v1 client certificates ``openssl x509 -req`` makes; a v1 certificate can never act as a CA here.
+    ``require_authority_key_id`` is RFC 5280 4.2.1.1 (a v3 end certificate names its issuer's key; pyca agrees,
+    and every PKITS certificate does): on, it is a switch only for a PKI that omits it."""
 
     max_intermediates: int = 6
     require_client_auth_eku_when_present: bool = True
@@ -96,10 +99,10 @@ def _candidate_paths(
     return found
 
 
-def _weakness(cert: x509.Certificate, policy: PathPolicy, *, signature: bool = True) -> str | None:
+def _weakness(cert: x509.Certificate, policy: PathPolicy) -> str | None:
     if not policy.refuse_weak_crypto:
         return None
-    return (signature_weakness(cert) if signature else None) or key_weakness(cert.public_key())
+    return signature_weakness(cert) or key_weakness(cert.public_key())
 
 
 def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy, role: str) -> Denied | None:
