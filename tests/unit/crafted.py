@@ -69,7 +69,7 @@ def make(
     defects: Collection[str] = (),
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> x509.Certificate:
-    """A certificate with exactly the extensions asked for, the defects applied."""
+    """A certificate with exactly the extensions asked for, the defects (and an anchor's "pathLen 0") applied."""
     usage = CA_USAGE if ca else CLIENT_ONLY
     if "keyUsage without keyCertSign" in defects:
         usage = x509.KeyUsage(True, False, False, False, False, False, True, False, False)
@@ -84,7 +84,10 @@ def make(
         .not_valid_before(T0)
         .not_valid_after(T0 + dt.timedelta(days=3650))
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), "critical SKI" in defects)
-        .add_extension(x509.BasicConstraints(ca, None), "basicConstraints not critical" not in defects)
+        .add_extension(
+            x509.BasicConstraints(ca, 0 if ca and "pathLen 0" in defects else None),
+            "basicConstraints not critical" not in defects,
+        )
         .add_extension(usage, True)
     )
     if "no AKI" not in defects:

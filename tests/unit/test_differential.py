@@ -197,7 +197,7 @@ MALFORMED_BASES = {
     "ip": [bytes([10, 0, 0, 0, 255, 0, 255, 0]), bytes([10, 0, 0, 1]), bytes(5)],
 }
 DIRECTORIES = [name(O="Example"), name(O="Other"), name(O="Example", OU="ops")]
-ANCHOR_DEFECTS = [d for d in DEFECTS if d not in ("keyCertSign without cA", "no AKI")]
+ANCHOR_DEFECTS = [d for d in DEFECTS if d not in ("keyCertSign without cA", "no AKI")] + ["pathLen 0"]
 LEAF_DEFECTS = ["nameConstraints", "nameConstraints critical", *DEFECTS]
 
 
