@@ -7,11 +7,15 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from crafted import general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
+from hypothesis import event as hypothesis_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixed import NOW, T0, client, root, sub
-from nodegate.pki import CertificateAuthority, as_v1, client_name, pem
-from nodegate_authorizer.chain import PathPolicy, build_path
+from nodegate.pki import CertificateAuthority, as_v1, client_name, name, new_key, pem
+from nodegate_authorizer.chain import PathPolicy, Role, build_path
 from nodegate_authorizer.policies import PolicyInputs
 from nodegate_authorizer.reasons import Denied, Reason
 from nodegate_authorizer.truststore import parse_truststore
@@ -112,8 +116,6 @@ def test_leaf_key_usage_and_extended_key_usage() -> None:
 
 
 def test_crl_signer_role_needs_crl_sign_not_client_rules() -> None:
-    from nodegate_authorizer.chain import Role
-
     top = root()
     crl_only = x509.KeyUsage(False, False, False, False, False, False, True, False, False)
     signer = top.issue(x509.Name.from_rfc4514_string("CN=CRL signer"), key_usage=crl_only, eku=None, not_before=T0).cert
@@ -182,7 +184,8 @@ def refuse_at(leaf: x509.Certificate, store: object, when: object) -> Denied:
 
 
 def test_weak_crypto_anywhere_but_the_anchor_signature(tmp_path: Path) -> None:
-    """SHA-1 signatures refuse a leaf or an intermediate, not the anchor's own; short keys refuse anywhere."""
+    """SHA-1 signatures refuse a leaf or an intermediate, not the anchor's own; short keys refuse anywhere (an
+    anchor with one is no anchor: the truststore leaves it out)."""
     from nodegate.testing import openssl_v1_client
 
     top = root()
@@ -196,8 +199,11 @@ def test_weak_crypto_anywhere_but_the_anchor_signature(tmp_path: Path) -> None:
     denied = refuse(client(short_ca).cert, top.cert, short_ca.cert)
     assert (denied.reason, denied.detail) == (Reason.WEAK_CRYPTO, "intermediate 1: RSA key of 1024 bits (< 2048)")
     short_root = CertificateAuthority.root("Short Root", key="rsa1024", not_before=T0)
-    denied = refuse(client(short_root).cert, short_root.cert)
-    assert (denied.reason, denied.detail) == (Reason.WEAK_CRYPTO, "anchor: RSA key of 1024 bits (< 2048)")
+    store = parse_truststore(pem(top.cert, short_root.cert))
+    assert store.skipped == (
+        f"entry 2: {short_root.cert.subject.rfc4514_string()}: anchor key: RSA key of 1024 bits (< 2048)",
+    )
+    assert refuse(client(short_root).cert, top.cert, short_root.cert).reason == Reason.UNTRUSTED_ISSUER
     sha1_root = _openssl_sha1_root(tmp_path)
     sha1_root_ca = CertificateAuthority(sha1_root.cert, sha1_root.key)
     leaf = client(sha1_root_ca).cert
@@ -302,6 +308,7 @@ def test_ed25519_and_rsa_pss_signed_paths_validate() -> None:
             .not_valid_before(T0)  # type: ignore[attr-defined]
             .not_valid_after(T0 + dt.timedelta(days=365))
             .add_extension(CLIENT_USAGE, critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), critical=False)  # type: ignore[attr-defined]
         )
         return top, builder.sign(root_key, **sign)  # type: ignore[arg-type]
 
@@ -312,3 +319,145 @@ def test_ed25519_and_rsa_pss_signed_paths_validate() -> None:
     pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
     top, leaf = chain(rsa_key, rsa_key, algorithm=hashes.SHA256(), rsa_padding=pss)
     assert build_path(leaf, parse_truststore(pem(top)), NOW, POLICY) == (leaf, top)
+
+
+FORMS = {
+    "dn": [name(O="Example"), name(O="Example", OU="ops"), name(O="Other")],
+    "dns": [b"example.com", b"corp.example", b"a.example.com"],
+    "email": [b"example.com", b".example.com", b"a@example.com"],
+    "ip": [bytes([10, 0, 0, 0, 255, 0, 0, 0]), bytes([10, 1, 0, 0, 255, 255, 0, 0])],
+    "uri": [b"example.com", b".example.com", b"corp.example"],
+}
+LEAF_NAMES = {
+    "dns": [b"a.example.com", b"x.corp.example", b"evil.com"],
+    "email": [b"a@example.com", b"b@mail.example.com", b"a@evil.com"],
+    "ip": [bytes([10, 0, 0, 1]), bytes([10, 1, 2, 3]), bytes([192, 168, 0, 1])],
+    "uri": [b"https://a.example.com/x", b"https://example.com", b"https://evil.com/"],
+}
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data(), form=st.sampled_from(sorted(FORMS)))
+def test_an_anchor_constrains_names_as_an_intermediate_would(data: st.DataObject, form: str) -> None:
+    """RFC 5937 3: the anchor's nameConstraints bind its paths. Whatever the constraints and the leaf's names,
+    root(constraints) -> leaf is decided as root -> CA(constraints) -> leaf (before, the first always passed)."""
+    subtrees = data.draw(st.lists(st.sampled_from(FORMS[form]), min_size=1, max_size=2))
+    encoded = [general_name(form, s) for s in subtrees]
+    split = data.draw(st.integers(0, len(encoded)))
+    constraints = [(raw_constraints(encoded[:split], encoded[split:]), data.draw(st.booleans()))]
+    subject = name(O=data.draw(st.sampled_from(["Example", "Other"])), CN="leaf")
+    pool = LEAF_NAMES.get(form)
+    alt = [general_name(form, v) for v in data.draw(st.lists(st.sampled_from(pool), max_size=2))] if pool else []
+    leaf_extensions = [(raw_alt_names(alt), False)] if alt else []
+    root_key, ca_key, leaf_key = new_key(), new_key(), new_key()
+    constrained_root = make(ROOT, root_key, ROOT, root_key, ca=True, extensions=constraints)
+    direct = make(subject, leaf_key, ROOT, root_key, ca=False, extensions=leaf_extensions)
+    plain_root = make(ROOT, root_key, ROOT, root_key, ca=True)
+    constrained_ca = make(CA, ca_key, ROOT, root_key, ca=True, extensions=constraints)
+    below = make(subject, leaf_key, CA, ca_key, ca=False, extensions=leaf_extensions)
+    by_anchor = _decide(direct, constrained_root)
+    assert by_anchor == _decide(below, plain_root, constrained_ca)
+    hypothesis_event(f"{form}: {'allowed' if by_anchor else 'refused'}")
+
+
+ROOT, CA = name(O="Crafted", CN="Root"), name(O="Crafted", CN="CA")
+
+
+def _decide(leaf: x509.Certificate, *cas: x509.Certificate) -> bool:
+    try:
+        build_path(leaf, parse_truststore(pem(*cas)), NOW, POLICY)
+    except Denied:
+        return False
+    return True
+
+
+def test_examples_of_anchor_constraints() -> None:
+    """A root constrained to O=Example, or to DNS corp.example, refuses names outside (both passed before)."""
+    key = new_key()
+    to_example = x509.NameConstraints([x509.DirectoryName(name(O="Example"))], None)
+    top = make(ROOT, key, ROOT, key, ca=True, extensions=[(to_example, True)])
+    assert _decide(make(name(O="Example", CN="leaf"), new_key(), ROOT, key, ca=False), top)
+    assert not _decide(make(name(O="Other", CN="leaf"), new_key(), ROOT, key, ca=False), top)
+    to_corp = x509.NameConstraints([x509.DNSName("corp.example")], None)
+    top = make(ROOT, key, ROOT, key, ca=True, extensions=[(to_corp, True)])
+    inside = x509.SubjectAlternativeName([x509.DNSName("host.corp.example")])
+    outside = x509.SubjectAlternativeName([x509.DNSName("host.evil.example")])
+    assert _decide(make(name(CN="leaf"), new_key(), ROOT, key, ca=False, extensions=[(inside, False)]), top)
+    assert not _decide(make(name(CN="leaf"), new_key(), ROOT, key, ca=False, extensions=[(outside, False)]), top)
+
+
+def test_anchor_path_length_and_policy_constraints_bind_the_path() -> None:
+    """An anchor's pathLenConstraint counts the certificates below it (as OpenSSL, Go and pyca do); its
+    requireExplicitPolicy 0 requires a policy from the first certificate below it (RFC 5937 3.2)."""
+    top = CertificateAuthority.root("Fixed Root", not_before=T0)
+    zero = CertificateAuthority(_with_path_length(top.key, 0), top.key)
+    ca = sub(zero)
+    assert refuse(client(ca).cert, zero.cert, ca.cert).detail == "intermediate 1: path length constraint exceeded"
+    assert build_path(client(zero).cert, parse_truststore(pem(zero.cert)), NOW, POLICY)[-1] == zero.cert
+    explicit = x509.PolicyConstraints(require_explicit_policy=0, inhibit_policy_mapping=None)
+    strict = CertificateAuthority(make(ROOT, top.key, ROOT, top.key, ca=True, extensions=[(explicit, True)]), top.key)
+    assert "policies" in refuse(client(strict).cert, strict.cert).detail
+    policies = x509.CertificatePolicies([x509.PolicyInformation(TEST_POLICY, None)])
+    with_policy = client(strict, extensions=[(policies, False)]).cert
+    assert build_path(with_policy, parse_truststore(pem(strict.cert)), NOW, POLICY)[0] == with_policy
+
+
+def _with_path_length(key: object, length: int) -> x509.Certificate:
+    from nodegate.pki import CA_USAGE, build
+
+    return build(ROOT, key.public_key(), ROOT, key, ca=True, path_length=length, key_usage=CA_USAGE, not_before=T0)  # type: ignore[attr-defined,arg-type]
+
+
+@pytest.mark.parametrize(
+    ("defect", "detail"),
+    [
+        ("nameConstraints", "leaf has nameConstraints, which only a CA certificate may carry (RFC 5280 4.2.1.10)"),
+        ("nameConstraints critical", "leaf has nameConstraints, which only a CA certificate may carry"),
+        ("keyCertSign without cA", "leaf has keyCertSign in keyUsage without basicConstraints cA (RFC 5280 4.2.1.9)"),
+        ("no AKI", "leaf has no authorityKeyIdentifier (RFC 5280 4.2.1.1"),
+        ("critical AKI", "leaf has a critical authorityKeyIdentifier"),
+        ("critical SKI", "leaf has a critical subjectKeyIdentifier"),
+    ],
+)
+def test_end_certificate_issuance_rules(defect: str, detail: str) -> None:
+    """RFC 5280 rules for what a CA may put in an end certificate; each of these was accepted before."""
+    top = root()
+    extensions = []
+    if defect.startswith("nameConstraints"):
+        constraints = x509.NameConstraints([x509.DNSName("example.com")], None)
+        extensions = [(constraints, defect.endswith("critical"))]
+    leaf = make(
+        client_name("alice", "node-1"),
+        new_key(),
+        top.cert.subject,
+        top.key,
+        ca=False,
+        defects={defect},
+        extensions=extensions,
+    )
+    denied = refuse(leaf, top.cert)
+    assert (denied.reason, denied.detail.startswith(detail)) == (Reason.INVALID_CHAIN, True), denied.detail
+    with pytest.raises(Denied):
+        build_path(leaf, parse_truststore(pem(top.cert)), NOW, POLICY, Role.CRL_SIGNER)
+
+
+MICROSECONDS = st.integers(1, 999_999)
+
+
+@settings(max_examples=60, deadline=None)
+@given(micro=MICROSECONDS)
+def test_validity_is_compared_to_the_second(micro: int) -> None:
+    """A certificate's times are whole seconds (RFC 5280 4.1.2.5): any instant within the notAfter second is
+    still valid (before, 5 ms past it was EXPIRED); the next second is not; before notBefore is not."""
+    leaf = LEAF_30_DAYS
+    fraction = dt.timedelta(microseconds=micro)
+    assert build_path(leaf, STORE_30_DAYS, leaf.not_valid_after_utc + fraction, POLICY)[0] == leaf
+    second = dt.timedelta(seconds=1)
+    assert refuse_at(leaf, STORE_30_DAYS, leaf.not_valid_after_utc + second + fraction).reason == Reason.EXPIRED
+    assert refuse_at(leaf, STORE_30_DAYS, leaf.not_valid_before_utc - fraction).reason == Reason.NOT_YET_VALID
+
+
+_TOP = root()
+_CA = sub(_TOP)
+LEAF_30_DAYS = client(_CA, days=30).cert
+STORE_30_DAYS = parse_truststore(pem(_TOP.cert, _CA.cert))

@@ -5,10 +5,26 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+from crafted import general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
+from hypothesis import event as hypothesis_event
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from nodegate_authorizer.name_constraints import Constraints, NameConstraintError, check_names, matches
+from fixed import NOW
+from nodegate.pki import new_key, pem
+from nodegate_authorizer.certificates import load_leaf_pem
+from nodegate_authorizer.chain import PathPolicy, build_path
+from nodegate_authorizer.name_constraints import (
+    SMTP_UTF8_MAILBOX,
+    Constraints,
+    NameConstraintError,
+    check_names,
+    matches,
+)
 from nodegate_authorizer.names import canonical, same_name, within
+from nodegate_authorizer.reasons import Denied
+from nodegate_authorizer.truststore import parse_truststore
 
 
 def N(text: str) -> x509.Name:
@@ -58,7 +74,6 @@ def test_within() -> None:
         (x509.DNSName("a.example.com"), x509.DNSName("example.com"), True),
         (x509.DNSName("example.com"), x509.DNSName("example.com"), True),
         (x509.DNSName("badexample.com"), x509.DNSName("example.com"), False),
-        (x509.DNSName("a.example.com"), x509.DNSName(".example.com"), True),
         (x509.RFC822Name("ops@example.com"), x509.RFC822Name("example.com"), True),
         (x509.RFC822Name("ops@mail.example.com"), x509.RFC822Name("example.com"), False),
         (x509.RFC822Name("ops@mail.example.com"), x509.RFC822Name(".example.com"), True),
@@ -122,8 +137,149 @@ def test_malformed_emails_and_uris_match_nothing() -> None:
     assert not matches(x509.UniformResourceIdentifier("http://[::1"), x509.UniformResourceIdentifier("example.com"))
 
 
-def test_trailing_dots_do_not_change_a_host_name() -> None:
-    assert matches(x509.DNSName("host.example.com."), x509.DNSName("example.com"))
-    assert matches(x509.DNSName("host.example.com"), x509.DNSName("example.com."))
-    assert matches(x509.RFC822Name("ops@example.com."), x509.RFC822Name("example.com"))
-    assert matches(x509.RFC822Name("ops@example.com"), x509.RFC822Name("example.com."))
+# Malformed names, made from well-formed ones by one known defect each (RFC 1034 3.5 / RFC 1123 2.1 preferred
+# name syntax, RFC 5280 4.2.1.6 and 4.2.1.10, RFC 5321 4.1.2 Mailbox, RFC 3986 3.2 authority).
+HOSTS = ["a.example.com", "host.corp.example", "xn--bcher-kva.example.com"]
+HOST_DEFECTS = [
+    lambda h: "." + h,
+    lambda h: h + ".",
+    lambda h: h.replace(".", "..", 1),
+    lambda h: "-" + h,
+    lambda h: h.replace(".", "-.", 1),
+    lambda h: h.replace(".", "_x.", 1),
+    lambda h: "*." + h,
+    lambda h: "x" * 64 + "." + h,
+    lambda h: h.replace(".", " .", 1),
+    lambda h: "\u00e9" + h,
+    lambda h: h + ".123",
+    lambda h: "",
+]
+MAILBOX_DEFECTS = [
+    *(lambda h, d=d: "ops@" + d(h) for d in HOST_DEFECTS),
+    lambda h: "a@b@" + h,
+    lambda h: "@" + h,
+    lambda h: '"a b"@' + h,
+    lambda h: "a b@" + h,
+    lambda h: ".ops@" + h,
+    lambda h: "ops.@" + h,
+    lambda h: "o..ps@" + h,
+    lambda h: "\u00e9@" + h,
+    lambda h: h,
+    lambda h: "ops@[10.0.0.1]",
+]
+URI_DEFECTS = [
+    *(lambda h, d=d: f"https://{d(h)}/x" for d in HOST_DEFECTS),
+    lambda h: f"https:{h}/x",
+    lambda h: f"urn:{h}",
+    lambda h: f"https://u@evil.invalid@{h}/",
+    lambda h: f"https://evil.invalid\\@{h}/",
+    lambda h: "https://[::1]/",
+    lambda h: "https://10.0.0.1/",
+    lambda h: f"https://{h}:port/",
+    lambda h: "https:///x",
+]
+DEFECTS = {"dns": HOST_DEFECTS, "email": MAILBOX_DEFECTS, "uri": URI_DEFECTS}
+GOOD = {"dns": lambda h: h, "email": lambda h: "ops@" + h, "uri": lambda h: f"https://{h}/x"}
+BASE = {"dns": "example.com", "email": ".example.com", "uri": ".example.com"}
+BASE_OF = {"a.example.com": "example.com", "host.corp.example": "corp.example"}
+
+
+def _accepted(anchor_constraints: x509.UnrecognizedExtension, alt: list[bytes]) -> bool:
+    """The authorizer's answer for a leaf with these subjectAltNames under an anchor with these constraints."""
+    key, leaf_key = new_key(), new_key()
+    top = make(ROOT, key, ROOT, key, ca=True, extensions=[(anchor_constraints, True)])
+    leaf = make(N("CN=leaf"), leaf_key, ROOT, key, ca=False, extensions=[(raw_alt_names(alt), False)])
+    try:
+        build_path(load_leaf_pem(pem(leaf).decode()), parse_truststore(pem(top)), NOW, PathPolicy())
+    except (Denied, ValueError):
+        return False
+    return True
+
+
+ROOT = N("CN=Root,O=Crafted")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    form=st.sampled_from(sorted(DEFECTS)),
+    host=st.sampled_from(HOSTS),
+    defect=st.integers(0, 100),
+    permitted=st.booleans(),
+)
+def test_a_malformed_name_is_refused_under_any_constraint_of_its_form(
+    form: str, host: str, defect: int, permitted: bool
+) -> None:
+    """Before, '.example.com' was inside 'example.com' and 'a@b@example.com' inside 'example.com'; now a name
+    that is not of its form's syntax is refused wherever its form is constrained, permitted or excluded."""
+    base = BASE_OF.get(host, "example.com")
+    base = "." + base if form != "dns" else base
+    subtree = [general_name(form, base.encode())]
+    constraints = (
+        raw_constraints(subtree, []) if permitted else raw_constraints([], [general_name(form, b"evil.invalid")])
+    )
+    assert _accepted(constraints, [general_name(form, GOOD[form](host).encode())])
+    defects = DEFECTS[form]
+    bad = defects[defect % len(defects)](host)
+    hypothesis_event(f"{form} {'permitted' if permitted else 'excluded'}")
+    assert not _accepted(constraints, [general_name(form, bad.encode())]), bad
+
+
+@settings(max_examples=80, deadline=None)
+@given(form=st.sampled_from(sorted(DEFECTS)), defect=st.integers(0, 100), permitted=st.booleans())
+def test_a_malformed_constraint_refuses_every_name_of_its_form(form: str, defect: int, permitted: bool) -> None:
+    """A subtree that is not of its form's syntax (a leading period on a dNSName, an empty one, ...) is neither
+    matched nor skipped: every name of that form under it is refused (pyca's answer too)."""
+    defects = [d for d in HOST_DEFECTS if not (form != "dns" and d("x.y").startswith("."))]
+    bad = defects[defect % len(defects)]("example.com")
+    subtree = [general_name(form, bad.encode())]
+    constraints = raw_constraints(subtree, []) if permitted else raw_constraints([], subtree)
+    assert not _accepted(constraints, [general_name(form, GOOD[form]("a.example.com").encode())]), bad
+
+
+@pytest.mark.parametrize("value", [bytes([10, 0, 0, 0, 255, 0, 0, 0]), bytes(32), bytes(5), b""])
+def test_an_ip_address_name_must_be_4_or_16_octets(value: bytes) -> None:
+    """A subjectAltName iPAddress of 8 octets parsed as a network and escaped an excluded subtree before."""
+    excluded = raw_constraints([], [general_name("ip", bytes([10, 0, 0, 0, 255, 0, 0, 0]))])
+    assert _accepted(excluded, [general_name("ip", bytes([192, 168, 0, 1]))])
+    assert not _accepted(excluded, [general_name("ip", value)])
+
+
+def _leaf_with_email(address: str, constraints: x509.NameConstraints | None, alt: list[x509.GeneralName]) -> bool:
+    from cryptography.x509.name import _ASN1Type
+
+    key, leaf_key = new_key(), new_key()
+    top = make(ROOT, key, ROOT, key, ca=True, extensions=[(constraints, True)] if constraints else [])
+    email = x509.NameAttribute(x509.NameOID.EMAIL_ADDRESS, address, _type=_ASN1Type.UTF8String)
+    subject = x509.Name([email, x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")])
+    extensions = [(x509.SubjectAlternativeName(alt), False)] if alt else []
+    leaf = make(subject, leaf_key, ROOT, key, ca=False, extensions=extensions)
+    try:
+        build_path(load_leaf_pem(pem(leaf).decode()), parse_truststore(pem(top)), NOW, PathPolicy())
+    except Denied:
+        return False
+    return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(local=st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=12), constrained=st.booleans())
+def test_an_internationalised_subject_email_never_crashes(local: str, constrained: bool) -> None:
+    """A UTF8String emailAddress with non-ASCII characters (or ASCII ones RFC822Name refuses, like ';') raised
+    ValueError out of build_path (INTERNAL_ERROR); now it is read as a mailbox: unconstrained it passes, under
+    rfc822Name constraints a non-ASCII one is refused (an internationalised mailbox is not matched here)."""
+    constraints = x509.NameConstraints([x509.RFC822Name("example.com")], None) if constrained else None
+    accepted = _leaf_with_email(f"{local}@example.com", constraints, [])
+    if not constrained:
+        assert accepted
+    elif not (local + "@").isascii():
+        assert not accepted
+
+
+def test_an_smtp_utf8_mailbox_is_bound_by_rfc822_constraints() -> None:
+    """RFC 8398 6: rfc822Name constraints apply to SmtpUTF8Mailbox; before, it escaped them as an otherName."""
+    from asn1crypto.core import UTF8String
+
+    mailbox = x509.OtherName(SMTP_UTF8_MAILBOX, UTF8String("jos\u00e9@evil.invalid").dump())
+    permitted = x509.NameConstraints([x509.RFC822Name("example.com")], None)
+    assert not _leaf_with_email("ops@example.com", permitted, [mailbox])
+    assert _leaf_with_email("ops@example.com", permitted, [x509.RFC822Name("ops@example.com")])
+    assert _leaf_with_email("ops@example.com", None, [mailbox])

@@ -9,6 +9,9 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+
+from .reasons import Reason
 
 MAX_PEM_BYTES = 64 * 1024
 WEAK_HASHES = (hashes.MD5, hashes.SHA1)
@@ -45,13 +48,18 @@ def pem_blocks(data: bytes) -> list[bytes]:
 
 
 def load_certificate(block: bytes) -> x509.Certificate:
-    """Parse one PEM certificate block with its extensions; raise ValueError when either does not parse
-    (a duplicate or malformed extension makes the certificate malformed, whatever cryptography raises)."""
+    """Parse one PEM certificate block with its extensions and public key; raise ValueError when any does not
+    parse (a duplicate or malformed extension, or a key on a curve ``cryptography`` lacks, makes the certificate
+    malformed, whatever ``cryptography`` raises)."""
     cert = x509.load_pem_x509_certificate(block)
     try:
         _ = cert.extensions
-    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType) as exc:
+    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType, TypeError) as exc:
         raise ValueError(f"extensions do not parse: {exc}") from None
+    try:
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"public key does not parse: {exc}") from None
     return cert
 
 
@@ -67,6 +75,56 @@ def is_ca(cert: x509.Certificate) -> bool:
     """True when basicConstraints says CA:TRUE."""
     constraints = extension(cert, x509.BasicConstraints)
     return constraints is not None and constraints.ca
+
+
+HANDLED_CRITICAL = frozenset(
+    {
+        ExtensionOID.BASIC_CONSTRAINTS,
+        ExtensionOID.KEY_USAGE,
+        ExtensionOID.EXTENDED_KEY_USAGE,
+        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
+        ExtensionOID.NAME_CONSTRAINTS,
+        ExtensionOID.CERTIFICATE_POLICIES,
+        ExtensionOID.POLICY_MAPPINGS,
+        ExtensionOID.POLICY_CONSTRAINTS,
+        ExtensionOID.INHIBIT_ANY_POLICY,
+    }
+)
+NEVER_CRITICAL = {
+    ExtensionOID.AUTHORITY_KEY_IDENTIFIER: "a critical authorityKeyIdentifier (RFC 5280 4.2.1.1: MUST be non-critical)",
+    ExtensionOID.SUBJECT_KEY_IDENTIFIER: "a critical subjectKeyIdentifier (RFC 5280 4.2.1.2: MUST be non-critical)",
+}
+
+
+def extension_problem(cert: x509.Certificate) -> str | None:
+    """What is wrong with a certificate's extensions (a phrase to follow "has"), or None: AKI and SKI never
+    critical, no critical extension this module does not process (RFC 5280 4.2), keyCertSign only with cA
+    (4.2.1.3, 4.2.1.9)."""
+    for ext in cert.extensions:
+        if ext.critical and ext.oid in NEVER_CRITICAL:
+            return NEVER_CRITICAL[ext.oid]
+        if ext.critical and ext.oid not in HANDLED_CRITICAL:
+            return f"an unhandled critical extension {ext.oid.dotted_string}"
+    usage = extension(cert, x509.KeyUsage)
+    if usage is not None and usage.key_cert_sign and not is_ca(cert):
+        return "keyCertSign in keyUsage without basicConstraints cA (RFC 5280 4.2.1.9)"
+    return None
+
+
+def ca_problem(cert: x509.Certificate) -> tuple[Reason, str] | None:
+    """The CA profile (RFC 5280 6.1.4 (k), (n), (o) and ``extension_problem``) as (reason, what is wrong, to
+    follow the certificate's role); None when ``cert`` may issue client certificates. Strength is checked apart."""
+    if not is_ca(cert):
+        return Reason.INVALID_CHAIN, "is not a CA (basicConstraints)"
+    usage = extension(cert, x509.KeyUsage)
+    if usage is not None and not usage.key_cert_sign:
+        return Reason.WRONG_KEY_USAGE, "keyUsage lacks keyCertSign"
+    purposes = extension(cert, x509.ExtendedKeyUsage)
+    allowed = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+    if purposes is not None and not allowed & set(purposes):
+        return Reason.WRONG_KEY_USAGE, "extendedKeyUsage excludes clientAuth"
+    problem = extension_problem(cert)
+    return (Reason.INVALID_CHAIN, f"has {problem}") if problem else None
 
 
 def sha256_hex(cert: x509.Certificate) -> str:

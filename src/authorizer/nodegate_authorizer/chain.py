@@ -1,7 +1,8 @@
 """Certificate path: build it from a certificate to a truststore anchor and validate it (RFC 5280 6.1).
 
 Basic path processing, name chaining (7.1), self-issued certificates, name constraints and certificate
-policies follow RFC 5280; two rules go beyond it on purpose and are named in PathPolicy."""
+policies follow RFC 5280, the anchor's own constraints RFC 5937; two rules go beyond it on purpose and are
+named in PathPolicy."""
 
 from __future__ import annotations
 
@@ -11,28 +12,22 @@ from datetime import datetime
 from functools import partial
 
 from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from .certificates import extension, is_ca, key_weakness, signature_weakness
-from .name_constraints import Constraints, NameConstraintError, check_names, constraints_of, names_of
+from .certificates import (
+    ca_problem,
+    extension,
+    extension_problem,
+    is_ca,
+    issued_by,
+    key_weakness,
+    signature_weakness,
+)
+from .name_constraints import NameConstraintError, check_names, constraints_of, names_of
 from .names import is_self_issued
 from .policies import PolicyError, PolicyInputs, process_policies
 from .reasons import Denied, Reason
 from .truststore import Truststore
-
-HANDLED_CRITICAL = frozenset(
-    {
-        ExtensionOID.BASIC_CONSTRAINTS,
-        ExtensionOID.KEY_USAGE,
-        ExtensionOID.EXTENDED_KEY_USAGE,
-        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        ExtensionOID.NAME_CONSTRAINTS,
-        ExtensionOID.CERTIFICATE_POLICIES,
-        ExtensionOID.POLICY_MAPPINGS,
-        ExtensionOID.POLICY_CONSTRAINTS,
-        ExtensionOID.INHIBIT_ANY_POLICY,
-    }
-)
 
 
 class Role:
@@ -49,13 +44,16 @@ class PathPolicy:
     ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
     docs/conformance.md): a client certificate must not be a CA, and DSA, SHA-1/MD5 and short keys are refused.
     ``refuse_v1_leaf`` (the profile pyca's verifier enforces) is off: decision 1 in docs/decisions.md accepts
-    the v1 client certificates ``openssl x509 -req`` makes; a v1 certificate can never act as a CA here."""
+    the v1 client certificates ``openssl x509 -req`` makes; a v1 certificate can never act as a CA here.
+    ``require_authority_key_id`` is RFC 5280 4.2.1.1 (a v3 end certificate names its issuer's key; pyca agrees,
+    and every PKITS certificate does): on, it is a switch only for a PKI that omits it."""
 
     max_intermediates: int = 6
     require_client_auth_eku_when_present: bool = True
     refuse_ca_leaf: bool = True
     refuse_weak_crypto: bool = True
     refuse_v1_leaf: bool = False
+    require_authority_key_id: bool = True
     policies: PolicyInputs = field(default_factory=PolicyInputs)
 
 
@@ -101,24 +99,28 @@ def _candidate_paths(
     return found
 
 
-def _weakness(cert: x509.Certificate, policy: PathPolicy, *, signature: bool = True) -> str | None:
+def _weakness(cert: x509.Certificate, policy: PathPolicy) -> str | None:
     if not policy.refuse_weak_crypto:
         return None
-    return (signature_weakness(cert) if signature else None) or key_weakness(cert.public_key())
+    return signature_weakness(cert) or key_weakness(cert.public_key())
 
 
 def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy, role: str) -> Denied | None:
-    """Checks on the end certificate alone: strength, role and key usage."""
+    """Checks on the end certificate alone: strength, issuance rules, role and key usage."""
     weakness = _weakness(leaf, policy)
     if weakness:
         return Denied(Reason.WEAK_CRYPTO, f"leaf: {weakness}")
     if policy.refuse_v1_leaf and leaf.version is not x509.Version.v3:
         return Denied(Reason.WRONG_KEY_USAGE, f"end certificate is X.509 {leaf.version.name}, not v3")
+    label = "CRL signer" if role == Role.CRL_SIGNER else "leaf"
+    problem = _issuance_problem(leaf, policy)
+    if problem:
+        return Denied(Reason.INVALID_CHAIN, f"{label} has {problem}")
     usage = extension(leaf, x509.KeyUsage)
     if role == Role.CRL_SIGNER:
         if usage is not None and not usage.crl_sign:
             return Denied(Reason.WRONG_KEY_USAGE, "CRL signer keyUsage lacks cRLSign")
-        return _critical_problem(leaf, "CRL signer")
+        return None
     if policy.refuse_ca_leaf and is_ca(leaf):
         return Denied(Reason.WRONG_KEY_USAGE, "leaf is a CA certificate")
     if usage is not None and not usage.digital_signature:
@@ -130,13 +132,23 @@ def _leaf_problem(leaf: x509.Certificate, policy: PathPolicy, role: str) -> Deni
         and ExtendedKeyUsageOID.CLIENT_AUTH not in purposes
     ):
         return Denied(Reason.WRONG_KEY_USAGE, "leaf extendedKeyUsage lacks clientAuth")
-    return _critical_problem(leaf, "leaf")
+    return None
 
 
-def _critical_problem(cert: x509.Certificate, role: str) -> Denied | None:
-    for ext in cert.extensions:
-        if ext.critical and ext.oid not in HANDLED_CRITICAL:
-            return Denied(Reason.INVALID_CHAIN, f"{role}: unhandled critical extension {ext.oid.dotted_string}")
+def _issuance_problem(leaf: x509.Certificate, policy: PathPolicy) -> str | None:
+    """RFC 5280 rules for an end certificate's extensions (a phrase to follow "has"), or None."""
+    problem = extension_problem(leaf)
+    if problem:
+        return problem
+    if not is_ca(leaf) and extension(leaf, x509.NameConstraints) is not None:
+        return "nameConstraints, which only a CA certificate may carry (RFC 5280 4.2.1.10)"
+    if (
+        policy.require_authority_key_id
+        and leaf.version is x509.Version.v3
+        and extension(leaf, x509.AuthorityKeyIdentifier) is None
+        and not issued_by(leaf, leaf)
+    ):
+        return "no authorityKeyIdentifier (RFC 5280 4.2.1.1: MUST be present but in self-signed certificates)"
     return None
 
 
@@ -145,7 +157,9 @@ def _role(depth: int, length: int) -> str:
 
 
 def _time_problem(path: Sequence[x509.Certificate], now: datetime) -> Denied | None:
-    """Validity windows of every certificate of the path at ``now``."""
+    """Validity windows of every certificate of the path at ``now``, to the second: a certificate's times have
+    no fractions (RFC 5280 4.1.2.5.1-2), so 12:00:00.005 is still within a notAfter of 12:00:00."""
+    now = now.replace(microsecond=0)
     for depth, cert in enumerate(path):
         if now < cert.not_valid_before_utc:
             role = _role(depth, len(path))
@@ -159,14 +173,17 @@ def _time_problem(path: Sequence[x509.Certificate], now: datetime) -> Denied | N
 
 def _structure_problem(path: Sequence[x509.Certificate], policy: PathPolicy) -> Denied | None:
     """RFC 5280 6.1.3-6.1.5 over the path, top intermediate first: CA rules, path length, key usage,
-    name constraints and policies (signatures and names were checked while building it)."""
-    anchor_weakness = _weakness(path[-1], policy, signature=False)
-    if anchor_weakness:
-        return Denied(Reason.WEAK_CRYPTO, f"anchor: {anchor_weakness}")
+    name constraints and policies (signatures and names were checked while building it).
+
+    The anchor's own pathLenConstraint, nameConstraints and policy constraints bind the path below it, as
+    RFC 5937 3 lets a trust anchor constrain its paths (and OpenSSL, Go and pyca do); its other extensions
+    were checked when the truststore was loaded (``truststore.anchor_problem``)."""
+    anchor = path[-1]
     below_anchor = list(reversed(path[:-1]))
     n = len(below_anchor)
-    max_path_length = n
-    constraints: list[Constraints] = []
+    limit = extension(anchor, x509.BasicConstraints)
+    max_path_length = n if limit is None or limit.path_length is None else min(n, limit.path_length)
+    constraints = [c for c in (constraints_of(anchor),) if c is not None]
     for i, cert in enumerate(below_anchor, start=1):
         depth = n - i
         role = _role(depth, len(path))
@@ -192,24 +209,16 @@ def _structure_problem(path: Sequence[x509.Certificate], policy: PathPolicy) -> 
         if own is not None:
             constraints.append(own)
     try:
-        process_policies(below_anchor, policy.policies)
+        process_policies(below_anchor, policy.policies, anchor)
     except PolicyError as exc:
         return Denied(Reason.INVALID_CHAIN, f"certificate policies: {exc}")
     return None
 
 
 def _ca_problem(ca: x509.Certificate, role: str, policy: PathPolicy) -> Denied | None:
-    """6.1.4 (k), (n), (o) for one intermediate, and its strength."""
+    """6.1.4 (k), (n), (o) for one intermediate (the CA profile), and its strength."""
     weakness = _weakness(ca, policy)
     if weakness:
         return Denied(Reason.WEAK_CRYPTO, f"{role}: {weakness}")
-    if not is_ca(ca):
-        return Denied(Reason.INVALID_CHAIN, f"{role} is not a CA (basicConstraints)")
-    usage = extension(ca, x509.KeyUsage)
-    if usage is not None and not usage.key_cert_sign:
-        return Denied(Reason.WRONG_KEY_USAGE, f"{role} keyUsage lacks keyCertSign")
-    purposes = extension(ca, x509.ExtendedKeyUsage)
-    allowed = {ExtendedKeyUsageOID.CLIENT_AUTH, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-    if purposes is not None and not allowed & set(purposes):
-        return Denied(Reason.WRONG_KEY_USAGE, f"{role} extendedKeyUsage excludes clientAuth")
-    return _critical_problem(ca, role)
+    problem = ca_problem(ca)
+    return Denied(problem[0], f"{role} {problem[1]}") if problem else None

@@ -74,13 +74,21 @@ def _prune(root: _Node, depth: int) -> _Node | None:
     return root if root.children else None
 
 
-def process_policies(path: Sequence[x509.Certificate], inputs: PolicyInputs) -> frozenset[str]:
-    """Run the policy part of RFC 5280 6.1 over ``path`` (top intermediate first, leaf last)."""
+def process_policies(
+    path: Sequence[x509.Certificate], inputs: PolicyInputs, anchor: x509.Certificate | None = None
+) -> frozenset[str]:
+    """Run the policy part of RFC 5280 6.1 over ``path`` (top intermediate first, leaf last).
+
+    The anchor's policyConstraints and inhibitAnyPolicy bound the initial counters, as if it were certificate
+    0 (RFC 5937 3.2: a trust anchor's constraints set the initial inputs; skipCerts 0 means "from the first
+    certificate below it")."""
     n = len(path)
     tree: _Node | None = _Node(ANY_POLICY, {ANY_POLICY}, None)
     explicit = 0 if inputs.initial_explicit_policy else n + 1
     inhibit_any = 0 if inputs.initial_any_policy_inhibit else n + 1
     mapping = 0 if inputs.initial_policy_mapping_inhibit else n + 1
+    if anchor is not None:
+        explicit, mapping, inhibit_any = _constrained(anchor, explicit, mapping, inhibit_any)
     for i, cert in enumerate(path, start=1):
         self_issued = is_self_issued(cert)
         policies = extension(cert, x509.CertificatePolicies)
@@ -101,16 +109,22 @@ def process_policies(path: Sequence[x509.Certificate], inputs: PolicyInputs) -> 
             tree = _apply_mappings(tree, i, mappings, mapping > 0)
         if not self_issued:
             explicit, mapping, inhibit_any = (max(v - 1, 0) for v in (explicit, mapping, inhibit_any))
-        constraints = extension(cert, x509.PolicyConstraints)
-        if constraints is not None:
-            if constraints.require_explicit_policy is not None:
-                explicit = min(explicit, constraints.require_explicit_policy)
-            if constraints.inhibit_policy_mapping is not None:
-                mapping = min(mapping, constraints.inhibit_policy_mapping)
-        inhibit = extension(cert, x509.InhibitAnyPolicy)
-        if inhibit is not None:
-            inhibit_any = min(inhibit_any, inhibit.skip_certs)
+        explicit, mapping, inhibit_any = _constrained(cert, explicit, mapping, inhibit_any)
     return _wrap_up(tree, path[-1], explicit, inputs, n)
+
+
+def _constrained(cert: x509.Certificate, explicit: int, mapping: int, inhibit_any: int) -> tuple[int, int, int]:
+    """6.1.4 (i)-(j): the counters lowered by ``cert``'s policyConstraints and inhibitAnyPolicy."""
+    constraints = extension(cert, x509.PolicyConstraints)
+    if constraints is not None:
+        if constraints.require_explicit_policy is not None:
+            explicit = min(explicit, constraints.require_explicit_policy)
+        if constraints.inhibit_policy_mapping is not None:
+            mapping = min(mapping, constraints.inhibit_policy_mapping)
+    inhibit = extension(cert, x509.InhibitAnyPolicy)
+    if inhibit is not None:
+        inhibit_any = min(inhibit_any, inhibit.skip_certs)
+    return explicit, mapping, inhibit_any
 
 
 def _add_level(tree: _Node, i: int, oids: list[str], inhibit_any: int, self_issued: bool, n: int) -> _Node | None:

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from cryptography import x509
 
-from .certificates import extension, is_ca, issued_by, load_certificate, pem_blocks
+from .certificates import ca_problem, extension, is_ca, issued_by, key_weakness, load_certificate, pem_blocks
 from .names import CanonicalName, canonical, is_self_issued
 
 MAX_MEMO = 50_000
@@ -18,6 +18,19 @@ T = TypeVar("T")
 
 class TruststoreError(ValueError):
     """The bundle is unreadable or holds no usable trust anchor."""
+
+
+@dataclass(frozen=True)
+class SkippedEntry:
+    """A bundle entry left out: its number (from 1), its subject (RFC 4514; empty when it does not parse) and
+    the rule it breaks. ``str()`` is the line the authorizer logs."""
+
+    number: int
+    subject: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"entry {self.number}: {self.subject + ': ' if self.subject else ''}{self.rule}"
 
 
 @dataclass(frozen=True)
@@ -30,9 +43,14 @@ class Truststore:
     anchors: frozenset[x509.Certificate]
     by_subject: dict[CanonicalName, tuple[x509.Certificate, ...]] = field(repr=False)
     crl_signers: dict[CanonicalName, tuple[x509.Certificate, ...]] = field(default_factory=dict, repr=False)
-    skipped: tuple[str, ...] = ()
+    skipped_entries: tuple[SkippedEntry, ...] = ()
     memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     """Results that depend only on certificates (signature links, path structure), kept for this truststore."""
+
+    @property
+    def skipped(self) -> tuple[str, ...]:
+        """One line per skipped entry: number, subject and rule."""
+        return tuple(str(entry) for entry in self.skipped_entries)
 
     def issuers_of(self, cert: x509.Certificate) -> tuple[x509.Certificate, ...]:
         """Every CA whose subject matches ``cert``'s issuer name (signatures are not checked here)."""
@@ -65,40 +83,71 @@ def _is_crl_signer(cert: x509.Certificate) -> bool:
     return usage is not None and usage.crl_sign
 
 
+def anchor_problem(cert: x509.Certificate) -> str | None:
+    """Why a self-signed CA cannot be a trust anchor, or None. Nothing above an anchor checks it, so it must pass
+    the CA profile an intermediate must (``ca_problem``), keep basicConstraints critical (RFC 5280 4.2.1.9) and
+    hold a strong key. Its self-signature is not judged: an anchor is trusted for its name and key (6.1.1 (d))."""
+    problem = ca_problem(cert)
+    if problem:
+        return f"anchor {problem[1]}"
+    if not cert.extensions.get_extension_for_class(x509.BasicConstraints).critical:
+        return "anchor basicConstraints is not critical (RFC 5280 4.2.1.9: MUST be in a CA certificate)"
+    weakness = key_weakness(cert.public_key())
+    return f"anchor key: {weakness}" if weakness else None
+
+
 def parse_truststore(data: bytes) -> Truststore:
-    """Parse a PEM bundle. Entries that do not parse, or are neither CAs nor CRL signers, are skipped
-    (and named in ``skipped``); at least one self-signed CA must remain."""
+    """Parse a PEM bundle. Entries that do not parse, are neither CAs nor CRL signers, or are self-signed CAs
+    unfit to be anchors are skipped (and named in ``skipped``); at least one anchor must remain."""
     blocks = pem_blocks(data)
     if not blocks:
         raise TruststoreError("truststore holds no PEM certificate block")
+    store = _read(blocks)
+    if not store.anchors:
+        raise TruststoreError(f"truststore holds {len(blocks)} certificate(s) but no usable self-signed CA")
+    return store
+
+
+def skipped_entries(data: bytes) -> tuple[SkippedEntry, ...]:
+    """Which entries of a PEM bundle the authorizer would leave out, and why (empty when it uses them all).
+    For ``publish-truststore --check-only``; never raises."""
+    return _read(pem_blocks(data)).skipped_entries
+
+
+def _read(blocks: list[bytes]) -> Truststore:
+    """Sort the blocks into anchors, intermediates, CRL signers and skipped entries (anchors may be none)."""
     by_subject: dict[CanonicalName, list[x509.Certificate]] = defaultdict(list)
     signers: dict[CanonicalName, list[x509.Certificate]] = defaultdict(list)
     anchors: set[x509.Certificate] = set()
     seen: set[x509.Certificate] = set()
-    skipped: list[str] = []
+    skipped: list[SkippedEntry] = []
     for number, block in enumerate(blocks, start=1):
         try:
             cert = load_certificate(block)
         except ValueError as exc:
-            skipped.append(f"entry {number}: does not parse: {str(exc)[:200]}")
+            skipped.append(SkippedEntry(number, "", f"does not parse: {str(exc)[:200]}"))
             continue
         if cert in seen:
             continue
         seen.add(cert)
+        subject = cert.subject.rfc4514_string()[:200]
         if not is_ca(cert):
             if _is_crl_signer(cert):
                 signers[canonical(cert.subject)].append(cert)
             else:
-                skipped.append(f"entry {number}: {cert.subject.rfc4514_string()[:200]} is not a CA")
+                skipped.append(SkippedEntry(number, subject, "is not a CA"))
+            continue
+        anchor = is_self_issued(cert) and issued_by(cert, cert)
+        problem = anchor_problem(cert) if anchor else None
+        if problem:
+            skipped.append(SkippedEntry(number, subject, problem))
             continue
         by_subject[canonical(cert.subject)].append(cert)
-        if is_self_issued(cert) and issued_by(cert, cert):
+        if anchor:
             anchors.add(cert)
-    if not anchors:
-        raise TruststoreError(f"truststore holds {len(blocks)} certificate(s) but no usable self-signed CA")
     return Truststore(
         anchors=frozenset(anchors),
         by_subject={key: tuple(value) for key, value in by_subject.items()},
         crl_signers={key: tuple(value) for key, value in signers.items()},
-        skipped=tuple(skipped),
+        skipped_entries=tuple(skipped),
     )
