@@ -131,6 +131,7 @@ def test_every_route_uses_the_authorizer_and_vpc_link_and_overwrites_identity_he
 
 def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
     from nodegate.edge import IDENTITY_HEADERS
+    from nodegate_node.assertion import HEADER
     from nodegate_node.server import IDENTITY_HEADERS as BACKEND_HEADERS
 
     integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"][
@@ -142,7 +143,40 @@ def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
         if k.startswith("integration.request.header.")
     }
     assert template_headers == IDENTITY_HEADERS
-    assert {h.lower() for h in BACKEND_HEADERS} == set(template_headers)
+    assert {h.lower() for h in (*BACKEND_HEADERS, HEADER)} == set(template_headers)
+    assert template_headers[HEADER.lower()] == "assertion"  # the signed assertion the node believes
+
+
+def test_only_the_authorizer_role_can_sign_node_assertions() -> None:
+    """Another REST API on the account-wide VPC link can send any headers, but cannot make the assertion: only
+    the authorizer's role may use the KMS key to sign; the account administers it without kms:Sign."""
+    key = props("AssertionKey")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = key["KeyPolicy"]["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    signers = [s for s in statements if "kms:Sign" in [s.get("Action")] or s.get("Action") in ("kms:*", "*")]
+    assert [s["Principal"] for s in signers] == [{"AWS": {"Fn::GetAtt": ["AuthorizerFunctionRole", "Arn"]}}]
+    assert signers[0]["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}
+    others = [s for s in statements if s not in signers]
+    assert all(s.get("NotAction") == "kms:Sign" and "Action" not in s for s in others)
+    env = props("AuthorizerFunction")["Environment"]["Variables"]
+    assert env["ASSERTION_KEY_ID"] == {"Fn::GetAtt": ["AssertionKey", "Arn"]}
+
+
+def test_nodes_verify_assertions_with_the_kms_public_key() -> None:
+    user_data = props("NodeLaunchTemplate")["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    assert "aws kms get-public-key --region ${AWS::Region} --key-id ${AssertionKey.Arn}" in user_data
+    assert "--assertion-key /etc/nodegate/assertion-key.b64" in user_data
+    statements = [s for p in props("NodeRole")["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    kms = [s for s in statements if str(s["Action"]).startswith("kms:")]
+    assert kms == [
+        {"Effect": "Allow", "Action": "kms:GetPublicKey", "Resource": {"Fn::GetAtt": ["AssertionKey", "Arn"]}}
+    ]
+    endpoint = props("KmsEndpoint")["PolicyDocument"]["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in endpoint] == [
+        ("kms:GetPublicKey", {"Fn::GetAtt": ["AssertionKey", "Arn"]})
+    ]
+    assert "KmsEndpoint" in RESOURCES["NodeGroup"]["DependsOn"]
 
 
 def test_network_is_private_nlb_internal_and_node_locked_down() -> None:

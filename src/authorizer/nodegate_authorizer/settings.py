@@ -49,8 +49,12 @@ class Settings:
     user_id_attribute: str = "UID"
     node_id_attribute: str = "CN"
     id_pattern: str = DEFAULT_ID_PATTERN
+    assertion_key_id: str | None = None
 
 
+_KMS_KEY = re.compile(
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]{1,250})$"
+)
 _URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*|file:///.*)$")
 _FLOATS = {
     "TRUSTSTORE_REFRESH_SECONDS": ("truststore_refresh_seconds", 0.0, 86400.0),
@@ -74,6 +78,7 @@ SETTING_NAMES = (
     "NODE_ID_ATTRIBUTE",
     "ID_PATTERN",
     "FETCH_ALLOWED_NETWORKS",
+    "ASSERTION_KEY_ID",
     *_FLOATS,
 )
 """Every environment variable load_settings reads."""
@@ -140,4 +145,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         except re.error as exc:
             raise ConfigError(f"ID_PATTERN is not a valid regular expression: {exc}") from None
         values["id_pattern"] = pattern
+    key_id = env.get("ASSERTION_KEY_ID", "").strip()
+    if key_id:
+        if not _KMS_KEY.match(key_id):
+            raise ConfigError(f"ASSERTION_KEY_ID={key_id[:300]!r} is not a KMS key id, key ARN or alias")
+        values["assertion_key_id"] = key_id
     return Settings(**values)  # type: ignore[arg-type]
