@@ -359,10 +359,111 @@ def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
     assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
     assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
     for alarm in alarms.values():
-        assert alarm["AlarmActions"] == {
-            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
-        }
+        assert alarm["AlarmActions"] == [ALARM_TOPIC]  # a topic always: the stack's own when none is given
     body = props("DecisionsDashboard")["DashboardBody"]["Fn::Sub"]
     shown = set(re.findall(r'\["nodegate", "([A-Za-z]+)"', body))
     assert shown <= emitted
     assert {"Allow", "DenyRevoked", "DenyRevocationUnavailable", "DenyInternalError"} <= shown
+
+
+def _bucket_denies(action: str, resource: str) -> list[dict[str, Any]]:
+    """The bucket policy's Deny statements that cover ``action`` on ``resource`` (IAM wildcard matching)."""
+    import fnmatch
+
+    found = []
+    for statement in props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if statement["Effect"] == "Deny" and any(fnmatch.fnmatchcase(action, a) for a in actions):
+            if resource in [json.dumps(r) for r in resources]:
+                found.append(statement)
+    return found
+
+
+def test_only_the_publisher_and_deployer_can_write_the_root_of_trust() -> None:
+    """Issue 22 item 1: AmazonS3FullAccess elsewhere in the account cannot rewrite crls/*, the truststore or
+    the access policy, nor change the bucket's policy, versioning or lifecycle."""
+    writers = {"ArnNotEquals": {"aws:PrincipalArn": [{"Ref": "PublisherRoleArn"}, {"Ref": "DeployRoleArn"}]}}
+    objects = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/*"})
+    bucket = json.dumps({"Fn::GetAtt": ["TruststoreBucket", "Arn"]})
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:RestoreObject"):
+        denies = [s for s in _bucket_denies(action, objects) if s.get("Condition") == writers]
+        assert denies and denies[0]["Principal"] == "*", action
+    for action in (
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutReplicationConfiguration",
+        "s3:PutBucketNotification",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketObjectLockConfiguration",
+    ):
+        assert [s for s in _bucket_denies(action, bucket) if s.get("Condition") == writers], action
+    assert not _bucket_denies("s3:GetObject", objects) or all(
+        "SecureTransport" in json.dumps(s) for s in _bucket_denies("s3:GetObject", objects)
+    )
+    for name in ("PublisherRoleArn", "DeployRoleArn"):
+        parameter = TEMPLATE["Parameters"][name]
+        assert "Default" not in parameter  # required: no deploy without naming who may write
+        assert re.fullmatch(parameter["AllowedPattern"], "arn:aws:iam::123456789012:role/ci/nodegate-publisher")
+        assert not re.fullmatch(parameter["AllowedPattern"], "*")
+        assert not re.fullmatch(parameter["AllowedPattern"], "arn:aws:iam::123456789012:user/alice")
+
+
+def test_access_policy_is_read_at_a_pinned_version() -> None:
+    env = props("AuthorizerFunction")["Environment"]["Variables"]
+    assert env["ACCESS_POLICY_VERSION"] == {"Ref": "AccessPolicyVersion"}
+    rule = TEMPLATE["Rules"]["AccessPolicyIsPinned"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AccessPolicyKey"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AccessPolicyVersion"}, ""]}]}
+
+
+ALARM_TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+
+
+def test_writes_to_the_root_of_trust_and_configuration_changes_page_the_alarm_topic() -> None:
+    assert props("TruststoreBucket")["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    objects = props("TruststoreObjectChangeRule")
+    assert objects["EventPattern"]["source"] == ["aws.s3"]
+    assert {"Object Created", "Object Deleted"} <= set(objects["EventPattern"]["detail-type"])
+    assert objects["EventPattern"]["detail"] == {"bucket": {"name": [{"Ref": "TruststoreBucket"}]}}
+    changes = props("TrustConfigurationChangeRule")["EventPattern"]
+    assert changes["detail-type"] == ["AWS API Call via CloudTrail"]
+    by_source = {branch["source"][0]: branch["detail"] for branch in changes["$or"]}
+    assert set(by_source) == {"aws.lambda", "aws.kms", "aws.s3", "aws.apigateway"}
+    function = by_source["aws.lambda"]
+    assert {"Ref": "AuthorizerFunction"} in function["requestParameters"]["functionName"]
+    assert {"prefix": "UpdateFunction"} in function["eventName"]  # UpdateFunctionCode/Configuration20150331v2
+    assert by_source["aws.kms"]["resources"] == {"ARN": [{"Fn::GetAtt": ["AssertionKey", "Arn"]}]}
+    assert "PutKeyPolicy" in by_source["aws.kms"]["eventName"]
+    assert {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketVersioning", "PutBucketLifecycle"} <= set(
+        by_source["aws.s3"]["eventName"]
+    )
+    assert by_source["aws.s3"]["requestParameters"] == {"bucketName": [{"Ref": "TruststoreBucket"}]}
+    gateway = set(by_source["aws.apigateway"]["eventName"])
+    assert {"UpdateDomainName", "PutIntegration", "UpdateIntegration", "UpdateStage", "UpdateAuthorizer"} <= gateway
+    assert "requestParameters" not in by_source["aws.apigateway"]  # any API in the account can use the VPC link
+    for rule in ("TruststoreObjectChangeRule", "TrustConfigurationChangeRule"):
+        assert props(rule)["Targets"][0]["Arn"] == ALARM_TOPIC
+    statements = props("AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    events = next(s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"})
+    assert events["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["TruststoreObjectChangeRule", "Arn"]},
+        {"Fn::GetAtt": ["TrustConfigurationChangeRule", "Arn"]},
+    ]
+
+
+def test_optional_trail_records_data_events_of_the_bucket_and_the_authorizer() -> None:
+    assert TEMPLATE["Parameters"]["EnableBucketTrail"]["AllowedValues"] == ["true", "false"]
+    trail = RESOURCES["BucketTrail"]
+    assert trail["Condition"] == "CreateBucketTrail"
+    selectors = trail["Properties"]["AdvancedEventSelectors"]
+    fields = [{f["Field"]: f for f in s["FieldSelectors"]} for s in selectors]
+    assert fields[0]["resources.ARN"]["StartsWith"] == [{"Fn::Sub": "${TruststoreBucket.Arn}/"}]
+    assert fields[1]["resources.ARN"]["Equals"] == [{"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}]
+    assert all(f["eventCategory"]["Equals"] == ["Data"] for f in fields)
+    assert trail["Properties"]["EnableLogFileValidation"] is True

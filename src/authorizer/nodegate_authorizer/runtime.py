@@ -79,7 +79,11 @@ def build_runtime(settings: Settings) -> Runtime:
     policy = None
     if settings.access_policy_uri:
         load_policy = blob_loader(
-            settings.access_policy_uri, partial(parse_policy, rule=rule), timeout=timeout, max_bytes=cap
+            settings.access_policy_uri,
+            partial(parse_policy, rule=rule),
+            version=settings.access_policy_version,
+            timeout=timeout,
+            max_bytes=cap,
         )
         policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
     allowed = tuple(ipaddress.ip_network(network) for network in settings.fetch_allowed_networks)

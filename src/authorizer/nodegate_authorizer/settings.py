@@ -36,6 +36,7 @@ class Settings:
     crl_store_uri: str | None = None
     crl_store_refresh_seconds: float = 300.0
     access_policy_uri: str | None = None
+    access_policy_version: str | None = None
     access_policy_refresh_seconds: float = 300.0
     source_max_stale_seconds: float = 3600.0
     revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
@@ -72,6 +73,7 @@ SETTING_NAMES = (
     "TRUSTSTORE_VERSION",
     "CRL_STORE_URI",
     "ACCESS_POLICY_URI",
+    "ACCESS_POLICY_VERSION",
     "REVOCATION_MODE",
     "FETCH_MAX_BYTES",
     "USER_ID_ATTRIBUTE",
@@ -102,6 +104,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "truststore_version": env.get("TRUSTSTORE_VERSION", "").strip() or None,
         "crl_store_uri": _uri(env, "CRL_STORE_URI"),
         "access_policy_uri": _uri(env, "ACCESS_POLICY_URI"),
+        "access_policy_version": env.get("ACCESS_POLICY_VERSION", "").strip() or None,
     }
     mode = env.get("REVOCATION_MODE", "").strip() or RevocationMode.HARD_FAIL.value
     try:
