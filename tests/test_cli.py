@@ -504,7 +504,9 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_
             check=False,
         )
 
-    done = publish("--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1")
+    done = publish(
+        "--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1", "--yes"
+    )
     assert done.returncode == 0, done.stderr
     parameters = {
         p["ParameterKey"]: p["ParameterValue"]

@@ -246,6 +246,8 @@ def _publish(args: argparse.Namespace) -> int:
         region=args.region,
         profile=args.profile,
         check_only=args.check_only,
+        yes=args.yes,
+        samples=args.test_client,
     )
 
 
