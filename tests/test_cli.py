@@ -190,8 +190,12 @@ def test_edge_command_with_a_throwaway_server_certificate(tmp_path: Path) -> Non
     run("pki", "init", str(pki), "--url", f"http://127.0.0.1:{free_port()}")
     run("pki", "issue", str(pki), "--user", "alice", "--node", "node-1")
     node_port, edge_port = free_port(), free_port()
-    node = subprocess.Popen([NODEGATE, "node", "--port", str(node_port)], stdout=subprocess.PIPE, text=True)
     edge, ca = start_edge(pki, edge_port, node_port)
+    assert edge.stdout
+    key = edge.stdout.readline().split("--assertion-key ")[1].strip()
+    node = subprocess.Popen(
+        [NODEGATE, "node", "--port", str(node_port), "--assertion-key", key], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert node.stdout
         assert "node backend on" in node.stdout.readline()
@@ -500,7 +504,9 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_
             check=False,
         )
 
-    done = publish("--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1")
+    done = publish(
+        "--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1", "--yes"
+    )
     assert done.returncode == 0, done.stderr
     parameters = {
         p["ParameterKey"]: p["ParameterValue"]

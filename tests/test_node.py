@@ -1,5 +1,6 @@
-"""The node backend over real sockets: identity headers required, built-in routes, and reverse proxying of a
-routed node to its upstream (method, path, query, body, headers, streaming, 502/504)."""
+"""The node backend over real sockets: only a valid assertion from the authorizer admits a request (forged,
+expired, replayed, other-node, other-path and missing assertions get 401), built-in routes, and reverse proxying
+of a routed node to its upstream (method, path, query, body, headers, streaming, 502/504)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,50 @@ import http.server
 import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from nodegate.edge import local_certifier
 from nodegate.pki_server import POLL_SECONDS
 from nodegate.stack import free_port
 from nodegate.upstream import UpstreamServer
+from nodegate_authorizer.assertion import ASSERTION_SECONDS, AssertionSigner, Claims
 from nodegate_node import server as node_module
+from nodegate_node.assertion import AssertionVerifier, Refused, load_public_key
 from nodegate_node.server import NodeServer, load_routes
 
+SUBJECT = "CN=node-3,UID=carol"
 IDENTITY = {
-    "X-Client-Cert-Sub": base64.b64encode(b"CN=node-3,UID=carol").decode(),
+    "X-Client-Cert-Sub": base64.b64encode(SUBJECT.encode()).decode(),
     "X-User-Id": "carol",
     "X-Node-Id": "node-3",
 }
+KMS_KEY = ec.generate_private_key(ec.SECP256R1())
+"""Stands in for the stack's KMS key (the same ECDSA_SHA_256 DER signatures as KMS Sign)."""
+SIGNER = AssertionSigner("local", local_certifier(KMS_KEY))
+
+
+def assertion(
+    method: str,
+    path: str,
+    node: str = "node-3",
+    *,
+    user: str = "carol",
+    at: float | None = None,
+    request_id: str | None = None,
+    signer: AssertionSigner = SIGNER,
+) -> dict[str, str]:
+    """The headers API Gateway sends after an Allow: identity and the signed assertion for this request."""
+    claims = Claims(request_id or str(uuid.uuid4()), method, path, node, user, SUBJECT)
+    token = signer.sign(claims, time.time() if at is None else at)
+    return IDENTITY | {"X-Node-Id": node, "X-Nodegate-Assertion": token}
 
 
 class Streaming(http.server.BaseHTTPRequestHandler):
@@ -70,7 +99,7 @@ def upstreams() -> Iterator[dict[str, str]]:
 
 @pytest.fixture
 def node(upstreams: dict[str, str]) -> Iterator[NodeServer]:
-    server = NodeServer("127.0.0.1", 0, upstreams)
+    server = NodeServer(AssertionVerifier(KMS_KEY.public_key()), "127.0.0.1", 0, upstreams)
     serve(server)
     yield server
     server.shutdown()
@@ -89,7 +118,8 @@ def call(
 
 
 def test_routed_node_is_proxied_with_its_identity(node: NodeServer) -> None:
-    headers = IDENTITY | {"Connection": "keep-alive, Te", "Te": "trailers", "X-Custom": "kept"}
+    headers = assertion("PATCH", "/nodes/node-3/api/v1/items") | {"Connection": "keep-alive, Te", "Te": "trailers"}
+    headers |= {"X-Custom": "kept", "X-User-Id": "mallory"}  # the identity comes from the assertion only
     status, data = call(node, "PATCH", "/nodes/node-3/api/v1/items?limit=2&x=%20y", headers, b'{"a": 1}')
     assert status == 200
     seen = json.loads(data)
@@ -101,29 +131,28 @@ def test_routed_node_is_proxied_with_its_identity(node: NodeServer) -> None:
     )
     assert (seen["caller"], seen["node"]) == ("carol", "node-3")
     assert seen["hopByHop"] == []  # Connection and Te were not forwarded
-    status, data = call(node, "GET", "/nodes/node-3/whoami", IDENTITY)
-    assert json.loads(data)["userId"] == "carol"  # whoami stays local
+    status, data = call(node, "GET", "/nodes/node-3/whoami", assertion("GET", "/nodes/node-3/whoami"))
+    assert json.loads(data) == {"subject": SUBJECT, "userId": "carol", "nodeId": "node-3"}  # whoami stays local
     assert call(node, "GET", "/healthz", {})[0] == 200
 
 
 def test_proxy_refuses_without_identity_and_for_other_nodes(node: NodeServer) -> None:
     assert call(node, "GET", "/nodes/node-3/api", {})[0] == 401
-    assert call(node, "GET", "/nodes/node-5/api", IDENTITY)[0] == 403  # X-Node-Id says node-3
+    assert call(node, "GET", "/nodes/node-5/api", assertion("GET", "/nodes/node-3/api"))[0] == 401
 
 
 def test_proxy_streams_large_answers(node: NodeServer) -> None:
-    identity = IDENTITY | {"X-Node-Id": "node-5"}
-    status, data = call(node, "GET", "/nodes/node-5/big", identity)
+    status, data = call(node, "GET", "/nodes/node-5/big", assertion("GET", "/nodes/node-5/big", "node-5"))
     assert (status, len(data)) == (200, 64 * 65536)
 
 
 def test_upstream_failures_are_502_and_504(node: NodeServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    down = call(node, "GET", "/nodes/node-6/x", IDENTITY | {"X-Node-Id": "node-6"})
+    down = call(node, "GET", "/nodes/node-6/x", assertion("GET", "/nodes/node-6/x", "node-6"))
     assert down[0] == 502
     assert b"failed" in down[1]
     monkeypatch.setattr(node_module, "UPSTREAM_TIMEOUT", 0.5)
     started = time.monotonic()
-    assert call(node, "GET", "/nodes/node-5/stall", IDENTITY | {"X-Node-Id": "node-5"})[0] == 504
+    assert call(node, "GET", "/nodes/node-5/stall", assertion("GET", "/nodes/node-5/stall", "node-5"))[0] == 504
     assert time.monotonic() - started < 2.5
 
 
@@ -135,3 +164,86 @@ def test_routes_file_is_checked(tmp_path: Path) -> None:
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=r"bad\.json"):
             load_routes(str(tmp_path / "bad.json"))
+
+
+def test_identity_headers_alone_are_refused(node: NodeServer) -> None:
+    """Another REST API on the account's VPC link can send any identity headers: without an assertion, 401."""
+    for path in ("/nodes/node-3/whoami", "/nodes/node-3/status", "/nodes/node-3/api"):
+        status, data = call(node, "GET", path, IDENTITY)
+        assert status == 401, path
+        assert b"no valid authorizer assertion" in data
+
+
+def test_forged_expired_replayed_and_misdirected_assertions_are_refused(node: NodeServer) -> None:
+    path = "/nodes/node-3/status"
+    forger = AssertionSigner("forged", local_certifier(ec.generate_private_key(ec.SECP256R1())))
+    good = assertion("GET", path)
+    token = good["X-Nodegate-Assertion"]
+    cert, kms_sig, _, sig = token.split(".")
+    other_body = assertion("GET", path, user="mallory")["X-Nodegate-Assertion"].split(".")[2]
+    refused = {
+        "forged key certificate": assertion("GET", path, signer=forger),
+        "claims swapped under their signature": good | {"X-Nodegate-Assertion": f"{cert}.{kms_sig}.{other_body}.{sig}"},
+        "expired": assertion("GET", path, at=time.time() - ASSERTION_SECONDS - 10),
+        "issued in the future": assertion("GET", path, at=time.time() + 120),
+        "other node": assertion("GET", path, "node-5"),
+        "other path": assertion("GET", "/nodes/node-3/echo"),
+        "other method": assertion("POST", path),
+        "two assertions": good | {"X-Nodegate-Assertion": f"{token}, {token}"},
+        "garbage": good | {"X-Nodegate-Assertion": "a.b.c.d"},
+    }
+    for case, headers in refused.items():
+        assert call(node, "GET", path, headers)[0] == 401, case
+    assert call(node, "GET", path, good)[0] == 200
+    assert call(node, "GET", path, good)[0] == 401  # the same request id again: a replay
+
+
+def test_a_request_id_is_refused_while_its_assertion_lives() -> None:
+    """Replays are refused for as long as the assertion could be accepted; the memory is then released."""
+    now = [1_000_000.0]
+    verifier = AssertionVerifier(KMS_KEY.public_key(), clock=lambda: now[0])
+    token = assertion("GET", "/nodes/node-3/x", at=now[0], request_id="r-1")["X-Nodegate-Assertion"]
+    assert verifier.verify([token], "GET", "/nodes/node-3/x")["userId"] == "carol"
+    for delta in (1.0, ASSERTION_SECONDS - 1.0):
+        now[0] += delta
+        with pytest.raises(Refused, match="replay"):
+            verifier.verify([token], "GET", "/nodes/node-3/x")
+    now[0] += 60
+    fresh = assertion("GET", "/nodes/node-3/x", at=now[0], request_id="r-2")["X-Nodegate-Assertion"]
+    verifier.verify([fresh], "GET", "/nodes/node-3/x")
+    assert len(verifier._seen) == 1  # r-1 expired and was forgotten
+
+
+@settings(max_examples=150, deadline=None)
+@given(position=st.integers(min_value=0), replacement=st.characters(codec="ascii"))
+def test_any_changed_character_of_an_assertion_is_refused(position: int, replacement: str) -> None:
+    """The class of forgeries: no change to one character of a valid assertion yields an accepted one."""
+    verifier = AssertionVerifier(KMS_KEY.public_key())
+    token = assertion("GET", "/nodes/node-3/x", request_id="fixed")["X-Nodegate-Assertion"]
+    index = position % len(token)
+    changed = token[:index] + replacement + token[index + 1 :]
+    if changed == token or base64_same(token, changed):
+        return
+    with pytest.raises(Refused):
+        verifier.verify([changed], "GET", "/nodes/node-3/x")
+
+
+def base64_same(token: str, changed: str) -> bool:
+    """True when both decode to the same bytes (the unused low bits of a base64 group's last character)."""
+
+    def decode(text: str) -> list[bytes] | None:
+        try:
+            return [base64.urlsafe_b64decode(p + "=" * (-len(p) % 4)) for p in text.split(".")]
+        except ValueError:
+            return None
+
+    return decode(token) == decode(changed)
+
+
+def test_public_key_loads_as_kms_gives_it(tmp_path: Path) -> None:
+    der = KMS_KEY.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert load_public_key(base64.b64encode(der)).public_numbers() == KMS_KEY.public_key().public_numbers()
+    rsa_like = ec.generate_private_key(ec.SECP384R1()).public_key()
+    pem = rsa_like.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with pytest.raises(ValueError, match="P256"):
+        load_public_key(pem)

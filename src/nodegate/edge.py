@@ -3,8 +3,9 @@
 It terminates TLS 1.2+ and requires a client certificate that chains to the truststore named by
 ``TRUSTSTORE_URI``; builds the REST REQUEST authorizer event as API Gateway does; calls the same handler
 in-process (``make_handler`` on a runtime built from the same settings); enforces the returned IAM policy
-against the method ARN; overwrites the identity headers from the authorizer context as the template's
-mappings do; and proxies to the backend.
+against the method ARN; overwrites the identity headers and the node's signed assertion from the authorizer
+context as the template's mappings do; and proxies to the backend. The assertion is certified by the KMS key
+named by ``ASSERTION_KEY_ID`` (moto locally) or, given ``assertion_key``, by a local key with KMS Sign's interface.
 """
 
 from __future__ import annotations
@@ -22,23 +23,30 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.pki_server import POLL_SECONDS
+from nodegate_authorizer.assertion import AssertionSigner, Certifier
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
-IDENTITY_HEADERS = {"x-client-cert-sub": "clientCertSub", "x-user-id": "userId", "x-node-id": "nodeId"}
+IDENTITY_HEADERS = {
+    "x-client-cert-sub": "clientCertSub",
+    "x-user-id": "userId",
+    "x-node-id": "nodeId",
+    "x-nodegate-assertion": "assertion",
+}
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
 FORBIDDEN = {"message": "Forbidden"}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
@@ -81,6 +89,11 @@ def body_length(headers: Any) -> int | None:
 
 
 Authorizer = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def local_certifier(key: ec.EllipticCurvePrivateKey) -> Certifier:
+    """A stand-in for KMS Sign (ECDSA_SHA_256, DER signature) with a key held in memory."""
+    return lambda message: key.sign(message, ec.ECDSA(hashes.SHA256()))
 
 
 @dataclass(frozen=True)
@@ -444,6 +457,7 @@ class EdgeServer(ThreadingHTTPServer):
         api: ApiIdentity | None = None,
         authorizer: Authorizer | None = None,
         access_log: Callable[[dict[str, Any]], None] | None = None,
+        assertion_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
         self._requests = 0  # before binding: a failed bind calls server_close
         self._idle = threading.Condition()
@@ -451,7 +465,10 @@ class EdgeServer(ThreadingHTTPServer):
         settings = load_settings(env if env is not None else os.environ)
         self.backend = urlsplit(backend)
         self.api = api or ApiIdentity()
-        self.authorizer = authorizer or make_handler(build_runtime(settings))
+        runtime = build_runtime(settings)
+        if assertion_key is not None:
+            runtime = replace(runtime, signer=AssertionSigner("local", local_certifier(assertion_key)))
+        self.authorizer = authorizer or make_handler(runtime)
         self.watchdog = Watchdog()
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))
         self._cert = (server_cert, server_key)

@@ -1,31 +1,47 @@
-"""Publish a truststore: check the bundle as API Gateway would, upload it, point the stack at the new version."""
+"""Publish a truststore: check the bundle as API Gateway and the authorizer would, show what changes from the
+published bundle, test sample client certificates against it, ask, upload it, point the stack at the new version."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from cryptography import x509
 
-from nodegate_authorizer.certificates import is_ca, issued_by, load_pem_bundle
+from nodegate_authorizer.certificates import issued_by, load_certificate, load_leaf_pem, pem_blocks, sha256_hex
+from nodegate_authorizer.chain import PathPolicy, build_path
+from nodegate_authorizer.reasons import Denied
+from nodegate_authorizer.truststore import Truststore, TruststoreError, parse_truststore
 
 MAX_DEPTH = 4
+EXPIRY_WARNING = timedelta(days=30)
 
 
-def check_bundle(data: bytes, now: datetime) -> list[str]:
-    """Problems that would make API Gateway (or nodegate) reject the bundle; empty when it is fine."""
-    try:
-        certs = load_pem_bundle(data)
-    except ValueError as exc:
-        return [f"not a PEM certificate bundle: {exc}"]
+def bundle_certificates(data: bytes) -> list[x509.Certificate]:
+    """The entries of a PEM bundle that parse, in order (parse_truststore names the others)."""
+    certs = []
+    for block in pem_blocks(data):
+        try:
+            certs.append(load_certificate(block))
+        except ValueError:
+            continue
+    return certs
+
+
+def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] = ()) -> list[str]:
+    """Problems that would make API Gateway or the authorizer reject or skip part of the bundle, and sample
+    client certificates ``(name, PEM)`` that would not chain to it; empty when it is fine. Every entry the
+    authorizer's own parse_truststore would skip is a problem: a published bundle must be used whole."""
+    if not pem_blocks(data):
+        return ["not a PEM certificate bundle: no PEM certificate block"]
+    certs = bundle_certificates(data)
     problems = []
     for cert in certs:
         label = cert.subject.rfc4514_string()
-        if not is_ca(cert):
-            problems.append(f"{label}: not a CA certificate (basicConstraints CA:TRUE missing)")
         if cert.not_valid_after_utc < now:
             problems.append(f"{label}: expired at {cert.not_valid_after_utc.isoformat()}")
         depth = _depth(cert, certs)
@@ -33,9 +49,46 @@ def check_bundle(data: bytes, now: datetime) -> list[str]:
             problems.append(f"{label}: its issuer {cert.issuer.rfc4514_string()} is not in the bundle")
         elif depth > MAX_DEPTH:
             problems.append(f"{label}: chain depth {depth} exceeds {MAX_DEPTH}")
-    if not any(c.subject == c.issuer for c in certs):
-        problems.append("no self-signed root CA in the bundle")
+    try:
+        truststore = parse_truststore(data)
+    except TruststoreError as exc:
+        return [*problems, f"no self-signed root CA in the bundle: {exc}"]
+    problems += [f"the authorizer would skip {entry} (neither a CA nor a CRL signer)" for entry in truststore.skipped]
+    problems += [
+        f"sample {name}: {problem}" for name, pem in samples if (problem := sample_problem(pem, truststore, now))
+    ]
     return problems
+
+
+def expiry_warnings(data: bytes, now: datetime) -> list[str]:
+    """Certificates of the bundle that expire within EXPIRY_WARNING (still valid: publishing is allowed)."""
+    return [
+        f"{cert.subject.rfc4514_string()}: expires {cert.not_valid_after_utc:%Y-%m-%d %H:%M} UTC, "
+        f"in {(cert.not_valid_after_utc - now).days} day(s)"
+        for cert in bundle_certificates(data)
+        if now <= cert.not_valid_after_utc < now + EXPIRY_WARNING
+    ]
+
+
+def sample_problem(pem: str, truststore: Truststore, now: datetime) -> str | None:
+    """Why a sample client certificate would have no valid path to the bundle (the authorizer's own path
+    building, revocation aside), or None when it has one."""
+    try:
+        build_path(load_leaf_pem(pem), truststore, now, PathPolicy())
+    except ValueError as exc:
+        return f"not a certificate: {exc}"
+    except Denied as denied:
+        return f"{denied.reason.value}: {denied.detail}"
+    return None
+
+
+def difference(old: bytes, new: bytes) -> list[str]:
+    """Lines naming the certificates (SHA-256 fingerprint and subject) added to and removed from a bundle."""
+    before = {sha256_hex(c): c for c in bundle_certificates(old)}
+    after = {sha256_hex(c): c for c in bundle_certificates(new)}
+    lines = [f"+ {f} {after[f].subject.rfc4514_string()}" for f in sorted(after.keys() - before.keys())]
+    lines += [f"- {f} {before[f].subject.rfc4514_string()}" for f in sorted(before.keys() - after.keys())]
+    return [*lines, f"  {len(after.keys() & before.keys())} certificate(s) unchanged"]
 
 
 def _depth(cert: x509.Certificate, certs: list[x509.Certificate]) -> int | None:
@@ -51,6 +104,21 @@ def _depth(cert: x509.Certificate, certs: list[x509.Certificate]) -> int | None:
 
 class PublishError(Exception):
     """The truststore cannot be published; the message says why and what to do."""
+
+
+def published_bundle(cloudformation: Any, s3: Any, stack: str, bucket: str) -> bytes:
+    """The bundle the stack points at now (TruststoreKey at TruststoreVersion), or b"" before the first one."""
+    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described["Parameters"]}
+    key, version = parameters.get("TruststoreKey", ""), parameters.get("TruststoreVersion", "")
+    if not key or not version:
+        return b""
+    return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
+
+
+def confirm(question: str, ask: Callable[[str], str] = input) -> bool:
+    """Whether the operator answers yes (anything else, an empty line included, is no)."""
+    return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
 
 
 def stack_bucket(cloudformation: Any, stack: str) -> str:
@@ -110,17 +178,38 @@ def samconfig_region(path: Path = SAMCONFIG) -> str | None:
     return str(region) if region else None
 
 
-def publish(bundle: Path, *, stack: str, key: str, region: str | None, profile: str | None, check_only: bool) -> int:
-    """Check the bundle, upload it, and point the stack at the new object version."""
+def publish(
+    bundle: Path,
+    *,
+    stack: str,
+    key: str,
+    region: str | None,
+    profile: str | None,
+    check_only: bool,
+    yes: bool = False,
+    samples: Sequence[Path] = (),
+) -> int:
+    """Check the bundle (and the sample client certificates against it), show the difference from the
+    published one, ask, upload it, and point the stack at the new object version."""
     try:
         data = bundle.read_bytes()
     except OSError as exc:
         raise PublishError(f"cannot read the bundle {bundle}: {exc.strerror}") from None
-    problems = check_bundle(data, datetime.now(UTC))
+    try:
+        pems = [(str(path), path.read_text(errors="replace")) for path in samples]
+    except OSError as exc:
+        raise PublishError(f"cannot read the sample certificate {exc.filename}: {exc.strerror}") from None
+    now = datetime.now(UTC)
+    problems = check_bundle(data, now, pems)
     if problems:
         print("truststore rejected:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
-    print(f"{bundle}: {len(load_pem_bundle(data))} CA certificate(s), OK")
+    for warning in expiry_warnings(data, now):
+        print(f"warning: {warning}", file=sys.stderr)
+    print(
+        f"{bundle}: {len(bundle_certificates(data))} certificate(s), OK"
+        + (f"; {len(pems)} sample(s) chain to it" if pems else "")
+    )
     if check_only:
         return 0
     import boto3
@@ -129,8 +218,18 @@ def publish(bundle: Path, *, stack: str, key: str, region: str | None, profile: 
     try:
         session = boto3.Session(profile_name=profile, region_name=region or samconfig_region())
         cloudformation = session.client("cloudformation")
+        s3 = session.client("s3")
         bucket = stack_bucket(cloudformation, stack)
-        version = upload(session.client("s3"), bucket, key, data)
+        print(
+            f"difference from the bundle stack {stack} uses now:\n  "
+            + "\n  ".join(difference(published_bundle(cloudformation, s3, stack, bucket), data))
+        )
+        if not yes and not sys.stdin.isatty():
+            raise PublishError("no terminal to confirm on: check the difference above and run again with --yes")
+        if not yes and not confirm(f"publish {bundle} as s3://{bucket}/{key} and update stack {stack}?"):
+            print("not published")
+            return 1
+        version = upload(s3, bucket, key, data)
         print(f"uploaded s3://{bucket}/{key} version {version}; updating stack {stack}")
         point_stack_at(cloudformation, stack, key, version)
     except (BotoCoreError, ClientError, WaiterError) as exc:
@@ -150,4 +249,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--region", help="AWS region (default: samconfig.toml's deploy region)")
     parser.add_argument("--profile", help="AWS profile")
-    parser.add_argument("--check-only", action="store_true", help="only check the bundle, as API Gateway would")
+    parser.add_argument(
+        "--check-only", action="store_true", help="only check the bundle, as API Gateway and the authorizer would"
+    )
+    parser.add_argument("--yes", action="store_true", help="publish without asking (for scripts)")
+    parser.add_argument(
+        "--test-client",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PEM",
+        help="a client certificate that must chain to the new bundle (repeatable); refuse to publish otherwise",
+    )

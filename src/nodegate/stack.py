@@ -1,4 +1,5 @@
-"""The whole product on one machine: S3 (moto server), the CRL/OCSP server, the node backend and the edge."""
+"""The whole product on one machine: S3 and KMS (moto server), the CRL/OCSP server, the node backend and the
+edge. The authorizer certifies its assertion keys with a moto KMS key; the node verifies with its public key."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
 from nodegate.pki_server import POLL_SECONDS, RevocationServer
 from nodegate.upstream import UpstreamServer
+from nodegate_node.assertion import AssertionVerifier, load_public_key
 from nodegate_node.server import NodeServer
 
 BUCKET = "nodegate-truststore"
@@ -84,6 +86,17 @@ def _local_s3(host: str, port: int) -> Any:
     return moto
 
 
+def assertion_key() -> tuple[str, bytes]:
+    """A KMS key (ECC_NIST_P256, SIGN_VERIFY) for the authorizer's assertions: its ARN and base64 DER public key."""
+    import base64
+
+    import boto3
+
+    kms = boto3.client("kms")
+    arn = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    return arn, base64.b64encode(kms.get_public_key(KeyId=arn)["PublicKey"])
+
+
 def publish(pki: DevPki, policy: dict[str, Any] | None) -> str:
     """Upload truststore, CRL store and policy to the versioned bucket; return the truststore version."""
     s3 = _s3()
@@ -127,12 +140,19 @@ def running_stack(
     ).start()
     s3_port = free_port()
     moto = _local_s3("127.0.0.1", s3_port)
-    process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
+    local = f"http://127.0.0.1:{s3_port}"
+    process_env = S3_ENV | {
+        "AWS_ENDPOINT_URL_S3": local,
+        "AWS_ENDPOINT_URL_KMS": local,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
     saved = {key: os.environ.get(key) for key in process_env}
     os.environ.update(process_env)
+    key_arn, public_key = assertion_key()
+    verifier = AssertionVerifier(load_public_key(public_key))
     upstream = UpstreamServer().start()
     routes = {PROXIED_NODE: upstream.url}
-    node = _bind("node backend", node_port, lambda port: NodeServer("127.0.0.1", port, routes))
+    node = _bind("node backend", node_port, lambda port: NodeServer(verifier, "127.0.0.1", port, routes))
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
@@ -147,6 +167,7 @@ def running_stack(
             "FETCH_TIMEOUT_SECONDS": "1.0",
             "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
             "POWERTOOLS_METRICS_DISABLED": "true",
+            "ASSERTION_KEY_ID": key_arn,
         }
         if policy is not None:
             env["ACCESS_POLICY_URI"] = f"s3://{BUCKET}/policy/access-policy.json"

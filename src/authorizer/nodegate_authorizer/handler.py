@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from .assertion import Claims
 from .decision import Allowed, Refused, decide
 from .event import AuthRequest, parse_event
 from .reasons import Denied, Reason
@@ -76,13 +77,17 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     request: AuthRequest | None = None
     runtime: Runtime | None = None
     failures_before = 0
+    assertion: str | None = None
     try:
         request = parse_event(event)
         runtime = get_runtime()
         failures_before = runtime.revocation.source_failures
         inputs = runtime.inputs()
         _report_skipped(inputs.truststore)
-        decision: Allowed | Refused = decide(request, inputs, clock())
+        now = clock()
+        decision: Allowed | Refused = decide(request, inputs, now)
+        if isinstance(decision, Allowed) and runtime.signer is not None:
+            assertion = runtime.signer.sign(claims(request, decision, _request_id(event)), now.timestamp())
     except Denied as denied:
         decision = Refused(denied.reason, denied.detail)
     except ConfigError as exc:
@@ -90,7 +95,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     except Exception as exc:
         decision = Refused(Reason.INTERNAL_ERROR, repr(exc)[:500])
         logger.exception("unexpected error; denying")
-    response = respond(decision, request)
+    response = respond(decision, request, assertion)
     if isinstance(decision, Allowed):
         fields: dict[str, Any] = {
             "decision": "Allow",
@@ -117,14 +122,28 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     return response
 
 
-def respond(decision: Allowed | Refused, request: AuthRequest | None) -> dict[str, Any]:
-    """The authorizer response for a decision: node-scoped Allow, or Deny with the reason."""
+def respond(decision: Allowed | Refused, request: AuthRequest | None, assertion: str | None = None) -> dict[str, Any]:
+    """The authorizer response for a decision: node-scoped Allow (with the node's assertion), or Deny."""
     route = request.route if request else None
     if isinstance(decision, Refused):
         return deny_response(decision.reason, route)
     if route is None:  # an Allow always comes from a parsed request; never allow without its route
         return deny_response(Reason.INTERNAL_ERROR, None)
-    return allow_response(route, decision.identity, decision.grant, decision.certificate)
+    return allow_response(route, decision.identity, decision.grant, decision.certificate, assertion)
+
+
+def claims(request: AuthRequest, decision: Allowed, request_id: str | None) -> Claims:
+    """What the node's assertion says: this request (API Gateway's id, method, path) and who may make it."""
+    if not request_id:
+        raise Denied(Reason.ASSERTION_UNAVAILABLE, "the event has no requestContext.requestId to bind")
+    return Claims(
+        request_id=request_id,
+        method=request.method,
+        path="/" + request.route.resource,
+        node_id=decision.grant.node_id,
+        user_id=decision.identity.user_id,
+        subject=decision.identity.subject,
+    )
 
 
 def revocation_summary(outcome: RevocationOutcome) -> list[str]:

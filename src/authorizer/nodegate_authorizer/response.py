@@ -30,9 +30,14 @@ def _builder(principal: str, route: APIGatewayRouteArn | None, context: dict[str
 
 
 def allow_response(
-    route: APIGatewayRouteArn, identity: Identity, grant: Grant, certificate: dict[str, str]
+    route: APIGatewayRouteArn,
+    identity: Identity,
+    grant: Grant,
+    certificate: dict[str, str],
+    assertion: str | None = None,
 ) -> dict[str, Any]:
-    """Allow only ``nodes/{node}`` and ``nodes/{node}/*`` for the granted methods, never ``*``."""
+    """Allow only ``nodes/{node}`` and ``nodes/{node}/*`` for the granted methods, never ``*``; the context
+    carries the signed ``assertion`` for the node when there is one."""
     context = {
         "userId": identity.user_id,
         "nodeId": grant.node_id,
@@ -40,6 +45,8 @@ def allow_response(
         "clientCertSub": base64.b64encode(identity.subject.encode()).decode(),
         **certificate,
     }
+    if assertion is not None:
+        context["assertion"] = assertion
     response = _builder(identity.user_id, route, context)
     for method in sorted(grant.methods):
         response.allow_route(method, f"nodes/{grant.node_id}")

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from .access_policy import DEFAULT_POLICY, AccessPolicy, PolicyError, parse_policy
+from .assertion import AssertionSigner, kms_certifier
 from .chain import PathPolicy
 from .decision import DecisionInputs
 from .identity import IdentityRule
@@ -31,6 +32,8 @@ class Runtime:
     revocation: RevocationChecker
     identity_rule: IdentityRule
     path_policy: PathPolicy
+    signer: AssertionSigner | None = None
+    """Signs the assertion each Allow carries to the node (None: ASSERTION_KEY_ID unset, no assertion)."""
 
     def inputs(self) -> DecisionInputs:
         """Current inputs; raise Denied when the truststore or the policy cannot be had."""
@@ -76,7 +79,11 @@ def build_runtime(settings: Settings) -> Runtime:
     policy = None
     if settings.access_policy_uri:
         load_policy = blob_loader(
-            settings.access_policy_uri, partial(parse_policy, rule=rule), timeout=timeout, max_bytes=cap
+            settings.access_policy_uri,
+            partial(parse_policy, rule=rule),
+            version=settings.access_policy_version,
+            timeout=timeout,
+            max_bytes=cap,
         )
         policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
     allowed = tuple(ipaddress.ip_network(network) for network in settings.fetch_allowed_networks)
@@ -90,6 +97,7 @@ def build_runtime(settings: Settings) -> Runtime:
         revocation=RevocationChecker(settings, fetch, partial(_snapshot, crl_store), path_policy),
         identity_rule=rule,
         path_policy=path_policy,
+        signer=AssertionSigner(key, kms_certifier(key, timeout)) if (key := settings.assertion_key_id) else None,
     )
 
 

@@ -36,6 +36,7 @@ class Settings:
     crl_store_uri: str | None = None
     crl_store_refresh_seconds: float = 300.0
     access_policy_uri: str | None = None
+    access_policy_version: str | None = None
     access_policy_refresh_seconds: float = 300.0
     source_max_stale_seconds: float = 3600.0
     revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
@@ -49,8 +50,12 @@ class Settings:
     user_id_attribute: str = "UID"
     node_id_attribute: str = "CN"
     id_pattern: str = DEFAULT_ID_PATTERN
+    assertion_key_id: str | None = None
 
 
+_KMS_KEY = re.compile(
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]{1,250})$"
+)
 _URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*|file:///.*)$")
 _FLOATS = {
     "TRUSTSTORE_REFRESH_SECONDS": ("truststore_refresh_seconds", 0.0, 86400.0),
@@ -68,12 +73,14 @@ SETTING_NAMES = (
     "TRUSTSTORE_VERSION",
     "CRL_STORE_URI",
     "ACCESS_POLICY_URI",
+    "ACCESS_POLICY_VERSION",
     "REVOCATION_MODE",
     "FETCH_MAX_BYTES",
     "USER_ID_ATTRIBUTE",
     "NODE_ID_ATTRIBUTE",
     "ID_PATTERN",
     "FETCH_ALLOWED_NETWORKS",
+    "ASSERTION_KEY_ID",
     *_FLOATS,
 )
 """Every environment variable load_settings reads."""
@@ -97,6 +104,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "truststore_version": env.get("TRUSTSTORE_VERSION", "").strip() or None,
         "crl_store_uri": _uri(env, "CRL_STORE_URI"),
         "access_policy_uri": _uri(env, "ACCESS_POLICY_URI"),
+        "access_policy_version": env.get("ACCESS_POLICY_VERSION", "").strip() or None,
     }
     mode = env.get("REVOCATION_MODE", "").strip() or RevocationMode.HARD_FAIL.value
     try:
@@ -140,4 +148,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         except re.error as exc:
             raise ConfigError(f"ID_PATTERN is not a valid regular expression: {exc}") from None
         values["id_pattern"] = pattern
+    key_id = env.get("ASSERTION_KEY_ID", "").strip()
+    if key_id:
+        if not _KMS_KEY.match(key_id):
+            raise ConfigError(f"ASSERTION_KEY_ID={key_id[:300]!r} is not a KMS key id, key ARN or alias")
+        values["assertion_key_id"] = key_id
     return Settings(**values)  # type: ignore[arg-type]

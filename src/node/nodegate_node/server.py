@@ -1,6 +1,8 @@
-"""The node backend. It sits behind API Gateway (or the local edge) and trusts only three headers:
-``X-Client-Cert-Sub`` (base64 RFC 4514 subject), ``X-User-Id`` and ``X-Node-Id``. Stdlib only, so the same
-file runs on the EC2 node and locally.
+"""The node backend. It sits behind API Gateway (or the local edge) and believes only the authorizer's signed
+assertion (``X-Nodegate-Assertion``, see ``assertion.py``): a request without one valid for its method, path and
+node is refused with 401, whatever identity headers it carries. The identity headers ``X-Client-Cert-Sub``
+(base64 RFC 4514 subject), ``X-User-Id`` and ``X-Node-Id`` are rewritten from the assertion before a request
+is proxied. Stdlib and the distribution's ``cryptography``, so the same file runs on the EC2 node and locally.
 
 A node listed in the routes file (``{"node-1": "http://127.0.0.1:9001"}``) is reverse-proxied to its
 upstream: method, path below ``/nodes/{id}/``, query, body and headers (without hop-by-hop ones, with the
@@ -11,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import binascii
 import http.client
 import json
 import re
@@ -20,6 +21,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
@@ -57,21 +60,13 @@ def load_routes(path: str | None) -> dict[str, str]:
     return dict(routes)
 
 
-def read_identity(headers: Any) -> dict[str, str] | None:
-    """The identity from the headers, or None when any header is missing, repeated or malformed."""
-    values = {}
-    for header in IDENTITY_HEADERS:
-        found = headers.get_all(header) or []
-        if len(found) != 1:
-            return None
-        values[header] = found[0]
-    try:
-        subject = base64.b64decode(values["X-Client-Cert-Sub"], validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    if not ID.fullmatch(values["X-User-Id"]) or not ID.fullmatch(values["X-Node-Id"]):
-        return None
-    return {"subject": subject, "userId": values["X-User-Id"], "nodeId": values["X-Node-Id"]}
+def identity_headers(identity: dict[str, str]) -> dict[str, str]:
+    """The identity headers for an upstream, from the verified identity."""
+    return {
+        "X-Client-Cert-Sub": base64.b64encode(identity["subject"].encode()).decode(),
+        "X-User-Id": identity["userId"],
+        "X-Node-Id": identity["nodeId"],
+    }
 
 
 class NodeHandler(BaseHTTPRequestHandler):
@@ -100,18 +95,16 @@ class NodeHandler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._json(200, {"ok": True})
             return
-        identity = read_identity(self.headers)
-        if identity is None:
-            self._json(401, {"error": "missing or malformed identity headers"})
+        try:
+            identity = self.server.verifier.verify(self.headers.get_all(HEADER) or [], self.command, path)
+        except Refused as refused:
+            self._json(401, {"error": f"no valid authorizer assertion: {refused}"})
             return
         parts = path.strip("/").split("/")
-        if len(parts) < 2 or parts[0] != "nodes" or parts[1] != identity["nodeId"]:
-            self._json(403, {"error": "request is not for the node named in X-Node-Id"})
-            return
         action = "/".join(parts[2:]) or "whoami"
         upstream = self.server.routes.get(identity["nodeId"])
         if upstream is not None and action != "whoami":
-            self._proxy(upstream, "/".join(parts[2:]))
+            self._proxy(upstream, "/".join(parts[2:]), identity)
             return
         if action == "whoami":
             self._json(200, identity)
@@ -124,7 +117,7 @@ class NodeHandler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": f"no route {action!r}"})
 
-    def _proxy(self, upstream: str, below: str) -> None:
+    def _proxy(self, upstream: str, below: str, identity: dict[str, str]) -> None:
         """Forward this request to the node's upstream and stream its answer back; 502/504 when it fails."""
         base = urlsplit(upstream)
         query = self.path.partition("?")[2]
@@ -134,17 +127,18 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(413, {"error": "body over the limit"})
             return
         body = self.rfile.read(length) if length else None
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+        dropped = HOP_BY_HOP | {name.lower() for name in (*IDENTITY_HEADERS, HEADER)}
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped} | identity_headers(identity)
         connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
         try:
             connection.request(self.command, target, body=body, headers=headers)
             response = connection.getresponse()
         except TimeoutError:
-            self._json(504, {"error": f"upstream of {self.headers['X-Node-Id']} timed out"})
+            self._json(504, {"error": f"upstream of {identity['nodeId']} timed out"})
             connection.close()
             return
         except (OSError, http.client.HTTPException) as exc:
-            self._json(502, {"error": f"upstream of {self.headers['X-Node-Id']} failed: {exc.__class__.__name__}"})
+            self._json(502, {"error": f"upstream of {identity['nodeId']} failed: {exc.__class__.__name__}"})
             connection.close()
             return
         try:
@@ -179,18 +173,29 @@ class NodeServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 8080, routes: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        verifier: AssertionVerifier,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        routes: dict[str, str] | None = None,
+    ) -> None:
         super().__init__((host, port), NodeHandler)
+        self.verifier = verifier
         self.routes = dict(routes or {})
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m nodegate_node --host H --port P``."""
+    """``python -m nodegate_node --assertion-key FILE --host H --port P``."""
     parser = argparse.ArgumentParser(description="nodegate node backend")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     parser.add_argument("--routes", help='JSON file: {"node-id": "http://host:port", ...} to reverse-proxy')
+    parser.add_argument(
+        "--assertion-key", required=True, help="the KMS key's public key (PEM, or base64 DER as KMS GetPublicKey gives)"
+    )
     args = parser.parse_args(argv)
-    server = NodeServer(args.host, args.port, load_routes(args.routes))
+    verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
+    server = NodeServer(verifier, args.host, args.port, load_routes(args.routes))
     print(f"node backend on http://{args.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -1,0 +1,149 @@
+"""Safer rotation (issue 22 item 6): publish-truststore accepts CRL signers, refuses any entry the authorizer
+would skip (through its own parse_truststore), warns on certificates expiring within 30 days, tests sample
+client certificates, shows the difference from the published bundle and asks before publishing (moto S3 and
+CloudFormation)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nodegate.pki import CertificateAuthority, client_name, name, pem, utcnow
+from nodegate.publish import check_bundle, confirm, difference, expiry_warnings
+from nodegate_authorizer.certificates import sha256_hex
+from nodegate_authorizer.truststore import parse_truststore
+
+NODEGATE = str(Path(sys.executable).parent / "nodegate")
+ROOT = CertificateAuthority.root("publish root")
+ISSUING = ROOT.sub_ca("publish issuing")
+CRL_SIGNER = ROOT.issue(
+    name(O="nodegate dev PKI", CN="publish CRL signer"),
+    eku=None,
+    key_usage=x509.KeyUsage(False, False, False, False, False, False, True, False, False),
+)
+LEAF = ISSUING.issue(client_name("alice", "node-1"))
+BROKEN = b"-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
+
+
+def test_a_crl_signer_certificate_is_accepted() -> None:
+    """The README asks for the CRL signer in the bundle; the authorizer keeps it; the check must accept it."""
+    assert check_bundle(pem(ROOT.cert, ISSUING.cert, CRL_SIGNER.cert), utcnow()) == []
+
+
+@settings(max_examples=40, deadline=None)
+@given(entries=st.lists(st.sampled_from(["issuing", "crl-signer", "leaf", "broken"]), max_size=4))
+def test_every_entry_the_authorizer_would_skip_is_refused_by_name(entries: list[str]) -> None:
+    blocks = {
+        "issuing": pem(ISSUING.cert),
+        "crl-signer": pem(CRL_SIGNER.cert),
+        "leaf": pem(LEAF.cert),
+        "broken": BROKEN,
+    }
+    data = pem(ROOT.cert) + b"".join(blocks[e] for e in entries)
+    skipped = parse_truststore(data).skipped
+    problems = check_bundle(data, utcnow())
+    refused = [p for p in problems if "would skip" in p]
+    assert len(refused) == len(skipped)
+    for entry in skipped:
+        assert any(entry in p for p in refused)  # the entry (its number and subject) and the rule it broke
+    assert bool(problems) == ("leaf" in entries or "broken" in entries)
+
+
+def test_certificates_expiring_within_30_days_are_warned_about_not_refused() -> None:
+    now = utcnow()
+    soon = ROOT.sub_ca("expires soon", not_before=now - dt.timedelta(days=1823))  # 1825-day validity: 2 days left
+    data = pem(ROOT.cert, soon.cert)
+    assert check_bundle(data, now) == []
+    warnings = expiry_warnings(data, now)
+    assert len(warnings) == 1
+    assert "CN=expires soon" in warnings[0]
+    assert "in 1 day(s)" in warnings[0] or "in 2 day(s)" in warnings[0]
+    assert expiry_warnings(pem(ROOT.cert, ISSUING.cert), now) == []
+
+
+def test_sample_client_certificates_must_chain_to_the_new_bundle() -> None:
+    stranger = CertificateAuthority.root("someone else").issue(client_name("bob", "node-2"))
+    samples = [("alice.pem", LEAF.cert_pem().decode()), ("bob.pem", stranger.cert_pem().decode())]
+    problems = check_bundle(pem(ROOT.cert, ISSUING.cert), utcnow(), samples)
+    assert problems == [problems[0]]
+    assert problems[0].startswith("sample bob.pem: UNTRUSTED_ISSUER")
+    without_issuing = check_bundle(pem(ROOT.cert), utcnow(), samples[:1])
+    assert without_issuing[0].startswith("sample alice.pem: UNTRUSTED_ISSUER")
+
+
+def test_difference_names_fingerprints_added_and_removed() -> None:
+    lines = difference(pem(ROOT.cert, ISSUING.cert), pem(ROOT.cert, CRL_SIGNER.cert))
+    assert lines == [
+        f"+ {sha256_hex(CRL_SIGNER.cert)} {CRL_SIGNER.cert.subject.rfc4514_string()}",
+        f"- {sha256_hex(ISSUING.cert)} {ISSUING.cert.subject.rfc4514_string()}",
+        "  1 certificate(s) unchanged",
+    ]
+
+
+def test_confirmation_needs_a_yes() -> None:
+    assert confirm("publish?", lambda prompt: "y")
+    assert confirm("publish?", lambda prompt: " YES ")
+    for answer in ("", "n", "no", "yep"):
+        assert not confirm("publish?", lambda prompt, a=answer: a)  # type: ignore[misc]
+
+
+def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_server: str) -> None:
+    import boto3
+
+    stack_template = {
+        "Parameters": {name: {"Type": "String", "Default": ""} for name in ("TruststoreKey", "TruststoreVersion")},
+        "Resources": {"TruststoreBucket": {"Type": "AWS::S3::Bucket"}},
+        "Outputs": {"TruststoreBucketName": {"Value": {"Ref": "TruststoreBucket"}}},
+    }
+    cloudformation = boto3.client("cloudformation", endpoint_url=s3_server, region_name="eu-west-1")
+    cloudformation.create_stack(StackName="ng-rotate", TemplateBody=json.dumps(stack_template))
+    bucket = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="eu-west-1")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    (tmp_path / "v1.pem").write_bytes(pem(ROOT.cert, ISSUING.cert))
+    (tmp_path / "v2.pem").write_bytes(pem(ROOT.cert, CRL_SIGNER.cert))
+    (tmp_path / "alice.pem").write_bytes(LEAF.cert_pem())
+
+    def publish(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [NODEGATE, "publish-truststore", "--stack", "ng-rotate", "--region", "eu-west-1", *args],
+            cwd=tmp_path,
+            env=os.environ | {"AWS_ENDPOINT_URL": s3_server},
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    def version() -> str:
+        parameters = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Parameters"]
+        return next(p.get("ParameterValue", "") for p in parameters if p["ParameterKey"] == "TruststoreVersion")
+
+    first = publish("--bundle", "v1.pem", "--yes", "--test-client", "alice.pem")
+    assert first.returncode == 0, first.stderr
+    assert f"+ {sha256_hex(ISSUING.cert)}" in first.stdout
+    published = version()
+    assert published
+    unasked = publish("--bundle", "v2.pem")  # no terminal and no --yes: nothing changes
+    assert unasked.returncode == 1
+    assert "--yes" in unasked.stderr
+    assert f"- {sha256_hex(ISSUING.cert)}" in unasked.stdout
+    assert f"+ {sha256_hex(CRL_SIGNER.cert)}" in unasked.stdout
+    assert version() == published
+    orphaned = publish("--bundle", "v2.pem", "--yes", "--test-client", "alice.pem")  # alice's issuer is gone
+    assert orphaned.returncode == 1
+    assert "sample alice.pem: UNTRUSTED_ISSUER" in orphaned.stderr
+    assert version() == published
+    (tmp_path / "with-leaf.pem").write_bytes(pem(ROOT.cert, LEAF.cert))
+    refused = publish("--bundle", "with-leaf.pem", "--check-only")
+    assert refused.returncode == 1
+    assert "would skip entry 2: CN=node-1" in refused.stderr
