@@ -169,6 +169,18 @@ def _invoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mirror(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    _load_env_vars(args.env_vars, args.function)
+    from nodegate_authorizer.mirror_handler import run_from_environment
+
+    report = run_from_environment(os.environ, datetime.now(UTC), dry_run=args.dry_run)
+    for line in report.lines():
+        print(line)
+    return 1 if report.error else 0
+
+
 def _load_env_vars(path: str | None, function: str) -> None:
     """Give this process the function's environment the way `sam local invoke` builds it (``nodegate.samlocal``):
     template values, then the shell's, then the env-vars file's (``$PWD`` expanded); undeclared names dropped.
@@ -382,6 +394,18 @@ def parser() -> argparse.ArgumentParser:
     )
     add_arguments(publish)
 
+    mirror = _command(
+        commands,
+        "mirror",
+        "run the CRL mirror once: fetch, verify and store the truststore CAs' CRLs (exit 1 if it cannot run)",
+        "Run the CRL mirror once, with the settings from the environment (or --env-vars): TRUSTSTORE_URI, "
+        "CRL_STORE_URI, CRL_MIRROR_URLS and the fetch settings. Example: nodegate mirror --dry-run --env-vars "
+        "events/env.json",
+    )
+    mirror.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
+    mirror.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"CrlMirrorFunction": {...}})')
+    mirror.add_argument("--function", default="CrlMirrorFunction", help="function (logical id in template.yaml)")
+
     demo = _command(commands, "demo", "run the end-to-end demo and print its table (what `make demo` runs)")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
@@ -397,6 +421,7 @@ HANDLERS = {
     "explain": _explain,
     "publish-truststore": _publish,
     "demo": _demo,
+    "mirror": _mirror,
 }
 
 

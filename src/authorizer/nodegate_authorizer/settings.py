@@ -22,6 +22,16 @@ class RevocationMode(StrEnum):
     OFF = "off"
 
 
+class RevocationFetch(StrEnum):
+    """Where revocation answers may come from on the request path."""
+
+    ON = "on"
+    """CRL distribution points and OCSP responders are fetched when the caches hold no fresh answer."""
+    STORE_ONLY = "store-only"
+    """Only the CRL store and cached answers: no fetch on the request path (an authorizer without egress,
+    with the CRL mirror filling the store)."""
+
+
 class ConfigError(ValueError):
     """A setting is missing or invalid; every request is denied until it is fixed."""
 
@@ -39,6 +49,7 @@ class Settings:
     access_policy_refresh_seconds: float = 300.0
     source_max_stale_seconds: float = 3600.0
     revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
+    revocation_fetch: RevocationFetch = RevocationFetch.ON
     fetch_timeout_seconds: float = 1.5
     fetch_max_bytes: int = 16 * 1024 * 1024
     fetch_allowed_networks: tuple[str, ...] = ()
@@ -69,6 +80,7 @@ SETTING_NAMES = (
     "CRL_STORE_URI",
     "ACCESS_POLICY_URI",
     "REVOCATION_MODE",
+    "REVOCATION_FETCH",
     "FETCH_MAX_BYTES",
     "USER_ID_ATTRIBUTE",
     "NODE_ID_ATTRIBUTE",
@@ -104,6 +116,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     except ValueError:
         choices = ", ".join(m.value for m in RevocationMode)
         raise ConfigError(f"REVOCATION_MODE={mode!r} is not one of: {choices}") from None
+    fetch = env.get("REVOCATION_FETCH", "").strip() or RevocationFetch.ON.value
+    try:
+        values["revocation_fetch"] = RevocationFetch(fetch)
+    except ValueError:
+        choices = ", ".join(f.value for f in RevocationFetch)
+        raise ConfigError(f"REVOCATION_FETCH={fetch!r} is not one of: {choices}") from None
     for name, (field, low, high) in _FLOATS.items():
         raw = env.get(name, "").strip()
         if not raw:

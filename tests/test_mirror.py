@@ -1,0 +1,262 @@
+"""The CRL mirror against real CRLs served over HTTP on 127.0.0.1, a file:// store and a moto S3 store,
+and the authorizer's REVOCATION_FETCH=store-only setting."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from conftest import Invoke
+from nodegate.pki import CertificateAuthority, crl_der, new_key, pem
+from nodegate.testing import World
+from nodegate_authorizer.mirror import Action, MirrorReport, object_name
+from nodegate_authorizer.mirror_handler import metric_values, run_from_environment
+from nodegate_authorizer.settings import ConfigError, RevocationFetch, load_settings
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+"""One validation time for the whole module (the test PKI is issued at the real time)."""
+HOUR = dt.timedelta(hours=1)
+
+
+def issuing_url(world: World) -> str:
+    return f"{world.server.url}/crl/issuing.crl"
+
+
+def root_url(world: World) -> str:
+    return f"{world.server.url}/crl/root.crl"
+
+
+def env(world: World, store: str | None = None, **extra: str) -> dict[str, str]:
+    return world.env(CRL_STORE_URI=store or world.crl_store.as_uri(), CRL_MIRROR_URLS=issuing_url(world), **extra)
+
+
+def serve(world: World, **crls: bytes) -> None:
+    """Serve exactly these CRL bytes (``root=...``, ``issuing=...``)."""
+    world.responder.crl_override.update(crls)
+
+
+def crl(ca: CertificateAuthority, number: int = 1, **kw: Any) -> bytes:
+    kw.setdefault("this_update", NOW - HOUR)
+    kw.setdefault("next_update", NOW + 5 * HOUR)
+    return crl_der(ca.crl({}, number=number, **kw))
+
+
+def stored(world: World, url: str) -> bytes | None:
+    path = world.crl_store / object_name(url)
+    return path.read_bytes() if path.exists() else None
+
+
+def run(world: World, *, dry_run: bool = False, **extra: str) -> MirrorReport:
+    return run_from_environment(env(world, **extra), NOW, dry_run=dry_run)
+
+
+def actions(report: MirrorReport) -> dict[str, str]:
+    assert report.error is None, report.error
+    return {result.url.rsplit("/", 1)[1]: result.action for result in report.results}
+
+
+def test_collects_cdps_of_truststore_cas_plus_extra_urls_and_writes_verified_crls(world: World) -> None:
+    good_root, good_issuing = crl(world.root), crl(world.issuing)
+    serve(world, root=good_root, issuing=good_issuing)
+    report = run(world)
+    # root.crl comes from the issuing CA certificate's CDP, issuing.crl from CRL_MIRROR_URLS
+    assert actions(report) == {"root.crl": Action.WRITTEN, "issuing.crl": Action.WRITTEN}
+    assert stored(world, root_url(world)) == good_root
+    assert stored(world, issuing_url(world)) == good_issuing
+
+
+def test_only_changed_crls_are_written(world: World) -> None:
+    serve(world, root=crl(world.root), issuing=crl(world.issuing))
+    run(world)
+    before = {p.name: p.stat().st_mtime_ns for p in world.crl_store.iterdir()}
+    assert actions(run(world)) == {"root.crl": Action.UNCHANGED, "issuing.crl": Action.UNCHANGED}
+    assert {p.name: p.stat().st_mtime_ns for p in world.crl_store.iterdir()} == before
+    newer = crl(world.issuing, number=2)
+    serve(world, issuing=newer)
+    assert actions(run(world)) == {"root.crl": Action.UNCHANGED, "issuing.crl": Action.WRITTEN}
+    assert stored(world, issuing_url(world)) == newer
+    assert (world.crl_store / object_name(root_url(world))).stat().st_mtime_ns == before[object_name(root_url(world))]
+
+
+@pytest.mark.parametrize("fault", ["500", "garbage", "hang", "down"])
+def test_a_cdp_that_is_down_keeps_the_last_good_copy(world: World, fault: str) -> None:
+    good = crl(world.issuing)
+    serve(world, root=crl(world.root), issuing=good)
+    run(world)
+    world.server.slow_seconds = 1.0
+    if fault == "down":
+        world.server.shutdown()
+        world.server.server_close()  # connections are refused
+    else:
+        world.server.faults["crl"] = fault
+    report = run(world)
+    assert actions(report) == {"root.crl": Action.KEPT, "issuing.crl": Action.KEPT}
+    assert stored(world, issuing_url(world)) == good
+    assert all(r.why for r in report.results)
+
+
+def _without_number(ca: CertificateAuthority) -> bytes:
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+    )
+    return crl_der(builder.sign(ca.key, hashes.SHA256()))
+
+
+BAD: dict[str, tuple[Callable[[World], bytes], str]] = {
+    "bad signature": (lambda w: crl(w.issuing, number=5, signer=new_key()), "signature is not valid"),
+    "stale": (lambda w: crl(w.issuing, number=5, this_update=NOW - 3 * HOUR, next_update=NOW - HOUR), "stale"),
+    "future thisUpdate": (lambda w: crl(w.issuing, number=5, this_update=NOW + HOUR), "in the future"),
+    "rolled back": (lambda w: crl(w.issuing, number=1), "rollback"),
+    "same number, other content": (lambda w: crl(w.issuing, number=3, this_update=NOW - 2 * HOUR), "cRLNumber 3"),
+    "no cRLNumber": (lambda w: _without_number(w.issuing), "no cRLNumber"),
+    "not a CRL": (lambda w: b"\x30\x03\x02\x01\x00", "malformed"),
+    "other CA, same name": (
+        lambda w: crl(CertificateAuthority.root("nodegate test issuing", key="ec"), number=5),
+        "signature is not valid",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_a_bad_crl_is_never_written_and_the_good_copy_stays(world: World, kind: str) -> None:
+    make, why = BAD[kind]
+    good = crl(world.issuing, number=3)
+    serve(world, root=crl(world.root), issuing=good)
+    run(world)
+    serve(world, issuing=make(world))
+    report = run(world)
+    assert actions(report)["issuing.crl"] == Action.KEPT
+    assert why in next(r.why for r in report.results if r.url == issuing_url(world))
+    assert stored(world, issuing_url(world)) == good
+
+
+@pytest.mark.parametrize("kind", sorted(set(BAD) - {"rolled back", "same number, other content"}))
+def test_a_bad_crl_is_not_written_into_an_empty_store(world: World, kind: str) -> None:
+    serve(world, root=crl(world.root), issuing=BAD[kind][0](world))
+    assert actions(run(world))["issuing.crl"] == Action.KEPT
+    assert stored(world, issuing_url(world)) is None
+
+
+def test_a_crl_signed_by_an_expired_intermediate_is_not_written(world: World, tmp_path: Path) -> None:
+    old = world.root.sub_ca("nodegate old issuing", not_before=NOW - dt.timedelta(days=2000))
+    world.truststore.write_bytes(pem(world.root.cert, world.issuing.cert, old.cert))
+    serve(world, root=crl(world.root), issuing=crl(old))
+    report = run(world)
+    assert actions(report)["issuing.crl"] == Action.KEPT
+    assert "CRL signer path" in report.results[-1].why
+
+
+def test_dry_run_writes_nothing_and_says_what_it_would(world: World) -> None:
+    serve(world, root=crl(world.root), issuing=crl(world.issuing))
+    report = run(world, dry_run=True)
+    assert actions(report) == {"root.crl": Action.WOULD_WRITE, "issuing.crl": Action.WOULD_WRITE}
+    assert list(world.crl_store.iterdir()) == []
+    assert any(line.startswith("would-write") for line in report.lines())
+
+
+def test_metric_values_per_issuer(world: World) -> None:
+    serve(
+        world,
+        root=crl(world.root, this_update=NOW - 2 * HOUR, next_update=NOW + 20 * HOUR),
+        issuing=crl(world.issuing, this_update=NOW - HOUR, next_update=NOW + 5 * HOUR),
+    )
+    report = run(world)
+    values = {(name, dims.get("Issuer")): value for name, value, dims in metric_values(report)}
+    root, issuing = world.root.cert.subject.rfc4514_string(), world.issuing.cert.subject.rfc4514_string()
+    assert values == {
+        ("CrlAgeSeconds", root): 7200.0,
+        ("CrlSecondsToNextUpdate", root): 72000.0,
+        ("CrlAgeSeconds", issuing): 3600.0,
+        ("CrlSecondsToNextUpdate", issuing): 18000.0,
+        ("CrlSecondsToNextUpdateMin", None): 18000.0,
+        ("CrlMirrorKeptLastGood", None): 0.0,
+    }
+    # the issuing CDP goes down: its last good copy still counts, and the kept URL is counted
+    world.server.faults["crl"] = "500"
+    values = {(name, dims.get("Issuer")): value for name, value, dims in metric_values(run(world))}
+    assert values[("CrlAgeSeconds", issuing)] == 3600.0
+    assert values[("CrlMirrorKeptLastGood", None)] == 2.0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"CRL_MIRROR_URLS": "ftp://example.com/x.crl"}, "CRL_MIRROR_URLS"),
+        ({"CRL_STORE_URI": ""}, "CRL_STORE_URI is not set"),
+        ({"TRUSTSTORE_URI": "file:///nonexistent/ts.pem"}, "nonexistent"),
+        ({"FETCH_MAX_BYTES": "x"}, "FETCH_MAX_BYTES"),
+    ],
+)
+def test_a_run_that_cannot_start_is_one_error_line(world: World, overrides: dict[str, str], message: str) -> None:
+    report = run_from_environment(env(world) | overrides, NOW)
+    assert report.error is not None
+    assert message in report.error
+    assert report.lines() == [f"error: {report.error}"]
+    assert metric_values(report) == [("CrlMirrorFailed", 1.0, {})]
+
+
+def test_mirror_into_s3_writes_only_changes_and_the_authorizer_decides_from_it(
+    world: World, invoke: Invoke, bucket: Any
+) -> None:
+    s3, name = bucket
+    s3.put_object(Bucket=name, Key="ts.pem", Body=world.truststore.read_bytes())
+    alice, eve = world.client(), world.client("eve")
+    now = dt.datetime.now(dt.UTC)
+    revoked = crl_der(world.issuing.crl({eve.cert.serial_number: now - HOUR}, this_update=now - HOUR))
+    serve(world, root=crl_der(world.root.crl(this_update=now - HOUR)), issuing=revoked)
+    overrides = {"TRUSTSTORE_URI": f"s3://{name}/ts.pem"}
+    store = f"s3://{name}/crls/"
+    report = run_from_environment(env(world, store, **overrides), now)
+    assert actions(report) == {"root.crl": Action.WRITTEN, "issuing.crl": Action.WRITTEN}
+    assert actions(run_from_environment(env(world, store, **overrides), now)) == {
+        "root.crl": Action.UNCHANGED,
+        "issuing.crl": Action.UNCHANGED,
+    }
+    versions = s3.list_object_versions(Bucket=name, Prefix="crls/")["Versions"]
+    assert len(versions) == 2  # one PutObject per CRL: the second run wrote nothing
+    assert s3.get_object(Bucket=name, Key=f"crls/{object_name(issuing_url(world))}")["Body"].read() == revoked
+    hits = dict(world.server.hits)
+    store_only = overrides | {"CRL_STORE_URI": store, "REVOCATION_FETCH": "store-only"}
+    assert invoke(alice.cert_pem(), env=store_only)[:2] == ("Allow", None)
+    assert invoke(eve.cert_pem(), env=store_only)[:2] == ("Deny", "REVOKED")
+    assert world.server.hits == hits
+
+
+def test_store_only_decides_from_the_store_and_never_asks_the_live_server(world: World, invoke: Invoke) -> None:
+    """The leaf names a CDP and an OCSP responder on a live server; with store-only neither is asked."""
+    alice, eve = world.client(), world.client("eve")
+    world.store_crl(world.issuing, {eve.cert.serial_number: dt.datetime.now(dt.UTC) - HOUR})
+    world.store_crl(world.root, {}, name="root.crl")
+    settings = {"CRL_STORE_URI": world.crl_store.as_uri(), "REVOCATION_FETCH": "store-only"}
+    assert invoke(alice.cert_pem(), env=settings)[:2] == ("Allow", None)
+    assert invoke(eve.cert_pem(), env=settings)[:2] == ("Deny", "REVOKED")
+    assert world.server.hits == {}
+    # without the setting the same decision fetches (the server is live and asked)
+    assert invoke(alice.cert_pem(), env={"CRL_STORE_URI": world.crl_store.as_uri()})[:2] == ("Allow", None)
+    assert world.server.hits
+
+
+def test_store_only_never_passes_a_certificate_whose_sources_were_not_asked(world: World, invoke: Invoke) -> None:
+    """An OCSP-only leaf has a source: not asking it leaves it unanswered, so hard-fail denies (fail closed)."""
+    ocsp_only = world.client(with_crl_url=False)
+    world.store_crl(world.root, {}, name="root.crl")
+    settings = {"CRL_STORE_URI": world.crl_store.as_uri(), "REVOCATION_FETCH": "store-only"}
+    assert invoke(ocsp_only.cert_pem(), env=settings)[:2] == ("Deny", "REVOCATION_UNAVAILABLE")
+    assert world.server.hits == {}
+
+
+def test_revocation_fetch_setting() -> None:
+    base = {"TRUSTSTORE_URI": "file:///ts.pem"}
+    assert load_settings(base).revocation_fetch is RevocationFetch.ON
+    assert load_settings(base | {"REVOCATION_FETCH": "store-only"}).revocation_fetch is RevocationFetch.STORE_ONLY
+    with pytest.raises(ConfigError, match="REVOCATION_FETCH"):
+        load_settings(base | {"REVOCATION_FETCH": "never"})
