@@ -260,3 +260,47 @@ def test_revocation_fetch_setting() -> None:
     assert load_settings(base | {"REVOCATION_FETCH": "store-only"}).revocation_fetch is RevocationFetch.STORE_ONLY
     with pytest.raises(ConfigError, match="REVOCATION_FETCH"):
         load_settings(base | {"REVOCATION_FETCH": "never"})
+
+
+def test_nodegate_mirror_command_against_the_dev_pki_server(tmp_path: Path) -> None:
+    """`nodegate mirror --dry-run` prints what it would write and writes nothing; then a run writes, and the
+    next one finds nothing changed."""
+    import subprocess
+    import sys
+
+    from nodegate.stack import free_port
+
+    nodegate = str(Path(sys.executable).parent / "nodegate")
+    port = free_port()
+    pki, store = tmp_path / "pki", tmp_path / "store"
+    store.mkdir()
+    subprocess.run([nodegate, "pki", "init", str(pki), "--url", f"http://127.0.0.1:{port}"], check=True)
+    server = subprocess.Popen([nodegate, "pki", "serve", str(pki)], stdout=subprocess.PIPE, text=True)
+    environment = {
+        "PATH": "/usr/bin:/bin",
+        "TRUSTSTORE_URI": (pki / "truststore.pem").as_uri(),
+        "CRL_STORE_URI": store.as_uri(),
+        "CRL_MIRROR_URLS": f"http://127.0.0.1:{port}/crl/issuing.crl",
+        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
+    }
+
+    def mirror(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [nodegate, "mirror", *args]
+        return subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60, check=False)
+
+    try:
+        assert "OCSP at" in (server.stdout.readline() if server.stdout else "")
+        dry = mirror("--dry-run")
+        assert dry.returncode == 0, dry.stderr
+        assert [line.split()[0] for line in dry.stdout.splitlines() if "://" in line] == ["would-write"] * 2
+        assert list(store.iterdir()) == []
+        assert [line.split()[0] for line in mirror().stdout.splitlines() if "->" in line] == ["written"] * 2
+        assert [line.split()[0] for line in mirror().stdout.splitlines() if "->" in line] == ["unchanged"] * 2
+        assert len(list(store.iterdir())) == 2
+        environment["CRL_MIRROR_URLS"] = "ftp://127.0.0.1/x.crl"
+        broken = mirror()
+        assert broken.returncode == 1
+        assert broken.stderr.startswith("nodegate mirror: error: configuration: CRL_MIRROR_URLS")
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -216,7 +216,8 @@ def translated(**parameters: str) -> dict[str, Any]:
             return {}
 
     template = copy.deepcopy(json.loads(json.dumps(TEMPLATE)))
-    template["Resources"]["AuthorizerFunction"]["Properties"]["CodeUri"] = "s3://bucket/authorizer.zip"
+    for function in ("AuthorizerFunction", "CrlMirrorFunction"):
+        template["Resources"][function]["Properties"]["CodeUri"] = "s3://bucket/authorizer.zip"
     template["Resources"]["NodeCodeLayer"]["Properties"]["ContentUri"] = "s3://bucket/node.zip"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return transform(template, parameters, NoManagedPolicies())  # type: ignore[no-any-return]
@@ -302,7 +303,8 @@ def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> N
     resources = translated()["Resources"]
     parameters = {"TruststoreKey", "TruststoreVersion"}
     touched = {name for name, r in resources.items() if references(r.get("Properties", {}), parameters)}
-    assert touched <= {"ApiDomain", "AuthorizerFunction", "AuthorizerFunctionRole", "TruststoreBucketPolicy"}
+    readers = {"AuthorizerFunction", "AuthorizerFunctionRole", "CrlMirrorFunction", "CrlMirrorFunctionRole"}
+    assert touched <= {"ApiDomain", "TruststoreBucketPolicy", *readers}
     assert not {name for name in touched if name.startswith("Node")}
     assert TEMPLATE["Parameters"]["NodeAmiId"]["Type"] == "AWS::EC2::Image::Id"  # not re-resolved on update
 
@@ -315,12 +317,22 @@ def test_every_template_name_the_readme_mentions_exists() -> None:
     assert names - metrics <= known, sorted(names - metrics - known)
 
 
+def mirror_metric_names() -> set[str]:
+    """Every metric name the CRL mirror publishes (a run that worked, and one that could not start)."""
+    from nodegate_authorizer.mirror import Freshness, MirrorReport
+    from nodegate_authorizer.mirror_handler import metric_values
+
+    reports = (MirrorReport(freshness=(Freshness("CN=x", 0.0, 0.0),)), MirrorReport(error="x"))
+    return {name for report in reports for name, _, _ in metric_values(report)}
+
+
 def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
     from nodegate_authorizer.handler import decision_metric
     from nodegate_authorizer.reasons import Reason
 
     emitted = {"RevocationSourceFailure", "RevocationSoftFail", "TruststoreEntrySkipped", decision_metric(None)}
     emitted |= {decision_metric(reason) for reason in Reason}
+    emitted |= mirror_metric_names()
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
     assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
@@ -332,3 +344,70 @@ def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
     shown = set(re.findall(r'\["nodegate", "([A-Za-z]+)"', body))
     assert shown <= emitted
     assert {"Allow", "DenyRevoked", "DenyRevocationUnavailable", "DenyInternalError"} <= shown
+
+
+def test_crl_mirror_is_opt_in_on_a_schedule_with_least_privilege() -> None:
+    mirror = RESOURCES["CrlMirrorFunction"]
+    assert TEMPLATE["Parameters"]["CrlMirror"]["Default"] == "false"
+    assert TEMPLATE["Conditions"]["MirrorEnabled"] == {"Fn::Equals": [{"Ref": "CrlMirror"}, "true"]}
+    for name in ("CrlMirrorFunction", "CrlMirrorLogGroup", "CrlNearNextUpdateAlarm", "CrlMirrorErrorsAlarm"):
+        assert RESOURCES[name]["Condition"] == "MirrorEnabled"
+    properties = mirror["Properties"]
+    # the authorizer's code and validation rules, its own entry point
+    assert (properties["CodeUri"], properties["Handler"]) == ("src/authorizer", "mirror_app.lambda_handler")
+    schedule = properties["Events"]["Schedule"]
+    assert schedule["Type"] == "Schedule"
+    assert schedule["Properties"]["Schedule"] == {"Ref": "CrlMirrorSchedule"}
+    assert TEMPLATE["Parameters"]["CrlMirrorSchedule"]["Default"] == "rate(15 minutes)"
+    statements = properties["Policies"][0]["Statement"]
+    granted = {
+        (action, json.dumps(s["Resource"], sort_keys=True))
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    truststore = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/${TruststoreKey}"})
+    mirrored = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/crls/mirror-*"})
+    bucket = json.dumps({"Fn::GetAtt": ["TruststoreBucket", "Arn"]}, sort_keys=True)
+    assert granted == {
+        ("s3:GetObject", truststore),
+        ("s3:GetObjectVersion", truststore),
+        ("s3:GetObject", mirrored),
+        ("s3:PutObject", mirrored),  # it writes only its own objects under the CRL prefix
+        ("s3:ListBucket", bucket),
+    }
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["crls/*"]}}
+    variables = properties["Environment"]["Variables"]
+    assert variables["CRL_STORE_URI"] == props("AuthorizerFunction")["Environment"]["Variables"]["CRL_STORE_URI"]
+    assert variables["CRL_MIRROR_URLS"] == {"Ref": "CrlMirrorUrls"}
+    plain = {k: v for k, v in variables.items() if isinstance(v, str)}
+    load_settings(plain | {"TRUSTSTORE_URI": "s3://bucket-name/truststore.pem"})
+
+
+def test_crl_mirror_alarms_on_a_crl_near_its_next_update_and_on_errors() -> None:
+    near = props("CrlNearNextUpdateAlarm")
+    assert near["MetricName"] == "CrlSecondsToNextUpdateMin"
+    assert near["MetricName"] in mirror_metric_names()
+    assert near["Dimensions"] == [{"Name": "service", "Value": "crl-mirror"}]
+    assert (near["Statistic"], near["ComparisonOperator"]) == ("Minimum", "LessThanThreshold")
+    assert near["Threshold"] == {"Ref": "CrlNextUpdateAlarmSeconds"}
+    assert near["TreatMissingData"] == "breaching"  # a mirror that stops publishing alarms too
+    errors = props("CrlMirrorErrorsAlarm")
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CrlMirrorFunction"}}]
+
+
+def test_authorizer_fetch_setting_is_a_parameter_defaulting_to_on() -> None:
+    assert props("AuthorizerFunction")["Environment"]["Variables"]["REVOCATION_FETCH"] == {"Ref": "RevocationFetch"}
+    parameter = TEMPLATE["Parameters"]["RevocationFetch"]
+    assert parameter["Default"] == "on"
+    for value in parameter["AllowedValues"]:
+        load_settings({"TRUSTSTORE_URI": "file:///ts.pem", "REVOCATION_FETCH": value})
+
+
+def test_translated_mirror_runs_on_an_eventbridge_rule_only_when_enabled() -> None:
+    off = translated()["Resources"]
+    rules = {name: r for name, r in off.items() if r["Type"] == "AWS::Events::Rule"}
+    assert rules
+    assert all(r.get("Condition") == "MirrorEnabled" for r in rules.values())
+    assert all(r["Properties"]["ScheduleExpression"] == {"Ref": "CrlMirrorSchedule"} for r in rules.values())

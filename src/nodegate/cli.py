@@ -176,9 +176,12 @@ def _mirror(args: argparse.Namespace) -> int:
     from nodegate_authorizer.mirror_handler import run_from_environment
 
     report = run_from_environment(os.environ, datetime.now(UTC), dry_run=args.dry_run)
+    if report.error:
+        print(f"nodegate mirror: error: {report.error}", file=sys.stderr)
+        return 1
     for line in report.lines():
         print(line)
-    return 1 if report.error else 0
+    return 0
 
 
 def _load_env_vars(path: str | None, function: str) -> None:
