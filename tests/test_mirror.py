@@ -304,3 +304,33 @@ def test_nodegate_mirror_command_against_the_dev_pki_server(tmp_path: Path) -> N
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_the_local_stack_runs_the_mirror_on_a_timer(tmp_path: Path) -> None:
+    """`nodegate up`'s stack: the mirror stores both dev CRLs at start, and a revocation reaches the store."""
+    import time
+
+    import boto3
+
+    from nodegate.stack import BUCKET, running_stack
+
+    with running_stack(tmp_path / "pki", mirror_seconds=0.3, policy=None) as stack:
+        s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)  # the stack sets the credentials
+
+        def mirrored() -> dict[str, bytes]:
+            listing = s3.list_objects_v2(Bucket=BUCKET, Prefix="crls/mirror-").get("Contents", [])
+            return {o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listing}
+
+        before = mirrored()
+        assert len(before) == 2
+        bob = stack.pki.issue("bob", "node-2")
+        time.sleep(1.1)  # the dev PKI numbers its CRLs by the second
+        stack.pki.revoke(str(bob))
+        serial = x509.load_pem_x509_certificate(bob.read_bytes()).serial_number
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            listed = {revoked.serial_number for data in mirrored().values() for revoked in x509.load_der_x509_crl(data)}
+            if serial in listed:
+                break
+            time.sleep(0.2)
+        assert serial in listed

@@ -118,7 +118,9 @@ def _up(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     policy = json.loads(Path(args.policy).read_text()) if args.policy else DEFAULT_POLICY
     nodegate = Path(sys.executable).parent / "nodegate"
-    with running_stack(root, edge_port=args.port, quiet=False, policy=policy) as stack:
+    with running_stack(
+        root, edge_port=args.port, quiet=False, policy=policy, mirror_seconds=args.mirror_seconds
+    ) as stack:
         for user, node in (("alice", "node-1"), ("bob", "node-2"), ("carol", "node-3")):
             if not (root / "clients" / f"{user}-{node}.pem").exists():
                 stack.pki.issue(user, node)
@@ -344,6 +346,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", default=".nodegate/pki", help="PKI directory (created when missing)")
     up.add_argument("--port", type=int, default=8443, help="port of the edge")
     up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
+    up.add_argument(
+        "--mirror-seconds", type=float, default=60.0, help="run the CRL mirror this often (0: never; see README)"
+    )
 
     samples = _command(
         commands,
