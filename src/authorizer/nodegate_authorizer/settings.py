@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from .identity import ATTRIBUTE_OIDS
 
+E = TypeVar("E", bound=StrEnum)
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -102,6 +104,17 @@ def _uri(env: Mapping[str, str], name: str, *, required: bool = False) -> str | 
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: E) -> E:
+    """The member of ``default``'s enum that ``env[name]`` names (``default`` when unset)."""
+    kind = type(default)
+    raw = env.get(name, "").strip() or default.value
+    try:
+        return kind(raw)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{name}={raw!r} is not one of: {choices}") from None
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from ``env``; raise ConfigError naming the first bad variable."""
     values: dict[str, object] = {
@@ -110,18 +123,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "crl_store_uri": _uri(env, "CRL_STORE_URI"),
         "access_policy_uri": _uri(env, "ACCESS_POLICY_URI"),
     }
-    mode = env.get("REVOCATION_MODE", "").strip() or RevocationMode.HARD_FAIL.value
-    try:
-        values["revocation_mode"] = RevocationMode(mode)
-    except ValueError:
-        choices = ", ".join(m.value for m in RevocationMode)
-        raise ConfigError(f"REVOCATION_MODE={mode!r} is not one of: {choices}") from None
-    fetch = env.get("REVOCATION_FETCH", "").strip() or RevocationFetch.ON.value
-    try:
-        values["revocation_fetch"] = RevocationFetch(fetch)
-    except ValueError:
-        choices = ", ".join(f.value for f in RevocationFetch)
-        raise ConfigError(f"REVOCATION_FETCH={fetch!r} is not one of: {choices}") from None
+    values["revocation_mode"] = _choice(env, "REVOCATION_MODE", RevocationMode.HARD_FAIL)
+    values["revocation_fetch"] = _choice(env, "REVOCATION_FETCH", RevocationFetch.ON)
     for name, (field, low, high) in _FLOATS.items():
         raw = env.get(name, "").strip()
         if not raw:
