@@ -334,3 +334,33 @@ def test_the_local_stack_runs_the_mirror_on_a_timer(tmp_path: Path) -> None:
                 break
             time.sleep(0.2)
         assert serial in listed
+
+
+def test_lambda_handler_publishes_the_metric_the_alarm_watches(
+    world: World, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+    import json
+
+    entry = Path(__file__).resolve().parent.parent / "src" / "authorizer" / "mirror_app.py"
+    spec = importlib.util.spec_from_file_location("mirror_app", entry)  # the module the template's Handler names
+    assert spec is not None
+    assert spec.loader is not None
+    mirror_app = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mirror_app)
+    serve(world, root=crl(world.root), issuing=crl(world.issuing))
+    for key, value in (env(world) | {"POWERTOOLS_METRICS_DISABLED": "false"}).items():
+        monkeypatch.setenv(key, value)
+    summary = mirror_app.lambda_handler({"source": "aws.events"}, None)
+    assert summary["error"] is None
+    assert [r["action"] for r in summary["results"]] == [Action.WRITTEN, Action.WRITTEN]
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    by_name = {m["Name"]: (doc, d) for doc in emitted for d in doc["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    doc, directive = by_name["CrlSecondsToNextUpdateMin"]
+    assert (directive["Namespace"], directive["Dimensions"], doc["service"]) == (
+        "nodegate",
+        [["service"]],
+        "crl-mirror",
+    )
+    assert 17000 < doc["CrlSecondsToNextUpdateMin"][0] <= 18000  # nextUpdate NOW + 5 h, run a moment later
+    assert by_name["CrlAgeSeconds"][1]["Dimensions"] == [["service", "Issuer"]]
