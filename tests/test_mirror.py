@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, crl_der, new_key, pem
@@ -364,3 +366,47 @@ def test_lambda_handler_publishes_the_metric_the_alarm_watches(
     )
     assert 17000 < doc["CrlSecondsToNextUpdateMin"][0] <= 18000  # nextUpdate NOW + 5 h, run a moment later
     assert by_name["CrlAgeSeconds"][1]["Dimensions"] == [["service", "Issuer"]]
+
+
+ROOT_CA = CertificateAuthority.root("judge root")
+ISSUING_CA = ROOT_CA.sub_ca("judge issuing")
+FOREIGN_KEY = new_key()
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    this_hours=st.integers(-72, 3),
+    valid_hours=st.integers(0, 72),
+    number=st.none() | st.integers(0, 6),
+    stored_number=st.none() | st.integers(0, 6),
+    foreign=st.booleans(),
+)
+def test_judge_writes_exactly_the_crls_every_rule_allows(
+    this_hours: int, valid_hours: int, number: int | None, stored_number: int | None, foreign: bool
+) -> None:
+    """Generated CRLs: written iff signed by the issuing CA, thisUpdate not in the future, nextUpdate not
+    passed (both with the 60 s skew), a cRLNumber, and a number above the stored copy's."""
+    from nodegate_authorizer.chain import PathPolicy
+    from nodegate_authorizer.mirror import judge
+    from nodegate_authorizer.truststore import parse_truststore
+
+    this_update = NOW + dt.timedelta(hours=this_hours)
+    next_update = this_update + dt.timedelta(hours=valid_hours)
+    builder = x509.CertificateRevocationListBuilder().issuer_name(ISSUING_CA.cert.subject)
+    builder = builder.last_update(this_update).next_update(next_update)
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number), critical=False)
+    fetched = crl_der(builder.sign(FOREIGN_KEY if foreign else ISSUING_CA.key, hashes.SHA256()))
+    stored = None if stored_number is None else crl(ISSUING_CA, number=stored_number, this_update=NOW - 2 * HOUR)
+    truststore = parse_truststore(pem(ROOT_CA.cert, ISSUING_CA.cert))
+    skew = dt.timedelta(seconds=60)
+    write, why = judge(fetched, stored, truststore, NOW, skew, PathPolicy())
+    expected = (
+        not foreign
+        and this_update <= NOW + skew
+        and next_update + skew >= NOW
+        and number is not None
+        and (stored_number is None or number > stored_number)
+    )
+    assert write is expected, why
+    assert bool(why) is not write
