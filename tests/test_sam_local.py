@@ -204,3 +204,33 @@ def test_an_empty_s3_endpoint_variable_is_s3s_own_endpoint(monkeypatch: pytest.M
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "")
     assert boto3.client("s3", region_name="eu-west-1").meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
     assert TEMPLATE["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]["AWS_ENDPOINT_URL_S3"] == ""
+
+
+def test_crl_mirror_rehearsal_runs_from_the_package_alone(sample_s3: str, task_root: Path, runtime_python: str) -> None:
+    """CrlMirrorFunction's Handler, mirror_app.lambda_handler, imports and runs from the built package alone
+    (-S: no site-packages) with the template's environment: the refused loopback URL keeps the last good copy."""
+    mirror = "CrlMirrorFunction"
+    given = overrides(json.loads((ROOT / "events" / "sam-env.json").read_text()), FUNCTION)
+    given = {name: value for name, value in given.items() if name in declared_variables(TEMPLATE, mirror)}
+    given |= {"AWS_ENDPOINT_URL_S3": sample_s3, "CRL_MIRROR_URLS": "http://127.0.0.1:9/issuing.crl"}
+    environment = function_environment(declared_variables(TEMPLATE, mirror), given, {}) | {
+        "LAMBDA_TASK_ROOT": str(task_root),
+        "PYTHONPATH": str(task_root),
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    program = "import json, mirror_app\nprint(json.dumps(mirror_app.lambda_handler({}, None)))\n"
+    result = subprocess.run(
+        [runtime_python, "-S", "-c", program],
+        cwd=task_root,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["error"] is None
+    assert [(r["action"], "which revocation fetches may not reach" in r["why"]) for r in summary["results"]] == [
+        ("kept-last-good", True)
+    ]
