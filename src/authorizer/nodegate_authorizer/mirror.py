@@ -145,7 +145,10 @@ def judge(
     """(write?, why not) for a fetched CRL against the stored copy: write only a CRL that parses, is usable at
     ``now`` (thisUpdate not in the future, nextUpdate present and not passed), is signed by a truststore
     certificate with a valid path, carries a cRLNumber (RFC 5280 5.2.3) and is newer than the stored copy.
-    ``why`` is empty when the fetched bytes are the stored ones."""
+    ``why`` is empty when the fetched bytes are the stored ones (verified when they were written; their
+    freshness is what the metrics report)."""
+    if stored == fetched:
+        return False, ""
     try:
         index = parse_crl(fetched)
     except SourceInvalid as exc:
@@ -155,8 +158,6 @@ def judge(
         return False, problem
     if index.number is None:
         return False, "CRL has no cRLNumber (RFC 5280 5.2.3), so a rollback could not be told apart"
-    if stored == fetched:
-        return False, ""
     previous = _parsed(stored)
     if previous is not None and previous.issuer == index.issuer and previous.number is not None:
         if index.number < previous.number:
