@@ -15,15 +15,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Invoke
-from nodegate.pki import CertificateAuthority, crl_der, new_key, pem
+from nodegate.pki import CertificateAuthority, crl_der, new_key, pem, utcnow
 from nodegate.testing import World
 from nodegate_authorizer.mirror import Action, MirrorReport, object_name
 from nodegate_authorizer.mirror_handler import metric_values, run_from_environment
 from nodegate_authorizer.settings import ConfigError, RevocationFetch, load_settings
 
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
-"""One validation time for the whole module (the test PKI is issued at the real time)."""
+NOW = utcnow()
+"""The validation time of the running test (set when it starts; the test PKI is backdated 5 minutes)."""
 HOUR = dt.timedelta(hours=1)
+
+
+@pytest.fixture(autouse=True)
+def _validation_time() -> None:
+    """Each test validates at its own start: certificates issued by fixtures are valid then, however long
+    the suite ran before it."""
+    global NOW
+    NOW = utcnow()
 
 
 def issuing_url(world: World) -> str:
@@ -144,7 +152,9 @@ def test_a_bad_crl_is_never_written_and_the_good_copy_stays(world: World, kind: 
 @pytest.mark.parametrize("kind", sorted(set(BAD) - {"rolled back", "same number, other content"}))
 def test_a_bad_crl_is_not_written_into_an_empty_store(world: World, kind: str) -> None:
     serve(world, root=crl(world.root), issuing=BAD[kind][0](world))
-    assert actions(run(world))["issuing.crl"] == Action.KEPT
+    report = run(world)
+    assert actions(report)["issuing.crl"] == Action.KEPT
+    assert report.results[-1].why.endswith("(nothing stored yet)")
     assert stored(world, issuing_url(world)) is None
 
 

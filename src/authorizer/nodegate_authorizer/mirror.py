@@ -194,7 +194,6 @@ def freshness(stored: Sequence[bytes], now: datetime) -> tuple[Freshness, ...]:
 
 
 Fetch = Callable[[str], bytes]
-Write = Callable[[str, bytes], None]
 
 
 def run_mirror(
@@ -203,8 +202,6 @@ def run_mirror(
     now: datetime,
     *,
     dry_run: bool = False,
-    fetch: Fetch | None = None,
-    write: Write | None = None,
 ) -> MirrorReport:
     """One mirror run against the configured truststore and CRL store; never raises for bad input."""
     if settings.crl_store_uri is None:
@@ -216,8 +213,7 @@ def run_mirror(
         listing = list_blobs(settings.crl_store_uri, timeout=timeout)
     except (BlobError, ValueError) as exc:
         return MirrorReport(error=str(exc)[:1000])
-    fetch = fetch or _http_fetch(settings)
-    write = write or write_blob
+    fetch = _http_fetch(settings)
     skew = timedelta(seconds=settings.clock_skew_seconds)
     policy = PathPolicy()
 
@@ -227,17 +223,18 @@ def run_mirror(
             stored = read_blob(target, timeout=timeout, max_bytes=cap).data if target in listing else None
         except BlobError as exc:
             return UrlResult(url, target, Action.KEPT, f"stored copy unreadable: {exc}"), None
+        none_yet = "" if stored is not None else " (nothing stored yet)"
         try:
             fetched = fetch(url)
         except OSError as exc:
-            return UrlResult(url, target, Action.KEPT, f"fetch failed: {exc}"), stored
+            return UrlResult(url, target, Action.KEPT, f"fetch failed: {exc}{none_yet}"), stored
         write_it, why = judge(fetched, stored, truststore, now, skew, policy)
         if not write_it:
-            return UrlResult(url, target, Action.KEPT if why else Action.UNCHANGED, why), stored
+            return UrlResult(url, target, Action.KEPT if why else Action.UNCHANGED, why + (why and none_yet)), stored
         if dry_run:
             return UrlResult(url, target, Action.WOULD_WRITE), stored
         try:
-            write(target, fetched)
+            write_blob(target, fetched)
         except (OSError, ValueError) as exc:
             return UrlResult(url, target, Action.KEPT, f"write failed: {exc}"), stored
         return UrlResult(url, target, Action.WRITTEN), fetched
