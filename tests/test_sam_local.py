@@ -123,27 +123,34 @@ def container_environment(endpoint: str) -> dict[str, str]:
     return function_environment(declared_variables(TEMPLATE, FUNCTION), given, {})
 
 
+def in_package(
+    python: str, task_root: Path, program: str, environment: dict[str, str], stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """Run ``program`` as Lambda would: from the built package alone (-S: no site-packages), in its task root."""
+    return subprocess.run(
+        [python, "-S", "-c", program],
+        cwd=task_root,
+        env=environment | {"LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root)},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(("sample", "effect", "reason"), SAMPLES)
 def test_sam_local_invoke_rehearsal_on_the_sample_events(
     sample: str, effect: str, reason: str | None, sample_s3: str, task_root: Path, runtime_python: str
 ) -> None:
-    environment = container_environment(sample_s3) | {"LAMBDA_TASK_ROOT": str(task_root), "PYTHONPATH": str(task_root)}
     program = (
         "import json, sys, app, nodegate_authorizer, cryptography\n"
         "print(app.__file__, nodegate_authorizer.__file__, cryptography.__file__, file=sys.stderr)\n"
         "print('python%d.%d' % sys.version_info[:2], file=sys.stderr)\n"
         "print(json.dumps(app.lambda_handler(json.load(sys.stdin), None)))\n"
     )
-    result = subprocess.run(
-        [runtime_python, "-S", "-c", program],  # -S: nothing but the package on the path (no site-packages)
-        cwd=task_root,
-        env=environment,
-        input=(ROOT / "events" / f"{sample}.json").read_text(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    event = (ROOT / "events" / f"{sample}.json").read_text()
+    result = in_package(runtime_python, task_root, program, container_environment(sample_s3), event)
     assert result.returncode == 0, result.stderr
     imported, version = result.stderr.split("\n")[:2]
     assert all(path.startswith(str(task_root)) for path in imported.split()), result.stderr
@@ -204,3 +211,21 @@ def test_an_empty_s3_endpoint_variable_is_s3s_own_endpoint(monkeypatch: pytest.M
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", "")
     assert boto3.client("s3", region_name="eu-west-1").meta.endpoint_url == "https://s3.eu-west-1.amazonaws.com"
     assert TEMPLATE["Resources"][FUNCTION]["Properties"]["Environment"]["Variables"]["AWS_ENDPOINT_URL_S3"] == ""
+
+
+def test_crl_mirror_rehearsal_runs_from_the_package_alone(sample_s3: str, task_root: Path, runtime_python: str) -> None:
+    """CrlMirrorFunction's Handler, mirror_app.lambda_handler, imports and runs from the built package alone
+    (-S: no site-packages) with the template's environment: the refused loopback URL keeps the last good copy."""
+    mirror = "CrlMirrorFunction"
+    given = overrides(json.loads((ROOT / "events" / "sam-env.json").read_text()), FUNCTION)
+    given = {name: value for name, value in given.items() if name in declared_variables(TEMPLATE, mirror)}
+    given |= {"AWS_ENDPOINT_URL_S3": sample_s3, "CRL_MIRROR_URLS": "http://127.0.0.1:9/issuing.crl"}
+    environment = function_environment(declared_variables(TEMPLATE, mirror), given, {})
+    program = "import json, mirror_app\nprint(json.dumps(mirror_app.lambda_handler({}, None)))\n"
+    result = in_package(runtime_python, task_root, program, environment | {"POWERTOOLS_METRICS_DISABLED": "true"})
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    assert summary["error"] is None
+    assert [(r["action"], "which revocation fetches may not reach" in r["why"]) for r in summary["results"]] == [
+        ("kept-last-good", True)
+    ]

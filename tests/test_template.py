@@ -256,7 +256,8 @@ def translated(**parameters: str) -> dict[str, Any]:
             return {}
 
     template = copy.deepcopy(json.loads(json.dumps(TEMPLATE)))
-    template["Resources"]["AuthorizerFunction"]["Properties"]["CodeUri"] = "s3://bucket/authorizer.zip"
+    for function in ("AuthorizerFunction", "CrlMirrorFunction"):
+        template["Resources"][function]["Properties"]["CodeUri"] = "s3://bucket/authorizer.zip"
     template["Resources"]["NodeCodeLayer"]["Properties"]["ContentUri"] = "s3://bucket/node.zip"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     return transform(template, parameters, NoManagedPolicies())  # type: ignore[no-any-return]
@@ -341,7 +342,8 @@ def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> N
     resources = translated()["Resources"]
     parameters = {"TruststoreKey", "TruststoreVersion"}
     touched = {name for name, r in resources.items() if references(r.get("Properties", {}), parameters)}
-    assert touched <= {"ApiDomain", "AuthorizerFunction", "AuthorizerFunctionRole", "TruststoreBucketPolicy"}
+    readers = {"AuthorizerFunction", "AuthorizerFunctionRole", "CrlMirrorFunction", "CrlMirrorFunctionRole"}
+    assert touched <= {"ApiDomain", "TruststoreBucketPolicy", *readers}
     assert not {name for name in touched if name.startswith("Node")}
     assert TEMPLATE["Parameters"]["NodeAmiId"]["Type"] == "AWS::EC2::Image::Id"  # not re-resolved on update
 
@@ -349,9 +351,18 @@ def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> N
 def test_every_template_name_the_readme_mentions_exists() -> None:
     readme = (ROOT / "README.md").read_text()
     names = set(re.findall(r"`([A-Z][a-z]+(?:[A-Z][A-Za-z0-9]*)+)`", readme))
-    metrics = {"RevocationSoftFail", "TruststoreEntrySkipped"}  # metric names, not template names
+    metrics = {"RevocationSoftFail", "TruststoreEntrySkipped"} | mirror_metric_names()  # not template names
     known = set(TEMPLATE["Parameters"]) | set(RESOURCES) | set(TEMPLATE["Outputs"])
     assert names - metrics <= known, sorted(names - metrics - known)
+
+
+def mirror_metric_names() -> set[str]:
+    """Every metric name the CRL mirror publishes (a run that worked, and one that could not start)."""
+    from nodegate_authorizer.mirror import Freshness, MirrorReport
+    from nodegate_authorizer.mirror_handler import metric_values
+
+    reports = (MirrorReport(freshness=(Freshness("CN=x", 0.0, 0.0),)), MirrorReport(error="x"))
+    return {name for report in reports for name, _, _ in metric_values(report)}
 
 
 def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
@@ -360,6 +371,7 @@ def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
 
     emitted = {"RevocationSourceFailure", "RevocationSoftFail", "TruststoreEntrySkipped", decision_metric(None)}
     emitted |= {decision_metric(reason) for reason in Reason}
+    emitted |= mirror_metric_names()
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
     assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
     assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
@@ -376,9 +388,11 @@ def _bucket_denies(action: str, resource: str) -> list[dict[str, Any]]:
     import fnmatch
 
     found = []
-    for statement in props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"]:
+    for listed in props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"]:
+        statement = listed["Fn::If"][1] if "Fn::If" in listed else listed  # a conditional statement, when on
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        resources = statement.get("Resource", [])
+        resources = resources if isinstance(resources, list) else [resources]
         covered = any(fnmatch.fnmatchcase(action, a) for a in actions)
         if statement["Effect"] == "Deny" and covered and resource in [json.dumps(r) for r in resources]:
             found.append(statement)
@@ -388,7 +402,9 @@ def _bucket_denies(action: str, resource: str) -> list[dict[str, Any]]:
 def test_only_the_publisher_and_deployer_can_write_the_root_of_trust() -> None:
     """Issue 22 item 1: AmazonS3FullAccess elsewhere in the account cannot rewrite crls/*, the truststore or
     the access policy, nor change the bucket's policy, versioning or lifecycle."""
-    writers = {"ArnNotEquals": {"aws:PrincipalArn": [{"Ref": "PublisherRoleArn"}, {"Ref": "DeployRoleArn"}]}}
+    mirror = {"Fn::If": ["MirrorEnabled", {"Fn::GetAtt": ["CrlMirrorFunctionRole", "Arn"]}, {"Ref": "AWS::NoValue"}]}
+    writers = {"ArnNotEquals": {"aws:PrincipalArn": [{"Ref": "PublisherRoleArn"}, {"Ref": "DeployRoleArn"}, mirror]}}
+    bucket_writers = {"ArnNotEquals": {"aws:PrincipalArn": [{"Ref": "PublisherRoleArn"}, {"Ref": "DeployRoleArn"}]}}
     objects = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/*"})
     bucket = json.dumps({"Fn::GetAtt": ["TruststoreBucket", "Arn"]})
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:PutObjectAcl", "s3:RestoreObject"):
@@ -406,7 +422,12 @@ def test_only_the_publisher_and_deployer_can_write_the_root_of_trust() -> None:
         "s3:PutEncryptionConfiguration",
         "s3:PutBucketObjectLockConfiguration",
     ):
-        assert [s for s in _bucket_denies(action, bucket) if s.get("Condition") == writers], action
+        assert [s for s in _bucket_denies(action, bucket) if s.get("Condition") == bucket_writers], action
+    statements = props("TruststoreBucketPolicy")["PolicyDocument"]["Statement"]
+    (confined,) = [s["Fn::If"] for s in statements if "Fn::If" in s]
+    assert confined[0] == "MirrorEnabled"
+    assert confined[1]["NotResource"] == {"Fn::Sub": "${TruststoreBucket.Arn}/crls/mirror-*"}
+    assert confined[1]["Condition"] == {"ArnEquals": {"aws:PrincipalArn": mirror["Fn::If"][1]}}
     assert not _bucket_denies("s3:GetObject", objects) or all(
         "SecureTransport" in json.dumps(s) for s in _bucket_denies("s3:GetObject", objects)
     )
@@ -549,7 +570,7 @@ def test_security_signals_page() -> None:
 
 def test_audit_logs_outlive_the_stack_with_a_long_retention() -> None:
     groups = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Logs::LogGroup"}
-    assert set(groups) == {"AuthorizerLogGroup", "ApiAccessLogGroup", "VpcFlowLogGroup"}
+    assert set(groups) == {"AuthorizerLogGroup", "ApiAccessLogGroup", "VpcFlowLogGroup", "CrlMirrorLogGroup"}
     for group in groups.values():
         assert (group["DeletionPolicy"], group["UpdateReplacePolicy"]) == ("Retain", "Retain")
         assert group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
@@ -625,3 +646,74 @@ def test_node_routes_refuse_shell_and_non_routes() -> None:
         "{'node-1': 'http://x'}",
     ):
         assert not re.fullmatch(pattern, bad), bad
+
+
+def test_crl_mirror_is_opt_in_on_a_schedule_with_least_privilege() -> None:
+    mirror = RESOURCES["CrlMirrorFunction"]
+    assert TEMPLATE["Parameters"]["CrlMirror"]["Default"] == "false"
+    assert TEMPLATE["Conditions"]["MirrorEnabled"] == {"Fn::Equals": [{"Ref": "CrlMirror"}, "true"]}
+    for name in ("CrlMirrorFunction", "CrlMirrorLogGroup", "CrlNearNextUpdateAlarm", "CrlMirrorErrorsAlarm"):
+        assert RESOURCES[name]["Condition"] == "MirrorEnabled"
+    properties = mirror["Properties"]
+    # the authorizer's code and validation rules, its own entry point
+    assert (properties["CodeUri"], properties["Handler"]) == ("src/authorizer", "mirror_app.lambda_handler")
+    schedule = properties["Events"]["Schedule"]
+    assert schedule["Type"] == "Schedule"
+    assert schedule["Properties"]["Schedule"] == {"Ref": "CrlMirrorSchedule"}
+    assert TEMPLATE["Parameters"]["CrlMirrorSchedule"]["Default"] == "rate(15 minutes)"
+    statements = properties["Policies"][0]["Statement"]
+    granted = {
+        (action, json.dumps(s["Resource"], sort_keys=True))
+        for s in statements
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    truststore = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/${TruststoreKey}"})
+    mirrored = json.dumps({"Fn::Sub": "${TruststoreBucket.Arn}/crls/mirror-*"})
+    bucket = json.dumps({"Fn::GetAtt": ["TruststoreBucket", "Arn"]}, sort_keys=True)
+    assert granted == {
+        ("s3:GetObject", truststore),
+        ("s3:GetObjectVersion", truststore),
+        ("s3:GetObject", mirrored),
+        ("s3:PutObject", mirrored),  # it writes only its own objects under the CRL prefix
+        ("s3:ListBucket", bucket),
+    }
+    listing = next(s for s in statements if s["Action"] == "s3:ListBucket")
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["crls/*"]}}
+    variables = properties["Environment"]["Variables"]
+    assert variables["CRL_STORE_URI"] == props("AuthorizerFunction")["Environment"]["Variables"]["CRL_STORE_URI"]
+    assert variables["CRL_MIRROR_URLS"] == {"Ref": "CrlMirrorUrls"}
+    plain = {k: v for k, v in variables.items() if isinstance(v, str)}
+    load_settings(plain | {"TRUSTSTORE_URI": "s3://bucket-name/truststore.pem"})
+
+
+def test_crl_mirror_alarms_on_a_crl_near_its_next_update_and_on_errors() -> None:
+    near = props("CrlNearNextUpdateAlarm")
+    assert near["MetricName"] == "CrlSecondsToNextUpdateMin"
+    assert near["MetricName"] in mirror_metric_names()
+    assert near["Dimensions"] == [{"Name": "service", "Value": "crl-mirror"}]
+    assert (near["Statistic"], near["ComparisonOperator"]) == ("Minimum", "LessThanThreshold")
+    assert near["Threshold"] == {"Ref": "CrlNextUpdateAlarmSeconds"}
+    assert near["TreatMissingData"] == "breaching"  # a mirror that stops publishing alarms too
+    errors = props("CrlMirrorErrorsAlarm")
+    assert (errors["Namespace"], errors["MetricName"]) == ("AWS/Lambda", "Errors")
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "CrlMirrorFunction"}}]
+
+
+def test_authorizer_fetch_setting_is_a_parameter_defaulting_to_on() -> None:
+    assert props("AuthorizerFunction")["Environment"]["Variables"]["REVOCATION_FETCH"] == {"Ref": "RevocationFetch"}
+    parameter = TEMPLATE["Parameters"]["RevocationFetch"]
+    assert parameter["Default"] == "on"
+    for value in parameter["AllowedValues"]:
+        load_settings({"TRUSTSTORE_URI": "file:///ts.pem", "REVOCATION_FETCH": value})
+
+
+def test_translated_mirror_runs_on_an_eventbridge_rule_only_when_enabled() -> None:
+    off = translated()["Resources"]
+    rules = {
+        name: r
+        for name, r in off.items()
+        if r["Type"] == "AWS::Events::Rule" and "ScheduleExpression" in r["Properties"]
+    }
+    assert rules
+    assert all(r.get("Condition") == "MirrorEnabled" for r in rules.values())
+    assert all(r["Properties"]["ScheduleExpression"] == {"Ref": "CrlMirrorSchedule"} for r in rules.values())

@@ -133,7 +133,9 @@ def _up(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     policy = json.loads(Path(args.policy).read_text()) if args.policy else DEFAULT_POLICY
     nodegate = Path(sys.executable).parent / "nodegate"
-    with running_stack(root, edge_port=args.port, quiet=False, policy=policy) as stack:
+    with running_stack(
+        root, edge_port=args.port, quiet=False, policy=policy, mirror_seconds=args.mirror_seconds
+    ) as stack:
         for user, node in (("alice", "node-1"), ("bob", "node-2"), ("carol", "node-3")):
             if not (root / "clients" / f"{user}-{node}.pem").exists():
                 stack.pki.issue(user, node)
@@ -181,6 +183,21 @@ def _invoke(args: argparse.Namespace) -> int:
     from nodegate_authorizer.handler import lambda_handler
 
     print(json.dumps(lambda_handler(event, None), indent=2))
+    return 0
+
+
+def _mirror(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    _load_env_vars(args.env_vars, args.function)
+    from nodegate_authorizer.mirror_handler import run_from_environment
+
+    report = run_from_environment(os.environ, datetime.now(UTC), dry_run=args.dry_run)
+    if report.error:
+        print(f"nodegate mirror: error: {report.error}", file=sys.stderr)
+        return 1
+    for line in report.lines():
+        print(line)
     return 0
 
 
@@ -349,6 +366,9 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--dir", default=".nodegate/pki", help="PKI directory (created when missing)")
     up.add_argument("--port", type=int, default=8443, help="port of the edge")
     up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
+    up.add_argument(
+        "--mirror-seconds", type=float, default=60.0, help="run the CRL mirror this often (0: never; see README)"
+    )
 
     samples = _command(
         commands,
@@ -402,6 +422,18 @@ def parser() -> argparse.ArgumentParser:
     )
     add_arguments(publish)
 
+    mirror = _command(
+        commands,
+        "mirror",
+        "run the CRL mirror once: fetch, verify and store the truststore CAs' CRLs (exit 1 if it cannot run)",
+        "Run the CRL mirror once, with the settings from the environment (or --env-vars): TRUSTSTORE_URI, "
+        "CRL_STORE_URI, CRL_MIRROR_URLS and the fetch settings. Example: nodegate mirror --dry-run --env-vars "
+        "events/env.json",
+    )
+    mirror.add_argument("--dry-run", action="store_true", help="print what would be written; write nothing")
+    mirror.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"CrlMirrorFunction": {...}})')
+    mirror.add_argument("--function", default="CrlMirrorFunction", help="function (logical id in template.yaml)")
+
     demo = _command(commands, "demo", "run the end-to-end demo and print its table (what `make demo` runs)")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
@@ -417,6 +449,7 @@ HANDLERS = {
     "explain": _explain,
     "publish-truststore": _publish,
     "demo": _demo,
+    "mirror": _mirror,
 }
 
 

@@ -125,8 +125,10 @@ def running_stack(
     policy: dict[str, Any] | None = DEFAULT_POLICY,
     extra_env: dict[str, str] | None = None,
     quiet: bool = True,
+    mirror_seconds: float = 0.0,
 ) -> Iterator[Stack]:
-    """Start every part (creating the PKI in ``directory`` if needed); stop them all on exit."""
+    """Start every part (creating the PKI in ``directory`` if needed); stop them all on exit. With
+    ``mirror_seconds`` the CRL mirror runs against the dev PKI server now and then that often."""
     import logging
 
     from nodegate_authorizer.handler import logger as authorizer_logger
@@ -184,6 +186,11 @@ def running_stack(
         stack = Stack(pki, edge, node, revocation, f"http://127.0.0.1:{s3_port}", env)
         syncer = threading.Thread(target=_keep_crls_synced, args=(stack,), name="crl-sync", daemon=True)
         syncer.start()
+        if mirror_seconds:
+            mirror = _mirror_periodically(stack, quiet=quiet)
+            threading.Thread(
+                target=_repeat, args=(stack, mirror, mirror_seconds), name="crl-mirror", daemon=True
+            ).start()
         yield stack
         stack.stop_event.set()
     finally:
@@ -247,3 +254,25 @@ def _keep_crls_synced(stack: Stack) -> None:
                     sync_crls(stack.pki)
                 except Exception as exc:  # noqa: BLE001 - keep syncing; the authorizer fails closed meanwhile
                     print(f"CRL sync failed: {exc}", flush=True)
+
+
+def _mirror_periodically(stack: Stack, *, quiet: bool) -> Callable[[], None]:
+    """One CRL mirror run against the dev PKI server (what CrlMirrorFunction does in AWS); prints what changed."""
+    from datetime import UTC, datetime
+
+    from nodegate_authorizer.mirror_handler import run_from_environment
+
+    env = stack.env | {"CRL_MIRROR_URLS": f"{stack.pki.url}/crl/issuing.crl"}
+
+    def run() -> None:
+        for line in run_from_environment(env, datetime.now(UTC)).lines():
+            if not quiet and not line.startswith(("unchanged", "issuer")):
+                print(f"CRL mirror: {line}", flush=True)
+
+    run()
+    return run
+
+
+def _repeat(stack: Stack, job: Callable[[], None], every: float) -> None:
+    while not stack.stop_event.wait(every):
+        job()

@@ -7,9 +7,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
 from .identity import ATTRIBUTE_OIDS
 
+E = TypeVar("E", bound=StrEnum)
 DEFAULT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 
 
@@ -20,6 +22,16 @@ class RevocationMode(StrEnum):
     HARD_FAIL = "hard-fail"
     SOFT_FAIL = "soft-fail"
     OFF = "off"
+
+
+class RevocationFetch(StrEnum):
+    """Where revocation answers may come from on the request path."""
+
+    ON = "on"
+    """CRL distribution points and OCSP responders are fetched when the caches hold no fresh answer."""
+    STORE_ONLY = "store-only"
+    """Only the CRL store and cached answers: no fetch on the request path (an authorizer without egress,
+    with the CRL mirror filling the store)."""
 
 
 class ConfigError(ValueError):
@@ -40,6 +52,7 @@ class Settings:
     access_policy_refresh_seconds: float = 300.0
     source_max_stale_seconds: float = 3600.0
     revocation_mode: RevocationMode = RevocationMode.HARD_FAIL
+    revocation_fetch: RevocationFetch = RevocationFetch.ON
     fetch_timeout_seconds: float = 1.5
     fetch_max_bytes: int = 16 * 1024 * 1024
     fetch_allowed_networks: tuple[str, ...] = ()
@@ -75,6 +88,7 @@ SETTING_NAMES = (
     "ACCESS_POLICY_URI",
     "ACCESS_POLICY_VERSION",
     "REVOCATION_MODE",
+    "REVOCATION_FETCH",
     "FETCH_MAX_BYTES",
     "USER_ID_ATTRIBUTE",
     "NODE_ID_ATTRIBUTE",
@@ -97,6 +111,17 @@ def _uri(env: Mapping[str, str], name: str, *, required: bool = False) -> str | 
     return value
 
 
+def _choice(env: Mapping[str, str], name: str, default: E) -> E:
+    """The member of ``default``'s enum that ``env[name]`` names (``default`` when unset)."""
+    kind = type(default)
+    raw = env.get(name, "").strip() or default.value
+    try:
+        return kind(raw)
+    except ValueError:
+        choices = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{name}={raw!r} is not one of: {choices}") from None
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from ``env``; raise ConfigError naming the first bad variable."""
     values: dict[str, object] = {
@@ -106,12 +131,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         "access_policy_uri": _uri(env, "ACCESS_POLICY_URI"),
         "access_policy_version": env.get("ACCESS_POLICY_VERSION", "").strip() or None,
     }
-    mode = env.get("REVOCATION_MODE", "").strip() or RevocationMode.HARD_FAIL.value
-    try:
-        values["revocation_mode"] = RevocationMode(mode)
-    except ValueError:
-        choices = ", ".join(m.value for m in RevocationMode)
-        raise ConfigError(f"REVOCATION_MODE={mode!r} is not one of: {choices}") from None
+    values["revocation_mode"] = _choice(env, "REVOCATION_MODE", RevocationMode.HARD_FAIL)
+    values["revocation_fetch"] = _choice(env, "REVOCATION_FETCH", RevocationFetch.ON)
     for name, (field, low, high) in _FLOATS.items():
         raw = env.get(name, "").strip()
         if not raw:

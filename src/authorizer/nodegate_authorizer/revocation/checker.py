@@ -17,7 +17,7 @@ from ..certificates import extension, serial_hex, signed_with
 from ..chain import PathPolicy, Role, build_path
 from ..names import CanonicalName, canonical
 from ..reasons import Denied
-from ..settings import RevocationMode, Settings
+from ..settings import RevocationFetch, RevocationMode, Settings
 from ..truststore import Truststore
 from .answers import Answer, CertificateRevocation, RevocationOutcome, SourceInvalid, Status, evaluate
 from .cache import SourceCache, cache_times
@@ -67,7 +67,7 @@ class RevocationChecker:
         for (cert, issuer), plan in zip(pairs, plans, strict=True):
             jobs |= {s: None for s in plan.crls if self._crls.needs_fetch(s, now)}
             jobs |= {s: ocsp_request(cert, issuer) for s in plan.ocsp if self._ocsp.needs_fetch(s, now)}
-        fetched = self._fetcher.fetch_all(jobs)
+        fetched = self._fetcher.fetch_all(jobs) if self._settings.revocation_fetch is RevocationFetch.ON else {}
         return [
             CertificateRevocation(
                 "leaf" if i == 0 else f"intermediate {i}",
