@@ -134,7 +134,14 @@ def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -
             time.sleep(0.5)
         assert status(commands[3]) == "403"
         explain = next(hint for hint in hints if " explain " in hint)
-        assert explain.startswith(str(Path(NODEGATE)))
+        edge_403 = subprocess.run(shlex.split(commands[1]), capture_output=True, text=True, timeout=30, check=True)
+        explained = subprocess.run(["bash", "-c", explain], capture_output=True, text=True, timeout=60, check=False)
+        assert explained.returncode == 1, explained.stderr  # as printed: Deny, with the edge's reason
+        assert f"=> Deny {json.loads(edge_403.stdout)['reason']}:" in explained.stdout
+        carol = explain.replace("alice-node-1.pem", "carol-node-3.pem").replace("--node node-2", "--node node-1")
+        granted = subprocess.run(["bash", "-c", carol], capture_output=True, text=True, timeout=60, check=False)
+        assert granted.returncode == 0, granted.stdout  # the demo policy's grant, as the edge applied it
+        assert "by a grant in the access policy" in granted.stdout
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=20) == 0

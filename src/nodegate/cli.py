@@ -113,7 +113,7 @@ def _edge(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from nodegate.stack import DEFAULT_POLICY, running_stack
+    from nodegate.stack import DEFAULT_POLICY, explain_command, running_stack, write_env_vars
 
     root = Path(args.dir)
     policy = json.loads(Path(args.policy).read_text()) if args.policy else DEFAULT_POLICY
@@ -135,7 +135,8 @@ def _up(args: argparse.Namespace) -> int:
         if not any(row.revoked_at for row in stack.pki.listing() if row.file == str(bob)):
             print(f"  {stack.curl('bob-node-2', 'node-2')}")
             print(f"  {nodegate} pki revoke {root} {bob}   # then bob's call gets 403 REVOKED")
-        print(f"  {nodegate} explain --cert {root / 'clients' / 'alice-node-1.pem'} --node node-2   # why 403")
+        env_file = write_env_vars(root / "env.json", stack)
+        print(f"  {explain_command(nodegate, env_file, root / 'clients' / 'alice-node-1.pem', 'node-2')}   # why 403")
         print("\nCtrl-C stops everything.", flush=True)
         _wait_for_interrupt()
     return 0

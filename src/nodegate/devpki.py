@@ -223,6 +223,17 @@ class DevPki:
             written.append(path)
         return written
 
+    def crls_due(self, now: dt.datetime) -> bool:
+        """Whether a published CRL is missing, unreadable or past half its validity: time to re-sign."""
+        for which in ("root", "issuing"):
+            try:
+                crl = x509.load_der_x509_crl((self.root / "crl" / f"{which}.crl").read_bytes())
+            except (OSError, ValueError):
+                return True
+            if resign_due(crl.last_update_utc, crl.next_update_utc, now):
+                return True
+        return False
+
     def crl(self, ca: str) -> bytes | None:
         """Responder interface: the published CRL of ``ca``."""
         path = self.root / "crl" / f"{ca}.crl"
@@ -249,6 +260,11 @@ class DevPki:
             parsed, status, revoked_at=when, reason=reason, responder=self.ocsp_signer()
         )
         return response.public_bytes(serialization.Encoding.DER)
+
+
+def resign_due(this_update: dt.datetime, next_update: dt.datetime | None, now: dt.datetime) -> bool:
+    """A CRL is re-signed once half of its validity has passed (or it names no nextUpdate)."""
+    return next_update is None or now >= this_update + (next_update - this_update) / 2
 
 
 def server_certificate(ca: CertificateAuthority) -> Issued:

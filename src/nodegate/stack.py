@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from typing import Any, TypeVar
 
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
+from nodegate.pki import utcnow
 from nodegate.pki_server import POLL_SECONDS, RevocationServer
 from nodegate.upstream import UpstreamServer
 from nodegate_node.server import NodeServer
@@ -57,6 +59,20 @@ class Stack:
             f"curl --cacert {self.pki.root / 'root-ca.pem'} --cert {stem}.pem --key {stem}.key "
             f"{self.edge.url}/nodes/{node}/{route}"
         )
+
+
+def write_env_vars(path: Path, stack: Stack, function: str = "AuthorizerFunction") -> Path:
+    """The edge's authorizer settings and S3 endpoint as a SAM env-vars file (what ``--env-vars`` reads)."""
+    path.write_text(json.dumps({function: stack.env | {"AWS_ENDPOINT_URL_S3": stack.s3_endpoint}}, indent=2) + "\n")
+    return path
+
+
+def explain_command(nodegate: Path, env_file: Path, cert: Path, node: str) -> str:
+    """A shell command that explains the decision the stack's edge makes for ``cert`` calling ``node``: its
+    settings (loopback allowance, policy) from ``env_file``, moto's placeholder credentials in front."""
+    credentials = " ".join(f"{name}={value}" for name, value in S3_ENV.items())
+    quoted = " ".join(shlex.quote(str(part)) for part in (nodegate, "explain", "--cert", cert, "--node", node))
+    return f"{credentials} {quoted} --env-vars {shlex.quote(str(env_file))}"
 
 
 def _s3() -> Any:
@@ -122,6 +138,7 @@ def running_stack(
     if not (directory / "config.json").exists():
         init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
     pki = DevPki(directory)
+    pki.publish_crls()  # re-signed at every start: yesterday's CRLs have expired
     revocation = _bind(
         "CRL/OCSP server", int(pki.url.rsplit(":", 1)[1]), lambda port: RevocationServer(pki, port)
     ).start()
@@ -215,9 +232,16 @@ def _bind(role: str, port: int, make: Callable[[int], T]) -> T:
 
 
 def _keep_crls_synced(stack: Stack) -> None:
-    """Upload the CRLs again whenever ``nodegate pki revoke``/``crl`` re-publishes them."""
+    """Re-sign the CRLs once half their validity has passed (``DevPki.crls_due``), and upload them again
+    whenever they change (this loop, ``nodegate pki revoke`` or ``pki crl``). OCSP answers need no timer:
+    the CRL/OCSP server signs each one when it is asked."""
     seen: dict[Path, int] = {}
     while not stack.stop_event.wait(1.0):
+        try:
+            if stack.pki.crls_due(utcnow()):
+                stack.pki.publish_crls()
+        except Exception as exc:  # noqa: BLE001 - try again next round; the authorizer fails closed meanwhile
+            print(f"CRL re-signing failed: {exc}", flush=True)
         for path in (stack.pki.root / "crl").glob("*.crl"):
             mtime = path.stat().st_mtime_ns
             if seen.setdefault(path, mtime) != mtime:
