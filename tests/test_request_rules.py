@@ -70,7 +70,7 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
     root = tmp_path_factory.mktemp("rules") / "pki"
     pki = init_pki(root, f"http://127.0.0.1:{free_port()}")
     pki.issue("alice", "node-1")
-    revocation = RevocationServer(pki, int(pki.url.rsplit(":", 1)[1])).start()
+    revocation = RevocationServer(pki, pki.port).start()
     upstream = RecordingServer()
     _serve(upstream)
     base = f"http://127.0.0.1:{upstream.server_address[1]}/tenants"

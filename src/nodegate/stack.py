@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -96,7 +97,14 @@ def _local_s3(host: str, port: int) -> Any:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    _bind("local S3", port, lambda _: moto.start())
+
+    def start(port: int) -> None:
+        with socket.socket() as probe:  # moto binds in its own thread and waits forever when that fails
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+            probe.bind((host, port))
+        moto.start()
+
+    bind_server("local S3", port, start, host=host)
     return moto
 
 
@@ -139,9 +147,7 @@ def running_stack(
         init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
     pki = DevPki(directory)
     pki.publish_crls()  # re-signed at every start: yesterday's CRLs have expired
-    revocation = _bind(
-        "CRL/OCSP server", int(pki.url.rsplit(":", 1)[1]), lambda port: RevocationServer(pki, port)
-    ).start()
+    revocation = bind_server("CRL/OCSP server", pki.port, lambda port: RevocationServer(pki, port)).start()
     s3_port = free_port()
     moto = _local_s3("127.0.0.1", s3_port)
     process_env = S3_ENV | {"AWS_ENDPOINT_URL_S3": f"http://127.0.0.1:{s3_port}", "POWERTOOLS_METRICS_DISABLED": "true"}
@@ -149,7 +155,7 @@ def running_stack(
     os.environ.update(process_env)
     upstream = UpstreamServer().start()
     routes = {PROXIED_NODE: upstream.url}
-    node = _bind("node backend", node_port, lambda port: NodeServer("127.0.0.1", port, routes))
+    node = bind_server("node backend", node_port, lambda port: NodeServer("127.0.0.1", port, routes))
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
@@ -170,7 +176,7 @@ def running_stack(
         env |= extra_env or {}
         logger = (lambda entry: None) if quiet else None
         backend = f"http://127.0.0.1:{node.server_address[1]}"
-        edge = _bind(
+        edge = bind_server(
             "edge",
             edge_port,
             lambda port: EdgeServer(
@@ -223,12 +229,14 @@ def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[
 T = TypeVar("T")
 
 
-def _bind(role: str, port: int, make: Callable[[int], T]) -> T:
-    """``make(port)``, with an error that names the port and what it was for when it cannot be bound."""
+def bind_server(role: str, port: int, make: Callable[[int], T], *, host: str = "127.0.0.1") -> T:
+    """``make(port)``, with an error that names the address, what it was for and the fix when it cannot bind."""
     try:
         return make(port)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on 127.0.0.1:{port} for the {role}: {exc.strerror}") from None
+        fix = "stop what uses it or choose another port" if exc.errno == errno.EADDRINUSE else "check the address"
+        message = f"cannot listen on {host}:{port} for the {role}: {exc.strerror or exc}; {fix}"
+        raise OSError(exc.errno, message) from None
 
 
 def _keep_crls_synced(stack: Stack) -> None:
