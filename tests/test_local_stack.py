@@ -1,18 +1,23 @@
-"""A local stack that runs for days: CRLs re-signed at start and before they expire (real stack, real CRLs)."""
+"""A local stack that runs for days: CRLs re-signed at start and before they expire (real stack, real CRLs), and
+no traceback when a client of the CRL/OCSP server hangs up."""
 
 from __future__ import annotations
 
 import datetime as dt
 import http.client
 import json
+import socket
 import ssl
+import struct
 import time
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 
 from nodegate.devpki import DevPki, init_pki, resign_due
 from nodegate.pki import utcnow
+from nodegate.pki_server import RevocationServer
 from nodegate.stack import Stack, free_port, running_stack
 
 
@@ -76,3 +81,29 @@ def test_re_signing_is_due_at_half_the_validity() -> None:
     assert resign_due(start, start + hour, start + hour / 2)
     assert resign_due(start, start + hour, start + 2 * hour)
     assert resign_due(start, None, start)
+
+
+class SlowResponder:
+    """Answers a large CRL after the client has given up."""
+
+    def crl(self, ca: str) -> bytes | None:
+        time.sleep(0.5)
+        return b"x" * (4 * 1024 * 1024)
+
+    def ocsp(self, ca: str, request: bytes) -> bytes | None:
+        return None
+
+
+def test_a_client_that_hangs_up_is_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """A fetcher past its timeout closes the connection; the CRL/OCSP server writes into it: no traceback."""
+    server = RevocationServer(SlowResponder()).start()
+    try:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", server.server_address[1])) as client:
+                client.sendall(b"GET /crl/root.crl HTTP/1.1\r\nHost: x\r\n\r\n")
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with RST
+        time.sleep(1.5)  # the server answers into the closed connections meanwhile
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "Traceback" not in capfd.readouterr().err
