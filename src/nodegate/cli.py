@@ -197,7 +197,7 @@ def _sample_store(args: argparse.Namespace) -> int:
     with sample_store(Path(args.samples), args.port, args.host) as endpoint:
         print(f"sample truststore and CRLs from {args.samples} in s3://nodegate-samples at {endpoint}")
         print("In another shell (Linux; on Docker Desktop set AWS_ENDPOINT_URL_S3 to host.docker.internal):")
-        print("  sam build && sam local invoke AuthorizerFunction -e events/allow.json \\")
+        print("  make build && .venv/bin/sam local invoke AuthorizerFunction -e events/allow.json \\")
         print("      --env-vars events/sam-env.json --docker-network host")
         print("Ctrl-C stops it.", flush=True)
         _wait_for_interrupt()
@@ -432,8 +432,8 @@ def parser() -> argparse.ArgumentParser:
         "serve the sample PKI (certificates/) from a local S3 for `sam local invoke` in its container",
         "Start a local S3 (moto) whose bucket nodegate-samples holds certificates/truststore.pem and "
         "certificates/crls/, the objects events/sam-env.json names, until Ctrl-C. Example: nodegate sample-store, "
-        "then sam local invoke AuthorizerFunction -e events/allow.json --env-vars events/sam-env.json "
-        "--docker-network host",
+        "then make build && .venv/bin/sam local invoke AuthorizerFunction -e events/allow.json "
+        "--env-vars events/sam-env.json --docker-network host",
     )
     samples.add_argument(
         "--port", type=port_number, default=4566, help="port of the local S3 (events/sam-env.json uses 4566)"
