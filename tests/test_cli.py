@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,30 @@ def run(
     return subprocess.run(
         [NODEGATE, *args], cwd=cwd, input=stdin, env=env, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+@contextlib.contextmanager
+def serving(*args: str, cwd: Path = ROOT) -> Iterator[list[str]]:
+    """`nodegate ARGS` running: yields the lines it printed up to its "Ctrl-C" line; then Ctrl-C, which must end
+    it with exit 0."""
+    process = subprocess.Popen(
+        [NODEGATE, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while "Ctrl-C" not in (lines[-1] if lines else ""):
+            lines.append(process.stdout.readline())
+            assert lines[-1], f"nodegate {' '.join(args)} ended before it was ready: {lines}"
+        yield lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
 
 
 def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path: Path) -> None:
@@ -101,22 +127,7 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
 
 
 def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [NODEGATE, "up", "--dir", str(tmp_path / "pki"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.stdout:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line:
-                break
+    with serving("up", "--dir", str(tmp_path / "pki"), "--port", str(free_port())) as lines:
         hints = [line.split("#")[0].strip() for line in lines if line.startswith("  ")]
         commands = [hint for hint in hints if hint.startswith("curl ")]
 
@@ -142,9 +153,6 @@ def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -
         granted = subprocess.run(["bash", "-c", carol], capture_output=True, text=True, timeout=60, check=False)
         assert granted.returncode == 0, granted.stdout  # the demo policy's grant, as the edge applied it
         assert "by a grant in the access policy" in granted.stdout
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
 
 
 def test_publish_truststore_checks_the_bundle() -> None:

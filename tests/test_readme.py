@@ -4,14 +4,12 @@ what the README says; SAM commands are written the way they run here; bench/run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import subprocess
 import time
 from pathlib import Path
 
-from test_cli import NODEGATE, ROOT
+from test_cli import NODEGATE, ROOT, serving
 
 from nodegate.stack import free_port
 
@@ -39,18 +37,7 @@ def test_the_operator_quick_start_runs_as_written(tmp_path: Path) -> None:
     assert [c.split()[0] for c in commands[1:]] == ["curl", ".venv/bin/nodegate", "curl", "AWS_ACCESS_KEY_ID=testing"]
     port = free_port()
     (tmp_path / ".venv").symlink_to(Path(NODEGATE).parent.parent)
-    up = subprocess.Popen(
-        [NODEGATE, "up", "--port", str(port)],
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert up.stdout is not None
-        while "Ctrl-C" not in (line := up.stdout.readline()):
-            assert line, "nodegate up ended before it was ready"
+    with serving("up", "--port", str(port), cwd=tmp_path):
 
         def shell(command: str) -> str:
             script = commands[0] + "\n" + command.replace("127.0.0.1:8443", f"127.0.0.1:{port}")
@@ -69,9 +56,6 @@ def test_the_operator_quick_start_runs_as_written(tmp_path: Path) -> None:
         assert refused.keys() == expected.keys()
         assert refused["message"] == expected["message"]
         assert shows(outputs[3], shell(commands[4]))
-    finally:
-        up.send_signal(signal.SIGINT)
-        up.wait(timeout=30)
 
 
 def test_sam_commands_are_written_as_they_run_here() -> None:
