@@ -213,6 +213,19 @@ def test_look_alike_identity_headers_never_reach_the_upstream(parts: Parts, name
         ), headers
 
 
+def test_look_alike_hop_by_hop_headers_never_reach_the_upstream(parts: Parts) -> None:
+    """``Transfer_Encoding``/``Content_Length``/``Connection`` look-alikes are dropped like the real ones."""
+    forged = b"Transfer_Encoding: chunked\r\nContent_Length: 99\r\nkeep_alive: 1\r\nProxy_Connection: x\r\n"
+    before = len(parts.upstream.seen)
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + forged + b"\r\n"
+    assert through_edge(parts, request) == 200
+    direct = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\nConnection: close\r\n" + NODE_1_IDENTITY + forged + b"\r\n"
+    assert to_node(parts, direct) == 200
+    seen = [fold(k) for _, headers in parts.upstream.seen[before:] for k, _ in headers]
+    assert len(parts.upstream.seen[before:]) == 2
+    assert not {"transfer-encoding", "content-length", "keep-alive", "proxy-connection"} & set(seen), seen
+
+
 @pytest.mark.parametrize(
     "lines",
     [

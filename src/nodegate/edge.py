@@ -197,10 +197,9 @@ def policy_allows(response: Any, method_arn: str) -> bool | None:
 
 
 def forwarded_headers(received: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """The client's headers the backend gets: no hop-by-hop ones, no Content-Length (the edge re-frames the
-    body), and none that reads as an identity header once case and ``_``/``-`` are folded."""
-    dropped = HOP_BY_HOP | {"content-length"}
-    return {k: v for k, v in received if k.lower() not in dropped and not is_reserved(k, IDENTITY_HEADERS)}
+    """The client's headers the backend gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop
+    header, as Content-Length (the edge re-frames the body) or as an identity header."""
+    return {k: v for k, v in received if not is_reserved(k, [*HOP_BY_HOP, "content-length", *IDENTITY_HEADERS])}
 
 
 class EdgeHandler(BaseHTTPRequestHandler):

@@ -33,6 +33,7 @@ HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
+        "proxy-connection",
         "proxy-authenticate",
         "proxy-authorization",
         "te",
@@ -77,9 +78,9 @@ def read_identity(headers: Any) -> dict[str, str] | None:
 
 
 def forwarded_headers(received: Any) -> dict[str, str]:
-    """The headers an upstream gets: no hop-by-hop ones and none that reads as an identity header once case
-    and ``_``/``-`` are folded (the checked identity headers are added back by name)."""
-    return {k: v for k, v in received if k.lower() not in HOP_BY_HOP and not is_reserved(k, IDENTITY_HEADERS)}
+    """The headers an upstream gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop or an
+    identity header (the checked identity headers are added back by name)."""
+    return {k: v for k, v in received if not is_reserved(k, [*HOP_BY_HOP, *IDENTITY_HEADERS])}
 
 
 class NodeHandler(BaseHTTPRequestHandler):
