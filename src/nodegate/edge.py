@@ -36,7 +36,7 @@ from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
-from nodegate_node.http_rules import clean_path, framing_problem, is_reserved
+from nodegate_node.http_rules import clean_path, framing_problem, without
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {"x-client-cert-sub": "clientCertSub", "x-user-id": "userId", "x-node-id": "nodeId"}
@@ -199,7 +199,7 @@ def policy_allows(response: Any, method_arn: str) -> bool | None:
 def forwarded_headers(received: Iterable[tuple[str, str]]) -> dict[str, str]:
     """The client's headers the backend gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop
     header, as Content-Length (the edge re-frames the body) or as an identity header."""
-    return {k: v for k, v in received if not is_reserved(k, [*HOP_BY_HOP, "content-length", *IDENTITY_HEADERS])}
+    return without(received, [*HOP_BY_HOP, "content-length", *IDENTITY_HEADERS])
 
 
 class EdgeHandler(BaseHTTPRequestHandler):

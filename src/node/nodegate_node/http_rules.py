@@ -67,9 +67,10 @@ def fold(name: str) -> str:
     return name.lower().replace("_", "-")
 
 
-def is_reserved(name: str, reserved: Iterable[str]) -> bool:
-    """Whether ``name`` reads as one of the ``reserved`` header names once folded."""
-    return fold(name) in {fold(r) for r in reserved}
+def without(headers: Iterable[tuple[str, str]], names: Iterable[str]) -> dict[str, str]:
+    """``headers`` without every one whose name reads as one of ``names`` once folded."""
+    dropped = {fold(name) for name in names}
+    return {name: value for name, value in headers if fold(name) not in dropped}
 
 
 def framing_problem(headers: Message) -> str | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from nodegate_node.http_rules import clean_path, framing_problem, inside, is_reserved
+from nodegate_node.http_rules import clean_path, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
@@ -80,7 +80,7 @@ def read_identity(headers: Any) -> dict[str, str] | None:
 def forwarded_headers(received: Any) -> dict[str, str]:
     """The headers an upstream gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop or an
     identity header (the checked identity headers are added back by name)."""
-    return {k: v for k, v in received if not is_reserved(k, [*HOP_BY_HOP, *IDENTITY_HEADERS])}
+    return without(received, [*HOP_BY_HOP, *IDENTITY_HEADERS])
 
 
 class NodeHandler(BaseHTTPRequestHandler):
