@@ -129,7 +129,7 @@ class DevPki:
         authority = self.ca(ca)
         start = not_before or utcnow() - NOT_BEFORE_MARGIN
         if start + dt.timedelta(days=days) > authority.cert.not_valid_after_utc:
-            longest = (authority.cert.not_valid_after_utc - start).days
+            longest = (authority.cert.not_valid_after_utc - start - dt.timedelta(hours=1)).days  # still true on re-run
             raise PkiError(
                 f"--days {days} outlives the {ca} CA (valid until {authority.cert.not_valid_after_utc:%Y-%m-%d}); "
                 f"use --days {longest} or less"
