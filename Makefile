@@ -6,15 +6,25 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 PKITS := .cache/pkits/PKITS_data
 
 .PHONY: test demo build deploy bench bench-record lint fuzz clean tools pkits conformance mutate
 
-$(STAMP): requirements.txt src/authorizer/requirements.txt pyproject.toml
-	@command -v openssl >/dev/null && command -v curl >/dev/null || \
-		{ apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
-	PYTHON=$(PYTHON) scripts/ensure-venv
+SYSTEM_TOOLS = command -v openssl >/dev/null && command -v curl >/dev/null || \
+	{ apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
+
+# The developer toolchain (tests, linters, SAM CLI); it includes what the demo needs.
+$(STAMP): requirements.txt requirements-demo.txt src/authorizer/requirements.txt pyproject.toml
+	@$(SYSTEM_TOOLS)
+	PYTHON=$(PYTHON) scripts/ensure-venv requirements.txt $@
+	touch $(DEMO_STAMP)
+
+# Only what `make demo` needs: the Lambda's pinned runtime, moto's S3 server and the CLI.
+$(DEMO_STAMP): requirements-demo.txt src/authorizer/requirements.txt pyproject.toml
+	@$(SYSTEM_TOOLS)
+	PYTHON=$(PYTHON) scripts/ensure-venv requirements-demo.txt $@
 
 tools: $(STAMP)
 
@@ -40,7 +50,7 @@ test: $(STAMP) pkits
 	SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint -t template.yaml --region us-east-1
 	$(PY) -m pytest -q -p no:cacheprovider
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/nodegate demo
 
 # The AWS deploy path: sam build with a python3.12 (PATH or pyenv) or in a container, then sam deploy.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,30 @@ def run(
     )
 
 
+@contextlib.contextmanager
+def serving(*args: str, cwd: Path = ROOT) -> Iterator[list[str]]:
+    """`nodegate ARGS` running: yields the lines it printed up to its "Ctrl-C" line; then Ctrl-C, which must end
+    it with exit 0."""
+    process = subprocess.Popen(
+        [NODEGATE, *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        while "Ctrl-C" not in (lines[-1] if lines else ""):
+            lines.append(process.stdout.readline())
+            assert lines[-1], f"nodegate {' '.join(args)} ended before it was ready: {lines}"
+        yield lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
 def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path: Path) -> None:
     pki = tmp_path / "pki"
     assert run("pki", "init", str(pki), "--url", "http://127.0.0.1:1").returncode == 0
@@ -60,7 +86,7 @@ def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path:
     issuer = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
     answer = ocsp.load_der_ocsp_response(DevPki(pki).ocsp("issuing", ocsp_request(cert, issuer)) or b"")
     assert answer.revocation_reason is x509.ReasonFlags.superseded
-    assert run("pki", "revoke", str(pki), "deadbeef", "--reason", "remove_from_crl").returncode == 1
+    assert run("pki", "revoke", str(pki), "deadbeef", "--reason", "remove_from_crl").returncode == 2
     usage = " ".join(run("pki", "revoke", "--help").stdout.split())
     assert all(name in usage for name in REASONS)
     bad = run("pki", "revoke", str(pki), "deadbeef")
@@ -101,22 +127,7 @@ def test_pki_serve_answers_crl_and_ocsp(tmp_path: Path) -> None:
 
 
 def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    port = free_port()
-    process = subprocess.Popen(
-        [NODEGATE, "up", "--dir", str(tmp_path / "pki"), "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    lines: list[str] = []
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and process.stdout:
-            line = process.stdout.readline()
-            lines.append(line)
-            if "Ctrl-C" in line:
-                break
+    with serving("up", "--dir", str(tmp_path / "pki"), "--port", str(free_port())) as lines:
         hints = [line.split("#")[0].strip() for line in lines if line.startswith("  ")]
         commands = [hint for hint in hints if hint.startswith("curl ")]
 
@@ -134,10 +145,14 @@ def test_up_prints_curl_commands_that_work_and_stops_on_ctrl_c(tmp_path: Path) -
             time.sleep(0.5)
         assert status(commands[3]) == "403"
         explain = next(hint for hint in hints if " explain " in hint)
-        assert explain.startswith(str(Path(NODEGATE)))
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
+        edge_403 = subprocess.run(shlex.split(commands[1]), capture_output=True, text=True, timeout=30, check=True)
+        explained = subprocess.run(["bash", "-c", explain], capture_output=True, text=True, timeout=60, check=False)
+        assert explained.returncode == 1, explained.stderr  # as printed: Deny, with the edge's reason
+        assert f"=> Deny {json.loads(edge_403.stdout)['reason']}:" in explained.stdout
+        carol = explain.replace("alice-node-1.pem", "carol-node-3.pem").replace("--node node-2", "--node node-1")
+        granted = subprocess.run(["bash", "-c", carol], capture_output=True, text=True, timeout=60, check=False)
+        assert granted.returncode == 0, granted.stdout  # the demo policy's grant, as the edge applied it
+        assert "by a grant in the access policy" in granted.stdout
 
 
 def test_publish_truststore_checks_the_bundle() -> None:

@@ -17,7 +17,7 @@ from cryptography.x509 import ocsp
 
 from conftest import Invoke
 from nodegate.pki import CertificateAuthority, client_name, crl_der, utcnow
-from nodegate.pki_server import POLL_SECONDS
+from nodegate.pki_server import POLL_SECONDS, QuietServer
 from nodegate.stack import free_port
 from nodegate.testing import World
 
@@ -127,12 +127,11 @@ class BrokenS3(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def broken_s3() -> Iterator[Callable[[str], str]]:
     """Start a broken S3 endpoint in a given mode; returns its URL."""
-    servers: list[http.server.ThreadingHTTPServer] = []
+    servers: list[QuietServer] = []
 
     def start(mode: str) -> str:
         handler = type("Handler", (BrokenS3,), {"mode": mode})
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
+        server = QuietServer(("127.0.0.1", 0), handler)
         threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 import sys
 import warnings
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from test_cli import serving
 
 from nodegate.samlocal import (
     Intrinsic,
@@ -67,22 +67,9 @@ def test_nodegate_invoke_on_the_sample_events(sample: str, effect: str, reason: 
 def sample_s3() -> Iterator[str]:
     """``nodegate sample-store`` as a developer starts it beside `sam local invoke`."""
     port = free_port()
-    process = subprocess.Popen(
-        [NODEGATE, "sample-store", "--port", str(port)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout
-        lines = [process.stdout.readline() for _ in range(5)]
-        assert "Ctrl-C" in lines[-1], lines
+    with serving("sample-store", "--port", str(port)) as lines:
         assert f"http://127.0.0.1:{port}" in lines[0]
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=20) == 0
 
 
 @pytest.fixture(scope="module")

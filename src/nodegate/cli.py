@@ -4,26 +4,65 @@ authorizer run on events or certificates the way AWS would run it."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+
+def _json(text: str, where: str) -> Any:
+    """Parsed JSON, or a ValueError naming ``where`` and the line and column of the mistake."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(
+            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix it"
+        ) from None
+
+
+def read_json(path: str) -> Any:
+    """The JSON file at ``path``; errors name the file."""
+    return _json(Path(path).read_text(), path)
+
+
+def _checked_policy(path: str) -> Any:
+    """The access policy file, checked the way the authorizer will read it (``up`` refuses to start otherwise)."""
+    from nodegate_authorizer.access_policy import PolicyError, parse_policy
+    from nodegate_authorizer.runtime import build_runtime
+    from nodegate_authorizer.settings import load_settings
+
+    policy = read_json(path)
+    rule = build_runtime(load_settings({"TRUSTSTORE_URI": "s3://bucket/key"})).identity_rule  # as `up`s edge
+    try:
+        parse_policy(json.dumps(policy).encode(), rule)
+    except PolicyError as exc:
+        raise ValueError(f"{path}: not a usable access policy ({exc}); see README, Access policy") from None
+    return policy
+
+
+def _check_key_pair(cert: str, key: str) -> None:
+    """Fail with one line naming the files when they are not a PEM certificate and its key."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(cert, key)
+    except ssl.SSLError as exc:
+        raise ValueError(f"{cert} and {key}: not a PEM certificate and its private key ({exc.reason or exc})") from None
 
 
 def _pki(args: argparse.Namespace) -> int:
     from cryptography import x509
 
-    from nodegate.devpki import DevPki, PkiError, init_pki
+    from nodegate.devpki import DevPki, check_new_directory, init_pki
     from nodegate.pki_server import RevocationServer
+    from nodegate.stack import bind_server
 
     root = Path(args.dir)
     if args.pki_command == "init":
-        if (root / "config.json").exists():
-            raise PkiError(f"{root} already holds a PKI; choose another directory")
+        check_new_directory(root)
         init_pki(root, args.url)
         print(f"PKI created in {root}; truststore: {root / 'truststore.pem'}")
         return 0
@@ -42,8 +81,7 @@ def _pki(args: argparse.Namespace) -> int:
         for path in pki.publish_crls():
             print(f"published {path}")
     elif args.pki_command == "serve":
-        port = args.port or int(pki.url.rsplit(":", 1)[1])
-        server = RevocationServer(pki, port)
+        server = bind_server("CRL/OCSP server", args.port or pki.port, lambda port: RevocationServer(pki, port))
         print(f"CRLs at {server.url}/crl/<ca>.crl, OCSP at {server.url}/ocsp/issuing", flush=True)
         _serve(server)
     return 0
@@ -88,11 +126,25 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _node(args: argparse.Namespace) -> int:
-    from nodegate_node.server import main
+    from cryptography.exceptions import UnsupportedAlgorithm
 
-    with contextlib.suppress(KeyboardInterrupt):
-        routes = ["--routes", args.routes] if args.routes else []
-        main(["--host", args.host, "--port", str(args.port), "--assertion-key", args.assertion_key, *routes])
+    from nodegate.stack import bind_server
+    from nodegate_node.assertion import AssertionVerifier, load_public_key
+    from nodegate_node.server import NodeServer, load_routes
+
+    try:
+        routes = load_routes(args.routes)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{args.routes}: not valid JSON ({exc}); fix the routes file") from None
+    try:
+        verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
+    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"{args.assertion_key}: not a public key ({exc}); give the edge's or KMS's key") from None
+    server = bind_server(
+        "node backend", args.port, lambda port: NodeServer(verifier, args.host, port, routes), host=args.host
+    )
+    print(f"node backend on http://{args.host}:{server.server_address[1]}", flush=True)
+    _serve(server)
     return 0
 
 
@@ -104,6 +156,7 @@ def _edge(args: argparse.Namespace) -> int:
 
     from nodegate.devpki import ephemeral_server_files
     from nodegate.edge import EdgeServer
+    from nodegate.stack import bind_server
 
     with tempfile.TemporaryDirectory(prefix="nodegate-edge-") as tmp:
         cert, key = args.server_cert, args.server_key
@@ -119,7 +172,12 @@ def _edge(args: argparse.Namespace) -> int:
                     serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
                 )
             )
-        server = EdgeServer(args.port, args.backend, str(cert), str(key), assertion_key=assertion_key)
+        _check_key_pair(str(cert), str(key))
+        server = bind_server(
+            "edge",
+            args.port,
+            lambda port: EdgeServer(port, args.backend, str(cert), str(key), assertion_key=assertion_key),
+        )
         print(f"edge on {server.url} -> {args.backend}", flush=True)
         if assertion_key is not None:
             print(f"no ASSERTION_KEY_ID: throw-away assertion key; node: --assertion-key {public}", flush=True)
@@ -128,10 +186,13 @@ def _edge(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from nodegate.stack import DEFAULT_POLICY, running_stack
+    from nodegate.devpki import check_new_directory
+    from nodegate.stack import DEFAULT_POLICY, explain_command, running_stack, write_env_vars
 
     root = Path(args.dir)
-    policy = json.loads(Path(args.policy).read_text()) if args.policy else DEFAULT_POLICY
+    policy = _checked_policy(args.policy) if args.policy else DEFAULT_POLICY
+    if not (root / "config.json").exists():
+        check_new_directory(root)
     nodegate = Path(sys.executable).parent / "nodegate"
     with running_stack(
         root, edge_port=args.port, quiet=False, policy=policy, mirror_seconds=args.mirror_seconds
@@ -152,7 +213,8 @@ def _up(args: argparse.Namespace) -> int:
         if not any(row.revoked_at for row in stack.pki.listing() if row.file == str(bob)):
             print(f"  {stack.curl('bob-node-2', 'node-2')}")
             print(f"  {nodegate} pki revoke {root} {bob}   # then bob's call gets 403 REVOKED")
-        print(f"  {nodegate} explain --cert {root / 'clients' / 'alice-node-1.pem'} --node node-2   # why 403")
+        env_file = write_env_vars(root / "env.json", stack)
+        print(f"  {explain_command(nodegate, env_file, root / 'clients' / 'alice-node-1.pem', 'node-2')}   # why 403")
         print("\nCtrl-C stops everything.", flush=True)
         _wait_for_interrupt()
     return 0
@@ -164,7 +226,7 @@ def _sample_store(args: argparse.Namespace) -> int:
     with sample_store(Path(args.samples), args.port, args.host) as endpoint:
         print(f"sample truststore and CRLs from {args.samples} in s3://nodegate-samples at {endpoint}")
         print("In another shell (Linux; on Docker Desktop set AWS_ENDPOINT_URL_S3 to host.docker.internal):")
-        print("  sam build && sam local invoke AuthorizerFunction -e events/allow.json \\")
+        print("  make build && .venv/bin/sam local invoke AuthorizerFunction -e events/allow.json \\")
         print("      --env-vars events/sam-env.json --docker-network host")
         print("Ctrl-C stops it.", flush=True)
         _wait_for_interrupt()
@@ -172,7 +234,7 @@ def _sample_store(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    event = json.loads(sys.stdin.read() if args.event == "-" else Path(args.event).read_text())
+    event = _json(sys.stdin.read(), "standard input") if args.event == "-" else read_json(args.event)
     _load_env_vars(args.env_vars, args.function)
     if not os.environ.get("TRUSTSTORE_URI"):
         print(
@@ -213,7 +275,7 @@ def _load_env_vars(path: str | None, function: str) -> None:
             f"function {function!r} is not in template.yaml (its functions: {', '.join(functions(template))})"
         )
     declared = declared_variables(template, function)
-    given = overrides(json.loads(Path(path).read_text()), function) if path else {}
+    given = overrides(read_json(path), function) if path else {}
     for name in sorted(set(given) - set(declared)):
         print(
             f"nodegate: note: {name} is not declared for {function} in template.yaml; SAM drops it, so does nodegate",
@@ -234,16 +296,21 @@ def _explain(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     from nodegate.edge import ApiIdentity, build_event
-    from nodegate.explain import explain, render
+    from nodegate.explain import explain, for_node, render
     from nodegate_authorizer.handler import settings_from_environment
     from nodegate_authorizer.runtime import build_runtime
 
     _load_env_vars(args.env_vars, args.function)
     if args.event:
-        event = json.loads(Path(args.event).read_text())
+        event = read_json(args.event)
+        if args.node is not None:
+            event = for_node(event, args.node)
     else:
-        cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes())
-        path = f"/nodes/{args.node}/{args.path.lstrip('/')}"
+        try:
+            cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes())
+        except ValueError as exc:
+            raise ValueError(f"{args.cert}: not a PEM certificate ({exc}); pass the client's .pem file") from None
+        path = f"/nodes/{args.node or 'node-1'}/{args.path.lstrip('/')}"
         built = build_event(ApiIdentity(), args.method, path, "", {}, "127.0.0.1", cert.public_bytes(Encoding.DER))
         if built is None:
             raise ValueError(f"--node {args.node!r} does not make a /nodes/{{nodeId}} path")
@@ -281,7 +348,40 @@ EXAMPLES = """examples:
   nodegate pki issue ./pki --user alice --node node-1
   nodegate explain --cert ./pki/clients/alice-node-1.pem --node node-1 --env-vars events/env.json
   nodegate invoke -e events/allow.json --env-vars events/env.json
-exit codes: 0 success (explain: Allow), 1 the command failed (explain: Deny), 2 usage error"""
+exit codes: 0 success (explain: Allow), 1 the command failed (explain: Deny), 2 usage error (the command line is
+wrong: a port outside 0-65535, a bad URL or choice), 130 interrupted (Ctrl-C)"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit 2) that point at --help."""
+
+    def error(self, message: str) -> NoReturn:
+        """``nodegate up: error: argument --port: ... (see nodegate up --help)``, exit 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def port_number(text: str) -> int:
+    """A TCP port, 0-65535 (0: any free port, or the command's own default)."""
+    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535")
+    return int(text)
+
+
+def base_url(text: str) -> str:
+    """``http://host[:port]``: the base of the CRL and OCSP URLs a new PKI writes into its certificates."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        parts = parts._replace(scheme="")
+    if parts.scheme != "http" or not parts.hostname or parts.path or parts.query or parts.fragment or "@" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a base URL: use http://host[:port] with no path or trailing slash, "
+            "e.g. http://127.0.0.1:8480"
+        )
+    return text
 
 
 def _command(commands: Any, name: str, summary: str, description: str = "") -> argparse.ArgumentParser:
@@ -299,9 +399,14 @@ def _settings_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per job."""
-    top = argparse.ArgumentParser(
+    from importlib.metadata import version
+
+    from nodegate.devpki import REASONS
+
+    top = Parser(
         prog="nodegate", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    top.add_argument("--version", action="version", version=f"nodegate {version('nodegate')}")
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     pki_parser = _command(commands, "pki", "development PKI: create, issue, revoke, list, publish CRLs, serve")
@@ -309,7 +414,9 @@ def parser() -> argparse.ArgumentParser:
     directory = "the PKI directory (made by `nodegate pki init`)"
     init = _command(pki, "init", "create root and issuing CA, OCSP signer, server certificate, truststore, CRLs")
     init.add_argument("dir", help="a new directory for the PKI")
-    init.add_argument("--url", default="http://127.0.0.1:8480", help="base URL the certificates name for CRL/OCSP")
+    init.add_argument(
+        "--url", type=base_url, default="http://127.0.0.1:8480", help="base URL the certificates name for CRL/OCSP"
+    )
     issue = _command(
         pki,
         "issue",
@@ -335,9 +442,10 @@ def parser() -> argparse.ArgumentParser:
     revoke.add_argument(
         "--reason",
         default="key_compromise",
-        help="reason code written into the CRL entry and OCSP answers: key_compromise, superseded, "
-        "cessation_of_operation, affiliation_changed, ca_compromise, certificate_hold, privilege_withdrawn, "
-        "aa_compromise or unspecified (written as no code, RFC 5280 5.3.1)",
+        choices=sorted(REASONS),
+        metavar="REASON",
+        help=f"reason code written into the CRL entry and OCSP answers: {', '.join(sorted(REASONS))} "
+        "(unspecified is written as no code, RFC 5280 5.3.1)",
     )
     listing = _command(pki, "list", "list issued certificates: serial, subject, expiry, revocation")
     listing.add_argument("dir", help=directory)
@@ -346,25 +454,25 @@ def parser() -> argparse.ArgumentParser:
     crl.add_argument("dir", help=directory)
     serve = _command(pki, "serve", "serve the CRLs over HTTP and answer OCSP")
     serve.add_argument("dir", help=directory)
-    serve.add_argument("--port", type=int, default=0, help="port to listen on (0: the one in the PKI's --url)")
+    serve.add_argument("--port", type=port_number, default=0, help="port to listen on (0: the one in the PKI's --url)")
 
     node = _command(commands, "node", "run the node backend (believes only the authorizer's signed assertion)")
     node.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    node.add_argument("--port", type=int, default=8081, help="port to listen on")
+    node.add_argument("--port", type=port_number, default=8081, help="port to listen on")
     node.add_argument("--routes", help='JSON file {"node-id": "http://host:port"}: nodes to reverse-proxy')
     node.add_argument(
         "--assertion-key", required=True, help="public key that certifies the edge's assertions (PEM or base64 DER)"
     )
 
     edge = _command(commands, "edge", "run the local mTLS edge (settings from the authorizer's environment variables)")
-    edge.add_argument("--port", type=int, default=8443, help="port to listen on")
+    edge.add_argument("--port", type=port_number, default=8443, help="port to listen on")
     edge.add_argument("--backend", default="http://127.0.0.1:8081", help="the node backend's URL")
     edge.add_argument("--server-cert", help="PEM server certificate (default: a throw-away one for localhost)")
     edge.add_argument("--server-key", help="PEM key of --server-cert")
 
     up = _command(commands, "up", "start S3 (moto), CRL/OCSP, node backend and edge together until Ctrl-C")
     up.add_argument("--dir", default=".nodegate/pki", help="PKI directory (created when missing)")
-    up.add_argument("--port", type=int, default=8443, help="port of the edge")
+    up.add_argument("--port", type=port_number, default=8443, help="port of the edge")
     up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
     up.add_argument(
         "--mirror-seconds", type=float, default=60.0, help="run the CRL mirror this often (0: never; see README)"
@@ -376,10 +484,12 @@ def parser() -> argparse.ArgumentParser:
         "serve the sample PKI (certificates/) from a local S3 for `sam local invoke` in its container",
         "Start a local S3 (moto) whose bucket nodegate-samples holds certificates/truststore.pem and "
         "certificates/crls/, the objects events/sam-env.json names, until Ctrl-C. Example: nodegate sample-store, "
-        "then sam local invoke AuthorizerFunction -e events/allow.json --env-vars events/sam-env.json "
-        "--docker-network host",
+        "then make build && .venv/bin/sam local invoke AuthorizerFunction -e events/allow.json "
+        "--env-vars events/sam-env.json --docker-network host",
     )
-    samples.add_argument("--port", type=int, default=4566, help="port of the local S3 (events/sam-env.json uses 4566)")
+    samples.add_argument(
+        "--port", type=port_number, default=4566, help="port of the local S3 (events/sam-env.json uses 4566)"
+    )
     samples.add_argument("--host", default="127.0.0.1", help="address to listen on")
     samples.add_argument("--samples", default="certificates", help="directory with truststore.pem and crls/")
 
@@ -404,7 +514,7 @@ def parser() -> argparse.ArgumentParser:
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--cert", help="PEM client certificate (an event is built as API Gateway would)")
     source.add_argument("-e", "--event", help="an authorizer event JSON file instead of --cert")
-    explain.add_argument("--node", default="node-1", help="node id in the path")
+    explain.add_argument("--node", help="node id in the path (default node-1); with -e, the event is re-aimed at it")
     explain.add_argument("--method", default="GET", help="HTTP method")
     explain.add_argument("--path", default="status", help="path below /nodes/{node}/")
     _settings_arguments(explain)
@@ -455,15 +565,28 @@ HANDLERS = {
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``nodegate`` console script: exit 1 with one clear line on any failure
-    (no traceback), exit 2 on usage errors (argparse)."""
+    (no traceback), exit 2 on usage errors (argparse), 130 on Ctrl-C at any moment (quietly), and no
+    error when whoever reads the output stops early (``nodegate explain ... | head``)."""
+    try:
+        signal.signal(signal.SIGTERM, _interrupt)
+        _main(argv)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+        sys.exit(1)
+
+
+def _main(argv: list[str] | None) -> None:
     from nodegate.devpki import PkiError
     from nodegate.publish import PublishError
 
     args = parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
     try:
         sys.exit(HANDLERS[args.command](args))
-    except (OSError, ValueError, PkiError, PublishError, json.JSONDecodeError) as exc:
+    except BrokenPipeError:
+        raise
+    except (OSError, ValueError, PkiError, PublishError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
         print(f"nodegate {args.command}: error: {message}{where}", file=sys.stderr)

@@ -11,13 +11,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der, name, pem, utcnow
+from nodegate.pki import NOT_BEFORE_MARGIN, CertificateAuthority, Issued, client_name, crl_der, name, pem, utcnow
 
 P12_PASSWORD = b"nodegate"
 REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
@@ -82,6 +83,11 @@ class DevPki:
         """Base URL of the CRL/OCSP server that the certificates name."""
         return str(json.loads((self.root / "config.json").read_text())["url"])
 
+    @property
+    def port(self) -> int:
+        """The port of the CRL/OCSP server's URL (80 when it names none)."""
+        return urlsplit(self.url).port or 80
+
     def ca(self, which: str) -> CertificateAuthority:
         """``root`` or ``issuing``, with the URLs it embeds in what it issues."""
         issued = _load(self.root / f"{which}-ca")
@@ -120,6 +126,14 @@ class DevPki:
                 raise PkiError(f"{label} {value!r} is not a valid id: letters, digits, '.', '_', '-', at most 64")
         if days < 1:
             raise PkiError(f"days must be at least 1 (got {days})")
+        authority = self.ca(ca)
+        start = not_before or utcnow() - NOT_BEFORE_MARGIN
+        if start + dt.timedelta(days=days) > authority.cert.not_valid_after_utc:
+            longest = (authority.cert.not_valid_after_utc - start - dt.timedelta(hours=1)).days  # still true on re-run
+            raise PkiError(
+                f"--days {days} outlives the {ca} CA (valid until {authority.cert.not_valid_after_utc:%Y-%m-%d}); "
+                f"use --days {longest} or less"
+            )
         stem = self.root / "clients" / f"{user}-{node}"
         if stem.with_suffix(".pem").exists():
             old = format(x509.load_pem_x509_certificate(stem.with_suffix(".pem").read_bytes()).serial_number, "x")
@@ -129,8 +143,7 @@ class DevPki:
                 )
             if old in self._db():
                 self.revoke(old, "superseded")
-        authority = self.ca(ca)
-        issued = authority.issue(client_name(user, node), days=days, not_before=not_before)
+        issued = authority.issue(client_name(user, node), days=days, not_before=start)
         _write(stem.with_suffix(".pem"), issued.cert_pem())
         _write(stem.with_suffix(".key"), issued.key_pem(), secret=True)
         chain = [authority.cert] + ([self.ca("root").cert] if ca == "issuing" else [])
@@ -223,6 +236,17 @@ class DevPki:
             written.append(path)
         return written
 
+    def crls_due(self, now: dt.datetime) -> bool:
+        """Whether a published CRL is missing, unreadable or past half its validity: time to re-sign."""
+        for which in ("root", "issuing"):
+            try:
+                crl = x509.load_der_x509_crl((self.root / "crl" / f"{which}.crl").read_bytes())
+            except (OSError, ValueError):
+                return True
+            if resign_due(crl.last_update_utc, crl.next_update_utc, now):
+                return True
+        return False
+
     def crl(self, ca: str) -> bytes | None:
         """Responder interface: the published CRL of ``ca``."""
         path = self.root / "crl" / f"{ca}.crl"
@@ -251,6 +275,11 @@ class DevPki:
         return response.public_bytes(serialization.Encoding.DER)
 
 
+def resign_due(this_update: dt.datetime, next_update: dt.datetime | None, now: dt.datetime) -> bool:
+    """A CRL is re-signed once half of its validity has passed (or it names no nextUpdate)."""
+    return next_update is None or now >= this_update + (next_update - this_update) / 2
+
+
 def server_certificate(ca: CertificateAuthority) -> Issued:
     """A TLS server certificate for localhost and 127.0.0.1, for the local edge."""
     sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
@@ -273,6 +302,16 @@ def ephemeral_server_files(directory: Path) -> tuple[Path, Path, Path]:
     _write(directory / "edge-server.pem", server.cert_pem())
     _write(directory / "edge-server.key", server.key_pem(), secret=True)
     return directory / "edge-ca.pem", directory / "edge-server.pem", directory / "edge-server.key"
+
+
+def check_new_directory(root: Path) -> None:
+    """Refuse to create a PKI (CA keys) in the current directory or in one that already holds files."""
+    if root.resolve() == Path.cwd().resolve():
+        raise PkiError(f"{root} is the current directory: the PKI holds CA keys; name a new directory, e.g. ./pki")
+    if (root / "config.json").exists():
+        raise PkiError(f"{root} already holds a PKI; use it, or name a new directory for another one")
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise PkiError(f"{root} is not empty (or not a directory); name a new or empty directory for the PKI")
 
 
 def init_pki(root: Path, url: str) -> DevPki:

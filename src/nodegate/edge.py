@@ -22,7 +22,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,7 @@ from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
+from nodegate_node.http_rules import clean_path, framing_problem, without
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -208,6 +209,12 @@ def policy_allows(response: Any, method_arn: str) -> bool | None:
         return None
 
 
+def forwarded_headers(received: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The client's headers the backend gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop
+    header, as Content-Length (the edge re-frames the body) or as an identity header."""
+    return without(received, [*HOP_BY_HOP, "content-length", *IDENTITY_HEADERS])
+
+
 class EdgeHandler(BaseHTTPRequestHandler):
     """One client connection: authorize each request, then proxy it to the backend."""
 
@@ -236,6 +243,8 @@ class EdgeHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         log: dict[str, Any] = {"ip": self.client_address[0], "method": self.command, "path": self.path}
         try:
+            if problem := framing_problem(self.headers):
+                raise Framing(400, problem)
             if sum(len(k) + len(v) for k, v in self.headers.items()) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
             length = body_length(self.headers)
@@ -245,9 +254,15 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self._reply(exc.status, {"message": FRAMING_MESSAGES[exc.status]}, log, started)
             return
         raw_path, _, query = self.path.partition("?")
+        path = clean_path(raw_path)
+        if path is None:  # refused before authorization: what is authorized is what is routed
+            self.close_connection = True
+            log["pathError"] = "not origin-form, or an encoded dot, slash or backslash (RFC 3986 5.2.4)"
+            self._reply(400, {"message": FRAMING_MESSAGES[400]}, log, started)
+            return
         cert_der = self.connection.getpeercert(binary_form=True)
         headers = dict(self.headers.items())
-        event = build_event(self.server.api, self.command, raw_path, query, headers, self.client_address[0], cert_der)
+        event = build_event(self.server.api, self.command, path, query, headers, self.client_address[0], cert_der)
         if event is None:
             self.close_connection = True  # the body, if any, is not read
             self._reply(403, MISSING_TOKEN, log, started)
@@ -280,7 +295,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             log["framingError"] = str(exc)[:200]
             self._reply(status, {"message": FRAMING_MESSAGES[status]}, log, started)
             return
-        self._proxy(raw_path, query, body, context, log, started)
+        self._proxy(path, query, body, context, log, started)
 
     def _read_body(self, length: int | None) -> bytes:
         """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
@@ -322,8 +337,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
     def _proxy(
         self, path: str, query: str, body: bytes, context: dict[str, Any], log: dict[str, Any], started: float
     ) -> None:
-        dropped = HOP_BY_HOP | set(IDENTITY_HEADERS) | {"content-length"}  # the edge re-frames the body
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped}
+        headers = forwarded_headers(self.headers.items())
         for header, key in IDENTITY_HEADERS.items():
             headers[header.title()] = str(context.get(key, ""))
         backend = self.server.backend

@@ -5,6 +5,7 @@ value it returns (the path, each revocation answer, the identity, the grant) and
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -121,6 +122,26 @@ def explain(event: dict[str, Any], runtime: Runtime, now: datetime) -> dict[str,
     report["certificate"] = decision.certificate
     report["response"] = respond(decision, request)
     return report
+
+
+def for_node(event: dict[str, Any], node: str) -> dict[str, Any]:
+    """``event`` re-aimed at ``node``: its ``nodeId`` path parameter, paths and methodArn (``explain -e --node``)."""
+    params = event.get("pathParameters") if isinstance(event, dict) else None
+    old = params.get("nodeId") if isinstance(params, dict) else None
+    if not isinstance(params, dict) or not isinstance(old, str):
+        raise ValueError("the event has no pathParameters.nodeId for --node to replace; edit the event instead")
+    segment = re.compile(rf"/nodes/{re.escape(old)}(?=/|$)")
+
+    def aimed(value: Any) -> Any:
+        return segment.sub(f"/nodes/{node}", value, count=1) if isinstance(value, str) else value
+
+    context = event.get("requestContext")
+    return event | {
+        "pathParameters": params | {"nodeId": node},
+        "methodArn": aimed(event.get("methodArn")),
+        "path": aimed(event.get("path")),
+        **({"requestContext": context | {"path": aimed(context.get("path"))}} if isinstance(context, dict) else {}),
+    }
 
 
 def render(report: dict[str, Any]) -> str:

@@ -15,6 +15,8 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+NOT_BEFORE_MARGIN = dt.timedelta(minutes=5)
+"""notBefore is set this far in the past by default, for clocks that run a little behind."""
 KEEP = object()
 """Sentinel: use the default for this kind of certificate."""
 
@@ -276,7 +278,7 @@ def build(
     extensions: Sequence[tuple[x509.ExtensionType, bool]] = (),
 ) -> x509.Certificate:
     """Build and sign one X.509 v3 certificate with exactly the extensions asked for."""
-    start = not_before or utcnow() - dt.timedelta(minutes=5)
+    start = not_before or utcnow() - NOT_BEFORE_MARGIN
     builder = (
         x509.CertificateBuilder()
         .subject_name(subject)

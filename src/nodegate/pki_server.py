@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
@@ -55,10 +56,20 @@ class RevocationHandler(BaseHTTPRequestHandler):
         """Quiet by default; the stack's access log is the edge's."""
 
 
-class RevocationServer(ThreadingHTTPServer):
-    """A threaded HTTP server bound to a responder."""
+class QuietServer(ThreadingHTTPServer):
+    """A threaded HTTP server for which a client that hung up before its answer was written (a fetcher past its
+    timeout) is no error: no traceback on stderr; anything else is reported as socketserver does."""
 
     daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Stay quiet about ``ConnectionError`` (broken pipe, reset)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+
+class RevocationServer(QuietServer):
+    """A threaded HTTP server bound to a responder."""
 
     def __init__(
         self, responder: Responder, port: int = 0, handler: type[RevocationHandler] = RevocationHandler

@@ -3,8 +3,10 @@ edge. The authorizer certifies its assertion keys with a moto KMS key; the node 
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shlex
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -15,6 +17,7 @@ from typing import Any, TypeVar
 
 from nodegate.devpki import DevPki, init_pki
 from nodegate.edge import EdgeServer
+from nodegate.pki import utcnow
 from nodegate.pki_server import POLL_SECONDS, RevocationServer
 from nodegate.upstream import UpstreamServer
 from nodegate_node.assertion import AssertionVerifier, load_public_key
@@ -61,6 +64,20 @@ class Stack:
         )
 
 
+def write_env_vars(path: Path, stack: Stack, function: str = "AuthorizerFunction") -> Path:
+    """The edge's authorizer settings and S3 endpoint as a SAM env-vars file (what ``--env-vars`` reads)."""
+    path.write_text(json.dumps({function: stack.env | {"AWS_ENDPOINT_URL_S3": stack.s3_endpoint}}, indent=2) + "\n")
+    return path
+
+
+def explain_command(nodegate: Path, env_file: Path, cert: Path, node: str) -> str:
+    """A shell command that explains the decision the stack's edge makes for ``cert`` calling ``node``: its
+    settings (loopback allowance, policy) from ``env_file``, moto's placeholder credentials in front."""
+    credentials = " ".join(f"{name}={value}" for name, value in S3_ENV.items())
+    quoted = " ".join(shlex.quote(str(part)) for part in (nodegate, "explain", "--cert", cert, "--node", node))
+    return f"{credentials} {quoted} --env-vars {shlex.quote(str(env_file))}"
+
+
 def _s3() -> Any:
     import boto3
 
@@ -82,7 +99,14 @@ def _local_s3(host: str, port: int) -> Any:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     moto = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
-    _bind("local S3", port, lambda _: moto.start())
+
+    def start(port: int) -> None:
+        with socket.socket() as probe:  # moto binds in its own thread and waits forever when that fails
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug's server does
+            probe.bind((host, port))
+        moto.start()
+
+    bind_server("local S3", port, start, host=host)
     return moto
 
 
@@ -137,9 +161,8 @@ def running_stack(
     if not (directory / "config.json").exists():
         init_pki(directory, f"http://127.0.0.1:{pki_port or free_port()}")
     pki = DevPki(directory)
-    revocation = _bind(
-        "CRL/OCSP server", int(pki.url.rsplit(":", 1)[1]), lambda port: RevocationServer(pki, port)
-    ).start()
+    pki.publish_crls()  # re-signed at every start: yesterday's CRLs have expired
+    revocation = bind_server("CRL/OCSP server", pki.port, lambda port: RevocationServer(pki, port)).start()
     s3_port = free_port()
     moto = _local_s3("127.0.0.1", s3_port)
     local = f"http://127.0.0.1:{s3_port}"
@@ -154,7 +177,7 @@ def running_stack(
     verifier = AssertionVerifier(load_public_key(public_key))
     upstream = UpstreamServer().start()
     routes = {PROXIED_NODE: upstream.url}
-    node = _bind("node backend", node_port, lambda port: NodeServer(verifier, "127.0.0.1", port, routes))
+    node = bind_server("node backend", node_port, lambda port: NodeServer(verifier, "127.0.0.1", port, routes))
     threading.Thread(target=node.serve_forever, args=(POLL_SECONDS,), name="node", daemon=True).start()
     edge: EdgeServer | None = None
     try:
@@ -176,7 +199,7 @@ def running_stack(
         env |= extra_env or {}
         logger = (lambda entry: None) if quiet else None
         backend = f"http://127.0.0.1:{node.server_address[1]}"
-        edge = _bind(
+        edge = bind_server(
             "edge",
             edge_port,
             lambda port: EdgeServer(
@@ -234,18 +257,27 @@ def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[
 T = TypeVar("T")
 
 
-def _bind(role: str, port: int, make: Callable[[int], T]) -> T:
-    """``make(port)``, with an error that names the port and what it was for when it cannot be bound."""
+def bind_server(role: str, port: int, make: Callable[[int], T], *, host: str = "127.0.0.1") -> T:
+    """``make(port)``, with an error that names the address, what it was for and the fix when it cannot bind."""
     try:
         return make(port)
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot listen on 127.0.0.1:{port} for the {role}: {exc.strerror}") from None
+        fix = "stop what uses it or choose another port" if exc.errno == errno.EADDRINUSE else "check the address"
+        message = f"cannot listen on {host}:{port} for the {role}: {exc.strerror or exc}; {fix}"
+        raise OSError(exc.errno, message) from None
 
 
 def _keep_crls_synced(stack: Stack) -> None:
-    """Upload the CRLs again whenever ``nodegate pki revoke``/``crl`` re-publishes them."""
+    """Re-sign the CRLs once half their validity has passed (``DevPki.crls_due``), and upload them again
+    whenever they change (this loop, ``nodegate pki revoke`` or ``pki crl``). OCSP answers need no timer:
+    the CRL/OCSP server signs each one when it is asked."""
     seen: dict[Path, int] = {}
     while not stack.stop_event.wait(1.0):
+        try:
+            if stack.pki.crls_due(utcnow()):
+                stack.pki.publish_crls()
+        except Exception as exc:  # noqa: BLE001 - try again next round; the authorizer fails closed meanwhile
+            print(f"CRL re-signing failed: {exc}", flush=True)
         for path in (stack.pki.root / "crl").glob("*.crl"):
             mtime = path.stat().st_mtime_ns
             if seen.setdefault(path, mtime) != mtime:

@@ -22,7 +22,7 @@ def requirements(path: Path) -> set[str]:
 def test_pins_agree_everywhere() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     runtime = requirements(ROOT / "src" / "authorizer" / "requirements.txt")
-    dev = requirements(ROOT / "requirements.txt")
+    dev = requirements(ROOT / "requirements.txt") | requirements(ROOT / "requirements-demo.txt")
     declared = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
     assert declared == runtime | dev
     assert all("==" in pin for pin in declared)
@@ -54,3 +54,19 @@ def test_the_lambda_package_pins_its_whole_closure() -> None:
     assert set(needed) <= set(pins), f"unpinned: {sorted(set(needed) - set(pins))}"
     for dependency, (requirer, specifier) in needed.items():
         assert specifier.contains(pins[dependency], prereleases=True), (requirer, dependency, specifier)
+
+
+def test_make_demo_installs_only_what_the_demo_needs(tmp_path: Path) -> None:
+    """`make demo` on a fresh clone installs requirements-demo.txt (Lambda pins, moto, the CLI), not the toolchain."""
+    import subprocess
+
+    planned = subprocess.run(
+        ["make", "-n", "demo", f"VENV={tmp_path / '.venv'}"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
+    assert "scripts/ensure-venv requirements-demo.txt" in planned
+    assert "ensure-venv requirements.txt" not in planned
+    demo = requirements(ROOT / "requirements-demo.txt") | requirements(ROOT / "src" / "authorizer" / "requirements.txt")
+    names = {canonicalize_name(Requirement(pin).name) for pin in demo}
+    assert {"moto", "flask", "flask-cors"} <= names
+    assert not [pin for pin in demo if "server" in Requirement(pin).extras]  # every moto service's dependencies
+    assert not names & {"pytest", "hypothesis", "mypy", "aws-sam-cli", "cfn-lint", "ruff", "pyhanko-certvalidator"}

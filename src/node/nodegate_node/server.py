@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
+from nodegate_node.http_rules import clean_path, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
@@ -34,6 +35,7 @@ HOP_BY_HOP = frozenset(
     {
         "connection",
         "keep-alive",
+        "proxy-connection",
         "proxy-authenticate",
         "proxy-authorization",
         "te",
@@ -69,6 +71,12 @@ def identity_headers(identity: dict[str, str]) -> dict[str, str]:
     }
 
 
+def forwarded_headers(received: Any) -> dict[str, str]:
+    """The headers an upstream gets: none that reads, once case and ``_``/``-`` are folded, as a hop-by-hop, an
+    identity or the assertion header (the verified identity is added back as headers)."""
+    return without(received, [*HOP_BY_HOP, *IDENTITY_HEADERS, HEADER])
+
+
 class NodeHandler(BaseHTTPRequestHandler):
     """``/healthz`` (no identity), and under ``/nodes/<id>/``: ``whoami``, ``status``, ``echo``, or the
     node's upstream when the routes file names one."""
@@ -91,7 +99,9 @@ class NodeHandler(BaseHTTPRequestHandler):
     do_PUT = do_PATCH = do_DELETE = do_POST
 
     def _route(self) -> None:
-        path = self.path.split("?", 1)[0]
+        path = self._checked_path()
+        if path is None:
+            return
         if path == "/healthz":
             self._json(200, {"ok": True})
             return
@@ -117,18 +127,32 @@ class NodeHandler(BaseHTTPRequestHandler):
         else:
             self._json(404, {"error": f"no route {action!r}"})
 
+    def _checked_path(self) -> str | None:
+        """The request's path with dot segments resolved, or None after a 400 for broken framing or a path
+        that must be refused (``nodegate_node.http_rules``), whatever the edge in front did."""
+        path = clean_path(self.path.split("?", 1)[0])
+        problem = framing_problem(self.headers) or (None if path is not None else "path refused (RFC 3986 5.2.4)")
+        if problem is not None:
+            self.close_connection = True
+            self._json(400, {"error": problem})
+            return None
+        return path
+
     def _proxy(self, upstream: str, below: str, identity: dict[str, str]) -> None:
         """Forward this request to the node's upstream and stream its answer back; 502/504 when it fails."""
         base = urlsplit(upstream)
         query = self.path.partition("?")[2]
-        target = base.path.rstrip("/") + "/" + below + (f"?{query}" if query else "")
+        path = inside(base.path, below)
+        if path is None:
+            self._json(400, {"error": "path leaves the node's upstream base"})
+            return
+        target = path + (f"?{query}" if query else "")
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_PROXY_BODY:
             self._json(413, {"error": "body over the limit"})
             return
         body = self.rfile.read(length) if length else None
-        dropped = HOP_BY_HOP | {name.lower() for name in (*IDENTITY_HEADERS, HEADER)}
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in dropped} | identity_headers(identity)
+        headers = forwarded_headers(self.headers.items()) | identity_headers(identity)
         connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
         try:
             connection.request(self.command, target, body=body, headers=headers)

@@ -1,0 +1,86 @@
+"""Request rules shared by the local edge and the node backend (stdlib only: it runs on the EC2 nodes).
+
+- Paths: dot segments are resolved (RFC 3986 5.2.4) and encoded dots, slashes and backslashes are refused,
+  so the path that is authorized is the path that is routed and forwarded; an upstream path is built only
+  inside the node's base path.
+- Header names: an identity header is recognised after case folding and ``_``/``-`` folding (CGI and WSGI map
+  ``X_User_Id`` and ``X-User-Id`` to the same variable).
+- Header framing: obs-fold and whitespace between a field name and its colon are refused (RFC 9112 5.1, 5.2);
+  the stdlib parser accepts the first and silently stops at the second.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from email.message import Message
+
+ENCODED_SEPARATORS = re.compile(r"%(?:25)*(?:2e|2f|5c)", re.IGNORECASE)
+"""``%2e`` (.), ``%2f`` (/), ``%5c`` (\\), also encoded again (``%252e``): a decoding hop could turn them into
+segments or dot segments."""
+TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+"""RFC 9110 5.6.2: a field name is a token."""
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 5.2.4, step by step: ``/a/b/../c/./d`` -> ``/a/c/d``."""
+    output: list[str] = []
+    while path:
+        if path.startswith("../"):
+            path = path[3:]
+        elif path.startswith("./"):
+            path = path[2:]
+        elif path.startswith("/./") or path == "/.":
+            path = "/" + path[3:]
+        elif path.startswith("/../") or path == "/..":
+            path = "/" + path[4:]
+            if output:
+                output.pop()
+        elif path in (".", ".."):
+            path = ""
+        else:
+            end = path.find("/", 1)
+            end = len(path) if end < 0 else end
+            output.append(path[:end])
+            path = path[end:]
+    return "".join(output)
+
+
+def clean_path(path: str) -> str | None:
+    """The origin-form path (no query) with its dot segments resolved, or None when it must be refused: not
+    starting with ``/``, a backslash, or an encoded dot, slash or backslash in any case,
+    encoded once or more."""
+    if not path.startswith("/") or "\\" in path or ENCODED_SEPARATORS.search(path):
+        return None
+    return remove_dot_segments(path)
+
+
+def inside(base: str, below: str) -> str | None:
+    """``base``'s path joined with ``below`` (a path under it), or None when the result would leave ``base``."""
+    prefix = base.rstrip("/") + "/"
+    target = clean_path(prefix + below)
+    return target if target is not None and target.startswith(prefix) else None
+
+
+def fold(name: str) -> str:
+    """A header name as CGI/WSGI see it: case and ``_``/``-`` folded."""
+    return name.lower().replace("_", "-")
+
+
+def without(headers: Iterable[tuple[str, str]], names: Iterable[str]) -> dict[str, str]:
+    """``headers`` without every one whose name reads as one of ``names`` once folded."""
+    dropped = {fold(name) for name in names}
+    return {name: value for name, value in headers if fold(name) not in dropped}
+
+
+def framing_problem(headers: Message) -> str | None:
+    """Why the parsed header section breaks RFC 9112 5 (None when it does not): obs-fold, a line that is
+    not ``name: value`` (whitespace before the colon included), or a field name that is not a token."""
+    if headers.defects or headers.get_payload() or headers.get_unixfrom():
+        return "a header line is not 'name: value' (RFC 9112 5.1: no whitespace before the colon)"
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:
+            return f"header {name!r} is continued by obs-fold (RFC 9112 5.2)"
+        if not TOKEN.fullmatch(name):
+            return f"header name {name!r} is not a token (RFC 9110 5.1)"
+    return None

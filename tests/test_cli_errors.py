@@ -1,0 +1,202 @@
+"""Every CLI error is one line that names the file, port or value and the fix; usage errors exit 2; Ctrl-C at
+any moment and a reader that stops early end quietly. Each case runs the real `nodegate` command."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from test_cli import NODEGATE, ROOT, run
+
+from nodegate.devpki import init_pki
+from nodegate.stack import free_port
+
+
+def one_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The single stderr line of a failed command (no traceback, nothing else)."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["up", "--port", "70000"], "'70000' is not a port: use 0-65535"),
+        (["node", "--port", "-5"], "'-5' is not a port: use 0-65535"),
+        (["node", "--port", "70000"], "'70000' is not a port"),
+        (["edge", "--port", "70000"], "'70000' is not a port"),
+        (["pki", "serve", "pki", "--port", "70000"], "'70000' is not a port"),
+        (["sample-store", "--port", "70000"], "'70000' is not a port"),
+        (["sample-store", "--port", "-5"], "'-5' is not a port"),
+        (["pki", "init", "new", "--url", "ftp://x"], "'ftp://x' is not a base URL: use http://host[:port]"),
+        (["pki", "init", "new", "--url", "http://127.0.0.1:8480//crl/"], "no path or trailing slash"),
+        (["pki", "init", "new", "--url", "http://127.0.0.1:8480/"], "no path or trailing slash"),
+        (["pki", "init", "new", "--url", "http://127.0.0.1:99999"], "is not a base URL"),
+        (["pki", "revoke", "pki", "1", "--reason", "stolen"], "invalid choice: 'stolen'"),
+    ],
+)
+def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], named: str) -> None:
+    result = run(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    line = one_line(result)
+    assert named in line
+    assert "--help" in line
+    assert not (tmp_path / "new").exists()
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Path:
+    init_pki(tmp_path / "pki", "http://127.0.0.1:1")
+    return tmp_path / "pki"
+
+
+def test_pki_init_refuses_the_current_directory_and_non_empty_ones(tmp_path: Path, pki: Path) -> None:
+    here = run("pki", "init", ".", cwd=tmp_path)
+    assert here.returncode == 1
+    assert "is the current directory" in one_line(here)
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("x")
+    for directory, named in ((pki, "already holds a PKI"), (tmp_path / "notes", "is not empty")):
+        result = run("pki", "init", str(directory))
+        assert result.returncode == 1
+        assert f"{directory} {named}" in one_line(result)
+    assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["todo.txt"]
+
+
+def test_pki_issue_refuses_a_certificate_that_outlives_its_ca(pki: Path) -> None:
+    result = run("pki", "issue", str(pki), "--user", "a", "--node", "n", "--days", "100000")
+    assert result.returncode == 1
+    line = one_line(result)
+    assert "--days 100000 outlives the issuing CA" in line
+    longest = int(line.split("use --days ")[1].split()[0])
+    assert run("pki", "issue", str(pki), "--user", "a", "--node", "n", "--days", str(longest)).returncode == 0
+    issued = x509.load_pem_x509_certificate((pki / "clients" / "a-n.pem").read_bytes())
+    ca = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
+    assert issued.not_valid_after_utc <= ca.not_valid_after_utc
+
+
+def assertion_key(directory: Path) -> str:
+    """A P-256 public key file for ``nodegate node --assertion-key`` (the edge's or KMS's key)."""
+    path = directory / "assertion-key.pem"
+    public = ec.generate_private_key(ec.SECP256R1()).public_key()
+    path.write_bytes(public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return str(path)
+
+
+def test_json_and_pem_errors_name_the_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{bad")
+    key = assertion_key(tmp_path)
+    for args in (
+        ["invoke", "-e", str(bad)],
+        ["explain", "-e", str(bad)],
+        ["up", "--dir", str(tmp_path / "pki"), "--policy", str(bad)],
+        ["node", "--routes", str(bad), "--port", "0", "--assertion-key", key],
+        ["invoke", "-e", "events/allow.json", "--env-vars", str(bad)],
+    ):
+        result = run(*args)
+        assert result.returncode == 1, args
+        assert f"{bad}: not valid JSON" in one_line(result), args
+    for args, named in (
+        (["explain", "--cert", str(bad)], f"{bad}: not a PEM certificate"),
+        (["edge", "--port", "0", "--server-cert", str(bad), "--server-key", str(bad)], f"{bad} and {bad}: not a PEM"),
+        (["node", "--port", "0", "--assertion-key", str(bad)], f"{bad}: not a public key"),
+    ):
+        result = run(*args, env={"TRUSTSTORE_URI": f"file://{ROOT}/certificates/truststore.pem", "PATH": "/usr/bin"})
+        assert result.returncode == 1, args
+        assert named in one_line(result)
+
+
+def test_up_refuses_an_invalid_policy_at_start(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.json"
+    policy.write_text('{"version": 1, "grants": [{"user": "carol", "nodes": ["node 1"], "methods": ["GET"]}]}')
+    started = time.monotonic()
+    result = run("up", "--dir", str(tmp_path / "pki"), "--port", "0", "--policy", str(policy))
+    assert result.returncode == 1
+    assert f"{policy}: not a usable access policy" in one_line(result)
+    assert time.monotonic() - started < 20
+    assert not (tmp_path / "pki").exists()
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        yield busy.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("command", "role"),
+    [
+        (["sample-store", "--samples", str(ROOT / "certificates")], "local S3"),
+        (["node", "--assertion-key", "KEY"], "node backend"),
+        (["edge", "--server-cert", "server.pem", "--server-key", "server.key"], "edge"),
+        (["pki", "serve", "pki"], "CRL/OCSP server"),
+    ],
+)
+def test_a_busy_port_fails_fast_and_is_named(pki: Path, busy_port: int, command: list[str], role: str) -> None:
+    env = {"TRUSTSTORE_URI": f"file://{pki}/truststore.pem", "PATH": "/usr/bin"}
+    command = [assertion_key(pki.parent) if word == "KEY" else word for word in command]
+    started = time.monotonic()
+    result = run(*command, "--port", str(busy_port), cwd=pki.parent if command[0] == "pki" else pki, env=env)
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{busy_port} for the {role}" in one_line(result)
+    assert "choose another port" in one_line(result)
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize("delay", [0.4, 0.7, 1.0, 1.3, 1.6, 2.2])
+def test_ctrl_c_at_any_moment_of_up_is_quiet(tmp_path: Path, delay: float) -> None:
+    process = subprocess.Popen(
+        [NODEGATE, "up", "--dir", str(tmp_path / "pki"), "--port", str(free_port())],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(delay)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert "KeyboardInterrupt" not in err
+    assert process.returncode in (0, 130)
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    """`nodegate explain ... | head`: the pipe closes before the report is written."""
+    process = subprocess.Popen(
+        [NODEGATE, "explain", "--cert", "certificates/alice-node-1.pem", "--env-vars", "events/env.json"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None
+    assert process.stderr is not None
+    process.stdout.close()
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 1
+    assert err == ""
+
+
+def test_explain_event_honours_node() -> None:
+    own = run("explain", "-e", "events/allow.json", "--env-vars", "events/env.json")
+    assert own.returncode == 0, own.stdout
+    other = run("explain", "-e", "events/allow.json", "--node", "node-2", "--env-vars", "events/env.json")
+    assert other.returncode == 1
+    assert "=> Deny NODE_MISMATCH: certificate is bound to node node-1, not node-2" in other.stdout
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.strip() == "nodegate 0.1.0"

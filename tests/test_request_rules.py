@@ -1,0 +1,298 @@
+"""Paths and headers that cannot be bent, over real sockets: the edge, the node backend and a recording upstream,
+with two nodes that share an upstream host and are separated by base path only (nodegate_node.http_rules)."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import posixpath
+import socket
+import ssl
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import strategies as st
+
+from nodegate.devpki import DevPki, init_pki
+from nodegate.edge import EdgeServer, local_certifier
+from nodegate.pki_server import POLL_SECONDS, RevocationServer
+from nodegate.stack import free_port
+from nodegate_authorizer.assertion import AssertionSigner, Claims
+from nodegate_node.assertion import AssertionVerifier
+from nodegate_node.http_rules import clean_path, fold, inside, remove_dot_segments
+from nodegate_node.server import IDENTITY_HEADERS, NodeServer
+
+
+class Recorder(http.server.BaseHTTPRequestHandler):
+    """Records the path and headers of every request it gets, answers 200."""
+
+    server: RecordingServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.server.seen.append((self.path, list(self.headers.items())))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class RecordingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), Recorder)
+        self.seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+
+@dataclass
+class Parts:
+    pki: DevPki
+    edge: EdgeServer
+    node: NodeServer
+    upstream: RecordingServer
+    servers: list[http.server.HTTPServer] = field(default_factory=list)
+
+
+def _serve(server: http.server.HTTPServer) -> None:
+    threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
+    root = tmp_path_factory.mktemp("rules") / "pki"
+    pki = init_pki(root, f"http://127.0.0.1:{free_port()}")
+    pki.issue("alice", "node-1")
+    revocation = RevocationServer(pki, pki.port).start()
+    upstream = RecordingServer()
+    _serve(upstream)
+    base = f"http://127.0.0.1:{upstream.server_address[1]}/tenants"
+    routes = {"node-1": f"{base}/node-1", "node-2": f"{base}/node-2"}
+    node = NodeServer(AssertionVerifier(ASSERTION_KEY.public_key()), "127.0.0.1", 0, routes)
+    _serve(node)
+    env = {
+        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
+        "CRL_STORE_URI": f"file://{root}/crl/",
+        "REVOCATION_MODE": "hard-fail",
+        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    backend = f"http://127.0.0.1:{node.server_address[1]}"
+    edge = EdgeServer(
+        0,
+        backend,
+        str(root / "server.pem"),
+        str(root / "server.key"),
+        env=env,
+        access_log=lambda e: None,
+        assertion_key=ASSERTION_KEY,
+    )
+    edge.start()
+    yield Parts(pki, edge, node, upstream)
+    for server in (edge, node, upstream, revocation):
+        server.shutdown()
+        server.server_close()
+
+
+def through_edge(parts: Parts, request: bytes) -> int:
+    """Send raw request bytes over mTLS as alice (node-1) and return the status (0: no answer)."""
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    stem = parts.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    with (
+        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(request)
+        return _status(tls.makefile("rb"))
+
+
+def to_node(parts: Parts, request: bytes) -> int:
+    """Send raw request bytes to the node backend directly, as a bent edge in front of it could."""
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=10) as raw:
+        raw.sendall(request)
+        return _status(raw.makefile("rb"))
+
+
+def _status(reader: BinaryIO) -> int:
+    line = reader.readline()
+    return int(line.split()[1]) if line.startswith(b"HTTP/1.1 ") else 0
+
+
+SUBJECT_TEXT = "CN=node-1,UID=alice,O=nodegate operators"
+SUBJECT = base64.b64encode(SUBJECT_TEXT.encode()).decode()
+"""alice's certificate subject as the edge sends it (``nodegate.pki.client_name``)."""
+ASSERTION_KEY = ec.generate_private_key(ec.SECP256R1())
+"""Stands in for the KMS key: the edge signs with it, the node verifies with its public key."""
+SIGNER = AssertionSigner("local", local_certifier(ASSERTION_KEY))
+
+
+def node_1_identity(path: str = "/nodes/node-1/x", method: str = "GET") -> bytes:
+    """alice's identity headers with a valid assertion for ``path``, as a bent edge in front of the node could
+    send them: signed for the path the node checks it against (so the node's own path rules are what is tested)."""
+    raw = path.partition("?")[0]
+    claims = Claims(str(uuid.uuid4()), method, clean_path(raw) or raw, "node-1", "alice", SUBJECT_TEXT)
+    token = SIGNER.sign(claims, time.time())
+    return (
+        f"X-Client-Cert-Sub: {SUBJECT}\r\nX-User-Id: alice\r\nX-Node-Id: node-1\r\nX-Nodegate-Assertion: {token}\r\n"
+    ).encode()
+
+
+SEGMENTS = st.sampled_from(
+    ["node-1", "node-2", "tenants", "secret", "..", ".", "", "%2e%2e", "%2E%2e", ".%2e", "%2e.", "%2e", "..%2f",
+     "%2f", "%2F..", "%5c", "%5C..", "\\", "..\\", "a%2fb", "x", "%252e%252e", "%25252F", "...", "%"]
+)  # fmt: skip
+PATHS = st.builds(
+    lambda prefix, segments: prefix + "/".join(segments),
+    st.sampled_from(["/nodes/node-1/", "/nodes/node-1/x/", "/nodes/", "/", "/nodes/node-1"]),
+    st.lists(SEGMENTS, max_size=8),
+)
+
+
+def _outside(path: str, base: str) -> bool:
+    """Independent oracle: decode everything, backslashes as slashes, and let posixpath resolve the dots."""
+    decoded = unquote(unquote(path.partition("?")[0])).replace("\\", "/")
+    return not (posixpath.normpath(decoded) + "/").startswith(base + "/")
+
+
+def _new_upstream_paths(parts: Parts, before: int) -> list[str]:
+    return [path for path, _ in parts.upstream.seen[before:]]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=PATHS)
+def test_node_1_certificate_never_reaches_outside_node_1_base_through_the_edge(parts: Parts, path: str) -> None:
+    before = len(parts.upstream.seen)
+    status = through_edge(parts, f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n".encode())
+    reached = _new_upstream_paths(parts, before)
+    assert not [p for p in reached if _outside(p, "/tenants/node-1")], (path, status, reached)
+    if clean_path(path) is None:
+        assert status == 400
+        assert not reached
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(path=PATHS)
+def test_node_backend_never_builds_an_upstream_path_outside_the_base(parts: Parts, path: str) -> None:
+    """Whatever the edge in front did: the identity says node-1, the path is raw."""
+    before = len(parts.upstream.seen)
+    status = to_node(
+        parts, f"GET {path} HTTP/1.1\r\nHost: n\r\nConnection: close\r\n".encode() + node_1_identity(path) + b"\r\n"
+    )
+    reached = _new_upstream_paths(parts, before)
+    assert not [p for p in reached if _outside(p, "/tenants/node-1")], (path, status, reached)
+
+
+@pytest.mark.parametrize("path", ["/nodes/node-1/../node-2/secret", "/nodes/node-1/%2e%2e/node-2/secret"])
+def test_the_reported_traversals_are_refused(parts: Parts, path: str) -> None:
+    before = len(parts.upstream.seen)
+    request = f"GET {path} HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n\r\n".encode()
+    assert through_edge(parts, request) in (400, 403)
+    assert to_node(parts, request[:-2] + node_1_identity(path) + b"\r\n") in (400, 401, 403)
+    assert _new_upstream_paths(parts, before) == []
+
+
+def test_dot_segments_follow_rfc_3986_examples() -> None:
+    """RFC 3986 5.2.4's own examples, and 5.4's normal and abnormal examples (path part)."""
+    assert remove_dot_segments("/a/b/c/./../../g") == "/a/g"
+    assert remove_dot_segments("mid/content=5/../6") == "mid/6"
+    examples = {"/b/c/./g": "/b/c/g", "/b/c/g/.": "/b/c/g/", "/b/c/..": "/b/", "/b/c/../..": "/", "/./g": "/g",
+                "/b/c/../../../g": "/g", "/b/c/g/./h": "/b/c/g/h", "/b/c/./../../g": "/g", "/b/c/g..": "/b/c/g..",
+                "/../g": "/g"}  # fmt: skip
+    for path, resolved in examples.items():
+        assert remove_dot_segments(path) == resolved, path
+    assert inside("/tenants/node-1", "../node-2") is None
+    assert inside("/tenants/node-1/", "a/../b") == "/tenants/node-1/b"
+
+
+RESERVED_NAMES = st.sampled_from(list(IDENTITY_HEADERS)).flatmap(
+    lambda name: st.tuples(
+        *[st.sampled_from([c.lower(), c.upper()]) if c != "-" else st.sampled_from(["-", "_"]) for c in name]
+    ).map("".join)
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(names=st.lists(RESERVED_NAMES, min_size=1, max_size=4))
+def test_look_alike_identity_headers_never_reach_the_upstream(parts: Parts, names: list[str]) -> None:
+    forged = b"".join(f"{name}: mallory\r\n".encode() for name in names)
+    before = len(parts.upstream.seen)
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + forged + b"\r\n"
+    assert through_edge(parts, request) == 200
+    direct = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\nConnection: close\r\n" + node_1_identity() + forged + b"\r\n"
+    assert to_node(parts, direct) in (200, 401)  # a repeated canonical name makes the identity ambiguous: 401
+    for _, headers in parts.upstream.seen[before:]:
+        identity = [(fold(k), v) for k, v in headers if fold(k) in {fold(h) for h in IDENTITY_HEADERS}]
+        assert sorted(identity) == sorted(
+            [("x-client-cert-sub", SUBJECT), ("x-user-id", "alice"), ("x-node-id", "node-1")]
+        ), headers
+
+
+def test_look_alike_hop_by_hop_headers_never_reach_the_upstream(parts: Parts) -> None:
+    """``Transfer_Encoding``/``Content_Length``/``Connection`` look-alikes are dropped like the real ones."""
+    forged = b"Transfer_Encoding: chunked\r\nContent_Length: 99\r\nkeep_alive: 1\r\nProxy_Connection: x\r\n"
+    before = len(parts.upstream.seen)
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + forged + b"\r\n"
+    assert through_edge(parts, request) == 200
+    direct = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\nConnection: close\r\n" + node_1_identity() + forged + b"\r\n"
+    assert to_node(parts, direct) == 200
+    seen = [fold(k) for _, headers in parts.upstream.seen[before:] for k, _ in headers]
+    assert len(parts.upstream.seen[before:]) == 2
+    assert not {"transfer-encoding", "content-length", "keep-alive", "proxy-connection"} & set(seen), seen
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        b"X-Note: a\r\n X-User-Id: mallory\r\n",
+        b"X-Note: a\r\n\tX-User-Id: mallory\r\n",
+        b" X-User-Id: mallory\r\n",
+        b"Content-Length : 5\r\n",
+        b"X-Note\t: a\r\n",
+        b"From mallory\r\n",
+        b"X(Note): a\r\n",
+    ],
+    ids=[
+        "obs-fold-space",
+        "obs-fold-tab",
+        "leading-fold",
+        "space-before-colon",
+        "tab-before-colon",
+        "no-colon",
+        "not-a-token",
+    ],
+)
+def test_header_framing_is_refused_at_the_edge_and_the_node(parts: Parts, lines: bytes) -> None:
+    """RFC 9112 5.1 (no whitespace between name and colon) and 5.2 (obs-fold): 400 at both hops."""
+    before = len(parts.upstream.seen)
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: edge\r\nConnection: close\r\n" + lines + b"\r\n"
+    assert through_edge(parts, request) == 400
+    direct = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\nConnection: close\r\n" + node_1_identity() + lines + b"\r\n"
+    assert to_node(parts, direct) == 400
+    assert parts.upstream.seen[before:] == []
+
+
+def test_a_well_formed_request_still_reaches_the_upstream(parts: Parts) -> None:
+    before = len(parts.upstream.seen)
+    request = b"GET /nodes/node-1/a/./b/../c?q=1 HTTP/1.1\r\nHost: edge\r\nConnection: close\r\nX-Note: a\r\n\r\n"
+    assert through_edge(parts, request) == 200
+    assert _new_upstream_paths(parts, before) == ["/tenants/node-1/a/c?q=1"]
+
+
+def test_module_has_no_test_only_imports() -> None:
+    """http_rules ships to the EC2 nodes: stdlib only."""
+    source = (Path(__file__).resolve().parent.parent / "src/node/nodegate_node/http_rules.py").read_text()
+    imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
+    assert imports <= {"__future__", "re", "collections", "email"}
