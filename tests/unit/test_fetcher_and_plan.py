@@ -12,7 +12,7 @@ from nodegate_authorizer.revocation.fetcher import Fetcher
 from nodegate_authorizer.revocation.plan import Source, issuer_key_id, plan_sources
 
 
-def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
+def test_fetcher_asks_every_source_and_holds_one_deadline() -> None:
     release = threading.Event()
 
     def fetch(url: str, body: bytes | None) -> bytes:
@@ -20,7 +20,7 @@ def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
             release.wait(5)
         return url.encode() + (body or b"")
 
-    fetcher = Fetcher(fetch, timeout=0.2, workers=4, per_decision=3)
+    fetcher = Fetcher(fetch, timeout=0.2, workers=4)
     jobs: dict[Source, bytes | None] = {
         Source("crl", "http://a/1", b"k"): None,
         Source("ocsp", "http://a/2", b"k", 7): b"+req",
@@ -28,23 +28,24 @@ def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
         Source("crl", "http://a/4", b"k"): None,
     }
     started = time.monotonic()
-    results = fetcher.fetch_all(jobs)
+    deadline = fetcher.deadline()
+    results = fetcher.fetch_all(jobs, deadline)
+    assert fetcher.fetch_all({Source("crl", "http://a/slow2", b"k"): None}, deadline)  # same deadline, passed
     release.set()
-    assert time.monotonic() - started < 1.0  # 2 x timeout, not the slow source's 5 s
+    assert time.monotonic() - started < 0.6  # one timeout for both batches, not the slow source's 5 s
     values = [results[source] for source in jobs]
     assert values[0] == b"http://a/1"
     assert values[1] == b"http://a/2+req"
     assert isinstance(values[2], TimeoutError)
-    assert isinstance(values[3], OSError)
-    assert "more than 3 sources" in str(values[3])
-    assert fetcher.fetch_all({}) == {}
+    assert values[3] == b"http://a/4"  # every source is asked: no per-decision cap
+    assert fetcher.fetch_all({}, deadline) == {}
 
 
 def test_fetch_errors_come_back_as_values() -> None:
     def fetch(url: str, body: bytes | None) -> bytes:
         raise OSError(f"refused {url}")
 
-    (result,) = Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}).values()
+    (result,) = Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}, time.monotonic() + 1).values()
     assert isinstance(result, OSError)
     assert str(result) == "refused http://a/x"
 

@@ -6,10 +6,11 @@ goes through RFC 5280 6.3.3 as one answer; each OCSP responder gives its own ans
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -25,12 +26,13 @@ from .crl import CrlIndex, parse_crl
 from .crl_validation import crl_status
 from .fetcher import Fetch, Fetcher
 from .ocsp import ocsp_answer, ocsp_request
-from .plan import Plan, Source, plan_sources
+from .plan import Plan, Source, http_urls, plan_sources
 from .store import CrlStore, StoreSnapshot
 
 MAX_PLANS = 50_000
 MAX_CACHE = 100_000
 """Cached answers, failure marks and plans kept at most (per container); expired ones go first."""
+V = TypeVar("V")
 MAX_SIGNER_DEPTH = 2
 """How many CRL-signer paths deep revocation checking goes before the answer counts as unavailable."""
 
@@ -60,6 +62,8 @@ class RevocationChecker:
         return evaluate(self._path_answers(path, _Context(now, truststore, self._crl_store(), path[-1])), mode)
 
     def _path_answers(self, path: Sequence[x509.Certificate], context: _Context) -> list[CertificateRevocation]:
+        """Fetch every source of the path in one batch under one deadline, then (second round, same deadline)
+        the delta CRLs that the complete CRLs advertise themselves (freshestCRL, RFC 5280 5.2.6)."""
         now = context.now
         pairs = list(pairwise(path))
         plans = [self._plan(cert, issuer) for cert, issuer in pairs]
@@ -67,15 +71,42 @@ class RevocationChecker:
         for (cert, issuer), plan in zip(pairs, plans, strict=True):
             jobs |= {s: None for s in plan.crls if self._crls.needs_fetch(s, now)}
             jobs |= {s: ocsp_request(cert, issuer) for s in plan.ocsp if self._ocsp.needs_fetch(s, now)}
-        fetched = self._fetcher.fetch_all(jobs)
+        deadline = self._fetcher.deadline()
+        fetched = self._fetcher.fetch_all(jobs, deadline)
+        crls: dict[Source, tuple[CrlIndex | None, str | None]] = {}
+        for (_, issuer), plan in zip(pairs, plans, strict=True):
+            crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls}
+        plans = [
+            replace(plan, crls=(*plan.crls, *self._advertised(cert, plan, crls, context)))
+            for (cert, _), plan in zip(pairs, plans, strict=True)
+        ]
+        more = {s: None for plan in plans for s in plan.crls if s not in crls and self._crls.needs_fetch(s, now)}
+        fetched |= self._fetcher.fetch_all(more, deadline)
+        for (_, issuer), plan in zip(pairs, plans, strict=True):
+            crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls if s not in crls}
         return [
             CertificateRevocation(
                 "leaf" if i == 0 else f"intermediate {i}",
                 serial_hex(cert),
-                self._answers(cert, issuer, plan, fetched, context),
+                self._answers(cert, issuer, plan, crls, fetched, context),
             )
             for i, ((cert, issuer), plan) in enumerate(zip(pairs, plans, strict=True))
         ]
+
+    def _advertised(
+        self,
+        cert: x509.Certificate,
+        plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
+        context: _Context,
+    ) -> tuple[Source, ...]:
+        """Delta CRL sources named by the freshestCRL extension of a complete CRL that may cover ``cert``
+        (fetched or stored), which the certificate's own plan does not name."""
+        found = [crls[s][0] for s in plan.crls] + self._stored(cert, context)
+        points = [p for index in found if index is not None and index.freshest for p in index.freshest]
+        known = {s.url for s in plan.crls}
+        urls = [url for url in http_urls(n for p in points for n in p.full_name or ()) if url not in known]
+        return tuple(Source("crl", url, plan.issuer_key) for url in dict.fromkeys(urls))
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
         plan = self._plans.get((cert, issuer))
@@ -92,11 +123,12 @@ class RevocationChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
         fetched: dict[Source, bytes | Exception],
         context: _Context,
     ) -> tuple[Answer, ...]:
         answers: list[Answer] = []
-        crl_answer = self._crl_answer(cert, issuer, plan, fetched, context)
+        crl_answer = self._crl_answer(cert, issuer, plan, crls, context)
         if crl_answer is not None:
             answers.append(crl_answer)
         answers += [self._ocsp_answer(source, cert, issuer, fetched, context.now) for source in plan.ocsp]
@@ -108,7 +140,7 @@ class RevocationChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         plan: Plan,
-        fetched: dict[Source, bytes | Exception],
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
         context: _Context,
     ) -> Answer | None:
         """The 6.3.3 answer over fetched and stored CRLs; None when the certificate has no CRL source at all."""
@@ -117,15 +149,16 @@ class RevocationChecker:
         candidates: list[CrlIndex] = []
         origins: dict[int, str] = {}
         for source in plan.crls:
-            index, failure = self._fetched_crl(source, fetched, now)
+            index, failure = crls[source]
             if index is not None:
                 candidates.append(index)
                 origins[id(index)] = source.url
             if failure:
                 failures.append(f"{source}: {failure}")
-        issuers = {canonical(cert.issuer)} | _crl_issuer_names(cert)
-        stored = [index for name in issuers for _, index in context.store.by_issuer.get(name, ())]
-        origins |= {id(index): uri for name in issuers for uri, index in context.store.by_issuer.get(name, ())}
+        stored = self._stored(cert, context)
+        origins |= {
+            id(index): uri for name in _issuer_names(cert) for uri, index in context.store.by_issuer.get(name, ())
+        }
         if context.store.unavailable:
             failures.append(context.store.unavailable)
         if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
@@ -144,29 +177,53 @@ class RevocationChecker:
             return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until, produced)
         return Answer("crl", Status.UNAVAILABLE, "; ".join([*verdict.problems, *failures])[:1000])
 
-    def _fetched_crl(
-        self, source: Source, fetched: dict[Source, bytes | Exception], now: datetime
-    ) -> tuple[CrlIndex | None, str | None]:
-        """A freshly fetched CRL (then cached until nextUpdate), else the cached one while valid."""
+    def _stored(self, cert: x509.Certificate, context: _Context) -> list[CrlIndex]:
+        """CRLs of the CRL store whose issuer may have issued a CRL for ``cert``."""
+        return [index for name in _issuer_names(cert) for _, index in context.store.by_issuer.get(name, ())]
+
+    def _refreshed(
+        self,
+        cache: SourceCache[V],
+        source: Source,
+        fetched: dict[Source, bytes | Exception],
+        now: datetime,
+        validate: Callable[[bytes], tuple[V, datetime]],
+    ) -> tuple[V | None, str | None]:
+        """One rule for CRLs and OCSP answers: a fetched value replaces the cached one only once ``validate``
+        accepts it (signed, fresh; it returns the value and its end of validity); otherwise the cached value
+        stays in use while valid, and the failure is reported and marked."""
         failure = None
         if source in fetched:
             result = fetched[source]
             try:
                 if isinstance(result, Exception):
                     raise SourceInvalid(f"fetch failed: {result}")
-                index = parse_crl(result)
-                refresh_at, valid_until = cache_times(
-                    now, self._settings.revocation_cache_seconds, index.next_update or now
-                )
-                self._crls.put(source, index, refresh_at, valid_until, now)
-                return index, None
+                value, valid_until = validate(result)
+                refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)
+                cache.put(source, value, refresh_at, valid_until, now)
+                return value, None
             except SourceInvalid as exc:
                 failure = str(exc)
                 self._note_failure(source, now)
-        cached = self._crls.get(source, now)
+        cached = cache.get(source, now)
         if cached is None and failure is None:
             failure = "source failed recently; retry pending"
         return cached, failure
+
+    def _crl_from(
+        self, source: Source, fetched: dict[Source, bytes | Exception], issuer: x509.Certificate, context: _Context
+    ) -> tuple[CrlIndex | None, str | None]:
+        """A fetched CRL that parses, is current and is signed by its issuer (then cached until its nextUpdate),
+        else the cached one while valid."""
+
+        def validate(data: bytes) -> tuple[CrlIndex, datetime]:
+            index = parse_crl(data)
+            problem = index.usable_problem(context.now, self._skew) or self._signer_problem(index, issuer, context)
+            if problem:
+                raise SourceInvalid(problem)
+            return index, index.next_update or context.now
+
+        return self._refreshed(self._crls, source, fetched, context.now, validate)
 
     def _ocsp_answer(
         self,
@@ -177,26 +234,22 @@ class RevocationChecker:
         now: datetime,
     ) -> Answer:
         """A verified fresh OCSP answer (cached until its nextUpdate), else the cached one while valid."""
-        failure = "source failed recently; retry pending"
-        if source in fetched:
-            result = fetched[source]
-            try:
-                if isinstance(result, Exception):
-                    raise SourceInvalid(f"fetch failed: {result}")
-                max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
-                answer = ocsp_answer(str(source), result, cert, issuer, now, self._skew, max_age)
-                valid_until = answer.valid_until or now
-                refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)
-                self._ocsp.put(source, answer, refresh_at, valid_until, now)
-                return answer
-            except SourceInvalid as exc:
-                failure = str(exc)
-                self._note_failure(source, now)
-        cached = self._ocsp.get(source, now)
-        return cached if cached is not None else Answer(str(source), Status.UNAVAILABLE, failure)
+        max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
+
+        def validate(data: bytes) -> tuple[Answer, datetime]:
+            answer: Answer = ocsp_answer(str(source), data, cert, issuer, now, self._skew, max_age)
+            return answer, answer.valid_until or now
+
+        kept = self._refreshed(self._ocsp, source, fetched, now, validate)
+        if kept[0] is not None:
+            return kept[0]
+        return Answer(str(source), Status.UNAVAILABLE, kept[1] or "")
 
     def _signer_problem(self, index: CrlIndex, issuer: x509.Certificate, context: _Context) -> str | None:
-        """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor."""
+        """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor;
+        a weak or unsupported signature algorithm is refused as on certificates."""
+        if index.weakness and self._path_policy.refuse_weak_crypto:
+            return f"CRL: {index.weakness}"
         candidates = [issuer] if canonical(issuer.subject) == index.issuer else []
         candidates += [c for c in context.truststore.named(index.issuer_name) if c not in candidates]
         problems: list[str] = []
@@ -261,9 +314,11 @@ class _Context:
     signers: tuple[x509.Certificate, ...] = ()
 
 
-def _crl_issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
+def _issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
+    """The certificate's issuer and every cRLIssuer directory name of its distribution points."""
     points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
-    return {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+    named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+    return {canonical(cert.issuer)} | named
 
 
 def _describe(index: CrlIndex) -> str:
