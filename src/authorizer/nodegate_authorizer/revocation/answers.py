@@ -41,13 +41,15 @@ CRL, OCSP response and delegate-certificate boundaries turn each into a SourceIn
 @dataclass(frozen=True)
 class Answer:
     """One source's answer; ``valid_until`` bounds how long it may be reused, ``produced_at`` is the
-    answer's own thisUpdate (its age)."""
+    answer's own thisUpdate (its age); ``delegate`` is an OCSP responder certificate whose own revocation
+    status must still be checked (no id-pkix-ocsp-nocheck)."""
 
     source: str
     status: Status
     detail: str = ""
     valid_until: datetime | None = None
     produced_at: datetime | None = None
+    delegate: x509.Certificate | None = None
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,35 @@ class RevocationChecker:
         crl_answer = self._crl_answer(cert, issuer, plan, crls, context)
         if crl_answer is not None:
             answers.append(crl_answer)
-        answers += [self._ocsp_answer(source, cert, issuer, fetched, context.now) for source in plan.ocsp]
+        for source in plan.ocsp:
+            answer = self._ocsp_answer(source, cert, issuer, fetched, context.now)
+            answers.append(self._delegate_checked(answer, issuer, plan, crls, context))
         answers += [Answer("ocsp", Status.UNAVAILABLE, why) for why in plan.unusable if why.startswith("OCSP")]
         return tuple(answers)
+
+    def _delegate_checked(
+        self,
+        answer: Answer,
+        issuer: x509.Certificate,
+        plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
+        context: _Context,
+    ) -> Answer:
+        """RFC 6960 4.2.2.2.1: an answer signed by a delegate without id-pkix-ocsp-nocheck counts only when the
+        issuing CA's CRLs (already gathered for this certificate, or stored) say the delegate is not revoked;
+        otherwise it is no answer, and the CRL answer can still decide. CRLs never ask OCSP: no loop."""
+        if answer.delegate is None:
+            return answer
+        sources = [*plan.crls, *plan_sources(answer.delegate, issuer).crls]
+        found = [crls[s][0] for s in dict.fromkeys(sources) if s in crls] + self._stored(answer.delegate, context)
+        indexes = [index for index in found if index is not None]
+        verdict = crl_status(
+            answer.delegate, indexes, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context)
+        )
+        if verdict.good:
+            return answer
+        why = "revoked" if verdict.revoked else "; ".join(verdict.problems)
+        return Answer(answer.source, Status.UNAVAILABLE, f"delegated OCSP responder's own status: {why}"[:1000])
 
     def _crl_answer(
         self,
