@@ -412,3 +412,126 @@ def test_crl_signers_two_deep_and_the_depth_limit(monkeypatch: pytest.MonkeyPatc
     refusal = checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, trust).refusal
     assert refusal is not None
     assert "too deep" in refusal[1]
+
+
+# --- issue 23: delta sources, refreshes, the fetch cap, delegated responders -------------------------------
+
+DELTA_URL = "http://pki.example/issuing-delta.crl"
+FRESHEST = x509.FreshestCRL([uri_point(DELTA_URL)])
+
+
+def _delta_bytes(ca: CertificateAuthority, revoked: list[int], number: int = 6, base: int = 5) -> bytes:
+    return crl_bytes(ca, revoked, number=number, extensions=[(x509.DeltaCRLIndicator(base), True)])
+
+
+@pytest.mark.parametrize("advertised_by", ["certificate", "complete CRL"])
+def test_a_failing_delta_source_is_no_answer_and_a_working_one_revokes(advertised_by: str) -> None:
+    """RFC 5280 4.2.1.15, 5.2.6: the delta is advertised by the certificate or by the complete CRL itself;
+    when it cannot be fetched the complete CRL alone does not say "good" (hard-fail denies)."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    on_cert = [(FRESHEST, False)] if advertised_by == "certificate" else []
+    leaf = client(ca, with_ocsp_url=False, extensions=on_cert).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, number=5, extensions=[] if on_cert else [(FRESHEST, False)])
+    hard = {"REVOCATION_MODE": "hard-fail", "REVOCATION_RETRY_SECONDS": "0"}
+    assert refused(lambda: checker(web, **hard).check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    web.pages[DELTA_URL] = _delta_bytes(ca, [leaf.serial_number])
+    assert refused(lambda: checker(web, **hard).check((leaf, ca.cert), NOW, store)) == Reason.REVOKED
+    web.pages[DELTA_URL] = _delta_bytes(ca, [])
+    assert passes(checker(web, **hard).check((leaf, ca.cert), NOW, store))
+
+
+@pytest.mark.parametrize("kind", ["crl", "ocsp"])
+@pytest.mark.parametrize("bad", ["wrong signer", "expired", "garbage"])
+def test_a_bad_refresh_does_not_replace_a_good_cached_answer(kind: str, bad: str) -> None:
+    """One rule for both caches: a refreshed CRL or OCSP answer replaces the cached one only once it is
+    validated (signed by its issuer, current); until then the cached answer, still valid, is used."""
+    top, ca = pki(**{"crl_url": CRL_URL} if kind == "crl" else {"ocsp_url": OCSP_URL})
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=kind == "crl", with_ocsp_url=kind == "ocsp").cert
+    url = CRL_URL if kind == "crl" else OCSP_URL
+    web = Web()
+    web.pages[url] = crl_bytes(ca, next_update=NOW + 24 * HOUR) if kind == "crl" else _ocsp_for(ca, validity=24 * HOUR)
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    assert passes(check.check((leaf, ca.cert), NOW, store))
+    later = NOW + HOUR
+    impostor = CertificateAuthority.root("Fixed Issuing", not_before=T0)  # same name, another key
+    if kind == "crl":
+        web.pages[url] = {
+            "wrong signer": crl_bytes(impostor, this_update=later),
+            "expired": crl_bytes(ca, this_update=NOW - 5 * HOUR, next_update=NOW - 2 * HOUR),
+            "garbage": b"\x30\x03\x02\x01\x01",
+        }[bad]
+    else:
+        web.pages[url] = {
+            "wrong signer": _ocsp_for(impostor, this_update=later),
+            "expired": _ocsp_for(ca, this_update=NOW - 5 * HOUR, validity=HOUR),
+            "garbage": b"\x30\x03\x0a\x01\x00",
+        }[bad]
+    assert passes(check.check((leaf, ca.cert), later, store))
+    assert web.hits[url] == 2  # it was asked, and its answer refused
+
+
+def test_every_source_of_a_long_path_is_asked_and_none_is_marked_failed_unasked() -> None:
+    """root -> policy CA -> issuing CA -> leaf, each below the root with a CDP and an OCSP URL: six sources
+    in one decision, all asked in the same batch (the old per-decision cap of four left two unasked and
+    marked them failed, denying every decision for REVOCATION_RETRY_SECONDS)."""
+    top = root(crl_url="http://pki.example/root.crl", ocsp_url="http://pki.example/root-ocsp")
+    policy = sub(
+        top, "Fixed Policy", crl_url="http://pki.example/policy.crl", ocsp_url="http://pki.example/policy-ocsp"
+    )
+    ca = sub(policy, crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    leaf = client(ca).cert
+    store = parse_truststore(pem(top.cert, policy.cert, ca.cert))
+    web = Web()
+    for name, issuer in (("root", top), ("policy", policy), ("issuing", ca)):
+        web.pages[f"http://pki.example/{name}.crl"] = crl_bytes(issuer)
+    for name, issuer in (("root-ocsp", top), ("policy-ocsp", policy), ("ocsp", ca)):
+        web.pages[f"http://pki.example/{name}"] = _ocsp_for(issuer)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, policy.cert, top.cert), NOW, store)
+    assert passes(outcome)
+    assert outcome.checked == 3
+    assert set(web.hits) == set(web.pages)
+    assert all(a.status is Status.GOOD for r in outcome.results for a in r.answers)
+
+
+def _delegate(ca: CertificateAuthority, nocheck: bool) -> object:
+    from nodegate.pki import CLIENT_USAGE
+
+    return ca.issue(
+        x509.Name.from_rfc4514_string("CN=Delegated OCSP responder"),
+        eku=[x509.ExtendedKeyUsageOID.OCSP_SIGNING],
+        key_usage=CLIENT_USAGE,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        not_before=T0,
+        extensions=[(x509.OCSPNoCheck(), False)] if nocheck else (),
+    )
+
+
+@pytest.mark.parametrize("nocheck", [True, False])
+@pytest.mark.parametrize("delegate_on_crl", ["absent", "listed", "not listed"])
+def test_a_delegated_responder_is_revocation_checked_unless_nocheck(nocheck: bool, delegate_on_crl: str) -> None:
+    """RFC 6960 4.2.2.2.1: a delegate with id-pkix-ocsp-nocheck is trusted for its lifetime; one without it
+    counts only when the issuing CA's CRL says it is not revoked. An OCSP answer whose delegate is unknown or
+    revoked is no answer (the CRL may still decide)."""
+    top, ca = pki(crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    responder = _delegate(ca, nocheck)
+    leaf = client(ca, with_crl_url=delegate_on_crl != "absent").cert
+    web = Web()
+    if delegate_on_crl != "absent":
+        web.pages[CRL_URL] = crl_bytes(ca, [responder.cert.serial_number] if delegate_on_crl == "listed" else [])  # type: ignore[attr-defined]
+
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
+        return signed.public_bytes(serialization.Encoding.DER)
+
+    web.pages[OCSP_URL] = answer
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)
+    ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
+    trusted = nocheck or delegate_on_crl == "not listed"
+    assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
+    assert (outcome.refusal is None) == (trusted or delegate_on_crl != "absent")  # the leaf's CRL still decides
