@@ -535,3 +535,68 @@ def test_a_delegated_responder_is_revocation_checked_unless_nocheck(nocheck: boo
     trusted = nocheck or delegate_on_crl == "not listed"
     assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
     assert (outcome.refusal is None) == (trusted or delegate_on_crl != "absent")  # the leaf's CRL still decides
+
+
+def _resigned_crl(data: bytes, key: object, algorithm: hashes.HashAlgorithm) -> bytes:
+    """A CRL signed again with ECDSA or RSA and ``algorithm`` (asn1crypto: cryptography will not sign with
+    SHA-1 or MD5)."""
+    from asn1crypto import crl as asn1_crl
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    parsed = asn1_crl.CertificateList.load(data)
+    ecdsa = isinstance(key, ec.EllipticCurvePrivateKey)
+    name = {"algorithm": f"{algorithm.name}_{'ecdsa' if ecdsa else 'rsa'}"}
+    parsed["tbs_cert_list"]["signature"] = name
+    tbs = asn1_crl.TbsCertList.load(parsed["tbs_cert_list"].dump(force=True))
+    parsed["tbs_cert_list"] = tbs
+    parsed["signature_algorithm"] = name
+    if ecdsa:
+        parsed["signature"] = key.sign(tbs.dump(), ec.ECDSA(algorithm))  # type: ignore[union-attr]
+    else:
+        assert isinstance(key, rsa.RSAPrivateKey)
+        parsed["signature"] = key.sign(tbs.dump(), padding.PKCS1v15(), algorithm)
+    return parsed.dump(force=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm"),
+    [("ec", hashes.SHA1()), ("ec", hashes.SHA256()), ("rsa", hashes.SHA1()), ("rsa", hashes.MD5())],
+    ids=["ecdsa-sha1", "ecdsa-sha256", "rsa-sha1", "rsa-md5"],  # there is no MD5 with ECDSA
+)
+def test_crls_with_weak_signatures_are_refused_as_certificates_are(algorithm: hashes.HashAlgorithm, key: str) -> None:
+    """The weak-algorithm rule of certificates (certificates.signature_weakness) applies to CRLs, under the
+    same PathPolicy switch (refuse_weak_crypto)."""
+    from fixed import settings as fixed_settings
+    from nodegate_authorizer.chain import PathPolicy
+    from nodegate_authorizer.revocation.checker import RevocationChecker
+
+    top = CertificateAuthority.root("Weak Root", key=key, not_before=T0)
+    issued = top.issue(x509.Name.from_rfc4514_string("CN=Weak Issuing"), ca=True, key=key, not_before=T0)
+    ca = CertificateAuthority(issued.cert, issued.key)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    store = stored(_resigned_crl(crl_bytes(ca), ca.key, algorithm), crl_bytes(top))
+    strong = algorithm.name == "sha256"
+    for refuse in (True, False):
+        check = RevocationChecker(
+            fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: store, PathPolicy(refuse_weak_crypto=refuse)
+        )
+        outcome = check.check((leaf, ca.cert, top.cert), NOW, trust)
+        assert passes(outcome) == (strong or not refuse), outcome
+        if not passes(outcome):
+            assert algorithm.name in outcome.results[0].answers[0].detail
+
+
+@pytest.mark.parametrize("where", ["crl", "entry"])
+def test_a_fetched_crl_that_raises_inside_cryptography_is_no_answer(where: str) -> None:
+    from test_crl_store import crl_with_duplicate
+
+    top, ca = pki(crl_url=CRL_URL)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_with_duplicate(where, ca, leaf.serial_number + 1)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, trust)
+    assert outcome.refusal is not None
+    assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
+    assert "malformed CRL" in outcome.refusal[1]

@@ -50,13 +50,16 @@ def _load(data: bytes) -> tuple[ocsp.OCSPResponse, list[ocsp.OCSPSingleResponse]
         response = ocsp.load_der_ocsp_response(data)
         if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
             raise SourceInvalid(f"OCSP responder said {response.response_status.name}")
-        _ = response.responder_name, response.responder_key_hash, response.extensions, response.single_extensions
+        _ = response.responder_name, response.responder_key_hash, response.extensions
+        every = list(response.responses)
+        if len(every) == 1:  # cryptography exposes singleExtensions for a lone SingleResponse only
+            _ = response.single_extensions
         _ = response.signature, response.signature_algorithm_oid, response.tbs_response_bytes, response.produced_at_utc
         for included in response.certificates:
             _ = included.extensions, included.subject, included.issuer, included.public_key()
             _ = included.not_valid_before_utc, included.not_valid_after_utc, included.signature_algorithm_parameters
         singles = []
-        for single in response.responses:
+        for single in every:
             try:
                 _ = single.hash_algorithm
             except UnsupportedAlgorithm:
