@@ -119,7 +119,11 @@ def test_delta_crls() -> None:
     on_hold = crl(ca, [leaf.serial_number], number=5, reasons={leaf.serial_number: x509.ReasonFlags.certificate_hold})
     released = delta([leaf.serial_number], reasons={leaf.serial_number: x509.ReasonFlags.remove_from_crl})
     assert crl_status(leaf, [on_hold], NOW, SKEW, ok).revoked is not None
-    assert crl_status(leaf, [on_hold, released], NOW, SKEW, ok).good
+    assert crl_status(leaf, [on_hold, released], NOW, SKEW, ok).revoked is not None  # unadvertised: no removal
+    freshest = (x509.FreshestCRL([uri_point("http://crl.example/delta.crl")]), False)
+    held = {leaf.serial_number: x509.ReasonFlags.certificate_hold}
+    advertised = crl(ca, [leaf.serial_number], number=5, reasons=held, extensions=[freshest])
+    assert crl_status(leaf, [advertised, released], NOW, SKEW, ok).good
 
 
 def test_unusable_crls_are_no_answer() -> None:

@@ -104,43 +104,43 @@ def _delta(
 ) -> tuple[CrlIndex | None, str | None]:
     """(the delta CRL to combine with ``complete``, or None; why the pair cannot answer, or None).
 
-    RFC 5280 5.2.4, 6.3.3 (a)(2): deltas of the same issuer and issuingDistributionPoint, in scope, with a
-    cRLNumber above the complete CRL's count; older (superseded) deltas are ignored. The newest usable one is
-    combined when the complete CRL satisfies its BaseCRLNumber; a usable one built on a newer complete CRL,
-    or newer deltas none of which is usable, leave the pair unanswered."""
+    RFC 5280 5.2.4, 6.3.3 (a)(2): among deltas of the same issuer and issuingDistributionPoint, in scope, whose
+    cRLNumber is above the complete CRL's, the newest by number is the one; older (superseded) deltas are
+    ignored. It answers only when usable (current, signed) and built on a base the complete CRL satisfies
+    (complete number >= BaseCRLNumber); otherwise the pair is unanswered."""
     if complete.number is None:
         return None, None
-    newer = sorted(
-        (
-            (delta.number, delta)
-            for delta in deltas
-            if delta.issuer == complete.issuer
-            and delta.idp == complete.idp
-            and delta.number is not None
-            and delta.number > complete.number
-            and scope_problem(delta, cert, point) is None
-        ),
-        key=lambda pair: pair[0],
-        reverse=True,
-    )
-    problems = [(delta, problem_of(delta)) for _, delta in newer]
-    usable = [delta for delta, problem in problems if problem is None]
-    if any(delta.delta_base is None or delta.delta_base > complete.number for delta in usable):
-        return None, f"delta CRL: built on a complete CRL newer than #{complete.number}"
-    if problems and not usable:
-        return None, f"delta CRL: {problems[0][1]}"
-    return (usable[0] if usable else None), None
+    newer = [
+        (delta.number, delta)
+        for delta in deltas
+        if delta.issuer == complete.issuer
+        and delta.idp == complete.idp
+        and delta.number is not None
+        and delta.number > complete.number
+        and scope_problem(delta, cert, point) is None
+    ]
+    if not newer:
+        return None, None
+    newest = max(newer, key=lambda pair: pair[0])[1]
+    problem = problem_of(newest)
+    if problem:
+        return None, f"delta CRL #{newest.number}: {problem}"
+    if newest.delta_base is None or newest.delta_base > complete.number:
+        return None, f"delta CRL #{newest.number} is built on a complete CRL newer than #{complete.number}"
+    return newest, None
 
 
 def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
     return index.entries.get((canonical(cert.issuer), cert.serial_number))
 
 
-def _status(complete: CrlIndex, delta: CrlIndex | None, cert: x509.Certificate) -> Entry | None:
-    """The revocation entry (or None) from a complete CRL and the delta combined with it: the delta's
-    entry wins, and removeFromCRL on either takes the certificate off (RFC 5280 5.2.4, 6.3.3 (i))."""
+def _status(complete: CrlIndex, delta: CrlIndex | None, cert: x509.Certificate, advertised: bool) -> Entry | None:
+    """The revocation entry (or None) from a complete CRL and the delta combined with it (RFC 5280 5.2.4,
+    6.3.3 (i)): the delta's entry wins, and removeFromCRL takes the certificate off. A delta that neither the
+    certificate nor the complete CRL advertises may add revocations but not take one off (6.3.3 (a)(2) uses
+    deltas only when advertised; nodegate never lets an unadvertised one allow more than the complete CRL)."""
     listed = _entry(delta, cert) if delta is not None else None
-    if listed is None:
+    if listed is None or (listed.reason is x509.ReasonFlags.remove_from_crl and not advertised):
         listed = _entry(complete, cert)
     return None if listed is None or listed.reason is x509.ReasonFlags.remove_from_crl else listed
 
@@ -179,12 +179,13 @@ def crl_status(
             )
             problem = problem_of(complete)
             delta, problem = (None, problem) if problem else _delta(complete, deltas, cert, point, problem_of)
-            if problem is None and delta is None and (advertised or complete.freshest is not None):
+            wanted = advertised or complete.freshest is not None
+            if problem is None and delta is None and wanted:
                 problem = "a delta CRL is advertised (freshestCRL) but none usable combines with the complete CRL"
             if problem:
                 problems.append(problem)
                 continue
-            revoked = _status(complete, delta, cert)
+            revoked = _status(complete, delta, cert, wanted)
             used += [complete] if delta is None else [complete, delta]
             if revoked is not None:
                 return CrlVerdict(revoked=revoked, used=tuple(used))
