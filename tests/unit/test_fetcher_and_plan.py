@@ -45,7 +45,9 @@ def test_fetch_errors_come_back_as_values() -> None:
     def fetch(url: str, body: bytes | None) -> bytes:
         raise OSError(f"refused {url}")
 
-    (result,) = Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}, time.monotonic() + 1).values()
+    (result,) = (
+        Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}, time.monotonic() + 1).values()
+    )
     assert isinstance(result, OSError)
     assert str(result) == "refused http://a/x"
 
@@ -85,3 +87,27 @@ def test_freshest_crl_and_cdp_without_http_are_named_unusable_and_http_is_case_i
     assert [s.url for s in plan.crls] == ["HTTP://PKI.EXAMPLE/ISSUING.CRL", "https://pki.example/issuing.crl"]
     assert len(plan.unusable) == 1
     assert plan.unusable[0].startswith("freshest CRL without an http(s) URL")
+
+
+def test_the_plan_bounds_sources_per_certificate_and_names_the_rest() -> None:
+    """The bound that keeps one certificate from taking the pool lives in the plan (per certificate), so no
+    source of another certificate of the path goes unasked; the ones beyond it are named, never fetched."""
+    from nodegate_authorizer.revocation.plan import MAX_PER_KIND
+
+    ca = sub(root())
+    crl_urls = [f"http://crl.example/{n}.crl" for n in range(MAX_PER_KIND + 2)]
+    ocsp = [
+        x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(f"http://o/{n}"))
+        for n in range(MAX_PER_KIND + 1)
+    ]
+    leaf = client(
+        ca,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        extensions=[cdp(*(uri_point(u) for u in crl_urls)), (x509.AuthorityInformationAccess(ocsp), False)],
+    ).cert
+    plan = plan_sources(leaf, ca.cert)
+    assert [s.url for s in plan.crls] == crl_urls[:MAX_PER_KIND]
+    assert len(plan.ocsp) == MAX_PER_KIND
+    assert len([u for u in plan.unusable if "not asked" in u]) == 3
+    assert plan.issuer_key == issuer_key_id(ca.cert)

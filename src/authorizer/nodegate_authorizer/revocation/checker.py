@@ -26,7 +26,7 @@ from .crl import CrlIndex, parse_crl
 from .crl_validation import crl_status
 from .fetcher import Fetch, Fetcher
 from .ocsp import ocsp_answer, ocsp_request
-from .plan import Plan, Source, http_urls, plan_sources
+from .plan import MAX_PER_KIND, Plan, Source, http_urls, plan_sources
 from .store import CrlStore, StoreSnapshot
 
 MAX_PLANS = 50_000
@@ -106,7 +106,7 @@ class RevocationChecker:
         points = [p for index in found if index is not None and index.freshest for p in index.freshest]
         known = {s.url for s in plan.crls}
         urls = [url for url in http_urls(n for p in points for n in p.full_name or ()) if url not in known]
-        return tuple(Source("crl", url, plan.issuer_key) for url in dict.fromkeys(urls))
+        return tuple(Source("crl", url, plan.issuer_key) for url in list(dict.fromkeys(urls))[:MAX_PER_KIND])
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
         plan = self._plans.get((cert, issuer))
