@@ -232,17 +232,10 @@ def test_ocsp_bounds_are_inclusive(rsa_ca: CertificateAuthority) -> None:
 # --- issue 23: OCSP bytes that raise inside cryptography, and weak signatures ------------------------------
 
 
-def _oid(dotted: str) -> bytes:
-    from asn1crypto.core import ObjectIdentifier
-
-    return ObjectIdentifier(dotted).dump()
-
-
 def _rename_oid(data: bytes, placeholder: str, target: str) -> bytes:
-    old, new = _oid(placeholder), _oid(target)
-    assert len(old) == len(new)
-    assert data.count(old) == 1
-    return data.replace(old, new)
+    from test_crl_store import duplicated
+
+    return duplicated(data, x509.ObjectIdentifier(placeholder), x509.ObjectIdentifier(target))
 
 
 SHA256 = hashes.SHA256()
