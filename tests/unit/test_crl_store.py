@@ -112,3 +112,23 @@ def test_a_crl_with_a_duplicated_extension_is_an_unusable_file_not_a_crash(
     assert store.unavailable is not None
     assert names[position] in store.unavailable
     assert "malformed CRL" in store.unavailable
+
+
+def test_a_crl_whose_signature_parameters_do_not_read_is_malformed() -> None:
+    """RSASSA-PSS parameters naming MD5 load, then raise UnsupportedAlgorithm when read: the boundary reads
+    them, so the CRL is malformed at parse time (not a surprise at signature time)."""
+    hash_name = "md5"
+    from asn1crypto import algos
+    from asn1crypto import crl as asn1_crl
+
+    parsed = asn1_crl.CertificateList.load(crl_bytes(sub(root())))
+    params = {
+        "hash_algorithm": {"algorithm": hash_name},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hash_name}},
+        "salt_length": 32,
+    }
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    parsed["signature_algorithm"] = algorithm
+    parsed["tbs_cert_list"]["signature"] = algorithm
+    with pytest.raises(SourceInvalid, match="malformed CRL: UnsupportedAlgorithm"):
+        parse_crl(parsed.dump(force=True))

@@ -446,3 +446,11 @@ def test_every_directory_name_of_a_certificate_issuer_entry_counts(others: list[
         .public_bytes(Encoding.DER)
     )
     assert crl_status(leaf, [indirect], NOW, SKEW, ok).revoked is not None
+
+
+def test_every_entry_of_a_crl_is_indexed_not_only_the_last() -> None:
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    index = crl(ca, [leaf.serial_number, leaf.serial_number + 1, leaf.serial_number + 2])
+    assert {serial for _, serial in index.entries} == {leaf.serial_number + n for n in range(3)}
+    assert crl_status(leaf, [index], NOW, SKEW, ok).revoked is not None

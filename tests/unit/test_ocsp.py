@@ -266,9 +266,19 @@ def _sha3_single_first(tbs: Any) -> None:
     tbs["responses"] = [extra, *tbs["responses"]]
 
 
+def _duplicated_single_extension(tbs: Any) -> None:
+    extension = {"extn_id": "1.3.6.1.4.1.55555.7", "critical": False, "extn_value": b"\x05\x00"}
+    tbs["responses"][0]["single_extensions"] = [extension, extension]
+
+
 @pytest.mark.parametrize(
     "broken",
-    ["delegate with a duplicated extension", "response with a duplicated extension", "extra SHA3-256 CertID"],
+    [
+        "delegate with a duplicated extension",
+        "response with a duplicated extension",
+        "single response with a duplicated extension",
+        "extra SHA3-256 CertID",
+    ],
 )
 def test_ocsp_bytes_that_raise_inside_cryptography_are_no_answer(rsa_ca: CertificateAuthority, broken: str) -> None:
     """The response is one boundary: any parse or algorithm error of any field is SourceInvalid (no answer),
@@ -292,11 +302,14 @@ def test_ocsp_bytes_that_raise_inside_cryptography_are_no_answer(rsa_ca: Certifi
         )
         der = builder.sign(rsa_ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
         data = _rename_oid(der, "1.3.6.1.5.5.7.48.1.99", "1.3.6.1.5.5.7.48.1.2")
+    elif broken == "single response with a duplicated extension":
+        data = _resign(respond(rsa_ca, leaf), rsa_ca.key, _duplicated_single_extension)
     else:
         data = _resign(respond(rsa_ca, leaf), rsa_ca.key, _sha3_single_first)
         assert answer(data, leaf, rsa_ca).status == "good"  # the extra single is skipped, ours still answers
         data = _resign(respond(rsa_ca, leaf, serial=leaf.serial_number + 1), rsa_ca.key, _sha3_single_first)
-    with pytest.raises(SourceInvalid):
+    expected = "does not cover" if broken == "extra SHA3-256 CertID" else "malformed OCSP response"
+    with pytest.raises(SourceInvalid, match=expected):
         answer(data, leaf, rsa_ca)
 
 
