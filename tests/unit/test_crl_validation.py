@@ -454,3 +454,15 @@ def test_every_entry_of_a_crl_is_indexed_not_only_the_last() -> None:
     index = crl(ca, [leaf.serial_number, leaf.serial_number + 1, leaf.serial_number + 2])
     assert {serial for _, serial in index.entries} == {leaf.serial_number + n for n in range(3)}
     assert crl_status(leaf, [index], NOW, SKEW, ok).revoked is not None
+
+
+def test_delta_numbering_boundaries() -> None:
+    """RFC 5280 5.2.4 (d) at its boundary: a delta numbered like its complete CRL is not newer; a complete
+    CRL's revocation stands when the newer delta does not mention the certificate."""
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    listing = crl(ca, [serial], number=5, reasons={serial: KEY_COMPROMISE})
+    same_number = _delta(ca, 5, 4, {serial: REMOVE})
+    assert crl_status(leaf, [listing, same_number], NOW, SKEW, ok).revoked is not None
+    assert crl_status(leaf, [listing, _delta(ca, 6, 5, {})], NOW, SKEW, ok).revoked is not None

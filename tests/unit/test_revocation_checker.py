@@ -600,3 +600,27 @@ def test_a_fetched_crl_that_raises_inside_cryptography_is_no_answer(where: str) 
     assert outcome.refusal is not None
     assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
     assert "malformed CRL" in outcome.refusal[1]
+
+
+def test_a_stored_crl_vouches_for_a_delegate_only_when_signed_by_its_ca() -> None:
+    """The delegate's CRL check goes through the same signer check as every CRL (RFC 5280 6.3.3 (f)-(g)):
+    a CRL under the CA's name but another key says nothing about the delegate."""
+    top, ca = pki(ocsp_url=OCSP_URL)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    responder = _delegate(ca, nocheck=False)
+    leaf = client(ca, with_crl_url=False).cert
+    impostor = CertificateAuthority.root("Fixed Issuing", not_before=T0)  # same name, another key
+    web = Web()
+
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
+        return signed.public_bytes(serialization.Encoding.DER)
+
+    web.pages[OCSP_URL] = answer
+    for signer, trusted in ((impostor, False), (ca, True)):
+        outcome = checker(web, stored(crl_bytes(signer), crl_bytes(top)), REVOCATION_MODE="hard-fail").check(
+            (leaf, ca.cert), NOW, trust
+        )
+        ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
+        assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]

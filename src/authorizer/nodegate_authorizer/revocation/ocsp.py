@@ -54,7 +54,6 @@ def _load(data: bytes) -> tuple[ocsp.OCSPResponse, list[ocsp.OCSPSingleResponse]
         every = list(response.responses)
         if len(every) == 1:  # cryptography exposes singleExtensions for a lone SingleResponse only
             _ = response.single_extensions
-        _ = response.signature, response.signature_algorithm_oid, response.tbs_response_bytes, response.produced_at_utc
         for included in response.certificates:
             _ = included.extensions, included.subject, included.issuer, included.public_key()
             _ = included.not_valid_before_utc, included.not_valid_after_utc, included.signature_algorithm_parameters
