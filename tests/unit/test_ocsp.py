@@ -266,6 +266,10 @@ def _sha3_single_first(tbs: Any) -> None:
     tbs["responses"] = [extra, *tbs["responses"]]
 
 
+def _key_compromise(tbs: Any) -> None:
+    tbs["responses"][0]["cert_status"].chosen["revocation_reason"] = "key_compromise"
+
+
 def _duplicated_single_extension(tbs: Any) -> None:
     extension = {"extn_id": "1.3.6.1.4.1.55555.7", "critical": False, "extn_value": b"\x05\x00"}
     tbs["responses"][0]["single_extensions"] = [extension, extension]
@@ -277,6 +281,8 @@ def _duplicated_single_extension(tbs: Any) -> None:
         "delegate with a duplicated extension",
         "response with a duplicated extension",
         "single response with a duplicated extension",
+        "delegate whose signature parameters do not read",
+        "revocation reason code 7 (unassigned)",
         "extra SHA3-256 CertID",
     ],
 )
@@ -302,6 +308,16 @@ def test_ocsp_bytes_that_raise_inside_cryptography_are_no_answer(rsa_ca: Certifi
         )
         der = builder.sign(rsa_ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
         data = _rename_oid(der, "1.3.6.1.5.5.7.48.1.99", "1.3.6.1.5.5.7.48.1.2")
+    elif broken == "delegate whose signature parameters do not read":
+        signer = delegate(rsa_ca, not_before=T0)
+        signer = Issued(_md5_pss_certificate(signer.cert), signer.key)
+        data = respond(rsa_ca, leaf, signer=signer)
+    elif broken == "revocation reason code 7 (unassigned)":
+        revoked = respond(rsa_ca, leaf, status=ocsp.OCSPCertStatus.REVOKED)
+        data = _resign(revoked, rsa_ca.key, _key_compromise)
+        reason = bytes.fromhex("a0030a0101")  # [0] EXPLICIT ENUMERATED 1 (keyCompromise)
+        assert data.count(reason) == 1
+        data = data.replace(reason, bytes.fromhex("a0030a0107"))  # cryptography raises when it is read
     elif broken == "single response with a duplicated extension":
         data = _resign(respond(rsa_ca, leaf), rsa_ca.key, _duplicated_single_extension)
     else:
@@ -339,4 +355,21 @@ def _resigned_certificate(cert: x509.Certificate, key: Any, algorithm: hashes.Ha
     parsed["tbs_certificate"] = tbs
     parsed["signature_algorithm"] = name
     parsed["signature_value"] = key.sign(tbs.dump(), padding.PKCS1v15(), algorithm)
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def _md5_pss_certificate(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` claiming an RSASSA-PSS signature with MD5: it loads, and its signature parameters raise."""
+    from asn1crypto import algos
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    params = {
+        "hash_algorithm": {"algorithm": "md5"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "md5"}},
+        "salt_length": 32,
+    }
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    parsed["tbs_certificate"]["signature"] = algorithm
+    parsed["signature_algorithm"] = algorithm
     return x509.load_der_x509_certificate(parsed.dump(force=True))

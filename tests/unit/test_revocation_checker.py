@@ -624,3 +624,18 @@ def test_a_stored_crl_vouches_for_a_delegate_only_when_signed_by_its_ca() -> Non
         )
         ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
         assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
+
+
+def test_a_failed_advertised_delta_source_is_marked_like_any_crl_source() -> None:
+    """A delta URL learned from a complete CRL's freshestCRL is a CRL source: its failure is marked, and it
+    is not asked again before REVOCATION_RETRY_SECONDS."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, number=5, extensions=[(FRESHEST, False)])
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_RETRY_SECONDS="30")
+    for _ in range(2):
+        assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    assert web.hits[DELTA_URL] == 1
+    assert check.source_failures == 1
