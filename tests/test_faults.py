@@ -179,8 +179,8 @@ def test_s3_source_faults(
         "crl-store": ("Deny", "REVOCATION_UNAVAILABLE"),  # no other source: hard-fail cannot allow
         "policy": ("Deny", "POLICY_UNAVAILABLE"),
     }[source]
-    if source == "crl-store" and fault == "missing":
-        expected = ("Allow", None)  # the leaf then has no revocation source at all: hard-fail allows
+    # crl-store "missing": the store is the leaf's only revocation source (no CDP, no OCSP URL), so a missing
+    # stored CRL is no answer, not "no source" (issue 22): hard-fail denies
     started = time.monotonic()
     assert invoke(leaf, env=env)[:2] == expected  # a cold runtime (new settings): nothing cached to fall back on
     assert time.monotonic() - started < 4 * TIMEOUT * 2 + 2.0

@@ -4,6 +4,7 @@ marks per source and issuer key, OCSP algorithms, and cached answers that expire
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -13,6 +14,7 @@ from cryptography.x509 import ocsp
 
 from fixed import HOUR, NOW, T0, Web, cdp, checker, client, crl, crl_bytes, idp, root, sub, uri_point
 from nodegate.pki import CertificateAuthority, pem
+from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.revocation.answers import RevocationOutcome, SourceInvalid, Status
 from nodegate_authorizer.revocation.ocsp import ocsp_answer
@@ -567,7 +569,6 @@ def test_crls_with_weak_signatures_are_refused_as_certificates_are(algorithm: ha
     """The weak-algorithm rule of certificates (certificates.signature_weakness) applies to CRLs, under the
     same PathPolicy switch (refuse_weak_crypto)."""
     from fixed import settings as fixed_settings
-    from nodegate_authorizer.chain import PathPolicy
     from nodegate_authorizer.revocation.checker import RevocationChecker
 
     top = CertificateAuthority.root("Weak Root", key=key, not_before=T0)
@@ -639,3 +640,62 @@ def test_a_failed_advertised_delta_source_is_marked_like_any_crl_source() -> Non
         assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
     assert web.hits[DELTA_URL] == 1
     assert check.source_failures == 1
+
+
+# --- issue 22 item 2: the CRL store as a certificate's only source; CRL numbers never go back ---------------
+
+
+def test_a_missing_stored_crl_is_no_answer_when_the_store_is_the_only_source(tmp_path: Path) -> None:
+    """Rule: with CRL_STORE_URI set, a certificate that names no CDP, freshestCRL or OCSP URL gets its answer
+    from the store; no stored CRL of its issuer is "no answer" (hard-fail denies), not "no source"."""
+    from nodegate_authorizer.revocation.store import load_crl_store
+
+    top, ca = pki()
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    (tmp_path / "root.crl").write_bytes(crl_bytes(top))
+    store = load_crl_store(tmp_path.as_uri(), None, timeout=1, max_bytes=1 << 20)
+    check = checker(Web(), store, REVOCATION_MODE="hard-fail")
+    assert refused(lambda: check.check((leaf, ca.cert, top.cert), NOW, trust)) == Reason.REVOCATION_UNAVAILABLE
+    (tmp_path / "issuing.crl").write_bytes(crl_bytes(ca))
+    store = load_crl_store(tmp_path.as_uri(), store, timeout=1, max_bytes=1 << 20)
+    assert passes(checker(Web(), store, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust))
+    # without a configured store nothing changes: no source at all passes hard-fail, as before
+    assert checker(Web(), REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust).refusal is None
+
+
+def test_a_rollback_to_an_older_crl_is_refused() -> None:
+    """RFC 5280 5.2.3: cRLNumbers increase. Once #5 was used, a store that offers only #4 (still inside its
+    nextUpdate) is refused; an older CRL beside the current one is still read (its revocations count)."""
+    from fixed import settings as fixed_settings
+    from nodegate_authorizer.revocation.checker import RevocationChecker
+
+    top, ca = pki()
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    root_crl = crl_bytes(top)
+    snapshots = {
+        "current": stored(crl_bytes(ca, number=5), root_crl),
+        "rolled back": stored(crl_bytes(ca, number=4), root_crl),
+        "both, older lists it": stored(
+            crl_bytes(ca, [leaf.serial_number], number=4), crl_bytes(ca, number=5), root_crl
+        ),
+    }
+    which = ["current"]
+    check = RevocationChecker(
+        fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshots[which[0]], PathPolicy()
+    )
+    path = (leaf, ca.cert, top.cert)
+    assert passes(check.check(path, NOW, trust))
+    which[0] = "rolled back"
+    outcome = check.check(path, NOW, trust)
+    assert outcome.refusal is not None
+    assert "rollback" in outcome.refusal[1]
+    which[0] = "both, older lists it"
+    assert refused(lambda: check.check(path, NOW, trust)) == Reason.REVOKED
+    which[0] = "current"
+    assert passes(check.check(path, NOW, trust))
+    fresh = RevocationChecker(
+        fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshots["rolled back"], PathPolicy()
+    )
+    assert passes(fresh.check(path, NOW, trust))  # a new container has seen nothing newer

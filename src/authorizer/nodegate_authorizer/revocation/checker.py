@@ -51,6 +51,7 @@ class RevocationChecker:
         self._ocsp: SourceCache[Answer] = SourceCache(MAX_CACHE)
         self._signatures: dict[tuple[bytes, x509.Certificate], bool] = {}
         self._plans: dict[tuple[x509.Certificate, x509.Certificate], Plan] = {}
+        self._newest: dict[_Scope, int] = {}
         self._lock = threading.Lock()
         self.source_failures = 0
 
@@ -187,11 +188,16 @@ class RevocationChecker:
         }
         if context.store.unavailable:
             failures.append(context.store.unavailable)
+        if context.store.configured and not (plan.crls or plan.ocsp or plan.unusable or stored):
+            return Answer(
+                "crl", Status.UNAVAILABLE, f"the CRL store holds no CRL of {cert.issuer.rfc4514_string()[:120]}"
+            )
         if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
             return None
-        verdict = crl_status(
-            cert, candidates + stored, now, self._skew, lambda index: self._signer_problem(index, issuer, context)
-        )
+        current, rolled_back = self._not_rolled_back(candidates + stored)
+        verdict = crl_status(cert, current, now, self._skew, lambda index: self._signer_problem(index, issuer, context))
+        self._remember(verdict.used)
+        failures += rolled_back
         used = ", ".join(f"{_describe(index)} from {origins.get(id(index), 'the CRL store')}" for index in verdict.used)
         if verdict.revoked is not None:
             reason = verdict.revoked.reason.value if verdict.revoked.reason else "unspecified"
@@ -202,6 +208,34 @@ class RevocationChecker:
             produced = min((i.this_update for i in verdict.used), default=None)
             return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until, produced)
         return Answer("crl", Status.UNAVAILABLE, "; ".join([*verdict.problems, *failures])[:1000])
+
+    def _not_rolled_back(self, crls: list[CrlIndex]) -> tuple[list[CrlIndex], list[str]]:
+        """The CRLs of every scope (issuer, issuingDistributionPoint, complete or delta) whose newest present
+        cRLNumber is not below one already used: a rollback to an older CRL still inside its nextUpdate is
+        refused (RFC 5280 5.2.3: cRLNumbers increase), the older CRLs beside a current one are still read."""
+        groups: dict[_Scope, list[CrlIndex]] = {}
+        for index in crls:
+            groups.setdefault(_scope(index), []).append(index)
+        kept: list[CrlIndex] = []
+        problems: list[str] = []
+        for scope, group in groups.items():
+            newest = max((index.number for index in group if index.number is not None), default=None)
+            used = self._newest.get(scope)
+            if newest is not None and used is not None and newest < used:
+                problems.append(f"CRL rollback: the newest CRL of this scope is #{newest}, #{used} was used before")
+            else:
+                kept += group
+        return kept, problems
+
+    def _remember(self, used: Sequence[CrlIndex]) -> None:
+        """Keep the highest cRLNumber used per scope (only CRLs that passed 6.3.3, signature included)."""
+        with self._lock:
+            if len(self._newest) > MAX_CACHE:
+                self._newest.clear()
+            for index in used:
+                if index.number is not None:
+                    scope = _scope(index)
+                    self._newest[scope] = max(self._newest.get(scope, index.number), index.number)
 
     def _stored(self, cert: x509.Certificate, context: _Context) -> list[CrlIndex]:
         """CRLs of the CRL store whose issuer may have issued a CRL for ``cert``."""
@@ -338,6 +372,14 @@ class _Context:
     anchor: x509.Certificate
     depth: int = 0
     signers: tuple[x509.Certificate, ...] = ()
+
+
+_Scope = tuple[CanonicalName, x509.IssuingDistributionPoint | None, bool]
+"""A CRL's scope for cRLNumber ordering: issuer, issuingDistributionPoint, and whether it is a delta."""
+
+
+def _scope(index: CrlIndex) -> _Scope:
+    return index.issuer, index.idp, index.delta_base is not None
 
 
 def _issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
