@@ -660,6 +660,13 @@ def test_a_missing_stored_crl_is_no_answer_when_the_store_is_the_only_source(tmp
     (tmp_path / "issuing.crl").write_bytes(crl_bytes(ca))
     store = load_crl_store(tmp_path.as_uri(), store, timeout=1, max_bytes=1 << 20)
     assert passes(checker(Web(), store, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust))
+    # a certificate with its own CDP (and no OCSP URL) is answered there, whatever the store holds
+    with_cdp = client(CertificateAuthority(ca.cert, ca.key, crl_url=CRL_URL), with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    (tmp_path / "empty").mkdir()
+    empty = load_crl_store((tmp_path / "empty").as_uri(), None, timeout=1, max_bytes=1)
+    assert passes(checker(web, empty, REVOCATION_MODE="hard-fail").check((with_cdp, ca.cert), NOW, trust))
     # without a configured store nothing changes: no source at all passes hard-fail, as before
     assert checker(Web(), REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust).refusal is None
 
