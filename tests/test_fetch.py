@@ -107,7 +107,7 @@ def test_loopback_cdp_without_the_setting_is_an_unanswered_source(world: World, 
 def test_a_drip_fed_cdp_does_not_hold_the_decision_or_other_users(
     world: World, invoke: Invoke, drip: socketserver.ThreadingTCPServer
 ) -> None:
-    """Eight drip-fed CDPs on one certificate: its decision ends within 2 x the timeout, and another
+    """Eight drip-fed CDPs on one certificate: its decision ends within the timeout (plus scheduling), and another
     user with a healthy CDP is decided normally at the same time."""
     from cryptography import x509
 
@@ -137,6 +137,6 @@ def test_a_drip_fed_cdp_does_not_hold_the_decision_or_other_users(
     decide("healthy", healthy, "node-1")
     slow.join(10)
     assert results["slow"][:2] == ("Deny", "REVOCATION_UNAVAILABLE")
-    assert results["slow"][2] < 2 * 0.5 + 0.5
+    assert results["slow"][2] < 0.5 + 0.5
     assert results["healthy"][:2] == ("Allow", None)
     assert results["healthy"][2] < 0.5

@@ -16,7 +16,7 @@ from pathlib import Path
 import boto3
 
 from nodegate.demo import prepare
-from nodegate.pki import CertificateAuthority, client_name, pem
+from nodegate.pki import CertificateAuthority, client_name, crl_der, pem
 from nodegate.stack import BUCKET, Stack, running_stack
 
 SECONDS = float(os.environ.get("NODEGATE_LOAD_SECONDS", "30"))
@@ -137,6 +137,10 @@ def test_rotation_under_load(tmp_path: Path) -> None:
         stack.pki.revoke(str(stack.pki.root / "clients" / "erin-node-5.pem"))
         timeline.events["revoke-erin"] = time.monotonic()
         time.sleep(SECONDS * 0.15)
+        # the newcomer's certificates name no CDP or OCSP URL, so the CRL store is their source: a CA that joins
+        # the truststore publishes its CRLs there first (README, "the store is the source of ...")
+        for name, ca in (("newcomer-root", newcomer_root), ("newcomer-issuing", newcomer_ca)):
+            s3.put_object(Bucket=BUCKET, Key=f"crls/{name}.crl", Body=crl_der(ca.crl({})))
         s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=original + pem(newcomer_root.cert, newcomer_ca.cert))
         timeline.events["add-ca"] = time.monotonic()
         time.sleep(SECONDS * 0.35)

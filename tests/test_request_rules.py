@@ -18,8 +18,8 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 import pytest
-from hypothesis import HealthCheck, given, settings
 from cryptography.hazmat.primitives.asymmetric import ec
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nodegate.devpki import DevPki, init_pki

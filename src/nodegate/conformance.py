@@ -14,7 +14,7 @@ import warnings
 import zipfile
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -115,7 +115,7 @@ def decide(
                 "FETCH_TIMEOUT_SECONDS": "0.2",
             }
         )
-        inputs = replace(build_runtime(settings).inputs(), path_policy=policy)
+        inputs = build_runtime(settings, policy).inputs()
         try:
             _, revocation = validate_certificate(load_leaf_pem(ssl.DER_cert_to_PEM_cert(leaf)), inputs, now)
             if revocation.refusal:

@@ -180,7 +180,8 @@ class CertificateAuthority(Issued):
         return CertificateAuthority(issued.cert, issued.key, crl_url=urls.get("crl_url"), ocsp_url=urls.get("ocsp_url"))
 
     def ocsp_signer(self, *, days: int = 365) -> Issued:
-        """A delegated OCSP responder certificate (EKU OCSPSigning) issued by this CA."""
+        """A delegated OCSP responder certificate (EKU OCSPSigning) issued by this CA, with id-pkix-ocsp-nocheck:
+        it has no revocation source of its own, so relying parties trust it for its lifetime (RFC 6960 4.2.2.2.1)."""
         subject = name(O="nodegate dev PKI", CN=f"{self.cert.subject.rfc4514_string()} OCSP responder")
         return self.issue(
             subject,
@@ -189,6 +190,7 @@ class CertificateAuthority(Issued):
             days=days,
             with_crl_url=False,
             with_ocsp_url=False,
+            extensions=[(x509.OCSPNoCheck(), False)],
         )
 
     def crl(

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from fixed import client, crl_bytes, root, sub
+import pytest
+from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fixed import HOUR, NOW, client, crl_bytes, root, sub
+from nodegate.pki import CertificateAuthority
 from nodegate_authorizer.names import canonical
+from nodegate_authorizer.revocation.answers import SourceInvalid
+from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.store import load_crl_store
 
 
@@ -31,3 +40,95 @@ def test_an_unusable_file_marks_the_store_unavailable(tmp_path: Path) -> None:
     assert "bad.crl" in store.unavailable
     again = load_crl_store(tmp_path.as_uri(), store, timeout=1, max_bytes=1 << 20)
     assert again.unavailable is not None  # still unusable when unchanged
+
+
+# --- issue 23: bytes that raise inside cryptography become an unusable file, never a crash ------------------
+
+PLACEHOLDER_CRL_EXT = x509.ObjectIdentifier("2.5.29.99")  # encodes to as many bytes as cRLNumber (2.5.29.20)
+PLACEHOLDER_ENTRY_EXT = x509.ObjectIdentifier("2.5.29.97")  # as many as reasonCode (2.5.29.21)
+
+
+def _oid(dotted: str) -> bytes:
+    from asn1crypto.core import ObjectIdentifier
+
+    return ObjectIdentifier(dotted).dump()
+
+
+def duplicated(data: bytes, placeholder: x509.ObjectIdentifier, target: x509.ObjectIdentifier) -> bytes:
+    """``data`` with the placeholder extension's OID rewritten to ``target``'s: a duplicated extension
+    (the signature no longer matches; parsing must fail before anyone would check it)."""
+    old, new = _oid(placeholder.dotted_string), _oid(target.dotted_string)
+    assert len(old) == len(new)
+    assert data.count(old) == 1
+    return data.replace(old, new)
+
+
+def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int) -> bytes:
+    """A CRL of ``issuer`` whose CRL-level or entry-level extension appears twice."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - HOUR)
+    entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+    if where == "entry":
+        entry = entry.add_extension(x509.UnrecognizedExtension(PLACEHOLDER_ENTRY_EXT, b"\x0a\x01\x01"), critical=False)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_revoked_certificate(entry.build())
+    )
+    if where == "crl":
+        builder = builder.add_extension(
+            x509.UnrecognizedExtension(PLACEHOLDER_CRL_EXT, b"\x02\x01\x02"), critical=False
+        )
+    der = builder.sign(issuer.key, hashes.SHA256()).public_bytes(Encoding.DER)
+    if where == "crl":
+        return duplicated(der, PLACEHOLDER_CRL_EXT, x509.oid.ExtensionOID.CRL_NUMBER)
+    return duplicated(der, PLACEHOLDER_ENTRY_EXT, x509.oid.CRLEntryExtensionOID.CRL_REASON)
+
+
+@settings(max_examples=12, deadline=None)
+@given(where=st.sampled_from(["crl", "entry"]), pem_form=st.booleans(), position=st.integers(0, 2))
+def test_a_crl_with_a_duplicated_extension_is_an_unusable_file_not_a_crash(
+    tmp_path_factory: pytest.TempPathFactory, where: str, pem_form: bool, position: int
+) -> None:
+    """One such file used to raise DuplicateExtension out of the store load (every request failed); now it
+    is one unusable file, named in the store's errors, and the checker decides around it."""
+    folder = tmp_path_factory.mktemp("store")
+    ca = sub(root())
+    leaf = client(ca).cert
+    bad = crl_with_duplicate(where, ca, leaf.serial_number)
+    with pytest.raises(SourceInvalid, match="malformed CRL"):
+        parse_crl(bad)
+    if pem_form:
+        bad = b"-----BEGIN X509 CRL-----\n" + base64.encodebytes(bad) + b"-----END X509 CRL-----\n"
+    names = ["a.crl", "b.crl", "c.crl"]
+    for i, name in enumerate(names):
+        (folder / name).write_bytes(bad if i == position else crl_bytes(root(f"Other {i}")))
+    store = load_crl_store(folder.as_uri(), None, timeout=1, max_bytes=1 << 20)
+    assert store.unavailable is not None
+    assert names[position] in store.unavailable
+    assert "malformed CRL" in store.unavailable
+
+
+def test_a_crl_whose_signature_parameters_do_not_read_is_malformed() -> None:
+    """RSASSA-PSS parameters naming MD5 load, then raise UnsupportedAlgorithm when read: the boundary reads
+    them, so the CRL is malformed at parse time (not a surprise at signature time)."""
+    hash_name = "md5"
+    from asn1crypto import algos
+    from asn1crypto import crl as asn1_crl
+
+    parsed = asn1_crl.CertificateList.load(crl_bytes(sub(root())))
+    params = {
+        "hash_algorithm": {"algorithm": hash_name},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": hash_name}},
+        "salt_length": 32,
+    }
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    parsed["signature_algorithm"] = algorithm
+    parsed["tbs_cert_list"]["signature"] = algorithm
+    with pytest.raises(SourceInvalid, match="malformed CRL: UnsupportedAlgorithm"):
+        parse_crl(parsed.dump(force=True))

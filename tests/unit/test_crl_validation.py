@@ -5,9 +5,13 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography import x509
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, cdp, client, crl, idp, root, sub, uri_point
+from nodegate.pki import CertificateAuthority
 from nodegate_authorizer.names import canonical
+from nodegate_authorizer.revocation.crl import CrlIndex
 from nodegate_authorizer.revocation.crl_validation import ALL_REASONS, crl_status, scope_problem
 
 SKEW = dt.timedelta(seconds=60)
@@ -115,7 +119,11 @@ def test_delta_crls() -> None:
     on_hold = crl(ca, [leaf.serial_number], number=5, reasons={leaf.serial_number: x509.ReasonFlags.certificate_hold})
     released = delta([leaf.serial_number], reasons={leaf.serial_number: x509.ReasonFlags.remove_from_crl})
     assert crl_status(leaf, [on_hold], NOW, SKEW, ok).revoked is not None
-    assert crl_status(leaf, [on_hold, released], NOW, SKEW, ok).good
+    assert crl_status(leaf, [on_hold, released], NOW, SKEW, ok).revoked is not None  # unadvertised: no removal
+    freshest = (x509.FreshestCRL([uri_point("http://crl.example/delta.crl")]), False)
+    held = {leaf.serial_number: x509.ReasonFlags.certificate_hold}
+    advertised = crl(ca, [leaf.serial_number], number=5, reasons=held, extensions=[freshest])
+    assert crl_status(leaf, [advertised, released], NOW, SKEW, ok).good
 
 
 def test_unusable_crls_are_no_answer() -> None:
@@ -285,7 +293,7 @@ def test_the_newest_delta_decides_and_an_unusable_crl_does_not_hide_a_good_one()
     delta = crl(ca, [], number=6, extensions=[(x509.DeltaCRLIndicator(5), True)])
     verdict = crl_status(leaf, [unnumbered, delta], NOW, SKEW, ok)
     assert not verdict.good
-    assert "does not apply" in verdict.problems[0]
+    assert "cRLNumber" in verdict.problems[0]
     partition = idp("http://crl.example/a.crl")
     broken_delta = crl(ca, [], number=6, extensions=[(x509.DeltaCRLIndicator(9), True), partition])
     in_a = client(ca, extensions=[cdp(uri_point("http://crl.example/a.crl"))]).cert
@@ -299,3 +307,162 @@ def test_skew_bounds_are_inclusive() -> None:
     leaf = client(ca, with_crl_url=False).cert
     assert crl_status(leaf, [crl(ca, this_update=NOW + SKEW, next_update=NOW + HOUR)], NOW, SKEW, ok).good
     assert crl_status(leaf, [crl(ca, this_update=NOW - HOUR, next_update=NOW - SKEW)], NOW, SKEW, ok).good
+
+
+# --- issue 23, revocation inputs nobody here wrote: classes, with generated inputs -------------------------
+
+KEY_COMPROMISE = x509.ReasonFlags.key_compromise
+REMOVE = x509.ReasonFlags.remove_from_crl
+
+
+def _raw_crl(ca: CertificateAuthority, *, number: tuple[int, bool] | None) -> bytes:
+    """A CRL with the cRLNumber given as (value, critical), or none at all."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+    )
+    if number is not None:
+        builder = builder.add_extension(x509.CRLNumber(number[0]), critical=number[1])
+    return builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER)
+
+
+@settings(max_examples=20, deadline=None)
+@given(number=st.one_of(st.none(), st.tuples(st.integers(0, 2**64), st.booleans())))
+def test_a_crl_answers_only_with_a_non_critical_crl_number(number: tuple[int, bool] | None) -> None:
+    """RFC 5280 5.2.3: conforming CRL issuers MUST include cRLNumber, and mark it non-critical."""
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    verdict = crl_status(leaf, [parse_crl(_raw_crl(ca, number=number))], NOW, SKEW, ok)
+    assert verdict.good == (number is not None and not number[1]), verdict.problems
+    if not verdict.good:
+        assert "cRLNumber" in verdict.problems[0]
+
+
+def _delta(
+    ca: CertificateAuthority, number: int, base: int, listed: dict[int, x509.ReasonFlags], **kw: object
+) -> CrlIndex:
+    return crl(
+        ca,
+        list(listed),
+        number=number,
+        reasons=listed,
+        extensions=[(x509.DeltaCRLIndicator(base), True)],
+        **kw,
+    )
+
+
+@settings(max_examples=60, deadline=None)
+@given(complete=st.integers(2, 50), data=st.data())
+def test_a_delta_not_newer_than_its_complete_crl_is_ignored(complete: int, data: st.DataObject) -> None:
+    """RFC 5280 5.2.4 (d): a delta combines only when its cRLNumber is above the complete CRL's. An older
+    delta's removeFromCRL must not take off a revocation the newer complete CRL lists, and an older delta
+    that has expired must not leave the certificate unanswered."""
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    number = data.draw(st.integers(1, complete), label="old delta's number")
+    base = data.draw(st.integers(0, number - 1), label="old delta's base")
+    stale = data.draw(st.booleans(), label="old delta expired")
+    times = {"this_update": NOW - 3 * HOUR, "next_update": NOW - 2 * HOUR} if stale else {}
+    old = _delta(ca, number, base, {serial: REMOVE}, **times)
+    listing = crl(ca, [serial], number=complete, reasons={serial: KEY_COMPROMISE})
+    revoked = crl_status(leaf, [listing, old], NOW, SKEW, ok).revoked
+    assert revoked is not None
+    assert revoked.reason is KEY_COMPROMISE
+    assert crl_status(leaf, [crl(ca, number=complete), old], NOW, SKEW, ok).good
+
+
+@settings(max_examples=40, deadline=None)
+@given(order=st.permutations(range(3)), stale_older=st.booleans())
+def test_the_newest_delta_by_number_decides_whatever_the_order(order: list[int], stale_older: bool) -> None:
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    times = {"this_update": NOW - 3 * HOUR, "next_update": NOW - 2 * HOUR} if stale_older else {}
+    deltas = [
+        _delta(ca, 6, 5, {serial: KEY_COMPROMISE}, **times),
+        _delta(ca, 7, 5, {}, **times),
+        _delta(ca, 8, 5, {serial: KEY_COMPROMISE}),
+    ]
+    verdict = crl_status(leaf, [crl(ca, number=5), *(deltas[i] for i in order)], NOW, SKEW, ok)
+    assert verdict.revoked is not None
+    cleared = _delta(ca, 9, 5, {serial: REMOVE})
+    assert crl_status(leaf, [crl(ca, number=5), cleared, *(deltas[i] for i in order)], NOW, SKEW, ok).good
+
+
+@settings(max_examples=30, deadline=None)
+@given(certificate=st.booleans(), in_crl=st.booleans())
+def test_an_advertised_delta_that_is_missing_leaves_the_certificate_unanswered(certificate: bool, in_crl: bool) -> None:
+    """RFC 5280 4.2.1.15 / 5.2.6: when the certificate or the complete CRL names a freshest CRL, the complete
+    CRL alone does not say "good"; with the delta it does."""
+    ca = sub(root())
+    freshest = x509.FreshestCRL([uri_point("http://crl.example/delta.crl")])
+    leaf = client(ca, with_crl_url=False, extensions=[(freshest, False)] if certificate else []).cert
+    complete = crl(ca, number=5, extensions=[(freshest, False)] if in_crl else [])
+    verdict = crl_status(leaf, [complete], NOW, SKEW, ok)
+    assert verdict.good == (not certificate and not in_crl)
+    assert crl_status(leaf, [complete, _delta(ca, 6, 5, {})], NOW, SKEW, ok).good
+
+
+@settings(max_examples=30, deadline=None)
+@given(others=st.lists(st.sampled_from(["CN=Other A", "CN=Other B", "CN=Other C"]), max_size=3), data=st.data())
+def test_every_directory_name_of_a_certificate_issuer_entry_counts(others: list[str], data: st.DataObject) -> None:
+    """RFC 5280 5.3.3: certificateIssuer is GeneralNames; the entry belongs to each directory name in it."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    top = root()
+    ca, crl_authority = sub(top, "Issuing A"), sub(top, "CRL Authority")
+    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name.from_rfc4514_string(o)) for o in others]
+    names.insert(data.draw(st.integers(0, len(names)), label="position"), x509.DirectoryName(ca.cert.subject))
+    names.insert(0, x509.UniformResourceIdentifier("http://not-a-directory.example"))
+    point = uri_point("http://crl.example/indirect.crl", crl_issuer=[x509.DirectoryName(crl_authority.cert.subject)])
+    leaf = client(ca, extensions=[cdp(point)]).cert
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(leaf.serial_number)
+        .revocation_date(NOW - HOUR)
+        .add_extension(x509.CertificateIssuer(names), critical=True)
+        .build()
+    )
+    indirect = parse_crl(
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(crl_authority.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(idp("http://crl.example/indirect.crl", indirect_crl=True)[0], critical=True)
+        .add_revoked_certificate(entry)
+        .sign(crl_authority.key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+    assert crl_status(leaf, [indirect], NOW, SKEW, ok).revoked is not None
+
+
+def test_every_entry_of_a_crl_is_indexed_not_only_the_last() -> None:
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    index = crl(ca, [leaf.serial_number, leaf.serial_number + 1, leaf.serial_number + 2])
+    assert {serial for _, serial in index.entries} == {leaf.serial_number + n for n in range(3)}
+    assert crl_status(leaf, [index], NOW, SKEW, ok).revoked is not None
+
+
+def test_delta_numbering_boundaries() -> None:
+    """RFC 5280 5.2.4 (d) at its boundary: a delta numbered like its complete CRL is not newer; a complete
+    CRL's revocation stands when the newer delta does not mention the certificate."""
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    listing = crl(ca, [serial], number=5, reasons={serial: KEY_COMPROMISE})
+    same_number = _delta(ca, 5, 4, {serial: REMOVE})
+    assert crl_status(leaf, [listing, same_number], NOW, SKEW, ok).revoked is not None
+    assert crl_status(leaf, [listing, _delta(ca, 6, 5, {})], NOW, SKEW, ok).revoked is not None

@@ -12,7 +12,7 @@ from nodegate_authorizer.revocation.fetcher import Fetcher
 from nodegate_authorizer.revocation.plan import Source, issuer_key_id, plan_sources
 
 
-def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
+def test_fetcher_asks_every_source_and_holds_one_deadline() -> None:
     release = threading.Event()
 
     def fetch(url: str, body: bytes | None) -> bytes:
@@ -20,7 +20,7 @@ def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
             release.wait(5)
         return url.encode() + (body or b"")
 
-    fetcher = Fetcher(fetch, timeout=0.2, workers=4, per_decision=3)
+    fetcher = Fetcher(fetch, timeout=0.2, workers=4)
     jobs: dict[Source, bytes | None] = {
         Source("crl", "http://a/1", b"k"): None,
         Source("ocsp", "http://a/2", b"k", 7): b"+req",
@@ -28,23 +28,26 @@ def test_fetcher_caps_sources_per_decision_and_holds_its_deadline() -> None:
         Source("crl", "http://a/4", b"k"): None,
     }
     started = time.monotonic()
-    results = fetcher.fetch_all(jobs)
+    deadline = fetcher.deadline()
+    results = fetcher.fetch_all(jobs, deadline)
+    assert fetcher.fetch_all({Source("crl", "http://a/slow2", b"k"): None}, deadline)  # same deadline, passed
     release.set()
-    assert time.monotonic() - started < 1.0  # 2 x timeout, not the slow source's 5 s
+    assert time.monotonic() - started < 0.6  # one timeout for both batches, not the slow source's 5 s
     values = [results[source] for source in jobs]
     assert values[0] == b"http://a/1"
     assert values[1] == b"http://a/2+req"
     assert isinstance(values[2], TimeoutError)
-    assert isinstance(values[3], OSError)
-    assert "more than 3 sources" in str(values[3])
-    assert fetcher.fetch_all({}) == {}
+    assert values[3] == b"http://a/4"  # every source is asked: no per-decision cap
+    assert fetcher.fetch_all({}, deadline) == {}
 
 
 def test_fetch_errors_come_back_as_values() -> None:
     def fetch(url: str, body: bytes | None) -> bytes:
         raise OSError(f"refused {url}")
 
-    (result,) = Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}).values()
+    (result,) = (
+        Fetcher(fetch, timeout=1).fetch_all({Source("crl", "http://a/x", b"k"): None}, time.monotonic() + 1).values()
+    )
     assert isinstance(result, OSError)
     assert str(result) == "refused http://a/x"
 
@@ -84,3 +87,27 @@ def test_freshest_crl_and_cdp_without_http_are_named_unusable_and_http_is_case_i
     assert [s.url for s in plan.crls] == ["HTTP://PKI.EXAMPLE/ISSUING.CRL", "https://pki.example/issuing.crl"]
     assert len(plan.unusable) == 1
     assert plan.unusable[0].startswith("freshest CRL without an http(s) URL")
+
+
+def test_the_plan_bounds_sources_per_certificate_and_names_the_rest() -> None:
+    """The bound that keeps one certificate from taking the pool lives in the plan (per certificate), so no
+    source of another certificate of the path goes unasked; the ones beyond it are named, never fetched."""
+    from nodegate_authorizer.revocation.plan import MAX_PER_KIND
+
+    ca = sub(root())
+    crl_urls = [f"http://crl.example/{n}.crl" for n in range(MAX_PER_KIND + 2)]
+    ocsp = [
+        x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(f"http://o/{n}"))
+        for n in range(MAX_PER_KIND + 1)
+    ]
+    leaf = client(
+        ca,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        extensions=[cdp(*(uri_point(u) for u in crl_urls)), (x509.AuthorityInformationAccess(ocsp), False)],
+    ).cert
+    plan = plan_sources(leaf, ca.cert)
+    assert [s.url for s in plan.crls] == crl_urls[:MAX_PER_KIND]
+    assert len(plan.ocsp) == MAX_PER_KIND
+    assert len([u for u in plan.unusable if "not asked" in u]) == 3
+    assert plan.issuer_key == issuer_key_id(ca.cert)

@@ -227,3 +227,149 @@ def test_ocsp_bounds_are_inclusive(rsa_ca: CertificateAuthority) -> None:
     ending = delegate(rsa_ca, not_before=NOW - dt.timedelta(days=1), days=1)  # valid until exactly NOW
     assert ending.cert.not_valid_after_utc == NOW
     assert answer(respond(rsa_ca, leaf, signer=ending), leaf, rsa_ca).status is Status.GOOD
+
+
+# --- issue 23: OCSP bytes that raise inside cryptography, and weak signatures ------------------------------
+
+
+def _rename_oid(data: bytes, placeholder: str, target: str) -> bytes:
+    from test_crl_store import duplicated
+
+    return duplicated(data, x509.ObjectIdentifier(placeholder), x509.ObjectIdentifier(target))
+
+
+SHA256 = hashes.SHA256()
+
+
+def _resign(data: bytes, key: Any, mutate: Any, algorithm: hashes.HashAlgorithm = SHA256) -> bytes:
+    """Re-sign a DER OCSP response after ``mutate`` changed its parsed tbsResponseData (asn1crypto)."""
+    from asn1crypto import algos
+    from asn1crypto import ocsp as asn1_ocsp
+
+    response = asn1_ocsp.OCSPResponse.load(data)
+    basic = response["response_bytes"]["response"].parsed
+    mutate(basic["tbs_response_data"])
+    tbs = asn1_ocsp.ResponseData.load(basic["tbs_response_data"].dump(force=True))
+    basic["tbs_response_data"] = tbs
+    basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": f"{algorithm.name}_rsa"})
+    basic["signature"] = key.sign(tbs.dump(), padding.PKCS1v15(), algorithm)
+    response["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(basic.dump(force=True))
+    return response.dump(force=True)
+
+
+def _sha3_single_first(tbs: Any) -> None:
+    from asn1crypto import ocsp as asn1_ocsp
+
+    extra = asn1_ocsp.SingleResponse.load(tbs["responses"][0].dump())
+    extra["cert_id"]["hash_algorithm"] = {"algorithm": "sha3_256"}
+    extra["cert_id"]["serial_number"] = 12345
+    tbs["responses"] = [extra, *tbs["responses"]]
+
+
+def _key_compromise(tbs: Any) -> None:
+    tbs["responses"][0]["cert_status"].chosen["revocation_reason"] = "key_compromise"
+
+
+def _duplicated_single_extension(tbs: Any) -> None:
+    extension = {"extn_id": "1.3.6.1.4.1.55555.7", "critical": False, "extn_value": b"\x05\x00"}
+    tbs["responses"][0]["single_extensions"] = [extension, extension]
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "delegate with a duplicated extension",
+        "response with a duplicated extension",
+        "single response with a duplicated extension",
+        "delegate whose signature parameters do not read",
+        "revocation reason code 7 (unassigned)",
+        "extra SHA3-256 CertID",
+    ],
+)
+def test_ocsp_bytes_that_raise_inside_cryptography_are_no_answer(rsa_ca: CertificateAuthority, broken: str) -> None:
+    """The response is one boundary: any parse or algorithm error of any field is SourceInvalid (no answer),
+    never an exception out of the authorizer. A single response whose CertID we cannot hash is skipped."""
+    leaf = rsa_ca.issue(x509.Name.from_rfc4514_string("CN=leaf"), not_before=T0).cert
+    if broken == "delegate with a duplicated extension":
+        placeholder = x509.UnrecognizedExtension(x509.ObjectIdentifier("2.5.29.96"), b"\x30\x00")
+        signer = delegate(rsa_ca, not_before=T0, extensions=[(placeholder, False)])
+        data = _rename_oid(respond(rsa_ca, leaf, signer=signer), "2.5.29.96", "2.5.29.37")
+    elif broken == "response with a duplicated extension":
+        builder = (
+            ocsp.OCSPResponseBuilder()
+            .add_response(
+                leaf, rsa_ca.cert, hashes.SHA1(), ocsp.OCSPCertStatus.GOOD, NOW - HOUR, NOW + HOUR, None, None
+            )
+            .responder_id(ocsp.OCSPResponderEncoding.HASH, rsa_ca.cert)
+            .add_extension(x509.OCSPNonce(b"0123456789abcdef"), critical=False)
+            .add_extension(
+                x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.5.5.7.48.1.99"), b"\x04\x00"), False
+            )
+        )
+        der = builder.sign(rsa_ca.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        data = _rename_oid(der, "1.3.6.1.5.5.7.48.1.99", "1.3.6.1.5.5.7.48.1.2")
+    elif broken == "delegate whose signature parameters do not read":
+        signer = delegate(rsa_ca, not_before=T0)
+        signer = Issued(_md5_pss_certificate(signer.cert), signer.key)
+        data = respond(rsa_ca, leaf, signer=signer)
+    elif broken == "revocation reason code 7 (unassigned)":
+        revoked = respond(rsa_ca, leaf, status=ocsp.OCSPCertStatus.REVOKED)
+        data = _resign(revoked, rsa_ca.key, _key_compromise)
+        reason = bytes.fromhex("a0030a0101")  # [0] EXPLICIT ENUMERATED 1 (keyCompromise)
+        assert data.count(reason) == 1
+        data = data.replace(reason, bytes.fromhex("a0030a0107"))  # cryptography raises when it is read
+    elif broken == "single response with a duplicated extension":
+        data = _resign(respond(rsa_ca, leaf), rsa_ca.key, _duplicated_single_extension)
+    else:
+        data = _resign(respond(rsa_ca, leaf), rsa_ca.key, _sha3_single_first)
+        assert answer(data, leaf, rsa_ca).status == "good"  # the extra single is skipped, ours still answers
+        data = _resign(respond(rsa_ca, leaf, serial=leaf.serial_number + 1), rsa_ca.key, _sha3_single_first)
+    expected = "does not cover" if broken == "extra SHA3-256 CertID" else "malformed OCSP response"
+    with pytest.raises(SourceInvalid, match=expected):
+        answer(data, leaf, rsa_ca)
+
+
+@pytest.mark.parametrize("weak", [hashes.SHA1(), hashes.MD5()], ids=["sha1", "md5"])
+def test_weak_ocsp_signatures_and_delegates_are_refused(rsa_ca: CertificateAuthority, weak: Any) -> None:
+    """The weak-algorithm rules of certificates (certificates.WEAK_HASHES, key_weakness) apply to OCSP."""
+    leaf = rsa_ca.issue(x509.Name.from_rfc4514_string("CN=leaf"), not_before=T0).cert
+    assert answer(_resign(respond(rsa_ca, leaf), rsa_ca.key, lambda _: None), leaf, rsa_ca).status == "good"
+    with pytest.raises(SourceInvalid, match=weak.name):
+        answer(_resign(respond(rsa_ca, leaf), rsa_ca.key, lambda _: None, weak), leaf, rsa_ca)
+    strong = delegate(rsa_ca, not_before=T0)
+    assert answer(respond(rsa_ca, leaf, signer=strong), leaf, rsa_ca).status == "good"
+    weakly_signed = Issued(_resigned_certificate(strong.cert, rsa_ca.key, weak), strong.key)
+    with pytest.raises(SourceInvalid, match=weak.name):
+        answer(respond(rsa_ca, leaf, signer=weakly_signed), leaf, rsa_ca)
+
+
+def _resigned_certificate(cert: x509.Certificate, key: Any, algorithm: hashes.HashAlgorithm) -> x509.Certificate:
+    """``cert`` signed again by ``key`` with RSA PKCS#1 v1.5 and ``algorithm`` (asn1crypto: ``cryptography``
+    refuses to make SHA-1 and MD5 signatures)."""
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    name = {"algorithm": f"{algorithm.name}_rsa"}
+    parsed["tbs_certificate"]["signature"] = name
+    tbs = asn1_x509.TbsCertificate.load(parsed["tbs_certificate"].dump(force=True))
+    parsed["tbs_certificate"] = tbs
+    parsed["signature_algorithm"] = name
+    parsed["signature_value"] = key.sign(tbs.dump(), padding.PKCS1v15(), algorithm)
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def _md5_pss_certificate(cert: x509.Certificate) -> x509.Certificate:
+    """``cert`` claiming an RSASSA-PSS signature with MD5: it loads, and its signature parameters raise."""
+    from asn1crypto import algos
+    from asn1crypto import x509 as asn1_x509
+
+    parsed = asn1_x509.Certificate.load(cert.public_bytes(serialization.Encoding.DER))
+    params = {
+        "hash_algorithm": {"algorithm": "md5"},
+        "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "md5"}},
+        "salt_length": 32,
+    }
+    algorithm = algos.SignedDigestAlgorithm({"algorithm": "rsassa_pss", "parameters": params})
+    parsed["tbs_certificate"]["signature"] = algorithm
+    parsed["signature_algorithm"] = algorithm
+    return x509.load_der_x509_certificate(parsed.dump(force=True))

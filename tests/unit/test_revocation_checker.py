@@ -4,6 +4,7 @@ marks per source and issuer key, OCSP algorithms, and cached answers that expire
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -13,6 +14,7 @@ from cryptography.x509 import ocsp
 
 from fixed import HOUR, NOW, T0, Web, cdp, checker, client, crl, crl_bytes, idp, root, sub, uri_point
 from nodegate.pki import CertificateAuthority, pem
+from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.revocation.answers import RevocationOutcome, SourceInvalid, Status
 from nodegate_authorizer.revocation.ocsp import ocsp_answer
@@ -412,3 +414,295 @@ def test_crl_signers_two_deep_and_the_depth_limit(monkeypatch: pytest.MonkeyPatc
     refusal = checker(Web(), store, REVOCATION_MODE="require").check(path, NOW, trust).refusal
     assert refusal is not None
     assert "too deep" in refusal[1]
+
+
+# --- issue 23: delta sources, refreshes, the fetch cap, delegated responders -------------------------------
+
+DELTA_URL = "http://pki.example/issuing-delta.crl"
+FRESHEST = x509.FreshestCRL([uri_point(DELTA_URL)])
+
+
+def _delta_bytes(ca: CertificateAuthority, revoked: list[int], number: int = 6, base: int = 5) -> bytes:
+    return crl_bytes(ca, revoked, number=number, extensions=[(x509.DeltaCRLIndicator(base), True)])
+
+
+@pytest.mark.parametrize("advertised_by", ["certificate", "complete CRL"])
+def test_a_failing_delta_source_is_no_answer_and_a_working_one_revokes(advertised_by: str) -> None:
+    """RFC 5280 4.2.1.15, 5.2.6: the delta is advertised by the certificate or by the complete CRL itself;
+    when it cannot be fetched the complete CRL alone does not say "good" (hard-fail denies)."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    on_cert = [(FRESHEST, False)] if advertised_by == "certificate" else []
+    leaf = client(ca, with_ocsp_url=False, extensions=on_cert).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, number=5, extensions=[] if on_cert else [(FRESHEST, False)])
+    hard = {"REVOCATION_MODE": "hard-fail", "REVOCATION_RETRY_SECONDS": "0"}
+    assert refused(lambda: checker(web, **hard).check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    web.pages[DELTA_URL] = _delta_bytes(ca, [leaf.serial_number])
+    assert refused(lambda: checker(web, **hard).check((leaf, ca.cert), NOW, store)) == Reason.REVOKED
+    web.pages[DELTA_URL] = _delta_bytes(ca, [])
+    assert passes(checker(web, **hard).check((leaf, ca.cert), NOW, store))
+
+
+@pytest.mark.parametrize("kind", ["crl", "ocsp"])
+@pytest.mark.parametrize("bad", ["wrong signer", "expired", "garbage"])
+def test_a_bad_refresh_does_not_replace_a_good_cached_answer(kind: str, bad: str) -> None:
+    """One rule for both caches: a refreshed CRL or OCSP answer replaces the cached one only once it is
+    validated (signed by its issuer, current); until then the cached answer, still valid, is used."""
+    top, ca = pki(**{"crl_url": CRL_URL} if kind == "crl" else {"ocsp_url": OCSP_URL})
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=kind == "crl", with_ocsp_url=kind == "ocsp").cert
+    url = CRL_URL if kind == "crl" else OCSP_URL
+    web = Web()
+    web.pages[url] = crl_bytes(ca, next_update=NOW + 24 * HOUR) if kind == "crl" else _ocsp_for(ca, validity=24 * HOUR)
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    assert passes(check.check((leaf, ca.cert), NOW, store))
+    later = NOW + HOUR
+    impostor = CertificateAuthority.root("Fixed Issuing", not_before=T0)  # same name, another key
+    if kind == "crl":
+        web.pages[url] = {
+            "wrong signer": crl_bytes(impostor, this_update=later),
+            "expired": crl_bytes(ca, this_update=NOW - 5 * HOUR, next_update=NOW - 2 * HOUR),
+            "garbage": b"\x30\x03\x02\x01\x01",
+        }[bad]
+    else:
+        web.pages[url] = {
+            "wrong signer": _ocsp_for(impostor, this_update=later),
+            "expired": _ocsp_for(ca, this_update=NOW - 5 * HOUR, validity=HOUR),
+            "garbage": b"\x30\x03\x0a\x01\x00",
+        }[bad]
+    assert passes(check.check((leaf, ca.cert), later, store))
+    assert web.hits[url] == 2  # it was asked, and its answer refused
+
+
+def test_every_source_of_a_long_path_is_asked_and_none_is_marked_failed_unasked() -> None:
+    """root -> policy CA -> issuing CA -> leaf, each below the root with a CDP and an OCSP URL: six sources
+    in one decision, all asked in the same batch (the old per-decision cap of four left two unasked and
+    marked them failed, denying every decision for REVOCATION_RETRY_SECONDS)."""
+    top = root(crl_url="http://pki.example/root.crl", ocsp_url="http://pki.example/root-ocsp")
+    policy = sub(
+        top, "Fixed Policy", crl_url="http://pki.example/policy.crl", ocsp_url="http://pki.example/policy-ocsp"
+    )
+    ca = sub(policy, crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    leaf = client(ca).cert
+    store = parse_truststore(pem(top.cert, policy.cert, ca.cert))
+    web = Web()
+    for name, issuer in (("root", top), ("policy", policy), ("issuing", ca)):
+        web.pages[f"http://pki.example/{name}.crl"] = crl_bytes(issuer)
+    for name, issuer in (("root-ocsp", top), ("policy-ocsp", policy), ("ocsp", ca)):
+        web.pages[f"http://pki.example/{name}"] = _ocsp_for(issuer)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, policy.cert, top.cert), NOW, store)
+    assert passes(outcome)
+    assert outcome.checked == 3
+    assert set(web.hits) == set(web.pages)
+    assert all(a.status is Status.GOOD for r in outcome.results for a in r.answers)
+
+
+def _delegate(ca: CertificateAuthority, nocheck: bool) -> object:
+    from nodegate.pki import CLIENT_USAGE
+
+    return ca.issue(
+        x509.Name.from_rfc4514_string("CN=Delegated OCSP responder"),
+        eku=[x509.ExtendedKeyUsageOID.OCSP_SIGNING],
+        key_usage=CLIENT_USAGE,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        not_before=T0,
+        extensions=[(x509.OCSPNoCheck(), False)] if nocheck else (),
+    )
+
+
+@pytest.mark.parametrize("nocheck", [True, False])
+@pytest.mark.parametrize("delegate_on_crl", ["absent", "listed", "not listed"])
+def test_a_delegated_responder_is_revocation_checked_unless_nocheck(nocheck: bool, delegate_on_crl: str) -> None:
+    """RFC 6960 4.2.2.2.1: a delegate with id-pkix-ocsp-nocheck is trusted for its lifetime; one without it
+    counts only when the issuing CA's CRL says it is not revoked. An OCSP answer whose delegate is unknown or
+    revoked is no answer (the CRL may still decide)."""
+    top, ca = pki(crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    responder = _delegate(ca, nocheck)
+    leaf = client(ca, with_crl_url=delegate_on_crl != "absent").cert
+    web = Web()
+    if delegate_on_crl != "absent":
+        web.pages[CRL_URL] = crl_bytes(ca, [responder.cert.serial_number] if delegate_on_crl == "listed" else [])  # type: ignore[attr-defined]
+
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
+        return signed.public_bytes(serialization.Encoding.DER)
+
+    web.pages[OCSP_URL] = answer
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)
+    ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
+    trusted = nocheck or delegate_on_crl == "not listed"
+    assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
+    assert (outcome.refusal is None) == (trusted or delegate_on_crl != "absent")  # the leaf's CRL still decides
+
+
+def _resigned_crl(data: bytes, key: object, algorithm: hashes.HashAlgorithm) -> bytes:
+    """A CRL signed again with ECDSA or RSA and ``algorithm`` (asn1crypto: cryptography will not sign with
+    SHA-1 or MD5)."""
+    from asn1crypto import crl as asn1_crl
+    from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+    parsed = asn1_crl.CertificateList.load(data)
+    ecdsa = isinstance(key, ec.EllipticCurvePrivateKey)
+    name = {"algorithm": f"{algorithm.name}_{'ecdsa' if ecdsa else 'rsa'}"}
+    parsed["tbs_cert_list"]["signature"] = name
+    tbs = asn1_crl.TbsCertList.load(parsed["tbs_cert_list"].dump(force=True))
+    parsed["tbs_cert_list"] = tbs
+    parsed["signature_algorithm"] = name
+    if ecdsa:
+        parsed["signature"] = key.sign(tbs.dump(), ec.ECDSA(algorithm))  # type: ignore[union-attr]
+    else:
+        assert isinstance(key, rsa.RSAPrivateKey)
+        parsed["signature"] = key.sign(tbs.dump(), padding.PKCS1v15(), algorithm)
+    return parsed.dump(force=True)
+
+
+@pytest.mark.parametrize(
+    ("key", "algorithm"),
+    [("ec", hashes.SHA1()), ("ec", hashes.SHA256()), ("rsa", hashes.SHA1()), ("rsa", hashes.MD5())],
+    ids=["ecdsa-sha1", "ecdsa-sha256", "rsa-sha1", "rsa-md5"],  # there is no MD5 with ECDSA
+)
+def test_crls_with_weak_signatures_are_refused_as_certificates_are(algorithm: hashes.HashAlgorithm, key: str) -> None:
+    """The weak-algorithm rule of certificates (certificates.signature_weakness) applies to CRLs, under the
+    same PathPolicy switch (refuse_weak_crypto)."""
+    from fixed import settings as fixed_settings
+    from nodegate_authorizer.revocation.checker import RevocationChecker
+
+    top = CertificateAuthority.root("Weak Root", key=key, not_before=T0)
+    issued = top.issue(x509.Name.from_rfc4514_string("CN=Weak Issuing"), ca=True, key=key, not_before=T0)
+    ca = CertificateAuthority(issued.cert, issued.key)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    store = stored(_resigned_crl(crl_bytes(ca), ca.key, algorithm), crl_bytes(top))
+    strong = algorithm.name == "sha256"
+    for refuse in (True, False):
+        check = RevocationChecker(
+            fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: store, PathPolicy(refuse_weak_crypto=refuse)
+        )
+        outcome = check.check((leaf, ca.cert, top.cert), NOW, trust)
+        assert passes(outcome) == (strong or not refuse), outcome
+        if not passes(outcome):
+            assert algorithm.name in outcome.results[0].answers[0].detail
+
+
+@pytest.mark.parametrize("where", ["crl", "entry"])
+def test_a_fetched_crl_that_raises_inside_cryptography_is_no_answer(where: str) -> None:
+    from test_crl_store import crl_with_duplicate
+
+    top, ca = pki(crl_url=CRL_URL)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_with_duplicate(where, ca, leaf.serial_number + 1)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, trust)
+    assert outcome.refusal is not None
+    assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
+    assert "malformed CRL" in outcome.refusal[1]
+
+
+def test_a_stored_crl_vouches_for_a_delegate_only_when_signed_by_its_ca() -> None:
+    """The delegate's CRL check goes through the same signer check as every CRL (RFC 5280 6.3.3 (f)-(g)):
+    a CRL under the CA's name but another key says nothing about the delegate."""
+    top, ca = pki(ocsp_url=OCSP_URL)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    responder = _delegate(ca, nocheck=False)
+    leaf = client(ca, with_crl_url=False).cert
+    impostor = CertificateAuthority.root("Fixed Issuing", not_before=T0)  # same name, another key
+    web = Web()
+
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
+        return signed.public_bytes(serialization.Encoding.DER)
+
+    web.pages[OCSP_URL] = answer
+    for signer, trusted in ((impostor, False), (ca, True)):
+        outcome = checker(web, stored(crl_bytes(signer), crl_bytes(top)), REVOCATION_MODE="hard-fail").check(
+            (leaf, ca.cert), NOW, trust
+        )
+        ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
+        assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
+
+
+def test_a_failed_advertised_delta_source_is_marked_like_any_crl_source() -> None:
+    """A delta URL learned from a complete CRL's freshestCRL is a CRL source: its failure is marked, and it
+    is not asked again before REVOCATION_RETRY_SECONDS."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca, number=5, extensions=[(FRESHEST, False)])
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_RETRY_SECONDS="30")
+    for _ in range(2):
+        assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    assert web.hits[DELTA_URL] == 1
+    assert check.source_failures == 1
+
+
+# --- issue 22 item 2: the CRL store as a certificate's only source; CRL numbers never go back ---------------
+
+
+def test_a_missing_stored_crl_is_no_answer_when_the_store_is_the_only_source(tmp_path: Path) -> None:
+    """Rule: with CRL_STORE_URI set, a certificate that names no CDP, freshestCRL or OCSP URL gets its answer
+    from the store; no stored CRL of its issuer is "no answer" (hard-fail denies), not "no source"."""
+    from nodegate_authorizer.revocation.store import load_crl_store
+
+    top, ca = pki()
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    (tmp_path / "root.crl").write_bytes(crl_bytes(top))
+    store = load_crl_store(tmp_path.as_uri(), None, timeout=1, max_bytes=1 << 20)
+    check = checker(Web(), store, REVOCATION_MODE="hard-fail")
+    assert refused(lambda: check.check((leaf, ca.cert, top.cert), NOW, trust)) == Reason.REVOCATION_UNAVAILABLE
+    (tmp_path / "issuing.crl").write_bytes(crl_bytes(ca))
+    store = load_crl_store(tmp_path.as_uri(), store, timeout=1, max_bytes=1 << 20)
+    assert passes(checker(Web(), store, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust))
+    # a certificate with its own CDP (and no OCSP URL) is answered there, whatever the store holds
+    with_cdp = client(CertificateAuthority(ca.cert, ca.key, crl_url=CRL_URL), with_ocsp_url=False).cert
+    web = Web()
+    web.pages[CRL_URL] = crl_bytes(ca)
+    (tmp_path / "empty").mkdir()
+    empty = load_crl_store((tmp_path / "empty").as_uri(), None, timeout=1, max_bytes=1)
+    assert passes(checker(web, empty, REVOCATION_MODE="hard-fail").check((with_cdp, ca.cert), NOW, trust))
+    # without a configured store nothing changes: no source at all passes hard-fail, as before
+    assert checker(Web(), REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust).refusal is None
+
+
+def test_a_rollback_to_an_older_crl_is_refused() -> None:
+    """RFC 5280 5.2.3: cRLNumbers increase. Once #5 was used, a store that offers only #4 (still inside its
+    nextUpdate) is refused; an older CRL beside the current one is still read (its revocations count)."""
+    from fixed import settings as fixed_settings
+    from nodegate_authorizer.revocation.checker import RevocationChecker
+
+    top, ca = pki()
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    root_crl = crl_bytes(top)
+    snapshots = {
+        "current": stored(crl_bytes(ca, number=5), root_crl),
+        "rolled back": stored(crl_bytes(ca, number=4), root_crl),
+        "both, older lists it": stored(
+            crl_bytes(ca, [leaf.serial_number], number=4), crl_bytes(ca, number=5), root_crl
+        ),
+    }
+    which = ["current"]
+    check = RevocationChecker(
+        fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshots[which[0]], PathPolicy()
+    )
+    path = (leaf, ca.cert, top.cert)
+    assert passes(check.check(path, NOW, trust))
+    which[0] = "rolled back"
+    outcome = check.check(path, NOW, trust)
+    assert outcome.refusal is not None
+    assert "rollback" in outcome.refusal[1]
+    which[0] = "both, older lists it"
+    assert refused(lambda: check.check(path, NOW, trust)) == Reason.REVOKED
+    which[0] = "current"
+    assert passes(check.check(path, NOW, trust))
+    fresh = RevocationChecker(
+        fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshots["rolled back"], PathPolicy()
+    )
+    assert passes(fresh.check(path, NOW, trust))  # a new container has seen nothing newer

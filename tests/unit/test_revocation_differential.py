@@ -19,6 +19,7 @@ import datetime as dt
 from collections import Counter
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
@@ -103,3 +104,145 @@ def test_revocation_decisions_agree_with_certvalidator(leaf_crl: str, issuing_cr
     assert allowed == (leaf_crl == "good" and issuing_crl == "good"), (reason, detail)
     if not deviation:
         assert allowed == theirs, (leaf_crl, issuing_crl, extra_entries, reason, detail)
+
+
+# --- delta CRLs and multi-name indirect CRL entries (issue 23) ----------------------------------------------
+# Deviations, each a named rule in docs/conformance.md, where nodegate must be the one refusing:
+# - R2 (superseded delta): certvalidator combines the first matching delta without comparing cRLNumbers
+#   (RFC 5280 5.2.4 (c), (d)); nodegate uses only the newest delta above the complete CRL's number, built on a
+#   base the complete CRL satisfies, and otherwise leaves an advertised delta unanswered.
+# - R3 (every certificateIssuer name): certvalidator reads the first directory name of a certificateIssuer
+#   entry; nodegate every one (RFC 5280 5.3.3: the extension is GeneralNames).
+# - R4 (unadvertised delta): certvalidator ignores a delta no freshestCRL advertises; nodegate lets it add a
+#   revocation (never remove one).
+
+DELTA_URL = "http://127.0.0.1:9/issuing-delta.crl"  # a refused destination: the advertised source fails
+FRESHEST = x509.FreshestCRL([x509.DistributionPoint([x509.UniformResourceIdentifier(DELTA_URL)], None, None, None)])
+LISTINGS = {
+    "none": None,
+    "keyCompromise": x509.ReasonFlags.key_compromise,
+    "certificateHold": x509.ReasonFlags.certificate_hold,
+    "removeFromCRL": x509.ReasonFlags.remove_from_crl,
+}
+COMPLETE = 5
+
+
+@st.composite
+def deltas(draw: st.DrawFn) -> tuple[int, int, str, bool]:
+    """(number, BaseCRLNumber, how it lists the leaf, stale) of one delta CRL; superseded ones (number not
+    above the complete CRL's) list the leaf with removeFromCRL or not at all."""
+    number = draw(st.integers(3, 8))
+    base = draw(st.integers(2, number - 1))
+    kinds = ["none", "removeFromCRL"] if number <= COMPLETE else list(LISTINGS)
+    return number, base, draw(st.sampled_from(kinds)), draw(st.booleans())
+
+
+def _listed_crl(
+    number: int, listing: str, *, base: int | None = None, stale: bool = False, advertised: bool = False
+) -> bytes:
+    reason = LISTINGS[listing]
+    serial = LEAF.cert.serial_number
+    extensions: list[tuple[x509.ExtensionType, bool]] = [(x509.DeltaCRLIndicator(base), True)] if base else []
+    if advertised:
+        extensions.append((FRESHEST, False))
+    signed = ISSUING.crl(
+        {serial: NOW - DAY} if reason else {},
+        this_update=NOW - 3 * DAY if stale else NOW - HOUR,
+        next_update=NOW - 2 * DAY if stale else NOW + DAY,
+        number=number,
+        reasons={serial: reason} if reason else None,
+        extensions=extensions,
+    )
+    return crl_der(signed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    complete=st.sampled_from(["none", "keyCompromise", "certificateHold"]),
+    advertised=st.booleans(),
+    delta_crls=st.lists(deltas(), max_size=3, unique_by=lambda d: d[0]),
+)
+def test_delta_crl_decisions_against_certvalidator(
+    complete: str, advertised: bool, delta_crls: list[tuple[int, int, str, bool]]
+) -> None:
+    """Numbered, multiple, advertised and failing deltas: the complete CRL (#5) may advertise a delta URL
+    that cannot be fetched; the deltas come only from the CRL store. certvalidator is given the deltas newest
+    first (it takes the first that matches)."""
+    ordered = sorted(delta_crls, reverse=True)
+    crls = {"root": crl_der(ROOT.crl({}, this_update=NOW - HOUR, next_update=NOW + DAY))}
+    crls["complete"] = _listed_crl(COMPLETE, complete, advertised=advertised)
+    crls |= {f"delta-{n}": _listed_crl(n, kind, base=b, stale=s) for n, b, kind, s in ordered}
+    root_der, issuing_der, leaf_der = (c.cert.public_bytes(Encoding.DER) for c in (ROOT, ISSUING, LEAF))
+    allowed, reason, detail = decide([root_der, issuing_der], crls, leaf_der, NOW, PathPolicy())
+    theirs = certvalidator_allows(root_der, [issuing_der], list(crls.values()), leaf_der, NOW)
+    newer = [d for d in ordered if d[0] > COMPLETE]
+    newest = newer[0] if newer else None
+    if newest is None:
+        expected = complete == "none" and not advertised
+    elif newest[3] or newest[1] > COMPLETE:
+        expected = False  # the newest delta is stale, or built on a complete CRL we do not have
+    elif newest[2] == "none":
+        expected = complete == "none"
+    else:
+        expected = newest[2] == "removeFromCRL" and (advertised or complete == "none")
+    assert allowed == expected, (complete, advertised, ordered, reason, detail)
+    deviation = ("R2" if advertised else "R4") if allowed != theirs else ""
+    OUTCOMES[f"delta {'allow' if allowed else 'deny'}/{'allow' if theirs else 'deny'} {deviation}".strip()] += 1
+    assert not (allowed and not theirs), (complete, advertised, ordered)  # nodegate never allows more
+
+
+CRL_AUTHORITY = ROOT.sub_ca("Differential CRL Authority", not_before=T0)
+INDIRECT_URL = "http://127.0.0.1:9/indirect.crl"
+OTHER_NAMES = ["CN=Differential Other A", "CN=Differential Other B"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    others=st.lists(st.sampled_from(OTHER_NAMES), max_size=2, unique=True),
+    position=st.integers(0, 2),
+    listed=st.booleans(),
+)
+def test_indirect_crl_entries_with_several_names_against_certvalidator(
+    others: list[str], position: int, listed: bool
+) -> None:
+    point = x509.DistributionPoint(
+        [x509.UniformResourceIdentifier(INDIRECT_URL)], None, None, [x509.DirectoryName(CRL_AUTHORITY.cert.subject)]
+    )
+    leaf = ISSUING.issue(
+        client_name("bob", "node-2"),
+        not_before=T0,
+        with_crl_url=False,
+        with_ocsp_url=False,
+        extensions=[(x509.CRLDistributionPoints([point]), False)],
+    )
+    names: list[x509.GeneralName] = [x509.DirectoryName(x509.Name.from_rfc4514_string(o)) for o in others]
+    names.insert(min(position, len(names)), x509.DirectoryName(ISSUING.cert.subject))
+    idp = x509.IssuingDistributionPoint(
+        [x509.UniformResourceIdentifier(INDIRECT_URL)], None, False, False, None, True, False
+    )
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(CRL_AUTHORITY.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + DAY)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(idp, critical=True)
+    )
+    serial = leaf.cert.serial_number if listed else leaf.cert.serial_number + 1
+    entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - DAY)
+    builder = builder.add_revoked_certificate(entry.add_extension(x509.CertificateIssuer(names), True).build())
+    crls = {
+        "root": crl_der(ROOT.crl({}, this_update=NOW - HOUR, next_update=NOW + DAY)),
+        "indirect": builder.sign(CRL_AUTHORITY.key, hashes.SHA256()).public_bytes(Encoding.DER),
+    }
+    ders = [c.cert.public_bytes(Encoding.DER) for c in (ROOT, ISSUING, CRL_AUTHORITY)]
+    leaf_der = leaf.cert.public_bytes(Encoding.DER)
+    allowed, reason, detail = decide(ders, crls, leaf_der, NOW, PathPolicy())
+    theirs = certvalidator_allows(ders[0], ders[1:], list(crls.values()), leaf_der, NOW)
+    assert allowed == (not listed), (reason, detail)
+    first = names.index(x509.DirectoryName(ISSUING.cert.subject)) == 0
+    OUTCOMES[f"indirect {'allow' if allowed else 'deny'}/{'allow' if theirs else 'deny'}"] += 1
+    if not listed or first:
+        assert allowed == theirs, (others, position, listed, reason, detail)
+    else:
+        assert not allowed  # R3: certvalidator reads only the first directory name

@@ -58,8 +58,9 @@ def _snapshot(crl_store: Refreshing[CrlStore] | None) -> CrlStore:
         return CrlStore(unavailable=f"CRL store unreadable: {exc}")
 
 
-def build_runtime(settings: Settings) -> Runtime:
-    """Wire sources, caches and fetchers for ``settings`` (no I/O happens here)."""
+def build_runtime(settings: Settings, path_policy: PathPolicy | None = None) -> Runtime:
+    """Wire sources, caches and fetchers for ``settings`` (no I/O happens here); ``path_policy`` (the default
+    profile unless given) rules the path and the revocation step alike (CRL signer paths, weak CRLs)."""
     timeout, cap = settings.fetch_timeout_seconds, settings.fetch_max_bytes
     rule = IdentityRule(settings.user_id_attribute, settings.node_id_attribute, re.compile(settings.id_pattern))
 
@@ -88,7 +89,7 @@ def build_runtime(settings: Settings) -> Runtime:
         policy = Refreshing(load_policy, settings.access_policy_refresh_seconds, stale)
     allowed = tuple(ipaddress.ip_network(network) for network in settings.fetch_allowed_networks)
     fetch = partial(_fetch, timeout=timeout, max_bytes=cap, allowed_networks=allowed)
-    path_policy = PathPolicy()
+    path_policy = path_policy or PathPolicy()
     return Runtime(
         settings=settings,
         truststore=Refreshing(load_truststore, settings.truststore_refresh_seconds, stale),

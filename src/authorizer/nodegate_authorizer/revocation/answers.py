@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from ..reasons import Reason
 from ..settings import RevocationMode
 
@@ -23,16 +26,30 @@ class SourceInvalid(ValueError):
     """A CRL or OCSP answer that cannot be used: unreachable, malformed, stale or wrongly signed."""
 
 
+PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
+"""What ``cryptography`` raises on bytes it cannot read (at load, or later from a lazily parsed field): the
+CRL, OCSP response and delegate-certificate boundaries turn each into a SourceInvalid."""
+
+
 @dataclass(frozen=True)
 class Answer:
     """One source's answer; ``valid_until`` bounds how long it may be reused, ``produced_at`` is the
-    answer's own thisUpdate (its age)."""
+    answer's own thisUpdate (its age); ``delegate`` is an OCSP responder certificate whose own revocation
+    status must still be checked (no id-pkix-ocsp-nocheck)."""
 
     source: str
     status: Status
     detail: str = ""
     valid_until: datetime | None = None
     produced_at: datetime | None = None
+    delegate: x509.Certificate | None = None
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,11 @@ goes through RFC 5280 6.3.3 as one answer; each OCSP responder gives its own ans
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
+from typing import TypeVar
 
 from cryptography import x509
 
@@ -25,12 +26,13 @@ from .crl import CrlIndex, parse_crl
 from .crl_validation import crl_status
 from .fetcher import Fetch, Fetcher
 from .ocsp import ocsp_answer, ocsp_request
-from .plan import Plan, Source, plan_sources
+from .plan import MAX_PER_KIND, Plan, Source, http_urls, plan_sources
 from .store import CrlStore, StoreSnapshot
 
 MAX_PLANS = 50_000
 MAX_CACHE = 100_000
 """Cached answers, failure marks and plans kept at most (per container); expired ones go first."""
+V = TypeVar("V")
 MAX_SIGNER_DEPTH = 2
 """How many CRL-signer paths deep revocation checking goes before the answer counts as unavailable."""
 
@@ -49,6 +51,7 @@ class RevocationChecker:
         self._ocsp: SourceCache[Answer] = SourceCache(MAX_CACHE)
         self._signatures: dict[tuple[bytes, x509.Certificate], bool] = {}
         self._plans: dict[tuple[x509.Certificate, x509.Certificate], Plan] = {}
+        self._newest: dict[_Scope, int] = {}
         self._lock = threading.Lock()
         self.source_failures = 0
 
@@ -60,6 +63,8 @@ class RevocationChecker:
         return evaluate(self._path_answers(path, _Context(now, truststore, self._crl_store(), path[-1])), mode)
 
     def _path_answers(self, path: Sequence[x509.Certificate], context: _Context) -> list[CertificateRevocation]:
+        """Fetch every source of the path in one batch under one deadline, then (second round, same deadline)
+        the delta CRLs that the complete CRLs advertise themselves (freshestCRL, RFC 5280 5.2.6)."""
         now = context.now
         pairs = list(pairwise(path))
         plans = [self._plan(cert, issuer) for cert, issuer in pairs]
@@ -67,15 +72,44 @@ class RevocationChecker:
         for (cert, issuer), plan in zip(pairs, plans, strict=True):
             jobs |= {s: None for s in plan.crls if self._crls.needs_fetch(s, now)}
             jobs |= {s: ocsp_request(cert, issuer) for s in plan.ocsp if self._ocsp.needs_fetch(s, now)}
-        fetched = self._fetcher.fetch_all(jobs) if self._settings.revocation_fetch is RevocationFetch.ON else {}
+        fetching = self._settings.revocation_fetch is RevocationFetch.ON
+        deadline = self._fetcher.deadline()
+        fetched = self._fetcher.fetch_all(jobs, deadline) if fetching else {}
+        crls: dict[Source, tuple[CrlIndex | None, str | None]] = {}
+        for (_, issuer), plan in zip(pairs, plans, strict=True):
+            crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls}
+        plans = [
+            replace(plan, crls=(*plan.crls, *self._advertised(cert, plan, crls, context)))
+            for (cert, _), plan in zip(pairs, plans, strict=True)
+        ]
+        more = {s: None for plan in plans for s in plan.crls if s not in crls and self._crls.needs_fetch(s, now)}
+        if fetching:
+            fetched |= self._fetcher.fetch_all(more, deadline)
+        for (_, issuer), plan in zip(pairs, plans, strict=True):
+            crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls if s not in crls}
         return [
             CertificateRevocation(
                 "leaf" if i == 0 else f"intermediate {i}",
                 serial_hex(cert),
-                self._answers(cert, issuer, plan, fetched, context),
+                self._answers(cert, issuer, plan, crls, fetched, context),
             )
             for i, ((cert, issuer), plan) in enumerate(zip(pairs, plans, strict=True))
         ]
+
+    def _advertised(
+        self,
+        cert: x509.Certificate,
+        plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
+        context: _Context,
+    ) -> tuple[Source, ...]:
+        """Delta CRL sources named by the freshestCRL extension of a complete CRL that may cover ``cert``
+        (fetched or stored), which the certificate's own plan does not name."""
+        found = [crls[s][0] for s in plan.crls] + self._stored(cert, context)
+        points = [p for index in found if index is not None and index.freshest for p in index.freshest]
+        known = {s.url for s in plan.crls}
+        urls = [url for url in http_urls(n for p in points for n in p.full_name or ()) if url not in known]
+        return tuple(Source("crl", url, plan.issuer_key) for url in list(dict.fromkeys(urls))[:MAX_PER_KIND])
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
         plan = self._plans.get((cert, issuer))
@@ -92,23 +126,50 @@ class RevocationChecker:
         cert: x509.Certificate,
         issuer: x509.Certificate,
         plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
         fetched: dict[Source, bytes | Exception],
         context: _Context,
     ) -> tuple[Answer, ...]:
         answers: list[Answer] = []
-        crl_answer = self._crl_answer(cert, issuer, plan, fetched, context)
+        crl_answer = self._crl_answer(cert, issuer, plan, crls, context)
         if crl_answer is not None:
             answers.append(crl_answer)
-        answers += [self._ocsp_answer(source, cert, issuer, fetched, context.now) for source in plan.ocsp]
+        for source in plan.ocsp:
+            answer = self._ocsp_answer(source, cert, issuer, fetched, context.now)
+            answers.append(self._delegate_checked(answer, issuer, plan, crls, context))
         answers += [Answer("ocsp", Status.UNAVAILABLE, why) for why in plan.unusable if why.startswith("OCSP")]
         return tuple(answers)
+
+    def _delegate_checked(
+        self,
+        answer: Answer,
+        issuer: x509.Certificate,
+        plan: Plan,
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
+        context: _Context,
+    ) -> Answer:
+        """RFC 6960 4.2.2.2.1: an answer signed by a delegate without id-pkix-ocsp-nocheck counts only when the
+        issuing CA's CRLs (already gathered for this certificate, or stored) say the delegate is not revoked;
+        otherwise it is no answer, and the CRL answer can still decide. CRLs never ask OCSP: no loop."""
+        if answer.delegate is None:
+            return answer
+        sources = [*plan.crls, *plan_sources(answer.delegate, issuer).crls]
+        found = [crls[s][0] for s in dict.fromkeys(sources) if s in crls] + self._stored(answer.delegate, context)
+        indexes = [index for index in found if index is not None]
+        verdict = crl_status(
+            answer.delegate, indexes, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context)
+        )
+        if verdict.good:
+            return answer
+        why = "revoked" if verdict.revoked else "; ".join(verdict.problems)
+        return Answer(answer.source, Status.UNAVAILABLE, f"delegated OCSP responder's own status: {why}"[:1000])
 
     def _crl_answer(
         self,
         cert: x509.Certificate,
         issuer: x509.Certificate,
         plan: Plan,
-        fetched: dict[Source, bytes | Exception],
+        crls: dict[Source, tuple[CrlIndex | None, str | None]],
         context: _Context,
     ) -> Answer | None:
         """The 6.3.3 answer over fetched and stored CRLs; None when the certificate has no CRL source at all."""
@@ -117,22 +178,28 @@ class RevocationChecker:
         candidates: list[CrlIndex] = []
         origins: dict[int, str] = {}
         for source in plan.crls:
-            index, failure = self._fetched_crl(source, fetched, now)
+            index, failure = crls[source]
             if index is not None:
                 candidates.append(index)
                 origins[id(index)] = source.url
             if failure:
                 failures.append(f"{source}: {failure}")
-        issuers = {canonical(cert.issuer)} | _crl_issuer_names(cert)
-        stored = [index for name in issuers for _, index in context.store.by_issuer.get(name, ())]
-        origins |= {id(index): uri for name in issuers for uri, index in context.store.by_issuer.get(name, ())}
+        stored = self._stored(cert, context)
+        origins |= {
+            id(index): uri for name in _issuer_names(cert) for uri, index in context.store.by_issuer.get(name, ())
+        }
         if context.store.unavailable:
             failures.append(context.store.unavailable)
+        if context.store.configured and not (plan.crls or plan.ocsp or plan.unusable or stored):
+            return Answer(
+                "crl", Status.UNAVAILABLE, f"the CRL store holds no CRL of {cert.issuer.rfc4514_string()[:120]}"
+            )
         if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
             return None
-        verdict = crl_status(
-            cert, candidates + stored, now, self._skew, lambda index: self._signer_problem(index, issuer, context)
-        )
+        current, rolled_back = self._not_rolled_back(candidates + stored)
+        verdict = crl_status(cert, current, now, self._skew, lambda index: self._signer_problem(index, issuer, context))
+        self._remember(verdict.used)
+        failures += rolled_back
         used = ", ".join(f"{_describe(index)} from {origins.get(id(index), 'the CRL store')}" for index in verdict.used)
         if verdict.revoked is not None:
             reason = verdict.revoked.reason.value if verdict.revoked.reason else "unspecified"
@@ -144,29 +211,81 @@ class RevocationChecker:
             return Answer("crl", Status.GOOD, f"not listed on {used}", valid_until, produced)
         return Answer("crl", Status.UNAVAILABLE, "; ".join([*verdict.problems, *failures])[:1000])
 
-    def _fetched_crl(
-        self, source: Source, fetched: dict[Source, bytes | Exception], now: datetime
-    ) -> tuple[CrlIndex | None, str | None]:
-        """A freshly fetched CRL (then cached until nextUpdate), else the cached one while valid."""
+    def _not_rolled_back(self, crls: list[CrlIndex]) -> tuple[list[CrlIndex], list[str]]:
+        """The CRLs of every scope (issuer, issuingDistributionPoint, complete or delta) whose newest present
+        cRLNumber is not below one already used: a rollback to an older CRL still inside its nextUpdate is
+        refused (RFC 5280 5.2.3: cRLNumbers increase), the older CRLs beside a current one are still read."""
+        groups: dict[_Scope, list[CrlIndex]] = {}
+        for index in crls:
+            groups.setdefault(_scope(index), []).append(index)
+        kept: list[CrlIndex] = []
+        problems: list[str] = []
+        for scope, group in groups.items():
+            newest = max((index.number for index in group if index.number is not None), default=None)
+            used = self._newest.get(scope)
+            if newest is not None and used is not None and newest < used:
+                problems.append(f"CRL rollback: the newest CRL of this scope is #{newest}, #{used} was used before")
+            else:
+                kept += group
+        return kept, problems
+
+    def _remember(self, used: Sequence[CrlIndex]) -> None:
+        """Keep the highest cRLNumber used per scope (only CRLs that passed 6.3.3, signature included)."""
+        with self._lock:
+            if len(self._newest) > MAX_CACHE:
+                self._newest.clear()
+            for index in used:
+                if index.number is not None:
+                    scope = _scope(index)
+                    self._newest[scope] = max(self._newest.get(scope, index.number), index.number)
+
+    def _stored(self, cert: x509.Certificate, context: _Context) -> list[CrlIndex]:
+        """CRLs of the CRL store whose issuer may have issued a CRL for ``cert``."""
+        return [index for name in _issuer_names(cert) for _, index in context.store.by_issuer.get(name, ())]
+
+    def _refreshed(
+        self,
+        cache: SourceCache[V],
+        source: Source,
+        fetched: dict[Source, bytes | Exception],
+        now: datetime,
+        validate: Callable[[bytes], tuple[V, datetime]],
+    ) -> tuple[V | None, str | None]:
+        """One rule for CRLs and OCSP answers: a fetched value replaces the cached one only once ``validate``
+        accepts it (signed, fresh; it returns the value and its end of validity); otherwise the cached value
+        stays in use while valid, and the failure is reported and marked."""
         failure = None
         if source in fetched:
             result = fetched[source]
             try:
                 if isinstance(result, Exception):
                     raise SourceInvalid(f"fetch failed: {result}")
-                index = parse_crl(result)
-                refresh_at, valid_until = cache_times(
-                    now, self._settings.revocation_cache_seconds, index.next_update or now
-                )
-                self._crls.put(source, index, refresh_at, valid_until, now)
-                return index, None
+                value, valid_until = validate(result)
+                refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)
+                cache.put(source, value, refresh_at, valid_until, now)
+                return value, None
             except SourceInvalid as exc:
                 failure = str(exc)
                 self._note_failure(source, now)
-        cached = self._crls.get(source, now)
+        cached = cache.get(source, now)
         if cached is None and failure is None:
             failure = "source failed recently; retry pending"
         return cached, failure
+
+    def _crl_from(
+        self, source: Source, fetched: dict[Source, bytes | Exception], issuer: x509.Certificate, context: _Context
+    ) -> tuple[CrlIndex | None, str | None]:
+        """A fetched CRL that parses, is current and is signed by its issuer (then cached until its nextUpdate),
+        else the cached one while valid."""
+
+        def validate(data: bytes) -> tuple[CrlIndex, datetime]:
+            index = parse_crl(data)
+            problem = index.usable_problem(context.now, self._skew) or self._signer_problem(index, issuer, context)
+            if problem:
+                raise SourceInvalid(problem)
+            return index, index.next_update or context.now
+
+        return self._refreshed(self._crls, source, fetched, context.now, validate)
 
     def _ocsp_answer(
         self,
@@ -177,26 +296,22 @@ class RevocationChecker:
         now: datetime,
     ) -> Answer:
         """A verified fresh OCSP answer (cached until its nextUpdate), else the cached one while valid."""
-        failure = "source failed recently; retry pending"
-        if source in fetched:
-            result = fetched[source]
-            try:
-                if isinstance(result, Exception):
-                    raise SourceInvalid(f"fetch failed: {result}")
-                max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
-                answer = ocsp_answer(str(source), result, cert, issuer, now, self._skew, max_age)
-                valid_until = answer.valid_until or now
-                refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)
-                self._ocsp.put(source, answer, refresh_at, valid_until, now)
-                return answer
-            except SourceInvalid as exc:
-                failure = str(exc)
-                self._note_failure(source, now)
-        cached = self._ocsp.get(source, now)
-        return cached if cached is not None else Answer(str(source), Status.UNAVAILABLE, failure)
+        max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
+
+        def validate(data: bytes) -> tuple[Answer, datetime]:
+            answer: Answer = ocsp_answer(str(source), data, cert, issuer, now, self._skew, max_age)
+            return answer, answer.valid_until or now
+
+        kept = self._refreshed(self._ocsp, source, fetched, now, validate)
+        if kept[0] is not None:
+            return kept[0]
+        return Answer(str(source), Status.UNAVAILABLE, kept[1] or "")
 
     def _signer_problem(self, index: CrlIndex, issuer: x509.Certificate, context: _Context) -> str | None:
-        """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor."""
+        """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor;
+        a weak or unsupported signature algorithm is refused as on certificates."""
+        if index.weakness and self._path_policy.refuse_weak_crypto:
+            return f"CRL: {index.weakness}"
         candidates = [issuer] if canonical(issuer.subject) == index.issuer else []
         candidates += [c for c in context.truststore.named(index.issuer_name) if c not in candidates]
         problems: list[str] = []
@@ -261,9 +376,19 @@ class _Context:
     signers: tuple[x509.Certificate, ...] = ()
 
 
-def _crl_issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
+_Scope = tuple[CanonicalName, x509.IssuingDistributionPoint | None, bool]
+"""A CRL's scope for cRLNumber ordering: issuer, issuingDistributionPoint, and whether it is a delta."""
+
+
+def _scope(index: CrlIndex) -> _Scope:
+    return index.issuer, index.idp, index.delta_base is not None
+
+
+def _issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
+    """The certificate's issuer and every cRLIssuer directory name of its distribution points."""
     points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
-    return {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+    named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+    return {canonical(cert.issuer)} | named
 
 
 def _describe(index: CrlIndex) -> str:

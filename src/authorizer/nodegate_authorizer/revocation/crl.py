@@ -1,4 +1,8 @@
-"""CRLs: parse once into an index of entries by (certificate issuer, serial), with scope and freshness facts."""
+"""CRLs: parse once into an index of entries by (certificate issuer, serial), with scope and freshness facts.
+
+Parsing is the boundary for CRL bytes: every field ``cryptography`` parses lazily (extensions of the CRL and
+of each entry, names, times, signature algorithm and its parameters) is read here, so any error becomes a
+SourceInvalid and nothing raises later."""
 
 from __future__ import annotations
 
@@ -9,8 +13,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
 
+from ..certificates import signature_weakness
 from ..names import CanonicalName, canonical
-from .answers import SourceInvalid
+from .answers import PARSE_ERRORS, SourceInvalid
 
 KNOWN_CRL_EXTENSIONS = frozenset(
     {
@@ -40,7 +45,9 @@ class CrlIndex:
     """A parsed CRL; ``digest`` identifies it for memoised signature checks.
 
     ``entries`` is keyed by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
-    extension sets the issuer for that entry and the ones after it (RFC 5280 5.3.3)."""
+    extension sets the issuer for that entry and the ones after it, every directory name it holds counting
+    (RFC 5280 5.3.3). ``freshest`` is the CRL's own freshestCRL extension (5.2.6); ``weakness`` says why its
+    signature algorithm is weak or unsupported."""
 
     crl: x509.CertificateRevocationList
     digest: bytes
@@ -53,6 +60,8 @@ class CrlIndex:
     delta_base: int | None
     idp: x509.IssuingDistributionPoint | None
     unsupported: str | None
+    freshest: x509.FreshestCRL | None = None
+    weakness: str | None = None
 
     def usable_problem(self, now: datetime, skew: timedelta) -> str | None:
         """Why this CRL cannot be used at ``now``, or None."""
@@ -78,6 +87,11 @@ def _unsupported(crl: x509.CertificateRevocationList) -> str | None:
     for ext in crl.extensions:
         if ext.critical and ext.oid not in KNOWN_CRL_EXTENSIONS:
             return f"unsupported critical CRL extension {ext.oid.dotted_string}"
+    number = [ext for ext in crl.extensions if ext.oid == ExtensionOID.CRL_NUMBER]
+    if not number:
+        return "CRL has no cRLNumber (RFC 5280 5.2.3)"
+    if number[0].critical:
+        return "CRL marks cRLNumber critical (RFC 5280 5.2.3)"
     idp = _value(crl, x509.IssuingDistributionPoint)
     if isinstance(idp, x509.IssuingDistributionPoint) and idp.only_contains_attribute_certs:
         return "CRL covers attribute certificates only"
@@ -87,7 +101,7 @@ def _unsupported(crl: x509.CertificateRevocationList) -> str | None:
 def _entries(
     crl: x509.CertificateRevocationList, indirect: bool
 ) -> tuple[dict[tuple[CanonicalName, int], Entry], str | None]:
-    issuer = canonical(crl.issuer)
+    issuers = [canonical(crl.issuer)]
     entries: dict[tuple[CanonicalName, int], Entry] = {}
     problem = None
     for revoked in crl:
@@ -96,30 +110,27 @@ def _entries(
             if isinstance(ext.value, x509.CRLReason):
                 reason = ext.value.reason
             elif isinstance(ext.value, x509.CertificateIssuer) and indirect:
-                names = [n.value for n in ext.value if isinstance(n, x509.DirectoryName)]
+                names = [canonical(n.value) for n in ext.value if isinstance(n, x509.DirectoryName)]
                 if not names:
                     problem = "certificateIssuer entry without a directory name"
                     continue
-                issuer = canonical(names[0])
+                issuers = names
             elif ext.critical and ext.oid not in KNOWN_ENTRY_EXTENSIONS:
                 problem = f"unsupported critical CRL entry extension {ext.oid.dotted_string}"
-        entries[(issuer, revoked.serial_number)] = Entry(revoked.revocation_date_utc, reason)
+        entry = Entry(revoked.revocation_date_utc, reason)
+        entries |= {(issuer, revoked.serial_number): entry for issuer in issuers}
     return entries, problem
 
 
-def parse_crl(data: bytes) -> CrlIndex:
-    """Parse a PEM or DER CRL into an index; raise SourceInvalid for anything that does not parse."""
-    try:
-        is_pem = data.lstrip().startswith(b"-----BEGIN")
-        crl = x509.load_pem_x509_crl(data) if is_pem else x509.load_der_x509_crl(data)
-        idp = _value(crl, x509.IssuingDistributionPoint)
-        idp = idp if isinstance(idp, x509.IssuingDistributionPoint) else None
-        entries, entry_problem = _entries(crl, bool(idp and idp.indirect_crl))
-        number = _value(crl, x509.CRLNumber)
-        delta = _value(crl, x509.DeltaCRLIndicator)
-        unsupported = _unsupported(crl) or entry_problem
-    except ValueError as exc:
-        raise SourceInvalid(f"malformed CRL: {exc}") from None
+def _index(crl: x509.CertificateRevocationList) -> CrlIndex:
+    """Read every field of ``crl`` (the lazily parsed ones raise here, inside the boundary)."""
+    idp = _value(crl, x509.IssuingDistributionPoint)
+    idp = idp if isinstance(idp, x509.IssuingDistributionPoint) else None
+    entries, entry_problem = _entries(crl, bool(idp and idp.indirect_crl))
+    number = _value(crl, x509.CRLNumber)
+    delta = _value(crl, x509.DeltaCRLIndicator)
+    freshest = _value(crl, x509.FreshestCRL)
+    _ = crl.signature_algorithm_parameters, crl.signature, crl.signature_algorithm_oid
     digest = hashes.Hash(hashes.SHA256())
     digest.update(crl.tbs_certlist_bytes)
     return CrlIndex(
@@ -133,5 +144,16 @@ def parse_crl(data: bytes) -> CrlIndex:
         number=number.crl_number if isinstance(number, x509.CRLNumber) else None,
         delta_base=delta.crl_number if isinstance(delta, x509.DeltaCRLIndicator) else None,
         idp=idp,
-        unsupported=unsupported,
+        unsupported=_unsupported(crl) or entry_problem,
+        freshest=freshest if isinstance(freshest, x509.FreshestCRL) else None,
+        weakness=signature_weakness(crl),  # type: ignore[arg-type]  # reads only the signature algorithm
     )
+
+
+def parse_crl(data: bytes) -> CrlIndex:
+    """Parse a PEM or DER CRL into an index; raise SourceInvalid for anything that does not parse."""
+    try:
+        is_pem = data.lstrip().startswith(b"-----BEGIN")
+        return _index(x509.load_pem_x509_crl(data) if is_pem else x509.load_der_x509_crl(data))
+    except PARSE_ERRORS as exc:
+        raise SourceInvalid(f"malformed CRL: {exc.__class__.__name__}: {exc}") from None

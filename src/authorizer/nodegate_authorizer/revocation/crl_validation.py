@@ -95,47 +95,54 @@ def _reasons(value: frozenset[x509.ReasonFlags] | None) -> frozenset[x509.Reason
     return frozenset(value) & ALL_REASONS if value else ALL_REASONS
 
 
-def _delta_for(
-    complete: CrlIndex, deltas: Sequence[CrlIndex], cert: x509.Certificate, point: x509.DistributionPoint | None
-) -> list[CrlIndex]:
-    """Delta CRLs in the same scope as ``complete`` (same issuer and issuingDistributionPoint)."""
-    return [
-        delta
+def _delta(
+    complete: CrlIndex,
+    deltas: Sequence[CrlIndex],
+    cert: x509.Certificate,
+    point: x509.DistributionPoint | None,
+    problem_of: Callable[[CrlIndex], str | None],
+) -> tuple[CrlIndex | None, str | None]:
+    """(the delta CRL to combine with ``complete``, or None; why the pair cannot answer, or None).
+
+    RFC 5280 5.2.4, 6.3.3 (a)(2): among deltas of the same issuer and issuingDistributionPoint, in scope, whose
+    cRLNumber is above the complete CRL's, the newest by number is the one; older (superseded) deltas are
+    ignored. It answers only when usable (current, signed) and built on a base the complete CRL satisfies
+    (complete number >= BaseCRLNumber); otherwise the pair is unanswered."""
+    if complete.number is None:
+        return None, None
+    newer = [
+        (delta.number, delta)
         for delta in deltas
-        if delta.issuer == complete.issuer and delta.idp == complete.idp and scope_problem(delta, cert, point) is None
+        if delta.issuer == complete.issuer
+        and delta.idp == complete.idp
+        and delta.number is not None
+        and delta.number > complete.number
+        and scope_problem(delta, cert, point) is None
     ]
+    if not newer:
+        return None, None
+    newest = max(newer, key=lambda pair: pair[0])[1]
+    problem = problem_of(newest)
+    if problem:
+        return None, f"delta CRL #{newest.number}: {problem}"
+    if newest.delta_base is None or newest.delta_base > complete.number:
+        return None, f"delta CRL #{newest.number} is built on a complete CRL newer than #{complete.number}"
+    return newest, None
 
 
 def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
     return index.entries.get((canonical(cert.issuer), cert.serial_number))
 
 
-def _status(
-    complete: CrlIndex,
-    deltas: list[CrlIndex],
-    cert: x509.Certificate,
-    now: datetime,
-    skew: timedelta,
-    signer_problem: SignerProblem,
-) -> tuple[Entry | None, str | None]:
-    """(revocation entry or None, problem or None) from a complete CRL and its newest usable delta."""
-    newest: CrlIndex | None = None
-    for delta in deltas:
-        problem = delta.usable_problem(now, skew) or signer_problem(delta)
-        if problem:
-            return None, f"delta CRL: {problem}"
-        if complete.number is None or delta.delta_base is None or delta.delta_base > complete.number:
-            return None, "delta CRL does not apply to the complete CRL it was found with"
-        if newest is None or (delta.number or 0) > (newest.number or 0):
-            newest = delta
-    if newest is not None:
-        listed = _entry(newest, cert)
-        if listed is not None:
-            return (None if listed.reason is x509.ReasonFlags.remove_from_crl else listed), None
-    listed = _entry(complete, cert)
-    if listed is not None and listed.reason is not x509.ReasonFlags.remove_from_crl:
-        return listed, None
-    return None, None
+def _status(complete: CrlIndex, delta: CrlIndex | None, cert: x509.Certificate, advertised: bool) -> Entry | None:
+    """The revocation entry (or None) from a complete CRL and the delta combined with it (RFC 5280 5.2.4,
+    6.3.3 (i)): the delta's entry wins, and removeFromCRL takes the certificate off. A delta that neither the
+    certificate nor the complete CRL advertises may add revocations but not take one off (6.3.3 (a)(2) uses
+    deltas only when advertised; nodegate never lets an unadvertised one allow more than the complete CRL)."""
+    listed = _entry(delta, cert) if delta is not None else None
+    if listed is None or (listed.reason is x509.ReasonFlags.remove_from_crl and not advertised):
+        listed = _entry(complete, cert)
+    return None if listed is None or listed.reason is x509.ReasonFlags.remove_from_crl else listed
 
 
 def crl_status(
@@ -149,14 +156,20 @@ def crl_status(
 
     Unlike 6.3.3, which stops once the CRLs read so far cover every reason, every usable CRL in scope is
     read: a revocation on any of them refuses (two CRLs of one issuer that disagree are not resolved in
-    favour of the one read first)."""
+    favour of the one read first). When the certificate or the complete CRL advertises a delta CRL
+    (freshestCRL, RFC 5280 4.2.1.15, 5.2.6), the complete CRL answers only together with a usable delta."""
     cdp = extension(cert, x509.CRLDistributionPoints)
     points: list[x509.DistributionPoint | None] = list(cdp) if cdp else [None]
     completes = [c for c in crls if c.delta_base is None]
     deltas = [c for c in crls if c.delta_base is not None]
+    advertised = extension(cert, x509.FreshestCRL) is not None
     mask: frozenset[x509.ReasonFlags] = frozenset()
     used: list[CrlIndex] = []
     problems: list[str] = []
+
+    def problem_of(index: CrlIndex) -> str | None:
+        return index.usable_problem(now, skew) or signer_problem(index)
+
     for point in points:
         for complete in completes:
             if scope_problem(complete, cert, point):
@@ -164,17 +177,16 @@ def crl_status(
             interim = _reasons(complete.idp.only_some_reasons if complete.idp else None) & _reasons(
                 point.reasons if point else None
             )
-            problem = complete.usable_problem(now, skew) or signer_problem(complete)
+            problem = problem_of(complete)
+            delta, problem = (None, problem) if problem else _delta(complete, deltas, cert, point, problem_of)
+            wanted = advertised or complete.freshest is not None
+            if problem is None and delta is None and wanted:
+                problem = "a delta CRL is advertised (freshestCRL) but none usable combines with the complete CRL"
             if problem:
                 problems.append(problem)
                 continue
-            revoked, problem = _status(
-                complete, _delta_for(complete, deltas, cert, point), cert, now, skew, signer_problem
-            )
-            if problem:
-                problems.append(problem)
-                continue
-            used.append(complete)
+            revoked = _status(complete, delta, cert, wanted)
+            used += [complete] if delta is None else [complete, delta]
             if revoked is not None:
                 return CrlVerdict(revoked=revoked, used=tuple(used))
             mask |= interim

@@ -1,7 +1,8 @@
-"""Parallel fetching of revocation sources: one thread pool, one deadline for the whole batch."""
+"""Fetch revocation sources in parallel: one thread pool, one deadline for the whole decision."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -11,40 +12,36 @@ Fetch = Callable[[str, bytes | None], bytes]
 """Fetch a URL (POSTing the body when given); raise OSError on failure."""
 
 
-MAX_PER_DECISION = 4
-"""Sources one decision may fetch at once; the others get no answer, so one certificate cannot take the pool."""
 WORKERS = 16
 
 
 class Fetcher:
-    """Owns the pool (created on first use), the per-decision cap and the batch deadline of ``2 x timeout``
-    (each fetch also holds its own deadline of ``timeout``)."""
+    """Owns the pool (created on first use) and the decision's deadline: ``timeout`` seconds from the first
+    batch, covering every batch of the decision and each fetch whole (name resolution included: a fetch not
+    done by then gets TimeoutError, whatever it is waiting for)."""
 
-    def __init__(
-        self, fetch: Fetch, timeout: float, workers: int = WORKERS, per_decision: int = MAX_PER_DECISION
-    ) -> None:
+    def __init__(self, fetch: Fetch, timeout: float, workers: int = WORKERS) -> None:
         self._fetch = fetch
         self._timeout = timeout
         self._workers = workers
-        self._per_decision = per_decision
         self._pool: Any = None
 
-    def fetch_all(self, jobs: Mapping[Source, bytes | None]) -> dict[Source, bytes | Exception]:
-        """Fetch every source (POSTing its body when given); a source not done by the deadline gets TimeoutError."""
+    def deadline(self) -> float:
+        """The monotonic time a decision starting now must have its answers by."""
+        return time.monotonic() + self._timeout
+
+    def fetch_all(self, jobs: Mapping[Source, bytes | None], deadline: float) -> dict[Source, bytes | Exception]:
+        """Fetch every source at once (POSTing its body when given); one not done by ``deadline`` gets
+        TimeoutError. Every job is asked: there is no cap here (the plan bounds sources per certificate)."""
         if not jobs:
             return {}
         from concurrent.futures import ThreadPoolExecutor, wait
 
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="revocation-fetch")
-        taken = dict(list(jobs.items())[: self._per_decision])
-        futures = {source: self._pool.submit(self._fetch, source.url, body) for source, body in taken.items()}
-        wait(futures.values(), timeout=self._timeout * 2)
-        results: dict[Source, bytes | Exception] = {
-            source: OSError(f"not fetched: more than {self._per_decision} sources in one decision")
-            for source in jobs
-            if source not in taken
-        }
+        futures = {source: self._pool.submit(self._fetch, source.url, body) for source, body in jobs.items()}
+        wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
+        results: dict[Source, bytes | Exception] = {}
         for source, future in futures.items():
             if not future.done():
                 future.cancel()

@@ -1,4 +1,8 @@
-"""OCSP: build a request, and verify a response against the issuer or its delegated responder."""
+"""OCSP: build a request, and verify a response against the issuer or its delegated responder.
+
+Loading is the boundary for OCSP bytes: every field ``cryptography`` parses lazily (responder id, extensions,
+single responses and their times, included certificates and their extensions, signature algorithm) is read
+in ``_load``, so any parse or algorithm error becomes a SourceInvalid and nothing raises later."""
 
 from __future__ import annotations
 
@@ -11,8 +15,16 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
 
-from ..certificates import Padding, extension, issued_by, verify_signature
-from .answers import Answer, SourceInvalid, Status
+from ..certificates import (
+    WEAK_HASHES,
+    Padding,
+    extension,
+    issued_by,
+    key_weakness,
+    signature_weakness,
+    verify_signature,
+)
+from .answers import PARSE_ERRORS, Answer, SourceInvalid, Status
 
 PSS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha256": hashes.SHA256,
@@ -29,6 +41,36 @@ def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
 
 def _key_hash(cert: x509.Certificate) -> bytes:
     return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest
+
+
+def _load(data: bytes) -> tuple[ocsp.OCSPResponse, list[ocsp.OCSPSingleResponse]]:
+    """The response and its single responses whose CertID hash we support, every lazy field read; raise
+    SourceInvalid for anything that does not parse or is not a successful answer."""
+    try:
+        response = ocsp.load_der_ocsp_response(data)
+        if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
+            raise SourceInvalid(f"OCSP responder said {response.response_status.name}")
+        _ = response.responder_name, response.responder_key_hash, response.extensions
+        every = list(response.responses)
+        if len(every) == 1:  # cryptography exposes singleExtensions for a lone SingleResponse only
+            _ = response.single_extensions
+        for included in response.certificates:
+            _ = included.extensions, included.subject, included.issuer, included.public_key()
+            _ = included.not_valid_before_utc, included.not_valid_after_utc, included.signature_algorithm_parameters
+        singles = []
+        for single in every:
+            try:
+                _ = single.hash_algorithm
+            except UnsupportedAlgorithm:
+                continue  # a CertID hashed with an algorithm we cannot compute names no certificate we ask about
+            _ = single.serial_number, single.issuer_key_hash, single.issuer_name_hash, single.certificate_status
+            _ = single.this_update_utc, single.next_update_utc, single.revocation_time_utc, single.revocation_reason
+            singles.append(single)
+    except SourceInvalid:
+        raise
+    except PARSE_ERRORS as exc:
+        raise SourceInvalid(f"malformed OCSP response: {exc.__class__.__name__}: {exc}") from None
+    return response, singles
 
 
 def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime) -> x509.Certificate:
@@ -51,6 +93,9 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
             raise SourceInvalid("delegated OCSP responder was not issued by the certificate's issuer")
         if not delegate.not_valid_before_utc <= now <= delegate.not_valid_after_utc:
             raise SourceInvalid("delegated OCSP responder certificate is outside its validity")
+        weakness = signature_weakness(delegate) or key_weakness(delegate.public_key())
+        if weakness:
+            raise SourceInvalid(f"delegated OCSP responder: {weakness}")
         return delegate
     raise SourceInvalid("OCSP response is signed by neither the issuer nor a delegate it issued")
 
@@ -89,22 +134,21 @@ def ocsp_answer(
     skew: timedelta,
     max_age: timedelta,
 ) -> Answer:
-    """Verify a DER OCSP response for ``cert``; raise SourceInvalid unless it is a signed, fresh answer."""
-    try:
-        response = ocsp.load_der_ocsp_response(data)
-    except ValueError as exc:
-        raise SourceInvalid(f"malformed OCSP response: {exc}") from None
-    if response.response_status is not ocsp.OCSPResponseStatus.SUCCESSFUL:
-        raise SourceInvalid(f"OCSP responder said {response.response_status.name}")
+    """Verify a DER OCSP response for ``cert``; raise SourceInvalid unless it is a signed, fresh answer with a
+    strong signature (the weak-algorithm rules of certificates). A delegate's answer carries the delegate
+    (``Answer.delegate``): unless it has id-pkix-ocsp-nocheck, the caller checks its status (RFC 6960 4.2.2.2.1)."""
+    response, singles = _load(data)
     try:
         signer = _signer(response, issuer, now)
         algorithm, rsa_padding = signature_algorithm(response, data)
+        if isinstance(algorithm, WEAK_HASHES):
+            raise SourceInvalid(f"OCSP response has a {algorithm.name} signature")
         verify_signature(signer.public_key(), response.signature, response.tbs_response_bytes, algorithm, rsa_padding)
     except InvalidSignature:
         raise SourceInvalid("OCSP response signature is not valid") from None
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise SourceInvalid(f"OCSP response cannot be checked: {exc}") from None
-    for single in response.responses:
+    for single in singles:
         expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm).build()
         if (
             single.serial_number == cert.serial_number
@@ -120,9 +164,12 @@ def ocsp_answer(
     if now > valid_until + skew:
         raise SourceInvalid(f"OCSP answer is stale: valid until {valid_until.isoformat()}")
     signed = "" if signer is issuer else f" (signed by delegate {signer.subject.rfc4514_string()[:120]})"
+    unchecked = None if signer is issuer or extension(signer, x509.OCSPNoCheck) else signer
     if single.certificate_status is ocsp.OCSPCertStatus.REVOKED:
         when = single.revocation_time_utc.isoformat() if single.revocation_time_utc else "unknown time"
-        return Answer(source, Status.REVOKED, f"revoked at {when}{signed}", valid_until, single.this_update_utc)
+        return Answer(
+            source, Status.REVOKED, f"revoked at {when}{signed}", valid_until, single.this_update_utc, unchecked
+        )
     if single.certificate_status is ocsp.OCSPCertStatus.UNKNOWN:
         raise SourceInvalid("OCSP responder does not know this certificate")
-    return Answer(source, Status.GOOD, f"good{signed}", valid_until, single.this_update_utc)
+    return Answer(source, Status.GOOD, f"good{signed}", valid_until, single.this_update_utc, unchecked)

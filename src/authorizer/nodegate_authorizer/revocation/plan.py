@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -11,6 +11,10 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..certificates import extension
+
+MAX_PER_KIND = 4
+"""CRL URLs and OCSP URLs asked per certificate at most; the others are named unusable (so one certificate
+cannot take the fetch pool, and no source of the path goes unasked for another's sake)."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Plan:
     crls: tuple[Source, ...]
     ocsp: tuple[Source, ...]
     unusable: tuple[str, ...]
+    issuer_key: bytes = b""
 
 
 def issuer_key_id(issuer: x509.Certificate) -> bytes:
@@ -43,7 +48,8 @@ def issuer_key_id(issuer: x509.Certificate) -> bytes:
     return digest.finalize()
 
 
-def _http(names: Sequence[x509.GeneralName] | None) -> list[str]:
+def http_urls(names: Iterable[x509.GeneralName] | None) -> list[str]:
+    """The http(s) URIs among ``names`` (scheme compared case-insensitively)."""
     return [
         name.value
         for name in names or ()
@@ -61,16 +67,20 @@ def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
         ("freshest CRL", extension(cert, x509.FreshestCRL)),
     ):
         for point in points or ():
-            urls = _http(point.full_name)
+            urls = http_urls(point.full_name)
             if (not urls and kind == "freshest CRL") or (point.full_name and not urls):
                 unusable.append(f"{kind} without an http(s) URL: {[str(n.value) for n in point.full_name or ()]}")
             crl_urls += urls
     access: list[x509.AccessDescription] = list(extension(cert, x509.AuthorityInformationAccess) or [])
     ocsp_names = [d.access_location for d in access if d.access_method == AuthorityInformationAccessOID.OCSP]
-    ocsp_urls = _http(ocsp_names)
+    ocsp_urls = http_urls(ocsp_names)
     unusable += [f"OCSP responder without an http(s) URL: {n.value}" for n in ocsp_names if n.value not in ocsp_urls]
+    crl_urls, ocsp_urls = list(dict.fromkeys(crl_urls)), list(dict.fromkeys(ocsp_urls))
+    unusable += [f"CRL URL beyond the first {MAX_PER_KIND}, not asked: {url}" for url in crl_urls[MAX_PER_KIND:]]
+    unusable += [f"OCSP URL beyond the first {MAX_PER_KIND}, not asked: {url}" for url in ocsp_urls[MAX_PER_KIND:]]
     return Plan(
-        crls=tuple(Source("crl", url, key) for url in dict.fromkeys(crl_urls)),
-        ocsp=tuple(Source("ocsp", url, key, cert.serial_number) for url in dict.fromkeys(ocsp_urls)),
+        crls=tuple(Source("crl", url, key) for url in crl_urls[:MAX_PER_KIND]),
+        ocsp=tuple(Source("ocsp", url, key, cert.serial_number) for url in ocsp_urls[:MAX_PER_KIND]),
         unusable=tuple(unusable),
+        issuer_key=key,
     )

@@ -14,12 +14,14 @@ from .crl import CrlIndex, parse_crl
 @dataclass(frozen=True)
 class CrlStore:
     """Stored CRLs by issuer name (RFC 5280 7.1 form); ``entries`` keeps each file's tag, so unchanged files
-    are not parsed again."""
+    are not parsed again. ``configured`` is True for a store loaded from CRL_STORE_URI: it is then the
+    revocation source of every certificate that names none of its own."""
 
     by_issuer: dict[CanonicalName, tuple[tuple[str, CrlIndex], ...]] = field(default_factory=dict)
     entries: dict[str, tuple[str, CrlIndex | None]] = field(default_factory=dict)
     errors: tuple[str, ...] = ()
     unavailable: str | None = None
+    configured: bool = False
 
 
 EMPTY_STORE = CrlStore()
@@ -72,4 +74,4 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
         if index is not None:
             grouped.setdefault(index.issuer, []).append((uri, index))
     unavailable = f"CRL store has unusable files: {'; '.join(errors)}"[:1000] if errors else None
-    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors), unavailable)
+    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors), unavailable, True)
