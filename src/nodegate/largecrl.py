@@ -1,4 +1,5 @@
-"""Large CRLs, fast: a CA's CRL with millions of entries, signed, in seconds (the builder needs minutes).
+"""Large CRLs, fast: a CA's CRL with millions of entries, signed, in seconds (the builder needs minutes); and
+edited CRLs signed again.
 
 The CRL is made by ``cryptography``'s builder with one entry, then its revokedCertificates are replaced by
 DER written here and the new tbsCertList is signed with the CA's key. Used by the bench and the scale tests."""
@@ -12,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from nodegate.pki import CertificateAuthority
+from nodegate.pki import CertificateAuthority, PrivateKey
 
 REASON_KEY_COMPROMISE = bytes.fromhex("300c300a0603551d1504030a0101")
 """One crlEntryExtensions value: reasonCode keyCompromise, non-critical (RFC 5280 5.3.1)."""
@@ -49,6 +50,20 @@ def _serial(value: int) -> bytes:
     return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
+def _sign(ca_key: PrivateKey, tbs: bytes, algorithm: bytes) -> bytes:
+    if isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        signature = ca_key.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    else:
+        signature = ca_key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
+    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+
+
+def resigned(der: bytes, key: PrivateKey) -> bytes:
+    """A DER CRL (SHA-256 signed) whose tbsCertList was edited, signed again with ``key``."""
+    tbs, algorithm, _ = _children(der)
+    return _sign(key, tbs, algorithm)
+
+
 def large_crl_der(
     ca: CertificateAuthority,
     serials: Iterable[int],
@@ -78,10 +93,5 @@ def large_crl_der(
     fields = _children(template.tbs_certlist_bytes)
     listed = next(i for i, field in enumerate(fields) if i > 2 and field[0] == 0x30)
     fields[listed] = _tlv(0x30, entries)
-    tbs = _tlv(0x30, b"".join(fields))
-    if isinstance(ca.key, ec.EllipticCurvePrivateKey):
-        signature = ca.key.sign(tbs, ec.ECDSA(hashes.SHA256()))
-    else:
-        signature = ca.key.sign(tbs, padding.PKCS1v15(), hashes.SHA256())
     algorithm = _children(template.public_bytes(serialization.Encoding.DER))[1]
-    return _tlv(0x30, tbs + algorithm + _tlv(0x03, b"\x00" + signature))
+    return _sign(ca.key, _tlv(0x30, b"".join(fields)), algorithm)

@@ -15,6 +15,7 @@ from nodegate.pki import CertificateAuthority
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.answers import SourceInvalid
 from nodegate_authorizer.revocation.crl import parse_crl
+from nodegate_authorizer.revocation.revoked import EntryError
 from nodegate_authorizer.revocation.store import load_crl_store
 
 
@@ -29,7 +30,7 @@ def test_directory_store_lists_every_file(tmp_path: Path) -> None:
     store = load_crl_store(tmp_path.as_uri(), None, timeout=1, max_bytes=1 << 20)
     assert len(store.entries) == 1201
     ((_, index),) = store.by_issuer[canonical(ca.cert.subject)]
-    assert (canonical(ca.cert.subject), leaf.serial_number) in index.entries
+    assert index.revoked.get(canonical(ca.cert.subject), leaf.serial_number) is not None
 
 
 def test_an_unusable_file_marks_the_store_unavailable(tmp_path: Path) -> None:
@@ -63,10 +64,13 @@ def duplicated(data: bytes, placeholder: x509.ObjectIdentifier, target: x509.Obj
     return data.replace(old, new)
 
 
-def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int) -> bytes:
-    """A CRL of ``issuer`` whose CRL-level or entry-level extension appears twice."""
+def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int, *, signed: bool = False) -> bytes:
+    """A CRL of ``issuer`` whose CRL-level or entry-level extension appears twice (``signed``: signed again
+    after the edit, so that it is the CA's own statement)."""
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate.largecrl import resigned
 
     entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - HOUR)
     entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
@@ -86,8 +90,10 @@ def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int) ->
         )
     der = builder.sign(issuer.key, hashes.SHA256()).public_bytes(Encoding.DER)
     if where == "crl":
-        return duplicated(der, PLACEHOLDER_CRL_EXT, x509.oid.ExtensionOID.CRL_NUMBER)
-    return duplicated(der, PLACEHOLDER_ENTRY_EXT, x509.oid.CRLEntryExtensionOID.CRL_REASON)
+        der = duplicated(der, PLACEHOLDER_CRL_EXT, x509.oid.ExtensionOID.CRL_NUMBER)
+    else:
+        der = duplicated(der, PLACEHOLDER_ENTRY_EXT, x509.oid.CRLEntryExtensionOID.CRL_REASON)
+    return resigned(der, issuer.key) if signed else der
 
 
 @settings(max_examples=12, deadline=None)
@@ -95,12 +101,19 @@ def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int) ->
 def test_a_crl_with_a_duplicated_extension_is_an_unusable_file_not_a_crash(
     tmp_path_factory: pytest.TempPathFactory, where: str, pem_form: bool, position: int
 ) -> None:
-    """One such file used to raise DuplicateExtension out of the store load (every request failed); now it
-    is one unusable file, named in the store's errors, and the checker decides around it."""
+    """One such file used to raise DuplicateExtension out of the store load (every request failed). A duplicated
+    CRL extension makes it one unusable file, named in the store's errors; a duplicated extension in an entry
+    is read only when that entry is looked up (rule R5), and then its certificate has no answer from it."""
     folder = tmp_path_factory.mktemp("store")
     ca = sub(root())
     leaf = client(ca).cert
     bad = crl_with_duplicate(where, ca, leaf.serial_number)
+    if where == "entry":
+        index = parse_crl(bad)
+        assert index.revoked.get(index.issuer, leaf.serial_number + 1) is None
+        with pytest.raises(EntryError, match="malformed CRL entry"):
+            index.revoked.get(index.issuer, leaf.serial_number)
+        return
     with pytest.raises(SourceInvalid, match="malformed CRL"):
         parse_crl(bad)
     if pem_form:

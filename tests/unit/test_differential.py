@@ -220,6 +220,8 @@ def constrained_chains(draw: st.DrawFn) -> dict[str, Any]:
         values = draw(st.lists(st.sampled_from(pool), max_size=2))
         if form == "dns" and b"example.com." in values:
             features.add("N2")
+        if form == "ip" and set(values) & set(MALFORMED_BASES["ip"]):
+            features.add("N3")
         return [general_name(form, v) for v in values]
 
     def constraints() -> list[tuple[x509.ExtensionType, bool]]:
@@ -338,4 +340,4 @@ def test_constrained_paths_agree_with_a_second_implementation(chain: dict[str, A
         )
 
 
-DEVIATIONS = {"N1", "N2", "X1"}
+DEVIATIONS = {"N1", "N2", "N3", "X1"}

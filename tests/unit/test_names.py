@@ -227,13 +227,30 @@ def test_a_malformed_name_is_refused_under_any_constraint_of_its_form(
 @settings(max_examples=80, deadline=None)
 @given(form=st.sampled_from(sorted(DEFECTS)), defect=st.integers(0, 100), permitted=st.booleans())
 def test_a_malformed_constraint_refuses_every_name_of_its_form(form: str, defect: int, permitted: bool) -> None:
-    """A subtree that is not of its form's syntax (a leading period on a dNSName, an empty one, ...) is neither
-    matched nor skipped: every name of that form under it is refused (pyca's answer too)."""
+    """A subtree that is not of its form's syntax (a leading period on a dNSName, an empty one, ...) matches
+    nothing: alone as the permitted subtree it permits nothing, as an excluded one it refuses every name of its
+    form (pyca's answer too)."""
     defects = [d for d in HOST_DEFECTS if not (form != "dns" and d("x.y").startswith("."))]
     bad = defects[defect % len(defects)]("example.com")
     subtree = [general_name(form, bad.encode())]
     constraints = raw_constraints(subtree, []) if permitted else raw_constraints([], subtree)
     assert not _accepted(constraints, [general_name(form, GOOD[form]("a.example.com").encode())]), bad
+
+
+@settings(max_examples=40, deadline=None)
+@given(form=st.sampled_from(sorted(DEFECTS)), defect=st.integers(0, 100))
+def test_a_malformed_permitted_subtree_permits_nothing_beside_a_good_one(form: str, defect: int) -> None:
+    """A malformed permitted subtree cannot widen what a CA permits, nor veto what its other permitted subtrees
+    allow (pyca ClientVerifier agrees: a leaf under permitted [example.com, .example.com] is accepted). A '*' in
+    a dNSName constraint is left out: cryptography refuses to parse it, so the anchor is a skipped entry."""
+    defects = [
+        d for d in HOST_DEFECTS if not (form != "dns" and d("x.y").startswith(".")) and not d("x.y").startswith("*")
+    ]
+    bad = defects[defect % len(defects)]("example.com")
+    base = "example.com" if form == "dns" else ".example.com"
+    constraints = raw_constraints([general_name(form, bad.encode()), general_name(form, base.encode())], [])
+    assert _accepted(constraints, [general_name(form, GOOD[form]("a.example.com").encode())]), bad
+    assert not _accepted(constraints, [general_name(form, GOOD[form]("a.example.org").encode())]), bad
 
 
 @pytest.mark.parametrize("value", [bytes([10, 0, 0, 0, 255, 0, 0, 0]), bytes(32), bytes(5), b""])

@@ -183,8 +183,9 @@ def check_names(names: Iterable[x509.GeneralName], constraints: Iterable[Constra
     """Raise NameConstraintError unless every name satisfies every CA's constraints.
 
     Under a constraint of its form, a name fails when this module cannot match it (otherName, an SmtpUTF8Mailbox
-    under rfc822Name, ...), when it is malformed, or when a subtree of that form is malformed: a name that
-    cannot be read is never taken to be inside, or outside, a subtree."""
+    under rfc822Name, ...), when it is malformed, or when an excluded subtree of that form is malformed: a name
+    that cannot be read is never taken to be inside, or outside, a subtree. A malformed permitted subtree
+    permits nothing (it can only narrow what the CA's other permitted subtrees allow)."""
     names = list(names)
     for constraint in constraints:
         for name in names:
@@ -201,11 +202,12 @@ def _check(name: x509.GeneralName, kind: type[x509.GeneralName], constraint: Con
         raise NameConstraintError(f"name constraints on {kind.__name__} names cannot be checked for {_show(name)}")
     if _parse_name(name) is None:
         raise NameConstraintError(f"{_show(name)} is malformed, and its form is constrained")
-    if any(_parse_subtree(subtree) is None for subtree in excluded + permitted):
-        raise NameConstraintError(f"a {kind.__name__} name constraint is malformed")
+    if any(_parse_subtree(subtree) is None for subtree in excluded):
+        raise NameConstraintError(f"an excluded {kind.__name__} name constraint is malformed")
     if any(matches(name, subtree) for subtree in excluded):
         raise NameConstraintError(f"{_show(name)} is in an excluded subtree")
-    if permitted and not any(matches(name, subtree) for subtree in permitted):
+    readable = [subtree for subtree in permitted if _parse_subtree(subtree) is not None]
+    if permitted and not any(matches(name, subtree) for subtree in readable):
         raise NameConstraintError(f"{_show(name)} is outside the permitted subtrees")
 
 

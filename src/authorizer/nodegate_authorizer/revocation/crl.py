@@ -10,12 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509.oid import ExtensionOID
 
 from ..certificates import signature_weakness
 from ..names import CanonicalName, canonical
 from .answers import PARSE_ERRORS, SourceInvalid
+from .revoked import Entry, RevokedEntries
+
+__all__ = ["CrlIndex", "Entry", "parse_crl"]
 
 KNOWN_CRL_EXTENSIONS = frozenset(
     {
@@ -27,24 +30,13 @@ KNOWN_CRL_EXTENSIONS = frozenset(
         ExtensionOID.FRESHEST_CRL,
     }
 )
-KNOWN_ENTRY_EXTENSIONS = frozenset(
-    {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.CERTIFICATE_ISSUER, CRLEntryExtensionOID.INVALIDITY_DATE}
-)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One revoked certificate: when, and why (``None`` when no reason code is given)."""
-
-    revoked_at: datetime
-    reason: x509.ReasonFlags | None
 
 
 @dataclass(frozen=True)
 class CrlIndex:
     """A parsed CRL; ``digest`` identifies it for memoised signature checks.
 
-    ``entries`` is keyed by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
+    ``revoked`` finds an entry by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
     extension sets the issuer for that entry and the ones after it, every directory name it holds counting
     (RFC 5280 5.3.3). ``freshest`` is the CRL's own freshestCRL extension (5.2.6); ``weakness`` says why its
     signature algorithm is weak or unsupported."""
@@ -53,7 +45,7 @@ class CrlIndex:
     digest: bytes
     issuer: CanonicalName
     issuer_name: x509.Name
-    entries: dict[tuple[CanonicalName, int], Entry]
+    revoked: RevokedEntries
     this_update: datetime
     next_update: datetime | None
     number: int | None
@@ -98,35 +90,12 @@ def _unsupported(crl: x509.CertificateRevocationList) -> str | None:
     return None
 
 
-def _entries(
-    crl: x509.CertificateRevocationList, indirect: bool
-) -> tuple[dict[tuple[CanonicalName, int], Entry], str | None]:
-    issuers = [canonical(crl.issuer)]
-    entries: dict[tuple[CanonicalName, int], Entry] = {}
-    problem = None
-    for revoked in crl:
-        reason = None
-        for ext in revoked.extensions:
-            if isinstance(ext.value, x509.CRLReason):
-                reason = ext.value.reason
-            elif isinstance(ext.value, x509.CertificateIssuer) and indirect:
-                names = [canonical(n.value) for n in ext.value if isinstance(n, x509.DirectoryName)]
-                if not names:
-                    problem = "certificateIssuer entry without a directory name"
-                    continue
-                issuers = names
-            elif ext.critical and ext.oid not in KNOWN_ENTRY_EXTENSIONS:
-                problem = f"unsupported critical CRL entry extension {ext.oid.dotted_string}"
-        entry = Entry(revoked.revocation_date_utc, reason)
-        entries |= {(issuer, revoked.serial_number): entry for issuer in issuers}
-    return entries, problem
-
-
-def _index(crl: x509.CertificateRevocationList) -> CrlIndex:
-    """Read every field of ``crl`` (the lazily parsed ones raise here, inside the boundary)."""
+def _index(crl: x509.CertificateRevocationList, der: bytes) -> CrlIndex:
+    """Read every field of ``crl`` (the lazily parsed ones raise here, inside the boundary; the entries of a
+    direct CRL are read when looked up, see ``revoked``)."""
     idp = _value(crl, x509.IssuingDistributionPoint)
     idp = idp if isinstance(idp, x509.IssuingDistributionPoint) else None
-    entries, entry_problem = _entries(crl, bool(idp and idp.indirect_crl))
+    revoked = RevokedEntries.read(crl, der, bool(idp and idp.indirect_crl))
     number = _value(crl, x509.CRLNumber)
     delta = _value(crl, x509.DeltaCRLIndicator)
     freshest = _value(crl, x509.FreshestCRL)
@@ -138,13 +107,13 @@ def _index(crl: x509.CertificateRevocationList) -> CrlIndex:
         digest=digest.finalize(),
         issuer=canonical(crl.issuer),
         issuer_name=crl.issuer,
-        entries=entries,
+        revoked=revoked,
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
         number=number.crl_number if isinstance(number, x509.CRLNumber) else None,
         delta_base=delta.crl_number if isinstance(delta, x509.DeltaCRLIndicator) else None,
         idp=idp,
-        unsupported=_unsupported(crl) or entry_problem,
+        unsupported=_unsupported(crl) or revoked.problem,
         freshest=freshest if isinstance(freshest, x509.FreshestCRL) else None,
         weakness=signature_weakness(crl),  # type: ignore[arg-type]  # reads only the signature algorithm
     )
@@ -153,7 +122,9 @@ def _index(crl: x509.CertificateRevocationList) -> CrlIndex:
 def parse_crl(data: bytes) -> CrlIndex:
     """Parse a PEM or DER CRL into an index; raise SourceInvalid for anything that does not parse."""
     try:
-        is_pem = data.lstrip().startswith(b"-----BEGIN")
-        return _index(x509.load_pem_x509_crl(data) if is_pem else x509.load_der_x509_crl(data))
+        if data.lstrip().startswith(b"-----BEGIN"):
+            crl = x509.load_pem_x509_crl(data)
+            return _index(crl, crl.public_bytes(serialization.Encoding.DER))
+        return _index(x509.load_der_x509_crl(data), data)
     except PARSE_ERRORS as exc:
         raise SourceInvalid(f"malformed CRL: {exc.__class__.__name__}: {exc}") from None

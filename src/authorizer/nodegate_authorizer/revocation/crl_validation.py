@@ -14,6 +14,7 @@ from cryptography import x509
 from ..certificates import extension, is_ca
 from ..names import canonical
 from .crl import CrlIndex, Entry
+from .revoked import EntryError
 
 ALL_REASONS = frozenset(
     {
@@ -131,7 +132,8 @@ def _delta(
 
 
 def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
-    return index.entries.get((canonical(cert.issuer), cert.serial_number))
+    """The CRL's entry for ``cert``; raise EntryError when that entry cannot be read."""
+    return index.revoked.get(canonical(cert.issuer), cert.serial_number)
 
 
 def _status(complete: CrlIndex, delta: CrlIndex | None, cert: x509.Certificate, advertised: bool) -> Entry | None:
@@ -185,7 +187,11 @@ def crl_status(
             if problem:
                 problems.append(problem)
                 continue
-            revoked = _status(complete, delta, cert, wanted)
+            try:
+                revoked = _status(complete, delta, cert, wanted)
+            except EntryError as exc:
+                problems.append(str(exc))
+                continue
             used += [complete] if delta is None else [complete, delta]
             if revoked is not None:
                 return CrlVerdict(revoked=revoked, used=tuple(used))

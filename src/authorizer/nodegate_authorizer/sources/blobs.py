@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from .limits import too_large
+
 
 class BlobError(OSError):
     """The object or listing could not be read; ``transient`` is False when the source answered that it is
@@ -71,7 +73,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             path = Path(key)
             stat = path.stat()
             if stat.st_size > max_bytes:
-                raise BlobError(f"{uri} is {stat.st_size} bytes (cap {max_bytes})", transient=False)
+                raise BlobError(too_large(uri, stat.st_size, max_bytes), transient=False)
             return Blob(path.read_bytes(), f"{stat.st_mtime_ns}:{stat.st_size}")
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -79,7 +81,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             args = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
             response = _s3(timeout).get_object(**args)
             if response["ContentLength"] > max_bytes:
-                raise BlobError(f"{uri} is {response['ContentLength']} bytes (cap {max_bytes})", transient=False)
+                raise BlobError(too_large(uri, response["ContentLength"], max_bytes), transient=False)
             data = response["Body"].read(max_bytes + 1)
         except (BotoCoreError, ClientError) as exc:
             raise _s3_error(uri, exc) from None

@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
+from .limits import too_large
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 REFUSED_NETWORKS = tuple(
@@ -150,10 +152,10 @@ def fetch_url(
             raise FetchError(f"HTTP {response.status} from {url}")
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise FetchError(f"{url} declares {declared} bytes (cap {max_bytes})")
+            raise FetchError(too_large(url, int(declared), max_bytes))
         data = response.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise FetchError(f"{url} sent more than {max_bytes} bytes")
+            raise FetchError(too_large(url, len(data), max_bytes, at_least=True))
         if expired.is_set():
             raise FetchError(f"{url} took longer than {timeout}s")
         return data

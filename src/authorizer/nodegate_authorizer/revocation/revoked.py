@@ -1,0 +1,163 @@
+"""A CRL's revoked certificates, looked up by (certificate issuer, serial) at a cost that grows gently.
+
+A direct CRL is not indexed: a lookup searches the DER of its revokedCertificates for the serial's exact DER
+encoding followed by a revocationDate (C speed, no Python object per entry), and only a hit is confirmed and
+read by ``cryptography``; answers are memoised per serial. This is exact: the CRL parsed as DER, so the entry
+of serial *s* holds ``02 <len> <s>`` followed by a UTCTime or GeneralizedTime tag (RFC 5280 5.1.2.6), and a
+hit is confirmed by ``get_revoked_certificate_by_serial_number``. Indirect CRLs (certificateIssuer changes the
+issuer of the entries after it, RFC 5280 5.3.3) and CRLs that may hold a critical entry extension (an
+Extension's ``critical TRUE`` is always ``01 01 ff 04`` in DER) are read entry by entry once, as before.
+Measured alternatives are in docs/decisions.md."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cryptography import x509
+from cryptography.x509.oid import CRLEntryExtensionOID
+
+from ..names import CanonicalName, canonical
+from .answers import PARSE_ERRORS
+
+KNOWN_ENTRY_EXTENSIONS = frozenset(
+    {CRLEntryExtensionOID.CRL_REASON, CRLEntryExtensionOID.CERTIFICATE_ISSUER, CRLEntryExtensionOID.INVALIDITY_DATE}
+)
+CRITICAL = b"\x01\x01\xff\x04"
+"""``critical BOOLEAN TRUE`` and the extnValue tag that follows it, as every critical Extension encodes them."""
+TIME_TAGS = (0x17, 0x18)
+MAX_MEMO = 100_000
+"""Serial answers kept per CRL (cleared when full)."""
+
+
+class EntryError(ValueError):
+    """A CRL entry that cannot be read: the CRL answers nothing."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One revoked certificate: when, and why (``None`` when no reason code is given)."""
+
+    revoked_at: datetime
+    reason: x509.ReasonFlags | None
+
+
+def _header(der: bytes, at: int) -> tuple[int, int]:
+    """(start of content, end) of the DER element at ``at``."""
+    size, start = der[at + 1], at + 2
+    if size & 0x80:
+        width = size & 0x7F
+        size, start = int.from_bytes(der[start : start + width], "big"), start + width
+    return start, start + size
+
+
+def revoked_span(der: bytes) -> tuple[int, int]:
+    """Where the content of revokedCertificates lies in a DER CRL ((0, 0) when it has none).
+
+    tbsCertList is version?, signature, issuer, thisUpdate, nextUpdate?, revokedCertificates?, [0] extensions?
+    (RFC 5280 5.1); the CRL has already parsed, so the walk meets well-formed elements only."""
+    tbs, _ = _header(der, 0)
+    at, end = _header(der, tbs)
+    sequences = 0
+    while at < end:
+        tag = der[at]
+        start, stop = _header(der, at)
+        if tag == 0x30:
+            sequences += 1
+            if sequences == 3:  # after the signature algorithm and the issuer name
+                return start, stop
+        at = stop
+    return 0, 0
+
+
+def serial_tlv(serial: int) -> bytes:
+    """The DER INTEGER encoding of ``serial`` (minimal two's complement)."""
+    value = serial.to_bytes((serial if serial >= 0 else ~serial).bit_length() // 8 + 1, "big", signed=True)
+    size = len(value)
+    if size < 0x80:
+        return bytes((0x02, size)) + value
+    width = (size.bit_length() + 7) // 8
+    return bytes((0x02, 0x80 | width)) + size.to_bytes(width, "big") + value
+
+
+def _entry(revoked: x509.RevokedCertificate) -> tuple[Entry, list[CanonicalName] | None, str | None]:
+    """An entry's facts, the issuer names its certificateIssuer sets (None: none) and an unusable extension."""
+    reason, issuers, problem = None, None, None
+    for ext in revoked.extensions:
+        if isinstance(ext.value, x509.CRLReason):
+            reason = ext.value.reason
+        elif isinstance(ext.value, x509.CertificateIssuer):
+            issuers = [canonical(n.value) for n in ext.value if isinstance(n, x509.DirectoryName)]
+            if not issuers:
+                problem = "certificateIssuer entry without a directory name"
+        elif ext.critical and ext.oid not in KNOWN_ENTRY_EXTENSIONS:
+            problem = f"unsupported critical CRL entry extension {ext.oid.dotted_string}"
+    return Entry(revoked.revocation_date_utc, reason), issuers, problem
+
+
+@dataclass
+class RevokedEntries:
+    """The entries of one CRL. ``indexed`` holds every entry of a CRL read entry by entry (None: searched on
+    demand); ``problem`` says why the CRL cannot be used, when an entry forbids it."""
+
+    crl: x509.CertificateRevocationList
+    issuer: CanonicalName
+    der: bytes = field(repr=False)
+    span: tuple[int, int]
+    indexed: dict[tuple[CanonicalName, int], Entry] | None
+    problem: str | None = None
+    memo: dict[int, Entry | None] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def read(cls, crl: x509.CertificateRevocationList, der: bytes, indirect: bool) -> RevokedEntries:
+        """Search ``der`` on demand, or index every entry now (indirect CRLs, possible critical entry
+        extensions); an entry that cannot be read raises here, inside the parsing boundary."""
+        issuer = canonical(crl.issuer)
+        span = revoked_span(der)
+        if not indirect and der.find(CRITICAL, *span) < 0:
+            return cls(crl, issuer, der, span, None)
+        issuers = [issuer]
+        indexed: dict[tuple[CanonicalName, int], Entry] = {}
+        problem = None
+        for revoked in crl:
+            entry, named, trouble = _entry(revoked)
+            problem = problem or trouble
+            if indirect and named:
+                issuers = named
+            indexed |= {(name, revoked.serial_number): entry for name in issuers}
+        return cls(crl, issuer, der, span, indexed, problem)
+
+    def get(self, issuer: CanonicalName, serial: int) -> Entry | None:
+        """The entry for the certificate ``serial`` of ``issuer``, or None; raise EntryError when the matching
+        entry cannot be read."""
+        if self.indexed is not None:
+            return self.indexed.get((issuer, serial))
+        if issuer != self.issuer:
+            return None
+        if serial not in self.memo:
+            if len(self.memo) >= MAX_MEMO:
+                self.memo.clear()
+            self.memo[serial] = self._search(serial)
+        return self.memo[serial]
+
+    def _search(self, serial: int) -> Entry | None:
+        needle = serial_tlv(serial)
+        start, end = self.span
+        at = self.der.find(needle, start, end)
+        while at >= 0:
+            after = at + len(needle)
+            if after < end and self.der[after] in TIME_TAGS:
+                break
+            at = self.der.find(needle, at + 1, end)
+        if at < 0:
+            return None
+        try:
+            revoked = self.crl.get_revoked_certificate_by_serial_number(serial)
+            if revoked is None:
+                return None
+            entry, _, problem = _entry(revoked)
+        except PARSE_ERRORS as exc:
+            raise EntryError(f"malformed CRL entry for serial {serial:x}: {exc.__class__.__name__}: {exc}") from None
+        if problem:
+            raise EntryError(problem)
+        return entry
