@@ -300,3 +300,27 @@ def test_an_smtp_utf8_mailbox_is_bound_by_rfc822_constraints() -> None:
     assert not _leaf_with_email("ops@example.com", permitted, [mailbox])
     assert _leaf_with_email("ops@example.com", permitted, [x509.RFC822Name("ops@example.com")])
     assert _leaf_with_email("ops@example.com", None, [mailbox])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    text=st.text(st.characters(codec="ascii", categories=["Lu", "Ll", "Nd"]), min_size=1, max_size=12),
+    hidden=st.sampled_from([chr(c) for c in range(0x10000) if __import__("stringprep").in_table_b1(chr(c))]),
+    at=st.integers(0, 12),
+)
+def test_code_points_mapped_to_nothing_do_not_split_a_name(text: str, hidden: str, at: int) -> None:
+    """RFC 4518 2.2 through RFC 5280 7.1: a soft hyphen or zero-width character inside an attribute does not
+    make another name (an excluded O=rev1,OU=Contractors was escaped by OU=Con<U+00AD>tractors). The oracle
+    for what maps to nothing is RFC 3454 table B.1, from Python's stdlib ``stringprep``."""
+    from nodegate_authorizer.names import within
+
+    def named(unit: str, *more: x509.NameAttribute) -> x509.Name:
+        attributes = [
+            x509.NameAttribute(x509.NameOID.ORGANIZATION_NAME, "rev1"),
+            x509.NameAttribute(x509.NameOID.ORGANIZATIONAL_UNIT_NAME, unit),
+            *more,
+        ]
+        return x509.Name([x509.RelativeDistinguishedName([a]) for a in attributes])
+
+    bent = text[:at] + hidden + text[at:]
+    assert within(named(bent, x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")), named(text)), ascii(bent)

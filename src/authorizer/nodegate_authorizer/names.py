@@ -11,9 +11,26 @@ CanonicalRdn = frozenset[tuple[str, str | bytes]]
 CanonicalName = tuple[CanonicalRdn, ...]
 
 
+TO_SPACE = frozenset("\t\n\x0b\x0c\r\x85")
+"""RFC 4518 2.2: these controls map to SPACE; every other control (Cc) and format (Cf) code point, and the
+ones named there (soft hyphen, ZERO WIDTH SPACE, variation selectors, ...), map to nothing."""
+TO_NOTHING = frozenset("\u00ad\u1806\u034f\u180b\u180c\u180d\ufffc\u200b") | frozenset(map(chr, range(0xFE00, 0xFE10)))
+
+
+def _mapped(char: str) -> str:
+    """RFC 4518 2.2 (Map) for one code point."""
+    if char in TO_SPACE:
+        return " "
+    if char in TO_NOTHING or unicodedata.category(char) in ("Cc", "Cf"):
+        return ""
+    return " " if unicodedata.category(char) in ("Zs", "Zl", "Zp") else char
+
+
 def prepare(value: str) -> str:
-    """RFC 4518 string preparation as used for caseIgnoreMatch: NFKC, case folded, insignificant spaces removed."""
-    folded = unicodedata.normalize("NFKC", value).casefold()
+    """RFC 4518 string preparation as used for caseIgnoreMatch: mapped (2.2), NFKC, case folded, insignificant
+    spaces removed."""
+    mapped = value if value.isascii() and value.isprintable() else "".join(map(_mapped, value))
+    folded = unicodedata.normalize("NFKC", mapped).casefold()
     return " ".join(folded.split())
 
 
