@@ -1,0 +1,168 @@
+"""Regression seeds: the smallest input of each crash class the fuzzer found, built by code from the fixture PKI
+(the keys and URLs change every run, so stored bytes would not stay signed).
+
+Each seed names its kind, the part it changes, whether it is signed again, and the finding it reproduces."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .der import GENERALIZED_TIME, OID, SEQUENCE, UNIVERSAL, UTF8_STRING, Node, encode, oid_bytes, parse
+from .mutate import ALGORITHMS, ATTRIBUTES, CURVES
+from .targets import Mutant, Pki, Target, _basic, _delegate, resign
+
+Edit = Callable[[Node], None]
+
+
+def holder(tree: Node, dotted: str) -> tuple[Node, Node]:
+    """The first constructed node whose first child is OBJECT IDENTIFIER ``dotted``, and its parent."""
+    wanted = oid_bytes(dotted)
+    for node, parent in tree.walk():
+        first = (node.children or [None])[0]
+        if first is not None and first.is_universal(OID) and first.content == wanted and parent is not None:
+            return node, parent
+    raise LookupError(dotted)
+
+
+def duplicate(dotted: str) -> Edit:
+    """Repeat the extension (or attribute) named ``dotted`` next to itself."""
+
+    def edit(tree: Node) -> None:
+        node, parent = holder(tree, dotted)
+        assert parent.children is not None
+        parent.children.insert(parent.children.index(node), copy.deepcopy(node))
+
+    return edit
+
+
+def set_value(dotted: str, value: Node) -> Edit:
+    """Replace the value that follows OBJECT IDENTIFIER ``dotted`` (a curve, an attribute's string)."""
+
+    def edit(tree: Node) -> None:
+        node, _ = holder(tree, dotted)
+        assert node.children is not None
+        node.children[1] = value
+
+    return edit
+
+
+def tbs_field(index: int, value: Node) -> Edit:
+    """Replace field ``index`` of the TBS (certificate or CRL)."""
+
+    def edit(tree: Node) -> None:
+        tree.children[0].children[index] = value  # type: ignore[index]
+
+    return edit
+
+
+def validity(which: int, value: Node) -> Edit:
+    """Replace notBefore (0) or notAfter (1) of a certificate."""
+
+    def edit(tree: Node) -> None:
+        tree.children[0].children[4].children[which] = value  # type: ignore[index]
+
+    return edit
+
+
+def spki_bits(tree: Node) -> None:
+    """An EC point that is not on the curve (the public key does not load)."""
+    spki = tree.children[0].children[6]  # type: ignore[index]
+    spki.children[1].content = b"\x00\x04" + b"\x01" * 64  # type: ignore[index]
+
+
+YEAR_ZERO = Node(UNIVERSAL, False, GENERALIZED_TIME, b"00000101000000Z")
+SM2 = Node(UNIVERSAL, False, OID, oid_bytes(CURVES["sm2"]))
+
+
+@dataclass(frozen=True)
+class Seed:
+    """One reproducer: kind, changed part, signed again or not, the edit, and the open finding (or None)."""
+
+    name: str
+    kind: str
+    part: str
+    resigned: bool
+    edit: Edit
+    finding: str | None
+
+    def build(self, pki: Pki) -> Mutant:
+        target = Target(pki, self.kind)
+        original = target.original(self.part)
+        tree = parse(original)
+        signed = {"ocsp": _basic, "delegate": _delegate}.get(self.part, lambda t: t)(tree)
+        self.edit(signed)
+        if self.resigned:
+            resign(signed, target.signer(self.part))
+        return Mutant(self.kind, 0, self.resigned, [self.name], encode(tree), original, self.part)
+
+
+def extra_single_sha3(basic: Node) -> None:
+    """A second SingleResponse, first in the list, whose CertID hashes with SHA3-256 (RFC 6960 4.2.1 lets a
+    response carry answers for other certificates)."""
+    tbs = basic.children[0]  # type: ignore[index]
+    singles = next(c for c in tbs.children or () if c.is_universal(SEQUENCE) and c.children)
+    assert singles.children is not None
+    extra = copy.deepcopy(singles.children[0])
+    extra.children[0].children[0].children[0].content = oid_bytes(ALGORITHMS["sha3-256"])  # type: ignore[index]
+    singles.children.insert(0, extra)
+
+
+def revocation_time_year_zero(basic: Node) -> None:
+    """RevokedInfo.revocationTime in year 0 (GeneralizedTime allows it; datetime does not)."""
+    tbs = basic.children[0]  # type: ignore[index]
+    singles = next(c for c in tbs.children or () if c.is_universal(SEQUENCE) and c.children)
+    status = singles.children[0].children[1]  # type: ignore[index]
+    status.children[0] = copy.deepcopy(YEAR_ZERO)  # type: ignore[index]
+
+
+def subject_duplicate_attribute(tree: Node) -> None:
+    """Two identical CN values in one RDN (cryptography refuses to build that Name when it is read)."""
+    node, parent = holder(tree.children[0].children[5], ATTRIBUTES["CN"])  # type: ignore[index]
+    assert parent.children is not None
+    parent.children.append(copy.deepcopy(node))
+
+
+def issuer_duplicate_attribute(tree: Node) -> None:
+    """The same in the issuer name."""
+    node, parent = holder(tree.children[0].children[3], ATTRIBUTES["CN"])  # type: ignore[index]
+    assert parent.children is not None
+    parent.children.append(copy.deepcopy(node))
+
+
+CRL_FINDING = "F1 revocation/crl.py parse_crl lets cryptography errors out (not SourceInvalid)"
+OCSP_FINDING = "F2 revocation/ocsp.py ocsp_answer lets cryptography errors out (not SourceInvalid)"
+TRUST_FINDING = "F3 truststore.py/certificates.py: an entry's key or name that does not load crashes the load"
+PATH_FINDING = "F4 chain.py/names.py/name_constraints.py read lazily parsed leaf fields outside the parse boundary"
+
+SEEDS = [
+    Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), CRL_FINDING),
+    Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), CRL_FINDING),
+    Seed("crl-version-5", "crl-fetched", "crl", False, tbs_field(0, Node(0, False, 2, b"\x05")), CRL_FINDING),
+    Seed("crl-next-update-year-0", "crl-store", "crl", True, tbs_field(4, YEAR_ZERO), CRL_FINDING),
+    Seed("ocsp-extra-single-sha3-256", "ocsp", "ocsp", True, extra_single_sha3, OCSP_FINDING),
+    Seed("ocsp-revocation-time-year-0", "ocsp", "ocsp", True, revocation_time_year_zero, OCSP_FINDING),
+    Seed("ocsp-duplicate-nonce", "ocsp", "ocsp", True, duplicate("1.3.6.1.5.5.7.48.1.2"), None),
+    Seed("ocsp-duplicate-single-reason", "ocsp", "ocsp", True, duplicate("2.5.29.21"), None),
+    Seed("delegate-duplicate-eku", "ocsp-delegate", "delegate", False, duplicate("2.5.29.37"), OCSP_FINDING),
+    Seed("delegate-duplicate-eku-resigned", "ocsp-delegate", "delegate", True, duplicate("2.5.29.37"), OCSP_FINDING),
+    Seed("delegate-subject-duplicate-cn", "ocsp-delegate", "delegate", True, subject_duplicate_attribute, OCSP_FINDING),
+    Seed("root-on-sm2", "truststore", "root", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
+    Seed("root-key-not-on-curve", "truststore", "root", True, spki_bits, TRUST_FINDING),
+    Seed("intermediate-on-sm2", "truststore", "intermediate", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
+    Seed("root-subject-duplicate-cn", "truststore", "root", True, subject_duplicate_attribute, TRUST_FINDING),
+    Seed(
+        "leaf-email-utf8-non-ascii",
+        "leaf",
+        "leaf",
+        True,
+        set_value(ATTRIBUTES["emailAddress"], Node(UNIVERSAL, False, UTF8_STRING, "ålice@exämple.com".encode())),
+        PATH_FINDING,
+    ),
+    Seed("leaf-on-sm2", "leaf", "leaf", True, set_value("1.2.840.10045.2.1", SM2), PATH_FINDING),
+    Seed("leaf-key-not-on-curve", "leaf", "leaf", True, spki_bits, PATH_FINDING),
+    Seed("leaf-not-before-year-0", "leaf", "leaf", True, validity(0, YEAR_ZERO), PATH_FINDING),
+    Seed("leaf-issuer-duplicate-cn", "leaf", "leaf", False, issuer_duplicate_attribute, PATH_FINDING),
+    Seed("leaf-subject-duplicate-cn", "leaf", "leaf", True, subject_duplicate_attribute, PATH_FINDING),
+]
