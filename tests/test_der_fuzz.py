@@ -51,6 +51,7 @@ KNOWN_OPEN = {
     "UnsupportedAlgorithm in certificates.py:issued_by": TRUST_FINDING,
     "ValueError in certificates.py:issued_by": TRUST_FINDING,
     "ValueError in truststore.py:parse_truststore": TRUST_FINDING,
+    "InvalidVersion in certificates.py:load_certificate": TRUST_FINDING,
     "ValueError in names.py:is_self_issued": PATH_FINDING,
     "ValueError in truststore.py:issuers_of": PATH_FINDING,
     "UnsupportedAlgorithm in chain.py:_weakness": PATH_FINDING,

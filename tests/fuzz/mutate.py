@@ -376,6 +376,52 @@ def utf8_anywhere(rng: random.Random, scope: Scope) -> str | None:
     return f"general name [{node.number}] text"
 
 
+def _pss(hash_oid: str | None, mgf_hash: str | None, salt: bytes | None, mgf: str = "mgf1") -> Node:
+    """RSASSA-PSS-params (RFC 4055 3.1): each field left out when None (then its SHA-1 default applies)."""
+
+    def algorithm(dotted: str) -> Node:
+        return Node(UNIVERSAL, True, SEQUENCE, children=[Node(UNIVERSAL, False, OID, oid_bytes(dotted))])
+
+    fields = []
+    if hash_oid:
+        fields.append(Node(CONTEXT, True, 0, children=[algorithm(ALGORITHMS[hash_oid])]))
+    if mgf_hash:
+        generator = algorithm(ALGORITHMS[mgf])
+        assert generator.children is not None
+        generator.children.append(algorithm(ALGORITHMS[mgf_hash]))
+        fields.append(Node(CONTEXT, True, 1, children=[generator]))
+    if salt is not None:
+        fields.append(Node(CONTEXT, True, 2, children=[Node(UNIVERSAL, False, INTEGER, salt)]))
+    return Node(UNIVERSAL, True, SEQUENCE, children=fields)
+
+
+PSS_PARAMS = [
+    (None, None, None),
+    ("sha256", "sha256", b"\x20"),
+    ("sha256", "sha512", b"\x20"),
+    ("sha3-256", "sha3-256", b"\x20"),
+    ("unknown", "sha256", b"\x20"),
+    ("sha256", "sha256", b"\xff"),
+    ("sha256", "sha256", b"\x7f\xff\xff\xff\xff"),
+    ("md5", "md5", b"\x00"),
+]
+
+
+def pss(rng: random.Random, scope: Scope) -> str | None:
+    """Make a signature AlgorithmIdentifier RSASSA-PSS with ordinary or odd parameters (hash, MGF, salt)."""
+    parents = {id(n): p for n, p in scope}
+    algorithms = [
+        p for n, p in scope if n.is_universal(OID) and p is not None and _kind_of_oid(n, p, parents) == "algorithm"
+    ]
+    if not algorithms:
+        return None
+    node = rng.choice(algorithms)
+    hash_oid, mgf_hash, salt = rng.choice(PSS_PARAMS)
+    mgf = "unknown" if rng.random() < 0.1 else "mgf1"
+    node.children = [Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"])), _pss(hash_oid, mgf_hash, salt, mgf)]
+    return f"pss {hash_oid}/{mgf}:{mgf_hash}"
+
+
 OPERATORS: list[tuple[Operator, int]] = [
     (flip, 3),
     (length, 2),
@@ -389,6 +435,7 @@ OPERATORS: list[tuple[Operator, int]] = [
     (retag, 1),
     (unwrap, 1),
     (utf8_anywhere, 1),
+    (pss, 1),
 ]
 
 

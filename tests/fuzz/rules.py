@@ -40,23 +40,42 @@ def _verifies(key: object, signature: bytes, data: bytes) -> bool:
     return True
 
 
+def _duplicated_extension(item: object) -> bool:
+    """True when any extension list of a parsed CRL, OCSP answer or certificate repeats an extension."""
+    lists = ["extensions"]
+    if isinstance(item, ocsp.OCSPResponse):
+        lists.append("single_extensions")
+    try:
+        for name in lists:
+            _ = getattr(item, name)
+        for entry in item if isinstance(item, x509.CertificateRevocationList) else ():
+            _ = entry.extensions
+        for cert in item.certificates if isinstance(item, ocsp.OCSPResponse) else ():
+            _ = cert.extensions
+    except x509.DuplicateExtension:
+        return True
+    except Exception:  # noqa: BLE001 - other parse errors are not this stage
+        return False
+    return False
+
+
 def stages(mutant: Mutant, pki: Pki) -> list[str]:
     """The stages this mutant passed: ``der`` (the kind's cryptography loader takes it) and ``signature``."""
     reached: list[str] = []
     try:
         if mutant.part in ("crl",):
             crl = x509.load_der_x509_crl(mutant.data)
-            reached.append("der")
+            reached += ["der", "duplicate extension"] if _duplicated_extension(crl) else ["der"]
             if _verifies(pki.issuing.cert.public_key(), crl.signature, crl.tbs_certlist_bytes):
                 reached.append("signature")
         elif mutant.part == "ocsp":
             response = ocsp.load_der_ocsp_response(mutant.data)
-            reached.append("der")
+            reached += ["der", "duplicate extension"] if _duplicated_extension(response) else ["der"]
             if _verifies(pki.delegate.cert.public_key(), response.signature, response.tbs_response_bytes):
                 reached.append("signature")
         else:
             cert = _certificate(mutant)
-            reached.append("der")
+            reached += ["der", "duplicate extension"] if _duplicated_extension(cert) else ["der"]
             issuer = pki.root if mutant.part in ("root", "intermediate") else pki.issuing
             if _verifies(issuer.cert.public_key(), cert.signature, cert.tbs_certificate_bytes):
                 reached.append("signature")

@@ -9,7 +9,19 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .der import GENERALIZED_TIME, OID, SEQUENCE, UNIVERSAL, UTF8_STRING, Node, encode, oid_bytes, parse
+from .der import (
+    CONTEXT,
+    GENERALIZED_TIME,
+    INTEGER,
+    OID,
+    SEQUENCE,
+    UNIVERSAL,
+    UTF8_STRING,
+    Node,
+    encode,
+    oid_bytes,
+    parse,
+)
 from .mutate import ALGORITHMS, ATTRIBUTES, CURVES
 from .targets import Mutant, Pki, Target, _basic, _delegate, resign
 
@@ -73,6 +85,7 @@ def spki_bits(tree: Node) -> None:
 
 
 YEAR_ZERO = Node(UNIVERSAL, False, GENERALIZED_TIME, b"00000101000000Z")
+V5 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x05")])
 SM2 = Node(UNIVERSAL, False, OID, oid_bytes(CURVES["sm2"]))
 
 
@@ -139,7 +152,14 @@ PATH_FINDING = "F4 chain.py/names.py/name_constraints.py read lazily parsed leaf
 SEEDS = [
     Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), CRL_FINDING),
     Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), CRL_FINDING),
-    Seed("crl-version-5", "crl-fetched", "crl", False, tbs_field(0, Node(0, False, 2, b"\x05")), CRL_FINDING),
+    Seed(
+        "crl-version-5",
+        "crl-fetched",
+        "crl",
+        False,
+        tbs_field(0, Node(UNIVERSAL, False, INTEGER, b"\x05")),
+        CRL_FINDING,
+    ),
     Seed("crl-next-update-year-0", "crl-store", "crl", True, tbs_field(4, YEAR_ZERO), CRL_FINDING),
     Seed("ocsp-extra-single-sha3-256", "ocsp", "ocsp", True, extra_single_sha3, OCSP_FINDING),
     Seed("ocsp-revocation-time-year-0", "ocsp", "ocsp", True, revocation_time_year_zero, OCSP_FINDING),
@@ -151,6 +171,7 @@ SEEDS = [
     Seed("root-on-sm2", "truststore", "root", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
     Seed("root-key-not-on-curve", "truststore", "root", True, spki_bits, TRUST_FINDING),
     Seed("intermediate-on-sm2", "truststore", "intermediate", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
+    Seed("intermediate-version-5", "truststore", "intermediate", True, tbs_field(0, V5), TRUST_FINDING),
     Seed("root-subject-duplicate-cn", "truststore", "root", True, subject_duplicate_attribute, TRUST_FINDING),
     Seed(
         "leaf-email-utf8-non-ascii",
