@@ -11,18 +11,21 @@ An Allow is judged only where the rule is exact:
   single response names the leaf's serial as revoked. For a delegate: it is valid now and has the
   id-kp-OCSPSigning purpose (RFC 6960 4.2.2.2). For a leaf or CA certificate: valid now, no duplicate
   extension, and (leaf) exactly one UID and one CN equal to the requested node, not a CA, and extendedKeyUsage
-  (when present) allowing clientAuth."""
+  (when present) allowing clientAuth; below the anchor also: the TBS signature field equals signatureAlgorithm
+  (4.1.1.2), the version is one X.509 defines (4.1.2.1) and only a v3 certificate has extensions (4.1.2.9)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
+from cryptography.x509.verification import PolicyBuilder, Store
 
+from .der import CONTEXT, encode, parse
 from .targets import Mutant, Pki
 
 
@@ -97,6 +100,24 @@ def _signed_bytes_unchanged(mutant: Mutant) -> bool:
 
 def _valid_now(cert: x509.Certificate, now: dt.datetime) -> bool:
     return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+
+
+def _form_problem(cert: x509.Certificate) -> str | None:
+    """RFC 5280 4.1.1.2: signatureAlgorithm equals the TBS signature field; 4.1.2.1: v1-v3 only; 4.1.2.9:
+    extensions only in v3."""
+    signed = parse(cert.public_bytes(serialization.Encoding.DER))
+    tbs = signed.children[0]  # type: ignore[index]
+    fields = tbs.children or []
+    versioned = fields[0].cls == CONTEXT and fields[0].number == 0
+    if encode(fields[2 if versioned else 1]) != encode(signed.children[1]):  # type: ignore[index]
+        return "has a TBS signature field unlike its signatureAlgorithm (RFC 5280 4.1.1.2)"
+    try:
+        version = cert.version
+    except x509.InvalidVersion:
+        return "has a version X.509 does not define (RFC 5280 4.1.2.1)"
+    if version is not x509.Version.v3 and any(f.cls == CONTEXT and f.number == 3 for f in fields):
+        return f"is {version.name} with extensions (RFC 5280 4.1.2.9)"
+    return None
 
 
 def _certificate_problem(cert: x509.Certificate, now: dt.datetime, leaf: bool) -> str | None:
@@ -191,6 +212,8 @@ def wrong_allow(mutant: Mutant, pki: Pki) -> str | None:
     except Exception:  # noqa: BLE001 - an Allow through a certificate that does not parse
         return f"(d) the {mutant.part} certificate does not parse"
     problem = _certificate_problem(cert, pki.clock(), mutant.part == "leaf")
+    if problem is None and mutant.part != "root":  # an anchor's own form is outside path validation (6.1.1 d)
+        problem = _form_problem(cert)
     if problem is None and mutant.part == "delegate":
         try:
             purposes = cert.extensions.get_extension_for_oid(ExtensionOID.EXTENDED_KEY_USAGE).value
@@ -199,3 +222,19 @@ def wrong_allow(mutant: Mutant, pki: Pki) -> str | None:
         except x509.ExtensionNotFound:
             problem = "has no extendedKeyUsage (id-kp-OCSPSigning)"
     return f"(d) the re-signed {mutant.part} certificate {problem}" if problem else None
+
+
+def pyca_refusal(mutant: Mutant, pki: Pki) -> str | None:
+    """For an Allowed chain mutant (leaf or truststore entry): why pyca's ClientVerifier refuses the same chain
+    at the same time, or None when it accepts. A second opinion, counted and kept, not an invariant: the two
+    differ on purpose in places (docs/conformance.md)."""
+    try:
+        changed = x509.load_der_x509_certificate(mutant.data)
+        root = changed if mutant.part == "root" else pki.root.cert
+        issuing = changed if mutant.part == "intermediate" else pki.issuing.cert
+        leaf = changed if mutant.part == "leaf" else pki.leaves[mutant.kind].cert
+        verifier = PolicyBuilder().store(Store([root])).time(pki.clock()).build_client_verifier()
+        verifier.verify(leaf, [issuing])
+    except Exception as exc:  # noqa: BLE001 - any refusal, whatever its type
+        return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return None

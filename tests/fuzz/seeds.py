@@ -86,6 +86,7 @@ def spki_bits(tree: Node) -> None:
 
 YEAR_ZERO = Node(UNIVERSAL, False, GENERALIZED_TIME, b"00000101000000Z")
 V5 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x05")])
+V34 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x22")])
 SM2 = Node(UNIVERSAL, False, OID, oid_bytes(CURVES["sm2"]))
 
 
@@ -148,8 +149,28 @@ CRL_FINDING = "F1 revocation/crl.py parse_crl lets cryptography errors out (not 
 OCSP_FINDING = "F2 revocation/ocsp.py ocsp_answer lets cryptography errors out (not SourceInvalid)"
 TRUST_FINDING = "F3 truststore.py/certificates.py: an entry's key or name that does not load crashes the load"
 PATH_FINDING = "F4 chain.py/names.py/name_constraints.py read lazily parsed leaf fields outside the parse boundary"
+FORM_FINDING = (
+    "F5 chain.py/certificates.py/ocsp.py accept a certificate below the anchor that is v1 with extensions "
+    "(RFC 5280 4.1.2.9), has an undefined version (4.1.2.1), or whose TBS signature field differs from "
+    "signatureAlgorithm (4.1.1.2)"
+)
+
+
+def drop_version(tree: Node) -> None:
+    """Leave out the [0] version field: the certificate reads as v1, its extensions stay."""
+    tree.children[0].children.pop(0)  # type: ignore[index, union-attr]
+
+
+def tbs_signature_sha1(tree: Node) -> None:
+    """The TBS signature field says ecdsa-with-SHA1 while the certificate is signed (and says) ecdsa-with-SHA256."""
+    tree.children[0].children[2].children[0].content = oid_bytes(ALGORITHMS["ecdsa-sha1"])  # type: ignore[index]
+
 
 SEEDS = [
+    Seed("intermediate-v1-with-extensions", "truststore", "intermediate", True, drop_version, FORM_FINDING),
+    Seed("leaf-v1-with-extensions", "leaf", "leaf", True, drop_version, FORM_FINDING),
+    Seed("leaf-tbs-signature-sha1", "leaf", "leaf", True, tbs_signature_sha1, FORM_FINDING),
+    Seed("delegate-version-34", "ocsp-delegate", "delegate", True, tbs_field(0, V34), FORM_FINDING),
     Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), CRL_FINDING),
     Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), CRL_FINDING),
     Seed(
