@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .der import (
+    BIT_STRING,
     CONTEXT,
     GENERALIZED_TIME,
     INTEGER,
@@ -84,9 +85,52 @@ def spki_bits(tree: Node) -> None:
     spki.children[1].content = b"\x00\x04" + b"\x01" * 64  # type: ignore[index]
 
 
+def set_extension(dotted: str, new: str, value: Node) -> Edit:
+    """Turn extension ``dotted`` into extension ``new`` with ``value``."""
+
+    def edit(tree: Node) -> None:
+        node, _ = holder(tree, dotted)
+        assert node.children is not None
+        node.children[0].content = oid_bytes(new)
+        node.children[-1].inner, node.children[-1].content = value, b""
+
+    return edit
+
+
+def bit_string_cn(field: int) -> Edit:
+    """The CN of TBS field ``field`` (issuer or subject name) as a BIT STRING (X.520 allows that type only for
+    x500UniqueIdentifier)."""
+
+    def edit(tree: Node) -> None:
+        node, _ = holder(tree.children[0].children[field], ATTRIBUTES["CN"])  # type: ignore[index]
+        assert node.children is not None
+        node.children[1] = Node(UNIVERSAL, False, BIT_STRING, b"\x00abc")
+
+    return edit
+
+
+def ocsp_next_update(value: Node) -> Edit:
+    """SingleResponse nextUpdate ([0] EXPLICIT GeneralizedTime) of the first answer."""
+
+    def edit(basic: Node) -> None:
+        tbs = basic.children[0]  # type: ignore[index]
+        singles = next(c for c in tbs.children or () if c.is_universal(SEQUENCE) and c.children)
+        singles.children[0].children[3].children[0] = value  # type: ignore[index]
+
+    return edit
+
+
+def outer_pss_without_parameters(tree: Node) -> None:
+    """signatureAlgorithm RSASSA-PSS with its parameters left out (RFC 4055 3.1 requires RSASSA-PSS-params)."""
+    tree.children[1].children = [Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"]))]  # type: ignore[index]
+
+
 YEAR_ZERO = Node(UNIVERSAL, False, GENERALIZED_TIME, b"00000101000000Z")
 V5 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x05")])
 V34 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x22")])
+YEAR_9999 = Node(UNIVERSAL, False, GENERALIZED_TIME, b"99991231235959Z")
+TLS_FEATURE_99 = Node(UNIVERSAL, True, SEQUENCE, children=[Node(UNIVERSAL, False, INTEGER, b"\x63")])
+SKI, TLS_FEATURE = "2.5.29.14", "1.3.6.1.5.5.7.1.24"
 SM2 = Node(UNIVERSAL, False, OID, oid_bytes(CURVES["sm2"]))
 
 
@@ -182,6 +226,21 @@ SEEDS = [
         CRL_FINDING,
     ),
     Seed("crl-next-update-year-0", "crl-store", "crl", True, tbs_field(4, YEAR_ZERO), CRL_FINDING),
+    Seed("crl-next-update-9999", "crl-store", "crl", True, tbs_field(4, YEAR_9999), CRL_FINDING),
+    Seed("crl-issuer-cn-bit-string", "crl-fetched", "crl", False, bit_string_cn(2), CRL_FINDING),
+    Seed("ocsp-next-update-9999", "ocsp", "ocsp", True, ocsp_next_update(YEAR_9999), OCSP_FINDING),
+    Seed(
+        "delegate-tls-feature-99",
+        "ocsp-delegate",
+        "delegate",
+        False,
+        set_extension(SKI, TLS_FEATURE, TLS_FEATURE_99),
+        OCSP_FINDING,
+    ),
+    Seed("intermediate-subject-cn-bit-string", "truststore", "intermediate", True, bit_string_cn(5), TRUST_FINDING),
+    Seed("leaf-tls-feature-99", "leaf", "leaf", True, set_extension(SKI, TLS_FEATURE, TLS_FEATURE_99), PATH_FINDING),
+    Seed("leaf-issuer-cn-bit-string", "leaf", "leaf", False, bit_string_cn(3), PATH_FINDING),
+    Seed("leaf-pss-without-parameters", "leaf", "leaf", False, outer_pss_without_parameters, PATH_FINDING),
     Seed("ocsp-extra-single-sha3-256", "ocsp", "ocsp", True, extra_single_sha3, OCSP_FINDING),
     Seed("ocsp-revocation-time-year-0", "ocsp", "ocsp", True, revocation_time_year_zero, OCSP_FINDING),
     Seed("ocsp-duplicate-nonce", "ocsp", "ocsp", True, duplicate("1.3.6.1.5.5.7.48.1.2"), None),
