@@ -110,17 +110,19 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pki]:
     built = Pki.build(tmp_path_factory.mktemp("der-fuzz"))
     crashes = Crashes()
     logger = authorizer.logger._logger
-    level, handlers = logger.level, list(logger.handlers)
+    level, handlers, propagate = logger.level, list(logger.handlers), logger.propagate
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
         logger.handlers[:] = [crashes]  # tens of thousands of decision lines are not needed; crashes are
         logger.setLevel(logging.ERROR)
+        logger.propagate = False  # nor pytest's log capture, which would keep every crash's record
         built.settings["crashes"] = crashes
         try:
             yield built
         finally:
             logger.handlers[:] = handlers
             logger.setLevel(level)
+            logger.propagate = propagate
             built.close()
 
 
@@ -170,9 +172,23 @@ def keep(mutant: Mutant, broken: str, detail: str | None) -> None:
     (folder / f"{stem}.json").write_text(json.dumps(facts, indent=1))
 
 
+CONTROL = {"leaf": "Allow", "truststore": "Allow", "ocsp-delegate": "Allow"}
+"""What the unchanged input gets: Allow, or REVOKED for the kinds whose source revokes the leaf."""
+
+
+def control(target: Target) -> str:
+    """The decision on the kind's unchanged input (its reason, or Allow)."""
+    part = {"truststore": "root", "crl-fetched": "crl", "crl-store": "crl"}.get(target.kind, target.kind)
+    part = {"ocsp-delegate": "delegate"}.get(part, part)
+    original = target.original(part)
+    response = target.decide(Mutant(target.kind, -1, False, [], original, original, part))
+    return response.get("context", {}).get("reason") or "Allow"
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_mutated_der_never_crashes_or_allows_wrongly(pki: Pki, kind: str) -> None:
     target = Target(pki, kind)
+    assert control(target) == CONTROL.get(kind, "REVOKED"), "the unchanged input is not decided as it should be"
     failures: Counter[str] = Counter()
     examples: dict[str, str] = {}
     for index in range(EXAMPLES):
@@ -183,6 +199,7 @@ def test_mutated_der_never_crashes_or_allows_wrongly(pki: Pki, kind: str) -> Non
             failures[key] += 1
             examples.setdefault(key, f"index {index} ({', '.join(mutant.labels)}) {detail or ''}")
             keep(mutant, key, detail)
+    assert control(target) == CONTROL.get(kind, "REVOKED"), "the harness drifted: the unchanged input changed"
     summary = "; ".join(f"{n} x {key} - first: {examples[key]}" for key, n in failures.most_common())
     assert not failures, f"seed {SEED}, kind {kind}: {summary}"
 

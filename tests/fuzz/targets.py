@@ -2,7 +2,8 @@
 which key), how a mutated copy reaches the authorizer, and what the rules say an Allow requires.
 
 PKI: root -> issuing CA (name constraints on rfc822/DNS, CDP and OCSP URLs on a live 127.0.0.1 server) ->
-client certificates; the issuing CA answers OCSP through a delegated responder. Each kind has its own leaf,
+client certificates; the issuing CA answers OCSP through a delegated responder. Every CRL and OCSP answer is
+made as of the fixed clock, so a long run decides its last input as it decided its first. Each kind has its own leaf,
 so the mutated source is the only revocation source the leaf has."""
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ class Pki:
     delegate: Issued
     leaves: dict[str, Issued]
     crl: bytes
+    root_crl: bytes
     ocsp_revoked: bytes
     ocsp_good: bytes
     settings: dict[str, Any] = field(default_factory=dict)
@@ -192,9 +194,19 @@ class Pki:
             delegate,
             leaves,
             crl,
+            crl_der(root.crl({}, this_update=now - dt.timedelta(minutes=5))),
             answer("ocsp", ocsp.OCSPCertStatus.REVOKED),
             answer("ocsp-delegate", ocsp.OCSPCertStatus.GOOD),
         )
+
+    def good_answer(self, authority: CertificateAuthority, request: ocsp.OCSPRequest) -> bytes:
+        """The delegate's "good" for any certificate, as of the fixed clock (the server's own answers would
+        follow the wall clock and drift past CLOCK_SKEW_SECONDS during a long run)."""
+        this_update = self.now - dt.timedelta(minutes=5)
+        response = authority.ocsp_response(
+            request, ocsp.OCSPCertStatus.GOOD, responder=self.delegate, this_update=this_update
+        )
+        return response.public_bytes(serialization.Encoding.DER)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -301,8 +313,8 @@ class Target:
         on a fresh runtime (nothing cached from the previous input)."""
         pki = self.pki
         responder = pki.server.responder
-        responder.crl_override.clear()
-        responder.ocsp_override.clear()
+        responder.crl_override.update(root=pki.root_crl, issuing=pki.crl)
+        responder.ocsp_override["issuing"] = pki.good_answer
         bundle = [pki.root.cert, pki.issuing.cert]
         store = pki.tmp / "store" / "issuing.crl"
         store.unlink(missing_ok=True)
