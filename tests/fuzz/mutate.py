@@ -376,7 +376,7 @@ def utf8_anywhere(rng: random.Random, scope: Scope) -> str | None:
     return f"general name [{node.number}] text"
 
 
-def _pss(hash_oid: str | None, mgf_hash: str | None, salt: bytes | None, mgf: str = "mgf1") -> Node:
+def pss_parameters(hash_oid: str | None, mgf_hash: str | None, salt: bytes | None, mgf: str = "mgf1") -> Node:
     """RSASSA-PSS-params (RFC 4055 3.1): each field left out when None (then its SHA-1 default applies)."""
 
     def algorithm(dotted: str) -> Node:
@@ -418,7 +418,8 @@ def pss(rng: random.Random, scope: Scope) -> str | None:
     node = rng.choice(algorithms)
     hash_oid, mgf_hash, salt = rng.choice(PSS_PARAMS)
     mgf = "unknown" if rng.random() < 0.1 else "mgf1"
-    node.children = [Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"])), _pss(hash_oid, mgf_hash, salt, mgf)]
+    parameters = pss_parameters(hash_oid, mgf_hash, salt, mgf)
+    node.children = [Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"])), parameters]
     return f"pss {hash_oid}/{mgf}:{mgf_hash}"
 
 

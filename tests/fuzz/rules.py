@@ -3,7 +3,8 @@
 An Allow is judged only where the rule is exact:
 
 - (b)/(c) not signed again: the signed bytes (TBS and signature) of the changed certificate must be the
-  original ones, and a changed revocation source of a revoked leaf must never let it pass;
+  original ones and, below the anchor, its signatureAlgorithm still the TBS signature field (RFC 5280 4.1.1.2);
+  a changed revocation source of a revoked leaf must never let it pass;
 - (d) signed again: an Allow needs what RFC 5280 / RFC 6960 require of the changed object. For a CRL: the
   leaf's serial is not listed as revoked (an entry counts when the CRL keeps the original issuer and has no
   issuingDistributionPoint, and the entry's revocationDate is not after now and its only extensions are one
@@ -200,7 +201,8 @@ def wrong_allow(mutant: Mutant, pki: Pki) -> str | None:
             return "(c) the leaf is revoked in the original source, whose signed bytes were changed"
         if not _signed_bytes_unchanged(mutant):
             return f"(b) the {mutant.part} certificate's signed bytes changed and it was not signed again"
-        return None
+        problem = _form_problem(_certificate(mutant)) if mutant.part != "root" else None
+        return f"(b) the {mutant.part} certificate {problem}" if problem else None
     if mutant.part == "crl":
         still = _crl_still_revokes(mutant.data, serial, pki)
         return "(d) the re-signed CRL still revokes the leaf" if still else None

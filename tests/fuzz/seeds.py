@@ -23,7 +23,7 @@ from .der import (
     oid_bytes,
     parse,
 )
-from .mutate import ALGORITHMS, ATTRIBUTES, CURVES
+from .mutate import ALGORITHMS, ATTRIBUTES, CURVES, pss_parameters
 from .targets import Mutant, Pki, Target, _basic, _delegate, resign
 
 Edit = Callable[[Node], None]
@@ -125,12 +125,20 @@ def outer_pss_without_parameters(tree: Node) -> None:
     tree.children[1].children = [Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"]))]  # type: ignore[index]
 
 
+def outer_pss(tree: Node) -> None:
+    """signatureAlgorithm RSASSA-PSS (SHA-256, MGF1 SHA-256, salt 32) on an ECDSA signature, TBS untouched."""
+    tree.children[1] = Node(  # type: ignore[index]
+        UNIVERSAL, True, SEQUENCE, children=[Node(UNIVERSAL, False, OID, oid_bytes(ALGORITHMS["rsaPSS"])), PSS]
+    )
+
+
 YEAR_ZERO = Node(UNIVERSAL, False, GENERALIZED_TIME, b"00000101000000Z")
 V5 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x05")])
 V34 = Node(CONTEXT, True, 0, children=[Node(UNIVERSAL, False, INTEGER, b"\x22")])
 YEAR_9999 = Node(UNIVERSAL, False, GENERALIZED_TIME, b"99991231235959Z")
 TLS_FEATURE_99 = Node(UNIVERSAL, True, SEQUENCE, children=[Node(UNIVERSAL, False, INTEGER, b"\x63")])
 SKI, TLS_FEATURE = "2.5.29.14", "1.3.6.1.5.5.7.1.24"
+PSS = pss_parameters("sha256", "sha256", b"\x20")
 SM2 = Node(UNIVERSAL, False, OID, oid_bytes(CURVES["sm2"]))
 
 
@@ -196,7 +204,7 @@ PATH_FINDING = "F4 chain.py/names.py/name_constraints.py read lazily parsed leaf
 FORM_FINDING = (
     "F5 chain.py/certificates.py/ocsp.py accept a certificate below the anchor that is v1 with extensions "
     "(RFC 5280 4.1.2.9), has an undefined version (4.1.2.1), or whose TBS signature field differs from "
-    "signatureAlgorithm (4.1.1.2)"
+    "signatureAlgorithm (4.1.1.2; an ECDSA signature passes under an RSASSA-PSS signatureAlgorithm)"
 )
 
 
@@ -214,6 +222,8 @@ SEEDS = [
     Seed("intermediate-v1-with-extensions", "truststore", "intermediate", True, drop_version, FORM_FINDING),
     Seed("leaf-v1-with-extensions", "leaf", "leaf", True, drop_version, FORM_FINDING),
     Seed("leaf-tbs-signature-sha1", "leaf", "leaf", True, tbs_signature_sha1, FORM_FINDING),
+    Seed("intermediate-ecdsa-signature-called-pss", "truststore", "intermediate", False, outer_pss, FORM_FINDING),
+    Seed("leaf-ecdsa-signature-called-pss", "leaf", "leaf", False, outer_pss, FORM_FINDING),
     Seed("delegate-version-34", "ocsp-delegate", "delegate", True, tbs_field(0, V34), FORM_FINDING),
     Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), CRL_FINDING),
     Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), CRL_FINDING),
