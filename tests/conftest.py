@@ -20,6 +20,13 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if fuzz is not None and fuzz.REACH:
         reach = ", ".join(f"{stage}: {count}" for stage, count in sorted(fuzz.REACH.items()))
         terminalreporter.write_line(f"fuzz reach ({fuzz.EXAMPLES} examples per property): {reach}")
+    der_fuzz = sys.modules.get("test_der_fuzz")
+    if der_fuzz is not None:
+        terminalreporter.write_line(f"DER fuzz seed {der_fuzz.SEED}, {der_fuzz.EXAMPLES} mutants per kind")
+        for kind, counts in der_fuzz.REACH.items():
+            if counts:
+                reach = ", ".join(f"{stage}: {count}" for stage, count in sorted(counts.items()))
+                terminalreporter.write_line(f"  {kind}: {reach}")
     differential = sys.modules.get("test_differential")
     if differential is not None and differential.OUTCOMES:
         counts = ", ".join(f"{label}: {n}" for label, n in sorted(differential.OUTCOMES.items()))

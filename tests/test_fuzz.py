@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from fuzz.response import well_formed
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
@@ -61,25 +62,6 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fixture]:
         for key, value in fixture.env.items():
             patch.setenv(key, value)
         yield fixture
-
-
-def well_formed(response: Any) -> str:
-    """Assert the response shape API Gateway accepts; return the effect."""
-    assert isinstance(response, dict)
-    assert isinstance(response["principalId"], str)
-    statements = response["policyDocument"]["Statement"]
-    assert response["policyDocument"]["Version"] == "2012-10-17"
-    effects = {s["Effect"] for s in statements}
-    assert len(effects) == 1
-    for value in response.get("context", {}).values():
-        assert isinstance(value, (str, int, bool))
-    effect = effects.pop()
-    if effect == "Allow":
-        for statement in statements:
-            for resource in statement["Resource"]:
-                assert re.search(r"/nodes/[A-Za-z0-9._-]+(/\*)?$", resource), resource
-                assert not resource.endswith("/*/*")
-    return effect
 
 
 json_values = st.recursive(
