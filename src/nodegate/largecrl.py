@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from nodegate.pki import CertificateAuthority, PrivateKey
+from nodegate_authorizer.der import children
 
 REASON_KEY_COMPROMISE = bytes.fromhex("300c300a0603551d1504030a0101")
 """One crlEntryExtensions value: reasonCode keyCompromise, non-critical (RFC 5280 5.3.1)."""
@@ -25,21 +26,6 @@ def _tlv(tag: int, content: bytes) -> bytes:
         return bytes((tag, size)) + content
     length = size.to_bytes((size.bit_length() + 7) // 8, "big")
     return bytes((tag, 0x80 | len(length))) + length + content
-
-
-def _children(der: bytes) -> list[bytes]:
-    """The encoded children of one DER SEQUENCE."""
-    out: list[bytes] = []
-    start = 2 + (der[1] & 0x7F if der[1] & 0x80 else 0)
-    i = start
-    while i < len(der):
-        size, j = der[i + 1], i + 2
-        if size & 0x80:
-            width = size & 0x7F
-            size, j = int.from_bytes(der[j : j + width], "big"), j + width
-        out.append(der[i : j + size])
-        i = j + size
-    return out
 
 
 def _time(moment: dt.datetime) -> bytes:
@@ -60,7 +46,7 @@ def _sign(ca_key: PrivateKey, tbs: bytes, algorithm: bytes) -> bytes:
 
 def resigned(der: bytes, key: PrivateKey) -> bytes:
     """A DER CRL (SHA-256 signed) whose tbsCertList was edited, signed again with ``key``."""
-    tbs, algorithm, _ = _children(der)
+    tbs, algorithm, _ = children(der)
     return _sign(key, tbs, algorithm)
 
 
@@ -90,8 +76,8 @@ def large_crl_der(
         _tlv(0x30, _serial(serial) + when + (REASON_KEY_COMPROMISE if reason_every and i % reason_every == 0 else b""))
         for i, serial in enumerate(serials)
     )
-    fields = _children(template.tbs_certlist_bytes)
+    fields = children(template.tbs_certlist_bytes)
     listed = next(i for i, field in enumerate(fields) if i > 2 and field[0] == 0x30)
     fields[listed] = _tlv(0x30, entries)
-    algorithm = _children(template.public_bytes(serialization.Encoding.DER))[1]
+    algorithm = children(template.public_bytes(serialization.Encoding.DER))[1]
     return _sign(ca.key, _tlv(0x30, b"".join(fields)), algorithm)

@@ -197,17 +197,6 @@ def issuer_duplicate_attribute(tree: Node) -> None:
     parent.children.append(copy.deepcopy(node))
 
 
-CRL_FINDING = "F1 revocation/crl.py parse_crl lets cryptography errors out (not SourceInvalid)"
-OCSP_FINDING = "F2 revocation/ocsp.py ocsp_answer lets cryptography errors out (not SourceInvalid)"
-TRUST_FINDING = "F3 truststore.py/certificates.py: an entry's key or name that does not load crashes the load"
-PATH_FINDING = "F4 chain.py/names.py/name_constraints.py read lazily parsed leaf fields outside the parse boundary"
-FORM_FINDING = (
-    "F5 chain.py/certificates.py/ocsp.py accept a certificate below the anchor that is v1 with extensions "
-    "(RFC 5280 4.1.2.9), has an undefined version (4.1.2.1), or whose TBS signature field differs from "
-    "signatureAlgorithm (4.1.1.2; an ECDSA signature passes under an RSASSA-PSS signatureAlgorithm)"
-)
-
-
 def drop_version(tree: Node) -> None:
     """Leave out the [0] version field: the certificate reads as v1, its extensions stay."""
     tree.children[0].children.pop(0)  # type: ignore[index, union-attr]
@@ -219,61 +208,61 @@ def tbs_signature_sha1(tree: Node) -> None:
 
 
 SEEDS = [
-    Seed("intermediate-v1-with-extensions", "truststore", "intermediate", True, drop_version, FORM_FINDING),
-    Seed("leaf-v1-with-extensions", "leaf", "leaf", True, drop_version, FORM_FINDING),
-    Seed("leaf-tbs-signature-sha1", "leaf", "leaf", True, tbs_signature_sha1, FORM_FINDING),
-    Seed("intermediate-ecdsa-signature-called-pss", "truststore", "intermediate", False, outer_pss, FORM_FINDING),
-    Seed("leaf-ecdsa-signature-called-pss", "leaf", "leaf", False, outer_pss, FORM_FINDING),
-    Seed("delegate-version-34", "ocsp-delegate", "delegate", True, tbs_field(0, V34), FORM_FINDING),
-    Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), CRL_FINDING),
-    Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), CRL_FINDING),
+    Seed("intermediate-v1-with-extensions", "truststore", "intermediate", True, drop_version, None),
+    Seed("leaf-v1-with-extensions", "leaf", "leaf", True, drop_version, None),
+    Seed("leaf-tbs-signature-sha1", "leaf", "leaf", True, tbs_signature_sha1, None),
+    Seed("intermediate-ecdsa-signature-called-pss", "truststore", "intermediate", False, outer_pss, None),
+    Seed("leaf-ecdsa-signature-called-pss", "leaf", "leaf", False, outer_pss, None),
+    Seed("delegate-version-34", "ocsp-delegate", "delegate", True, tbs_field(0, V34), None),
+    Seed("crl-duplicate-crl-number", "crl-store", "crl", True, duplicate("2.5.29.20"), None),
+    Seed("crl-duplicate-entry-reason", "crl-fetched", "crl", True, duplicate("2.5.29.21"), None),
     Seed(
         "crl-version-5",
         "crl-fetched",
         "crl",
         False,
         tbs_field(0, Node(UNIVERSAL, False, INTEGER, b"\x05")),
-        CRL_FINDING,
+        None,
     ),
-    Seed("crl-next-update-year-0", "crl-store", "crl", True, tbs_field(4, YEAR_ZERO), CRL_FINDING),
-    Seed("crl-next-update-9999", "crl-store", "crl", True, tbs_field(4, YEAR_9999), CRL_FINDING),
-    Seed("crl-issuer-cn-bit-string", "crl-fetched", "crl", False, bit_string_cn(2), CRL_FINDING),
-    Seed("ocsp-next-update-9999", "ocsp", "ocsp", True, ocsp_next_update(YEAR_9999), OCSP_FINDING),
+    Seed("crl-next-update-year-0", "crl-store", "crl", True, tbs_field(4, YEAR_ZERO), None),
+    Seed("crl-next-update-9999", "crl-store", "crl", True, tbs_field(4, YEAR_9999), None),
+    Seed("crl-issuer-cn-bit-string", "crl-fetched", "crl", False, bit_string_cn(2), None),
+    Seed("ocsp-next-update-9999", "ocsp", "ocsp", True, ocsp_next_update(YEAR_9999), None),
     Seed(
         "delegate-tls-feature-99",
         "ocsp-delegate",
         "delegate",
         False,
         set_extension(SKI, TLS_FEATURE, TLS_FEATURE_99),
-        OCSP_FINDING,
+        None,
     ),
-    Seed("intermediate-subject-cn-bit-string", "truststore", "intermediate", True, bit_string_cn(5), TRUST_FINDING),
-    Seed("leaf-tls-feature-99", "leaf", "leaf", True, set_extension(SKI, TLS_FEATURE, TLS_FEATURE_99), PATH_FINDING),
-    Seed("leaf-issuer-cn-bit-string", "leaf", "leaf", False, bit_string_cn(3), PATH_FINDING),
-    Seed("leaf-pss-without-parameters", "leaf", "leaf", False, outer_pss_without_parameters, PATH_FINDING),
-    Seed("ocsp-extra-single-sha3-256", "ocsp", "ocsp", True, extra_single_sha3, OCSP_FINDING),
-    Seed("ocsp-revocation-time-year-0", "ocsp", "ocsp", True, revocation_time_year_zero, OCSP_FINDING),
+    Seed("intermediate-subject-cn-bit-string", "truststore", "intermediate", True, bit_string_cn(5), None),
+    Seed("leaf-tls-feature-99", "leaf", "leaf", True, set_extension(SKI, TLS_FEATURE, TLS_FEATURE_99), None),
+    Seed("leaf-issuer-cn-bit-string", "leaf", "leaf", False, bit_string_cn(3), None),
+    Seed("leaf-pss-without-parameters", "leaf", "leaf", False, outer_pss_without_parameters, None),
+    Seed("ocsp-extra-single-sha3-256", "ocsp", "ocsp", True, extra_single_sha3, None),
+    Seed("ocsp-revocation-time-year-0", "ocsp", "ocsp", True, revocation_time_year_zero, None),
     Seed("ocsp-duplicate-nonce", "ocsp", "ocsp", True, duplicate("1.3.6.1.5.5.7.48.1.2"), None),
     Seed("ocsp-duplicate-single-reason", "ocsp", "ocsp", True, duplicate("2.5.29.21"), None),
-    Seed("delegate-duplicate-eku", "ocsp-delegate", "delegate", False, duplicate("2.5.29.37"), OCSP_FINDING),
-    Seed("delegate-duplicate-eku-resigned", "ocsp-delegate", "delegate", True, duplicate("2.5.29.37"), OCSP_FINDING),
-    Seed("delegate-subject-duplicate-cn", "ocsp-delegate", "delegate", True, subject_duplicate_attribute, OCSP_FINDING),
-    Seed("root-on-sm2", "truststore", "root", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
-    Seed("root-key-not-on-curve", "truststore", "root", True, spki_bits, TRUST_FINDING),
-    Seed("intermediate-on-sm2", "truststore", "intermediate", True, set_value("1.2.840.10045.2.1", SM2), TRUST_FINDING),
-    Seed("intermediate-version-5", "truststore", "intermediate", True, tbs_field(0, V5), TRUST_FINDING),
-    Seed("root-subject-duplicate-cn", "truststore", "root", True, subject_duplicate_attribute, TRUST_FINDING),
+    Seed("delegate-duplicate-eku", "ocsp-delegate", "delegate", False, duplicate("2.5.29.37"), None),
+    Seed("delegate-duplicate-eku-resigned", "ocsp-delegate", "delegate", True, duplicate("2.5.29.37"), None),
+    Seed("delegate-subject-duplicate-cn", "ocsp-delegate", "delegate", True, subject_duplicate_attribute, None),
+    Seed("root-on-sm2", "truststore", "root", True, set_value("1.2.840.10045.2.1", SM2), None),
+    Seed("root-key-not-on-curve", "truststore", "root", True, spki_bits, None),
+    Seed("intermediate-on-sm2", "truststore", "intermediate", True, set_value("1.2.840.10045.2.1", SM2), None),
+    Seed("intermediate-version-5", "truststore", "intermediate", True, tbs_field(0, V5), None),
+    Seed("root-subject-duplicate-cn", "truststore", "root", True, subject_duplicate_attribute, None),
     Seed(
         "leaf-email-utf8-non-ascii",
         "leaf",
         "leaf",
         True,
         set_value(ATTRIBUTES["emailAddress"], Node(UNIVERSAL, False, UTF8_STRING, "ålice@exämple.com".encode())),
-        PATH_FINDING,
+        None,
     ),
-    Seed("leaf-on-sm2", "leaf", "leaf", True, set_value("1.2.840.10045.2.1", SM2), PATH_FINDING),
-    Seed("leaf-key-not-on-curve", "leaf", "leaf", True, spki_bits, PATH_FINDING),
-    Seed("leaf-not-before-year-0", "leaf", "leaf", True, validity(0, YEAR_ZERO), PATH_FINDING),
-    Seed("leaf-issuer-duplicate-cn", "leaf", "leaf", False, issuer_duplicate_attribute, PATH_FINDING),
-    Seed("leaf-subject-duplicate-cn", "leaf", "leaf", True, subject_duplicate_attribute, PATH_FINDING),
+    Seed("leaf-on-sm2", "leaf", "leaf", True, set_value("1.2.840.10045.2.1", SM2), None),
+    Seed("leaf-key-not-on-curve", "leaf", "leaf", True, spki_bits, None),
+    Seed("leaf-not-before-year-0", "leaf", "leaf", True, validity(0, YEAR_ZERO), None),
+    Seed("leaf-issuer-duplicate-cn", "leaf", "leaf", False, issuer_duplicate_attribute, None),
+    Seed("leaf-subject-duplicate-cn", "leaf", "leaf", True, subject_duplicate_attribute, None),
 ]

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
@@ -47,20 +47,66 @@ def pem_blocks(data: bytes) -> list[bytes]:
     return PEM_BLOCK.findall(data)
 
 
+PARSE_ERRORS = (
+    ValueError,
+    TypeError,
+    KeyError,
+    OverflowError,
+    UnsupportedAlgorithm,
+    x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
+)
+"""What ``cryptography`` raises on bytes it cannot read, at load or later from a lazily parsed field."""
+KEY_ALGORITHMS: dict[type, tuple[str, ...]] = {
+    rsa.RSAPublicKey: ("1.2.840.113549.1.1.",),
+    ec.EllipticCurvePublicKey: ("1.2.840.10045.4.",),
+    ed25519.Ed25519PublicKey: ("1.3.101.112",),
+    ed448.Ed448PublicKey: ("1.3.101.113",),
+    dsa.DSAPublicKey: ("1.2.840.10040.4.3", "2.16.840.1.101.3.4.3."),
+}
+"""Signature algorithm OID arcs that each kind of key can make (RFC 3279, 4055, 5758, 8410)."""
+
+
 def load_certificate(block: bytes) -> x509.Certificate:
-    """Parse one PEM certificate block with its extensions and public key; raise ValueError when any does not
-    parse (a duplicate or malformed extension, or a key on a curve ``cryptography`` lacks, makes the certificate
-    malformed, whatever ``cryptography`` raises)."""
-    cert = x509.load_pem_x509_certificate(block)
+    """Parse one PEM certificate block: the parsing boundary for certificates. Every field ``cryptography``
+    reads lazily (version, names, times, extensions, public key, signature algorithm) is read here, and the
+    encoding rules of RFC 5280 4.1 are checked; raise ValueError when anything fails."""
     try:
-        _ = cert.extensions
-    except (x509.DuplicateExtension, x509.UnsupportedGeneralNameType, TypeError) as exc:
-        raise ValueError(f"extensions do not parse: {exc}") from None
-    try:
-        cert.public_key()
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise ValueError(f"public key does not parse: {exc}") from None
+        cert = x509.load_pem_x509_certificate(block)
+        problem = structure_problem(cert)
+    except PARSE_ERRORS as exc:
+        raise ValueError(f"certificate does not parse: {exc.__class__.__name__}: {exc}"[:300]) from None
+    if problem:
+        raise ValueError(f"certificate is malformed: {problem}")
     return cert
+
+
+def structure_problem(cert: x509.Certificate) -> str | None:
+    """Read every lazily parsed field of ``cert`` (raising what ``cryptography`` raises) and say what breaks
+    RFC 5280 4.1: the TBS signature field differs from signatureAlgorithm (4.1.1.2), extensions in a
+    certificate that is not v3 (4.1.2.9)."""
+    from .der import children
+    from .names import canonical
+
+    _ = cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature
+    canonical(cert.subject), canonical(cert.issuer), cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
+    extensions = cert.extensions
+    cert.public_key()
+    if cert.version is not x509.Version.v3 and len(extensions):
+        return "extensions in a certificate that is not X.509 v3 (RFC 5280 4.1.2.9)"
+    tbs = children(cert.tbs_certificate_bytes)
+    inner = tbs[2] if tbs[0][0] == 0xA0 else tbs[1]
+    if inner != children(cert.public_bytes(serialization.Encoding.DER))[1]:
+        return "the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 4.1.1.2)"
+    return None
+
+
+def key_makes(key: object, algorithm: x509.ObjectIdentifier) -> bool:
+    """True when ``key``'s kind can make signatures of ``algorithm`` (an ECDSA signature under an RSASSA-PSS
+    identifier is not a signature of that algorithm)."""
+    arcs = next((arcs for kind, arcs in KEY_ALGORITHMS.items() if isinstance(key, kind)), ())
+    return algorithm.dotted_string.startswith(arcs) if arcs else False
 
 
 def extension(cert: x509.Certificate, kind: type[E]) -> E | None:
@@ -152,7 +198,7 @@ def signature_weakness(cert: x509.Certificate) -> str | None:
     """Describe why the certificate's signature algorithm is weak, or None."""
     try:
         algorithm = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
+    except (UnsupportedAlgorithm, ValueError):
         return f"unsupported signature algorithm {cert.signature_algorithm_oid.dotted_string}"
     if isinstance(algorithm, WEAK_HASHES):
         return f"{algorithm.name} signature"
@@ -189,13 +235,16 @@ Signed = x509.Certificate | x509.CertificateRevocationList
 
 
 def signed_with(item: Signed, key: object) -> bool:
-    """True when ``key`` made the signature of a certificate or CRL (names are not compared here)."""
+    """True when ``key`` made the signature of a certificate or CRL under the algorithm it names (names are not
+    compared here)."""
     try:
+        if not key_makes(key, item.signature_algorithm_oid):
+            return False
         parameters = item.signature_algorithm_parameters
         algorithm = item.signature_hash_algorithm
         data = item.tbs_certificate_bytes if isinstance(item, x509.Certificate) else item.tbs_certlist_bytes
         verify_signature(key, item.signature, data, algorithm, parameters if isinstance(parameters, Padding) else None)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+    except (InvalidSignature, *PARSE_ERRORS):
         return False
     return True
 

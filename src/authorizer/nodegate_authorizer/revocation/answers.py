@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 
+from ..certificates import PARSE_ERRORS as PARSE_ERRORS
 from ..reasons import Reason
 from ..settings import RevocationMode
 
@@ -24,18 +24,6 @@ class Status(StrEnum):
 
 class SourceInvalid(ValueError):
     """A CRL or OCSP answer that cannot be used: unreachable, malformed, stale or wrongly signed."""
-
-
-PARSE_ERRORS = (
-    ValueError,
-    TypeError,
-    KeyError,
-    UnsupportedAlgorithm,
-    x509.DuplicateExtension,
-    x509.UnsupportedGeneralNameType,
-)
-"""What ``cryptography`` raises on bytes it cannot read (at load, or later from a lazily parsed field): the
-CRL, OCSP response and delegate-certificate boundaries turn each into a SourceInvalid."""
 
 
 @dataclass(frozen=True)

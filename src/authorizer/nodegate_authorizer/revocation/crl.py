@@ -63,7 +63,7 @@ class CrlIndex:
             return f"CRL thisUpdate {self.this_update.isoformat()} is in the future"
         if self.next_update is None:
             return "CRL has no nextUpdate"
-        if now > self.next_update + skew:
+        if now - skew > self.next_update:
             return f"CRL is stale: nextUpdate {self.next_update.isoformat()}"
         return None
 

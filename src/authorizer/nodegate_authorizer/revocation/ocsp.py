@@ -22,6 +22,7 @@ from ..certificates import (
     issued_by,
     key_weakness,
     signature_weakness,
+    structure_problem,
     verify_signature,
 )
 from .answers import PARSE_ERRORS, Answer, SourceInvalid, Status
@@ -86,6 +87,9 @@ def _signer(response: ocsp.OCSPResponse, issuer: x509.Certificate, now: datetime
     for delegate in response.certificates:
         if not named(delegate):
             continue
+        problem = structure_problem(delegate)
+        if problem:
+            raise SourceInvalid(f"delegated OCSP responder certificate is malformed: {problem}")
         purposes = extension(delegate, x509.ExtendedKeyUsage)
         if purposes is None or ExtendedKeyUsageOID.OCSP_SIGNING not in purposes:
             raise SourceInvalid("delegated OCSP responder lacks the OCSPSigning EKU")
@@ -146,8 +150,8 @@ def ocsp_answer(
         verify_signature(signer.public_key(), response.signature, response.tbs_response_bytes, algorithm, rsa_padding)
     except InvalidSignature:
         raise SourceInvalid("OCSP response signature is not valid") from None
-    except (ValueError, UnsupportedAlgorithm) as exc:
-        raise SourceInvalid(f"OCSP response cannot be checked: {exc}") from None
+    except PARSE_ERRORS as exc:
+        raise SourceInvalid(f"OCSP response cannot be checked: {exc.__class__.__name__}: {exc}") from None
     for single in singles:
         expected = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, single.hash_algorithm).build()
         if (
@@ -161,7 +165,7 @@ def ocsp_answer(
     if single.this_update_utc > now + skew:
         raise SourceInvalid("OCSP thisUpdate is in the future")
     valid_until = single.next_update_utc or single.this_update_utc + max_age
-    if now > valid_until + skew:
+    if now - skew > valid_until:
         raise SourceInvalid(f"OCSP answer is stale: valid until {valid_until.isoformat()}")
     signed = "" if signer is issuer else f" (signed by delegate {signer.subject.rfc4514_string()[:120]})"
     unchecked = None if signer is issuer or extension(signer, x509.OCSPNoCheck) else signer

@@ -17,6 +17,7 @@ from datetime import datetime
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID
 
+from ..der import element
 from ..names import CanonicalName, canonical
 from .answers import PARSE_ERRORS
 
@@ -42,26 +43,17 @@ class Entry:
     reason: x509.ReasonFlags | None
 
 
-def _header(der: bytes, at: int) -> tuple[int, int]:
-    """(start of content, end) of the DER element at ``at``."""
-    size, start = der[at + 1], at + 2
-    if size & 0x80:
-        width = size & 0x7F
-        size, start = int.from_bytes(der[start : start + width], "big"), start + width
-    return start, start + size
-
-
 def revoked_span(der: bytes) -> tuple[int, int]:
     """Where the content of revokedCertificates lies in a DER CRL ((0, 0) when it has none).
 
     tbsCertList is version?, signature, issuer, thisUpdate, nextUpdate?, revokedCertificates?, [0] extensions?
     (RFC 5280 5.1); the CRL has already parsed, so the walk meets well-formed elements only."""
-    tbs, _ = _header(der, 0)
-    at, end = _header(der, tbs)
+    tbs, _ = element(der, 0)
+    at, end = element(der, tbs)
     sequences = 0
     while at < end:
         tag = der[at]
-        start, stop = _header(der, at)
+        start, stop = element(der, at)
         if tag == 0x30:
             sequences += 1
             if sequences == 3:  # after the signature algorithm and the issuer name
