@@ -711,3 +711,28 @@ def test_a_rollback_to_an_older_crl_is_refused() -> None:
         fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshots["rolled back"], PathPolicy()
     )
     assert passes(fresh.check(path, NOW, trust))  # a new container has seen nothing newer
+
+
+def test_a_rolled_back_crl_cannot_vouch_for_a_delegated_responder() -> None:
+    """Review finding: with CRL #6 listing the leaf and the delegate (no nocheck) already used, a replayed #5
+    (CA-signed, inside its nextUpdate) is refused for the leaf, and must be refused for the delegate too, or the
+    compromised delegate's "good" lets the revoked leaf in (RFC 6960 4.2.2.2.1, RFC 5280 5.2.3)."""
+    top, ca = pki(crl_url=CRL_URL, ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    responder = _delegate(ca, False)
+    leaf = client(ca).cert
+    web = Web()
+
+    def answer(body: bytes | None) -> bytes:
+        request = ocsp.load_der_ocsp_request(body or b"")
+        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
+        return signed.public_bytes(serialization.Encoding.DER)
+
+    web.pages[OCSP_URL] = answer
+    web.pages[CRL_URL] = crl_bytes(ca, [leaf.serial_number, responder.cert.serial_number], number=6)  # type: ignore[attr-defined]
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0")
+    assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOKED
+    web.pages[CRL_URL] = crl_bytes(ca, [], number=5)
+    outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=1), store)
+    assert outcome.refusal is not None, outcome
+    assert "rollback" in outcome.refusal[1]

@@ -155,13 +155,14 @@ class RevocationChecker:
             return answer
         sources = [*plan.crls, *plan_sources(answer.delegate, issuer).crls]
         found = [crls[s][0] for s in dict.fromkeys(sources) if s in crls] + self._stored(answer.delegate, context)
-        indexes = [index for index in found if index is not None]
+        current, rolled_back = self._not_rolled_back([index for index in found if index is not None])
         verdict = crl_status(
-            answer.delegate, indexes, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context)
+            answer.delegate, current, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context)
         )
+        self._remember(verdict.used)
         if verdict.good:
             return answer
-        why = "revoked" if verdict.revoked else "; ".join(verdict.problems)
+        why = "revoked" if verdict.revoked else "; ".join([*verdict.problems, *rolled_back])
         return Answer(answer.source, Status.UNAVAILABLE, f"delegated OCSP responder's own status: {why}"[:1000])
 
     def _crl_answer(

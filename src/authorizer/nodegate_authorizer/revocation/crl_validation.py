@@ -106,7 +106,8 @@ def _delta(
     """(the delta CRL to combine with ``complete``, or None; why the pair cannot answer, or None).
 
     RFC 5280 5.2.4, 6.3.3 (a)(2): among deltas of the same issuer and issuingDistributionPoint, in scope, whose
-    cRLNumber is above the complete CRL's, the newest by number is the one; older (superseded) deltas are
+    cRLNumber is at or above the complete CRL's (a complete and a delta CRL issued together share one number,
+    5.2.3), the newest by number is the one; older (superseded) deltas are
     ignored. It answers only when usable (current, signed) and built on a base the complete CRL satisfies
     (complete number >= BaseCRLNumber); otherwise the pair is unanswered."""
     if complete.number is None:
@@ -117,7 +118,7 @@ def _delta(
         if delta.issuer == complete.issuer
         and delta.idp == complete.idp
         and delta.number is not None
-        and delta.number > complete.number
+        and delta.number >= complete.number
         and scope_problem(delta, cert, point) is None
     ]
     if not newer:
@@ -140,7 +141,9 @@ def _status(complete: CrlIndex, delta: CrlIndex | None, cert: x509.Certificate, 
     """The revocation entry (or None) from a complete CRL and the delta combined with it (RFC 5280 5.2.4,
     6.3.3 (i)): the delta's entry wins, and removeFromCRL takes the certificate off. A delta that neither the
     certificate nor the complete CRL advertises may add revocations but not take one off (6.3.3 (a)(2) uses
-    deltas only when advertised; nodegate never lets an unadvertised one allow more than the complete CRL)."""
+    deltas only when advertised; nodegate never lets an unadvertised one allow more than the complete CRL). A delta
+    issued together with its complete CRL (the same cRLNumber, 5.2.3) may add revocations but not take off one
+    the complete CRL lists: the two describe the same moment."""
     listed = _entry(delta, cert) if delta is not None else None
     if listed is None or (listed.reason is x509.ReasonFlags.remove_from_crl and not advertised):
         listed = _entry(complete, cert)
@@ -188,7 +191,8 @@ def crl_status(
                 problems.append(problem)
                 continue
             try:
-                revoked = _status(complete, delta, cert, wanted)
+                later = delta is not None and (delta.number or 0) > (complete.number or 0)
+                revoked = _status(complete, delta, cert, wanted and later)
             except EntryError as exc:
                 problems.append(str(exc))
                 continue
