@@ -256,3 +256,51 @@ def test_crl_and_ocsp_bodies(fx: Fixture, data: bytes) -> None:
                 assert (index.revoked.get(index.issuer, serial) is not None) == (serial in listed)
         with pytest.raises(SourceInvalid):
             ocsp_answer("ocsp:x", body, fx.good.cert, fx.issuing.cert, now, dt.timedelta(0), dt.timedelta(hours=1))
+
+
+SETTING_VALUES = st.one_of(
+    st.text(max_size=30),
+    st.text(st.characters(categories=["Nd", "No", "Pd", "Po"]), max_size=12),  # unicode digits: '²', '٤٠'
+    st.builds(lambda arcs: ".".join(map(str, arcs)), st.lists(st.integers(0, 2**70), min_size=1, max_size=5)),
+    st.sampled_from(["0.40", "1.39", "2.999", "²", "1e400", "nan", "-1", "0x10", "1_024"]),
+)
+
+
+@FUZZ
+@given(name=st.sampled_from(sorted(SETTING_NAMES)), value=SETTING_VALUES)
+def test_any_setting_value_is_a_config_error_or_works(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    """Review finding: FETCH_MAX_BYTES='²' and NODE_ID_ATTRIBUTE='0.40' passed the settings parser and crashed
+    the decision (INTERNAL_ERROR). Any value of any setting is refused at load (CONFIG_INVALID) or decides."""
+    if "\x00" in value:
+        return  # an environment variable cannot hold NUL
+    monkeypatch.setenv(name, value)
+    response = authorizer.lambda_handler(event(fx.good.cert_pem(), "node-1"))
+    well_formed(response)
+    assert response.get("context", {}).get("reason") != "INTERNAL_ERROR", (name, value, response)
+    reached(f"setting {'refused' if response.get('context', {}).get('reason') == 'CONFIG_INVALID' else 'used'}")
+
+
+def test_a_deeply_nested_policy_is_refused_not_a_crash() -> None:
+    """Review finding: 100,000 nested '[' raised RecursionError out of the policy parser."""
+    with pytest.raises(PolicyError):
+        parse_policy(b"[" * 100_000, RULE)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("FETCH_MAX_BYTES", "²"),
+        ("FETCH_MAX_BYTES", "١٠٢٤٠"),
+        ("NODE_ID_ATTRIBUTE", "0.40"),
+        ("USER_ID_ATTRIBUTE", "1.٣"),
+    ],
+)
+def test_reported_setting_values_are_config_errors(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    response = authorizer.lambda_handler(event(fx.good.cert_pem(), "node-1"))
+    assert well_formed(response) == "Deny"
+    assert response["context"]["reason"] == "CONFIG_INVALID", response

@@ -50,7 +50,7 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
         raise PolicyError("policy document is larger than 1 MiB")
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"policy is not JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise PolicyError('policy must be a JSON object with "version": 1')

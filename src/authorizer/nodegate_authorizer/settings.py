@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
+from cryptography import x509
+
 from .identity import ATTRIBUTE_OIDS
 
 E = TypeVar("E", bound=StrEnum)
@@ -123,6 +125,17 @@ def _choice(env: Mapping[str, str], name: str, default: E) -> E:
         raise ConfigError(f"{name}={raw!r} is not one of: {choices}") from None
 
 
+def _dotted_oid(raw: str) -> bool:
+    """True when ``raw`` is an OID ``cryptography`` accepts (X.660: first arc 0-2, second below 40 under 0 and 1)."""
+    if not re.fullmatch(r"[0-2](\.[0-9]{1,20}){1,30}", raw):
+        return False
+    try:
+        x509.ObjectIdentifier(raw)
+    except ValueError:
+        return False
+    return True
+
+
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build Settings from ``env``; raise ConfigError naming the first bad variable."""
     values: dict[str, object] = {
@@ -147,13 +160,13 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         values[field] = number
     raw_max = env.get("FETCH_MAX_BYTES", "").strip()
     if raw_max:
-        if not raw_max.isdigit() or not 1024 <= int(raw_max) <= 256 * 1024 * 1024:
+        if not re.fullmatch(r"[0-9]{1,10}", raw_max) or not 1024 <= int(raw_max) <= 256 * 1024 * 1024:
             raise ConfigError(f"FETCH_MAX_BYTES={raw_max!r} must be an integer in 1024..268435456")
         values["fetch_max_bytes"] = int(raw_max)
     for name, field in (("USER_ID_ATTRIBUTE", "user_id_attribute"), ("NODE_ID_ATTRIBUTE", "node_id_attribute")):
         raw = env.get(name, "").strip()
         if raw:
-            if raw not in ATTRIBUTE_OIDS and not re.fullmatch(r"[0-2](\.\d+)+", raw):
+            if raw not in ATTRIBUTE_OIDS and not _dotted_oid(raw):
                 raise ConfigError(f"{name}={raw!r} is not one of {sorted(ATTRIBUTE_OIDS)} or a dotted OID")
             values[field] = raw
     networks = [item.strip() for item in env.get("FETCH_ALLOWED_NETWORKS", "").split(",") if item.strip()]
