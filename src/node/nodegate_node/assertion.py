@@ -27,6 +27,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 HEADER = "X-Nodegate-Assertion"
 MAX_LENGTH = 8192
 MAX_LIFETIME = 60
+MAX_KEY_LIFETIME = 6 * 3600
+"""A key certificate that expires further ahead than this is refused (the authorizer certifies keys for 6 h), so
+one stray kms:Sign cannot make a lasting forging key."""
 """An assertion whose expiry is further than this after its issue time is refused (the authorizer uses 30 s)."""
 CLOCK_SKEW = 5
 """Seconds of clock difference allowed between the authorizer and the node (both use Amazon Time Sync)."""
@@ -134,6 +137,8 @@ class AssertionVerifier:
                 self._keys[(certificate, signature)] = cached
         if cached[1] + CLOCK_SKEW <= now:
             raise Refused("key certificate expired")
+        if cached[1] - now > MAX_KEY_LIFETIME + CLOCK_SKEW:
+            raise Refused("key certificate lives longer than the authorizer certifies keys")
         return cached[0]
 
     def _first_use(self, request_id: str, until: float, now: float) -> None:

@@ -48,9 +48,9 @@ def remove_dot_segments(path: str) -> str:
 
 def clean_path(path: str) -> str | None:
     """The origin-form path (no query) with its dot segments resolved, or None when it must be refused: not
-    starting with ``/``, a backslash, or an encoded dot, slash or backslash in any case,
-    encoded once or more."""
-    if not path.startswith("/") or "\\" in path or ENCODED_SEPARATORS.search(path):
+    starting with ``/``, not ASCII (RFC 3986 3.3: other octets are percent-encoded), a backslash, or an encoded
+    dot, slash or backslash in any case, encoded once or more."""
+    if not path.startswith("/") or not path.isascii() or "\\" in path or ENCODED_SEPARATORS.search(path):
         return None
     return remove_dot_segments(path)
 

@@ -98,10 +98,15 @@ class NodeHandler(BaseHTTPRequestHandler):
 
     do_PUT = do_PATCH = do_DELETE = do_POST
 
+    unread_body = False
+    """True while the request has a body this handler has not read: the answer then closes the connection, so
+    the body is never taken for the next request on it (RFC 9112 6.3, 9.6)."""
+
     def _route(self) -> None:
         path = self._checked_path()
         if path is None:
             return
+        self.unread_body = bool(self.headers.get("Transfer-Encoding")) or self._length() > 0
         if path == "/healthz":
             self._json(200, {"ok": True})
             return
@@ -121,8 +126,9 @@ class NodeHandler(BaseHTTPRequestHandler):
         elif action == "status":
             self._json(200, {"node": identity["nodeId"], "uptimeSeconds": round(time.time() - self.started, 1)})
         elif action == "echo":
-            length = int(self.headers.get("Content-Length") or 0)
+            length = self._length()
             body = self.rfile.read(min(length, MAX_BODY)).decode("utf-8", errors="replace")
+            self.unread_body = length > MAX_BODY
             self._json(200, {"method": self.command, "body": body, "caller": identity["userId"]})
         else:
             self._json(404, {"error": f"no route {action!r}"})
@@ -147,11 +153,12 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(400, {"error": "path leaves the node's upstream base"})
             return
         target = path + (f"?{query}" if query else "")
-        length = int(self.headers.get("Content-Length") or 0)
+        length = self._length()
         if length > MAX_PROXY_BODY:
             self._json(413, {"error": "body over the limit"})
             return
         body = self.rfile.read(length) if length else None
+        self.unread_body = False
         headers = forwarded_headers(self.headers.items()) | identity_headers(identity)
         connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
         try:
@@ -180,9 +187,15 @@ class NodeHandler(BaseHTTPRequestHandler):
         finally:
             connection.close()
 
+    def _length(self) -> int:
+        """The request's Content-Length (``framing_problem`` has refused every malformed one)."""
+        return int(self.headers.get("Content-Length") or 0)
+
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
+        if self.unread_body:
+            self.send_header("Connection", "close")  # BaseHTTPRequestHandler then closes after this answer
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
