@@ -147,3 +147,13 @@ def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_
     refused = publish("--bundle", "with-leaf.pem", "--check-only")
     assert refused.returncode == 1
     assert "would skip entry 2: CN=node-1" in refused.stderr
+
+
+def test_a_root_that_is_not_yet_valid_is_refused() -> None:
+    """Review finding: a root valid only from next week passed --check-only; published, every client of it would
+    be refused until then."""
+    now = utcnow()
+    later = CertificateAuthority.root("later root", not_before=now + dt.timedelta(days=7))
+    problems = check_bundle(pem(later.cert), now)
+    assert any("not valid before" in p and "later root" in p for p in problems), problems
+    assert not [p for p in check_bundle(pem(later.cert), now + dt.timedelta(days=8)) if "not valid before" in p]

@@ -460,8 +460,10 @@ def test_writes_to_the_root_of_trust_and_configuration_changes_page_the_alarm_to
     assert objects["EventPattern"]["detail"] == {"bucket": {"name": [{"Ref": "TruststoreBucket"}]}}
     changes = props("TrustConfigurationChangeRule")["EventPattern"]
     assert changes["detail-type"] == ["AWS API Call via CloudTrail"]
-    by_source = {branch["source"][0]: branch["detail"] for branch in changes["$or"]}
-    assert set(by_source) == {"aws.lambda", "aws.kms", "aws.s3", "aws.apigateway"}
+    by_source: dict[str, Any] = {}
+    for branch in changes["$or"]:
+        by_source.setdefault(branch["source"][0], branch["detail"])  # the first branch of each source
+    assert set(by_source) == {"aws.lambda", "aws.kms", "aws.s3", "aws.apigateway", "aws.servicediscovery", "aws.events"}
     function = by_source["aws.lambda"]
     assert {"Ref": "AuthorizerFunction"} in function["requestParameters"]["functionName"]
     assert {"prefix": "UpdateFunction"} in function["eventName"]  # UpdateFunctionCode/Configuration20150331v2
@@ -481,6 +483,7 @@ def test_writes_to_the_root_of_trust_and_configuration_changes_page_the_alarm_to
     assert events["Condition"]["ArnEquals"]["aws:SourceArn"] == [
         {"Fn::GetAtt": ["TruststoreObjectChangeRule", "Arn"]},
         {"Fn::GetAtt": ["TrustConfigurationChangeRule", "Arn"]},
+        {"Fn::GetAtt": ["TrustMonitorTamperRule", "Arn"]},
     ]
 
 
@@ -717,3 +720,29 @@ def test_translated_mirror_runs_on_an_eventbridge_rule_only_when_enabled() -> No
     assert rules
     assert all(r.get("Condition") == "MirrorEnabled" for r in rules.values())
     assert all(r["Properties"]["ScheduleExpression"] == {"Ref": "CrlMirrorSchedule"} for r in rules.values())
+
+
+def test_the_watchers_are_watched_and_new_paths_to_the_nodes_page() -> None:
+    """Review finding: disabling the trust-change rule first, then changing the authorizer, raised nothing; a new
+    VPC link, Cloud Map service or function with the authorizer's role was unwatched, and so was the mirror."""
+    changes = props("TrustConfigurationChangeRule")
+    tamper = props("TrustMonitorTamperRule")
+    branches = changes["EventPattern"]["$or"]
+    watched = [b["detail"]["requestParameters"]["name"] for b in branches if b["source"] == ["aws.events"]]
+    assert watched == [[{"Fn::Sub": "${AWS::StackName}-monitor-tamper"}]]
+    assert tamper["Name"] == {"Fn::Sub": "${AWS::StackName}-monitor-tamper"}
+    by_source = {b["source"][0]: b["detail"] for b in tamper["EventPattern"]["$or"]}
+    assert by_source["aws.events"]["requestParameters"]["name"] == [changes["Name"]]
+    assert {"DisableRule", "RemoveTargets", "DeleteRule"} <= set(by_source["aws.events"]["eventName"])
+    assert {"Unsubscribe", "SetTopicAttributes"} <= set(by_source["aws.sns"]["eventName"])
+    assert {"DisableAlarmActions", "DeleteAlarms"} <= set(by_source["aws.monitoring"]["eventName"])
+    assert tamper["Targets"][0]["Arn"] == ALARM_TOPIC
+    functions = next(b for b in branches if b["source"] == ["aws.lambda"])["detail"]["requestParameters"]
+    assert {"Fn::If": ["MirrorEnabled", {"Ref": "CrlMirrorFunction"}, {"Ref": "AWS::NoValue"}]} in functions[
+        "functionName"
+    ]
+    created = [b["detail"] for b in branches if b["source"] == ["aws.lambda"]][1]
+    assert created["requestParameters"] == {"role": [{"Fn::GetAtt": ["AuthorizerFunctionRole", "Arn"]}]}
+    (gateway,) = [set(b["detail"]["eventName"]) for b in branches if b["source"] == ["aws.apigateway"]]
+    assert {"CreateVpcLink", "CreateIntegration", "CreateApi"} <= gateway
+    assert any(b["source"] == ["aws.servicediscovery"] for b in branches)

@@ -44,6 +44,9 @@ def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] 
         label = cert.subject.rfc4514_string()
         if cert.not_valid_after_utc < now:
             problems.append(f"{label}: expired at {cert.not_valid_after_utc.isoformat()}")
+        if cert.not_valid_before_utc > now:
+            start = cert.not_valid_before_utc.isoformat()
+            problems.append(f"{label}: not valid before {start} (its clients would be refused until then)")
         depth = _depth(cert, certs)
         if depth is None:
             problems.append(f"{label}: its issuer {cert.issuer.rfc4514_string()} is not in the bundle")
@@ -53,7 +56,7 @@ def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] 
         truststore = parse_truststore(data)
     except TruststoreError as exc:
         return [*problems, f"no self-signed root CA in the bundle: {exc}"]
-    problems += [f"the authorizer would skip {entry} (neither a CA nor a CRL signer)" for entry in truststore.skipped]
+    problems += [f"the authorizer would skip {entry}" for entry in truststore.skipped]
     problems += [
         f"sample {name}: {problem}" for name, pem in samples if (problem := sample_problem(pem, truststore, now))
     ]
