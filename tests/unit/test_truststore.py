@@ -138,7 +138,8 @@ def test_a_public_key_that_does_not_load_is_a_skipped_entry(old: bytes, new: byt
     store = parse_truststore(pem(top.cert) + broken)
     (entry,) = store.skipped_entries
     assert (entry.number, entry.subject) == (2, "")
-    assert entry.rule.startswith("does not parse: public key does not parse"), why
+    assert entry.rule.startswith("does not parse: "), why
+    assert "public key does not parse" in entry.rule, why
     with pytest.raises(ValueError, match="public key does not parse"):
         load_leaf_pem(_replace_once(client(top).cert, old, new).decode())
 

@@ -92,7 +92,10 @@ def structure_problem(cert: x509.Certificate) -> str | None:
     _ = cert.serial_number, cert.not_valid_before_utc, cert.not_valid_after_utc, cert.signature
     canonical(cert.subject), canonical(cert.issuer), cert.subject.rfc4514_string(), cert.issuer.rfc4514_string()
     extensions = cert.extensions
-    cert.public_key()
+    try:
+        cert.public_key()
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise ValueError(f"public key does not parse: {exc}") from None
     if cert.version is not x509.Version.v3 and len(extensions):
         return "extensions in a certificate that is not X.509 v3 (RFC 5280 4.1.2.9)"
     tbs = children(cert.tbs_certificate_bytes)
