@@ -373,3 +373,23 @@ def _md5_pss_certificate(cert: x509.Certificate) -> x509.Certificate:
     parsed["tbs_certificate"]["signature"] = algorithm
     parsed["signature_algorithm"] = algorithm
     return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def test_an_ecdsa_signature_under_an_rsa_algorithm_is_not_valid() -> None:
+    """An OCSP answer's signature counts only under an algorithm its signer's key can make (as for certificates):
+    an ECDSA-SHA256 signature relabelled sha256WithRSAEncryption verified before, with the EC key and SHA-256."""
+    from asn1crypto import algos
+    from asn1crypto import ocsp as asn1_ocsp
+
+    top = CertificateAuthority.root("EC OCSP Root", not_before=T0)
+    issued = top.issue(x509.Name.from_rfc4514_string("CN=EC OCSP Issuing"), ca=True, not_before=T0)
+    ca = CertificateAuthority(issued.cert, issued.key)
+    leaf = client(ca).cert
+    data = respond(ca, leaf)
+    assert answer(data, leaf, ca).status is Status.GOOD
+    response = asn1_ocsp.OCSPResponse.load(data)
+    basic = response["response_bytes"]["response"].parsed
+    basic["signature_algorithm"] = algos.SignedDigestAlgorithm({"algorithm": "sha256_rsa"})
+    response["response_bytes"]["response"] = asn1_ocsp.BasicOCSPResponse.load(basic.dump(force=True))
+    with pytest.raises(SourceInvalid, match="does not match its signer's key"):
+        answer(response.dump(force=True), leaf, ca)

@@ -20,6 +20,7 @@ from ..certificates import (
     Padding,
     extension,
     issued_by,
+    key_makes,
     key_weakness,
     signature_weakness,
     structure_problem,
@@ -144,6 +145,8 @@ def ocsp_answer(
     response, singles = _load(data)
     try:
         signer = _signer(response, issuer, now)
+        if not key_makes(signer.public_key(), response.signature_algorithm_oid):
+            raise SourceInvalid("OCSP response's signature algorithm does not match its signer's key")
         algorithm, rsa_padding = signature_algorithm(response, data)
         if isinstance(algorithm, WEAK_HASHES):
             raise SourceInvalid(f"OCSP response has a {algorithm.name} signature")
