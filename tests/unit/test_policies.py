@@ -85,3 +85,12 @@ def test_user_policy_set_replaces_a_leaf_any_policy() -> None:
     """6.1.5 (g)(iii)(3): an anyPolicy leaf node becomes one node per acceptable policy."""
     path = [leaf(root(), policies(ANY_POLICY))]
     assert process_policies(path, PolicyInputs(initial_policy_set=frozenset({P1}))) == {P1}
+
+
+def test_a_policy_listed_after_any_policy_counts_when_any_policy_is_inhibited() -> None:
+    """6.1.3 (d)(1) runs for every policy other than anyPolicy, wherever anyPolicy stands in the list; (d)(2)
+    then skips anyPolicy itself when inhibited. [anyPolicy, P1] under initial-any-policy-inhibit leaves {P1}
+    (a `continue` turned `break` lost P1: the mutation audit found no test for it)."""
+    path = [leaf(root(), policies(ANY_POLICY, P1))]
+    assert process_policies(path, PolicyInputs(initial_any_policy_inhibit=True)) == {P1}
+    assert process_policies(path, PolicyInputs()) == {ANY_POLICY, P1}
