@@ -299,3 +299,29 @@ def test_a_path_that_is_not_ascii_is_refused(node: NodeServer) -> None:
     assert b"HTTP/1.1 400" in _raw(
         node, b"GET /nodes/node-3/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("framing", "status"),
+    [
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 4\r\n", 400),
+        (b"Transfer-Encoding: chunked\r\n", 411),
+        (b"Content-Length: 0\r\nContent-Length: 60\r\n", 400),
+        (b"Content-Length: 1_0\r\n", 400),
+        (b"Content-Length: +10\r\n", 400),
+        (b"Content-Length: abc\r\n", 400),
+        (b"Content-Length: -1\r\n", 400),
+    ],
+    ids=["te-and-cl", "chunked", "two-lengths", "underscore", "plus", "letters", "negative"],
+)
+def test_request_framing_is_checked_at_the_node_as_at_the_edge(node: NodeServer, framing: bytes, status: int) -> None:
+    """Review finding: the node read Content-Length loosely and chunked bodies not at all, so one request could
+    be answered as two (RFC 9112 6.1-6.3). Both hops now use one body_length; the answer closes the connection."""
+    headers = b"".join(f"{k}: {v}\r\n".encode() for k, v in assertion("POST", "/nodes/node-3/echo").items())
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+    request = (
+        b"POST /nodes/node-3/echo HTTP/1.1\r\nHost: x\r\n" + headers + framing + b"\r\n" + b"4\r\nabcd\r\n0\r\n\r\n"
+    )
+    received = _raw(node, request + smuggled)
+    assert received.startswith(b"HTTP/1.1 %d" % status), received[:80]
+    assert received.count(b"HTTP/1.1 ") == 1

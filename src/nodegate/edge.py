@@ -39,7 +39,7 @@ from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
-from nodegate_node.http_rules import clean_path, framing_problem, without
+from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, without
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -59,34 +59,6 @@ BODY_SECONDS = 30.0
 """Deadlines for a request's headers (from the first byte of the request line) and for its body."""
 DRAIN_SECONDS = 30.0
 """How long a stopping edge waits for requests in flight (API Gateway's integration timeout is 29 s)."""
-
-
-class Framing(ValueError):
-    """The request's message framing breaks RFC 9112; ``status`` is 400 or 413."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def body_length(headers: Any) -> int | None:
-    """RFC 9112 6: the Content-Length to read, None for a chunked body; raise Framing for anything else."""
-    encodings = [v.strip().lower() for value in headers.get_all("Transfer-Encoding", []) for v in value.split(",")]
-    lengths = [v.strip() for value in headers.get_all("Content-Length", []) for v in value.split(",")]
-    if encodings and lengths:
-        raise Framing(400, "Transfer-Encoding and Content-Length together")
-    if encodings:
-        if encodings != ["chunked"]:
-            raise Framing(400, f"unsupported Transfer-Encoding {','.join(encodings)!r}")
-        return None
-    if not lengths:
-        return 0
-    if len(set(lengths)) != 1 or not lengths[0].isdigit() or not lengths[0].isascii():
-        raise Framing(400, "invalid or conflicting Content-Length")
-    length = int(lengths[0])
-    if length > MAX_BODY:
-        raise Framing(413, "body over the limit")
-    return length
 
 
 Authorizer = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -247,7 +219,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
                 raise Framing(400, problem)
             if sum(len(k) + len(v) for k, v in self.headers.items()) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
-            length = body_length(self.headers)
+            length = body_length(self.headers, MAX_BODY)
         except Framing as exc:
             self.close_connection = True
             log["framingError"] = str(exc)

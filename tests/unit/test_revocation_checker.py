@@ -590,8 +590,8 @@ def test_crls_with_weak_signatures_are_refused_as_certificates_are(algorithm: ha
 
 @pytest.mark.parametrize(("where", "offset"), [("crl", 1), ("entry", 0), ("entry", 1)])
 def test_a_fetched_crl_that_raises_inside_cryptography_is_no_answer(where: str, offset: int) -> None:
-    """A duplicated CRL extension makes the whole CRL no answer; a duplicated extension in an entry makes no
-    answer only for the certificate of that entry (rule R5: entries are read when looked up)."""
+    """A duplicated CRL extension makes the whole CRL no answer; an entry whose duplicated extension cannot be
+    read still revokes its own certificate (reason unknown), and says nothing of the others (rule R5)."""
     from test_crl_store import crl_with_duplicate
 
     top, ca = pki(crl_url=CRL_URL)
@@ -600,8 +600,8 @@ def test_a_fetched_crl_that_raises_inside_cryptography_is_no_answer(where: str, 
     web = Web()
     web.pages[CRL_URL] = crl_with_duplicate(where, ca, leaf.serial_number + offset, signed=True)
     outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, trust)
-    if where == "entry" and offset:
-        assert outcome.refusal is None, outcome
+    if where == "entry":
+        assert (outcome.refusal or (None,))[0] == (None if offset else Reason.REVOKED), outcome
         return
     assert outcome.refusal is not None
     assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
@@ -736,3 +736,35 @@ def test_a_rolled_back_crl_cannot_vouch_for_a_delegated_responder() -> None:
     outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=1), store)
     assert outcome.refusal is not None, outcome
     assert "rollback" in outcome.refusal[1]
+
+
+@pytest.mark.parametrize("listed", [False, True])
+def test_an_indirect_crl_signed_by_the_trust_anchor_itself_answers(listed: bool) -> None:
+    """Review finding (wrong Deny): the root signs an indirect CRL for its sub-CA's certificates (cRLIssuer = the
+    root). Its signer's path has length zero (RFC 5280 6.3.3 (f)); it was never built, so every certificate of
+    the sub-CA was unanswered. OpenSSL (-crl_check -extended_crl) answers: revoked when listed, good when not."""
+    from fixed import cdp, idp, uri_point
+
+    top = root()
+    ca = sub(top, "Issuing Under Root")
+    url = "http://pki.example/root-indirect.crl"
+    point = uri_point(url, crl_issuer=[x509.DirectoryName(top.cert.subject)])
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False, extensions=[cdp(point)]).cert
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(top.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(idp(url, indirect_crl=True)[0], critical=True)
+    )
+    if listed:
+        entry = x509.RevokedCertificateBuilder().serial_number(leaf.serial_number).revocation_date(NOW - HOUR)
+        issuer = x509.CertificateIssuer([x509.DirectoryName(ca.cert.subject)])
+        builder = builder.add_revoked_certificate(entry.add_extension(issuer, critical=True).build())
+    web = Web()
+    web.pages[url] = builder.sign(top.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust)
+    answers = [a.status for a in outcome.results[0].answers if a.source.startswith("crl")]
+    assert answers == [Status.REVOKED if listed else Status.GOOD]

@@ -117,3 +117,77 @@ def test_a_crl_over_the_size_limit_is_refused_with_its_size_the_limit_and_the_se
     with pytest.raises(BlobError, match=r"is 5,000 bytes, over the 4,096-byte limit \(raise FETCH_MAX_BYTES"):
         read_blob(path.as_uri(), max_bytes=4096)
     assert Settings(truststore_uri="file:///ts.pem").fetch_max_bytes >= 100 * 1024 * 1024
+
+
+@pytest.mark.parametrize("indirect", [False, True])
+@pytest.mark.parametrize("order", [(REASONS[1], REASONS[2]), (REASONS[2], REASONS[1]), (REASONS[2], REASONS[2])])
+def test_a_serial_listed_twice_is_revoked_unless_every_entry_removes_it(
+    indirect: bool, order: tuple[x509.ReasonFlags, x509.ReasonFlags]
+) -> None:
+    """Review finding: the searched path took the first entry and the indexed path the last, so the same CRL
+    answered differently by order and by path. Now both: any entry that is not removeFromCRL revokes."""
+    ca = sub(root())
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+    )
+    if indirect:
+        point = x509.IssuingDistributionPoint(None, None, False, False, None, True, False)
+        builder = builder.add_extension(point, critical=True)
+    for reason in order:
+        entry = x509.RevokedCertificateBuilder().serial_number(77).revocation_date(NOW - HOUR)
+        builder = builder.add_revoked_certificate(entry.add_extension(x509.CRLReason(reason), critical=False).build())
+    index = parse_crl(builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER))
+    assert (index.revoked.indexed is not None) == indirect
+    entry = index.revoked.get(index.issuer, 77)
+    assert entry is not None
+    removed = all(reason is x509.ReasonFlags.remove_from_crl for reason in order)
+    assert (entry.reason is x509.ReasonFlags.remove_from_crl) == removed
+
+
+def test_an_entry_with_an_unreadable_reason_still_revokes() -> None:
+    """Review finding: a reasonCode of 7 (unassigned) made the entry unreadable, the certificate 'unavailable'
+    and soft-fail let it in; OpenSSL reports it revoked. It now revokes, reason unknown."""
+    from nodegate.largecrl import resigned
+
+    ca = sub(root())
+    entry = x509.RevokedCertificateBuilder().serial_number(99).revocation_date(NOW - HOUR)
+    entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_revoked_certificate(entry.build())
+    )
+    der = builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER)
+    assert der.count(b"\x0a\x01\x01") == 1
+    index = parse_crl(resigned(der.replace(b"\x0a\x01\x01", b"\x0a\x01\x07"), ca.key))
+    listed = index.revoked.get(index.issuer, 99)
+    assert listed is not None
+    assert listed.reason is None
+
+
+@pytest.mark.parametrize("serial", [0, -1, -(2**64)])
+def test_a_client_certificate_serial_must_be_positive(serial: int) -> None:
+    """Review finding: a negative serial was found on the CRL but cryptography's lookup refused it, so the
+    revoked certificate was 'unavailable' and soft-fail let it in. RFC 5280 4.1.2.2: a positive integer."""
+    from asn1crypto import x509 as asn1_x509
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from fixed import client
+    from nodegate_authorizer.certificates import load_leaf_pem
+
+    ca = sub(root())
+    parsed = asn1_x509.Certificate.load(client(ca).cert.public_bytes(Encoding.DER))
+    parsed["tbs_certificate"]["serial_number"] = serial
+    tbs = asn1_x509.TbsCertificate.load(parsed["tbs_certificate"].dump(force=True))
+    parsed["tbs_certificate"] = tbs
+    parsed["signature_value"] = ca.key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg, arg-type]
+    pem_text = x509.load_der_x509_certificate(parsed.dump(force=True)).public_bytes(Encoding.PEM).decode()
+    with pytest.raises(ValueError, match="not a positive integer"):
+        load_leaf_pem(pem_text)

@@ -29,8 +29,8 @@ def load_leaf_pem(pem: str) -> x509.Certificate:
     if data.count(b"-----BEGIN CERTIFICATE-----") != 1:
         raise ValueError("expected exactly one PEM certificate block")
     cert = load_certificate(data)
-    if cert.serial_number == 0:
-        raise ValueError("serial number is zero (RFC 5280 4.1.2.2)")
+    if cert.serial_number <= 0:
+        raise ValueError("serial number is not a positive integer (RFC 5280 4.1.2.2)")
     return cert
 
 

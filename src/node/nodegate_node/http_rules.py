@@ -84,3 +84,32 @@ def framing_problem(headers: Message) -> str | None:
         if not TOKEN.fullmatch(name):
             return f"header name {name!r} is not a token (RFC 9110 5.1)"
     return None
+
+
+class Framing(ValueError):
+    """The request's message framing breaks RFC 9112; ``status`` is 400, 411 or 413."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def body_length(headers: Message, limit: int) -> int | None:
+    """RFC 9112 6: the Content-Length to read, None for a chunked body; raise Framing for anything else (both
+    hops use it, so the edge and the node never disagree on where a request ends)."""
+    encodings = [v.strip().lower() for value in headers.get_all("Transfer-Encoding", []) for v in value.split(",")]
+    lengths = [v.strip() for value in headers.get_all("Content-Length", []) for v in value.split(",")]
+    if encodings and lengths:
+        raise Framing(400, "Transfer-Encoding and Content-Length together")
+    if encodings:
+        if encodings != ["chunked"]:
+            raise Framing(400, f"unsupported Transfer-Encoding {','.join(encodings)!r}")
+        return None
+    if not lengths:
+        return 0
+    if len(set(lengths)) != 1 or not lengths[0].isdigit() or not lengths[0].isascii():
+        raise Framing(400, "invalid or conflicting Content-Length")
+    length = int(lengths[0])
+    if length > limit:
+        raise Framing(413, "body over the limit")
+    return length

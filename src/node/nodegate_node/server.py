@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
-from nodegate_node.http_rules import clean_path, framing_problem, inside, without
+from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
@@ -101,12 +101,24 @@ class NodeHandler(BaseHTTPRequestHandler):
     unread_body = False
     """True while the request has a body this handler has not read: the answer then closes the connection, so
     the body is never taken for the next request on it (RFC 9112 6.3, 9.6)."""
+    body_size = 0
+    """The request's Content-Length, once ``body_length`` (RFC 9112 6) has accepted the framing."""
 
     def _route(self) -> None:
         path = self._checked_path()
         if path is None:
             return
-        self.unread_body = bool(self.headers.get("Transfer-Encoding")) or self._length() > 0
+        self.unread_body = True  # until the framing is known and the body read
+        try:
+            length = body_length(self.headers, MAX_PROXY_BODY)
+        except Framing as exc:
+            self._json(exc.status, {"error": str(exc)})
+            return
+        if length is None:
+            self._json(411, {"error": "a chunked body is not accepted here: send Content-Length"})
+            return
+        self.body_size = length
+        self.unread_body = length > 0
         if path == "/healthz":
             self._json(200, {"ok": True})
             return
@@ -126,9 +138,8 @@ class NodeHandler(BaseHTTPRequestHandler):
         elif action == "status":
             self._json(200, {"node": identity["nodeId"], "uptimeSeconds": round(time.time() - self.started, 1)})
         elif action == "echo":
-            length = self._length()
-            body = self.rfile.read(min(length, MAX_BODY)).decode("utf-8", errors="replace")
-            self.unread_body = length > MAX_BODY
+            body = self.rfile.read(min(self.body_size, MAX_BODY)).decode("utf-8", errors="replace")
+            self.unread_body = self.body_size > MAX_BODY
             self._json(200, {"method": self.command, "body": body, "caller": identity["userId"]})
         else:
             self._json(404, {"error": f"no route {action!r}"})
@@ -153,11 +164,7 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(400, {"error": "path leaves the node's upstream base"})
             return
         target = path + (f"?{query}" if query else "")
-        length = self._length()
-        if length > MAX_PROXY_BODY:
-            self._json(413, {"error": "body over the limit"})
-            return
-        body = self.rfile.read(length) if length else None
+        body = self.rfile.read(self.body_size) if self.body_size else None
         self.unread_body = False
         headers = forwarded_headers(self.headers.items()) | identity_headers(identity)
         connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
@@ -186,10 +193,6 @@ class NodeHandler(BaseHTTPRequestHandler):
             self.close_connection = True  # the answer was cut mid-stream: the client sees a truncated body
         finally:
             connection.close()
-
-    def _length(self) -> int:
-        """The request's Content-Length (``framing_problem`` has refused every malformed one)."""
-        return int(self.headers.get("Content-Length") or 0)
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()

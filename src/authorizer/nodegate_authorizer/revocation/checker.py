@@ -323,8 +323,9 @@ class RevocationChecker:
             if usage is not None and not usage.crl_sign:
                 problems.append("CRL signer keyUsage lacks cRLSign")
                 continue
-            if candidate is issuer or candidate in context.signers:
-                return None  # the issuer, or a CRL signer whose own status this CRL is being asked for
+            if candidate is issuer or candidate in context.signers or candidate == context.anchor:
+                return None  # the issuer, the path's own anchor (6.3.3 (f): a path of length zero), or a CRL
+                # signer whose own status this CRL is being asked for
             problem = self._separate_signer_problem(candidate, context)
             if problem is None:
                 return None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import reduce
 
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID
@@ -116,7 +117,9 @@ class RevokedEntries:
             problem = problem or trouble
             if indirect and named:
                 issuers = named
-            indexed |= {(name, revoked.serial_number): entry for name in issuers}
+            for name in issuers:
+                key = (name, revoked.serial_number)
+                indexed[key] = _stronger(indexed[key], entry) if key in indexed else entry
         return cls(crl, issuer, der, span, indexed, problem)
 
     def get(self, issuer: CanonicalName, serial: int) -> Entry | None:
@@ -133,23 +136,47 @@ class RevokedEntries:
         return self.memo[serial]
 
     def _search(self, serial: int) -> Entry | None:
+        """The entry of ``serial``: the DER is searched for it; a CRL that lists it twice (rare) is read entry by
+        entry for it, and any entry that is not removeFromCRL wins, as in the indexed path."""
         needle = serial_tlv(serial)
         start, end = self.span
+        hits = 0
         at = self.der.find(needle, start, end)
-        while at >= 0:
+        while at >= 0 and hits < 2:
             after = at + len(needle)
-            if after < end and self.der[after] in TIME_TAGS:
-                break
+            hits += after < end and self.der[after] in TIME_TAGS
             at = self.der.find(needle, at + 1, end)
-        if at < 0:
+        if not hits:
             return None
         try:
-            revoked = self.crl.get_revoked_certificate_by_serial_number(serial)
-            if revoked is None:
-                return None
-            entry, _, problem = _entry(revoked)
+            if hits == 1:
+                found = self.crl.get_revoked_certificate_by_serial_number(serial)
+                listed = [found] if found is not None else []
+            else:
+                listed = [revoked for revoked in self.crl if revoked.serial_number == serial]
         except PARSE_ERRORS as exc:
             raise EntryError(f"malformed CRL entry for serial {serial:x}: {exc.__class__.__name__}: {exc}") from None
+        entries = [self._listed(revoked) for revoked in listed]
+        return reduce(_stronger, entries) if entries else None
+
+    def _listed(self, revoked: x509.RevokedCertificate) -> Entry:
+        """The entry; one whose extensions cannot be read still lists its certificate: revoked, reason unknown
+        (fail closed: it cannot be read as removeFromCRL either)."""
+        try:
+            entry, _, problem = _entry(revoked)
+        except PARSE_ERRORS:
+            return Entry(self._date(revoked), None)
         if problem:
             raise EntryError(problem)
         return entry
+
+    def _date(self, revoked: x509.RevokedCertificate) -> datetime:
+        try:
+            return revoked.revocation_date_utc
+        except PARSE_ERRORS:
+            return self.crl.last_update_utc
+
+
+def _stronger(first: Entry, second: Entry) -> Entry:
+    """Of two entries for one certificate, the one that revokes: removeFromCRL only when both say it."""
+    return second if first.reason is x509.ReasonFlags.remove_from_crl else first
