@@ -44,6 +44,17 @@ def crl_bytes(
     return crl_der(crl)
 
 
+def crl_builder(issuer: x509.Name, number: int = 1) -> x509.CertificateRevocationListBuilder:
+    """A CRL builder of ``issuer``, current at NOW for an hour each way, with its cRLNumber (RFC 5280 5.2.3)."""
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer)
+        .last_update(NOW - HOUR)
+        .next_update(NOW + HOUR)
+        .add_extension(x509.CRLNumber(number), critical=False)
+    )
+
+
 def crl(ca: CertificateAuthority, revoked: Sequence[int] = (), **kw: object) -> CrlIndex:
     return parse_crl(crl_bytes(ca, revoked, **kw))
 

@@ -4,6 +4,7 @@ marks per source and issuer key, OCSP algorithms, and cached answers that expire
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -525,18 +526,23 @@ def test_a_delegated_responder_is_revocation_checked_unless_nocheck(nocheck: boo
     web = Web()
     if delegate_on_crl != "absent":
         web.pages[CRL_URL] = crl_bytes(ca, [responder.cert.serial_number] if delegate_on_crl == "listed" else [])  # type: ignore[attr-defined]
+    web.pages[OCSP_URL] = good_answers(ca, responder)
+    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)
+    ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
+    trusted = nocheck or delegate_on_crl == "not listed"
+    assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
+    assert (outcome.refusal is None) == (trusted or delegate_on_crl != "absent")  # the leaf's CRL still decides
+
+
+def good_answers(ca: CertificateAuthority, responder: object) -> Callable[[bytes | None], bytes]:
+    """An OCSP responder page: every request answered "good", signed by ``responder`` for ``ca``."""
 
     def answer(body: bytes | None) -> bytes:
         request = ocsp.load_der_ocsp_request(body or b"")
         signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
         return signed.public_bytes(serialization.Encoding.DER)
 
-    web.pages[OCSP_URL] = answer
-    outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert), NOW, store)
-    ocsp_status = [a.status for a in outcome.results[0].answers if a.source.startswith("ocsp")]
-    trusted = nocheck or delegate_on_crl == "not listed"
-    assert ocsp_status == [Status.GOOD if trusted else Status.UNAVAILABLE]
-    assert (outcome.refusal is None) == (trusted or delegate_on_crl != "absent")  # the leaf's CRL still decides
+    return answer
 
 
 def _resigned_crl(data: bytes, key: object, algorithm: hashes.HashAlgorithm) -> bytes:
@@ -617,13 +623,7 @@ def test_a_stored_crl_vouches_for_a_delegate_only_when_signed_by_its_ca() -> Non
     leaf = client(ca, with_crl_url=False).cert
     impostor = CertificateAuthority.root("Fixed Issuing", not_before=T0)  # same name, another key
     web = Web()
-
-    def answer(body: bytes | None) -> bytes:
-        request = ocsp.load_der_ocsp_request(body or b"")
-        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
-        return signed.public_bytes(serialization.Encoding.DER)
-
-    web.pages[OCSP_URL] = answer
+    web.pages[OCSP_URL] = good_answers(ca, responder)
     for signer, trusted in ((impostor, False), (ca, True)):
         outcome = checker(web, stored(crl_bytes(signer), crl_bytes(top)), REVOCATION_MODE="hard-fail").check(
             (leaf, ca.cert), NOW, trust
@@ -722,13 +722,7 @@ def test_a_rolled_back_crl_cannot_vouch_for_a_delegated_responder() -> None:
     responder = _delegate(ca, False)
     leaf = client(ca).cert
     web = Web()
-
-    def answer(body: bytes | None) -> bytes:
-        request = ocsp.load_der_ocsp_request(body or b"")
-        signed = ca.ocsp_response(request, ocsp.OCSPCertStatus.GOOD, responder=responder, this_update=NOW - HOUR)  # type: ignore[arg-type]
-        return signed.public_bytes(serialization.Encoding.DER)
-
-    web.pages[OCSP_URL] = answer
+    web.pages[OCSP_URL] = good_answers(ca, responder)
     web.pages[CRL_URL] = crl_bytes(ca, [leaf.serial_number, responder.cert.serial_number], number=6)  # type: ignore[attr-defined]
     check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0")
     assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOKED
@@ -743,21 +737,14 @@ def test_an_indirect_crl_signed_by_the_trust_anchor_itself_answers(listed: bool)
     """Review finding (wrong Deny): the root signs an indirect CRL for its sub-CA's certificates (cRLIssuer = the
     root). Its signer's path has length zero (RFC 5280 6.3.3 (f)); it was never built, so every certificate of
     the sub-CA was unanswered. OpenSSL (-crl_check -extended_crl) answers: revoked when listed, good when not."""
-    from fixed import cdp, idp, uri_point
+    from fixed import cdp, crl_builder, idp, uri_point
 
     top = root()
     ca = sub(top, "Issuing Under Root")
     url = "http://pki.example/root-indirect.crl"
     point = uri_point(url, crl_issuer=[x509.DirectoryName(top.cert.subject)])
     leaf = client(ca, with_crl_url=False, with_ocsp_url=False, extensions=[cdp(point)]).cert
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(top.cert.subject)
-        .last_update(NOW - HOUR)
-        .next_update(NOW + HOUR)
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_extension(idp(url, indirect_crl=True)[0], critical=True)
-    )
+    builder = crl_builder(top.cert.subject).add_extension(idp(url, indirect_crl=True)[0], critical=True)
     if listed:
         entry = x509.RevokedCertificateBuilder().serial_number(leaf.serial_number).revocation_date(NOW - HOUR)
         issuer = x509.CertificateIssuer([x509.DirectoryName(ca.cert.subject)])

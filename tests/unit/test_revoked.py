@@ -15,7 +15,7 @@ from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fixed import HOUR, NOW, root, sub
+from fixed import HOUR, NOW, crl_builder, root, sub
 from nodegate.largecrl import large_crl_der
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.crl import parse_crl
@@ -37,13 +37,7 @@ def crls(draw: st.DrawFn) -> tuple[bytes, dict[int, tuple[dt.datetime, x509.Reas
     ca = sub(root())
     listed = draw(st.dictionaries(SERIALS, st.tuples(st.integers(1, 1000), st.sampled_from(REASONS)), max_size=25))
     critical = draw(st.booleans())
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.cert.subject)
-        .last_update(NOW - HOUR)
-        .next_update(NOW + HOUR)
-        .add_extension(x509.CRLNumber(1), critical=False)
-    )
+    builder = crl_builder(ca.cert.subject)
     entries = {}
     for i, (serial, (minutes, reason)) in enumerate(sorted(listed.items())):
         when = NOW - dt.timedelta(minutes=minutes)
@@ -127,13 +121,7 @@ def test_a_serial_listed_twice_is_revoked_unless_every_entry_removes_it(
     """Review finding: the searched path took the first entry and the indexed path the last, so the same CRL
     answered differently by order and by path. Now both: any entry that is not removeFromCRL revokes."""
     ca = sub(root())
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.cert.subject)
-        .last_update(NOW - HOUR)
-        .next_update(NOW + HOUR)
-        .add_extension(x509.CRLNumber(1), critical=False)
-    )
+    builder = crl_builder(ca.cert.subject)
     if indirect:
         point = x509.IssuingDistributionPoint(None, None, False, False, None, True, False)
         builder = builder.add_extension(point, critical=True)
@@ -156,14 +144,7 @@ def test_an_entry_with_an_unreadable_reason_still_revokes() -> None:
     ca = sub(root())
     entry = x509.RevokedCertificateBuilder().serial_number(99).revocation_date(NOW - HOUR)
     entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
-    builder = (
-        x509.CertificateRevocationListBuilder()
-        .issuer_name(ca.cert.subject)
-        .last_update(NOW - HOUR)
-        .next_update(NOW + HOUR)
-        .add_extension(x509.CRLNumber(1), critical=False)
-        .add_revoked_certificate(entry.build())
-    )
+    builder = crl_builder(ca.cert.subject).add_revoked_certificate(entry.build())
     der = builder.sign(ca.key, hashes.SHA256()).public_bytes(Encoding.DER)
     assert der.count(b"\x0a\x01\x01") == 1
     index = parse_crl(resigned(der.replace(b"\x0a\x01\x01", b"\x0a\x01\x07"), ca.key))
