@@ -369,7 +369,8 @@ def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
     from nodegate_authorizer.handler import decision_metric
     from nodegate_authorizer.reasons import Reason
 
-    emitted = {"RevocationSourceFailure", "RevocationSoftFail", "TruststoreEntrySkipped", decision_metric(None)}
+    emitted = {"RevocationSourceFailure", "RevocationSourceTooLarge", "RevocationSoftFail", "TruststoreEntrySkipped"}
+    emitted.add(decision_metric(None))
     emitted |= {decision_metric(reason) for reason in Reason}
     emitted |= mirror_metric_names()
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}

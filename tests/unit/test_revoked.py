@@ -172,3 +172,39 @@ def test_a_client_certificate_serial_must_be_positive(serial: int) -> None:
     pem_text = x509.load_der_x509_certificate(parsed.dump(force=True)).public_bytes(Encoding.PEM).decode()
     with pytest.raises(ValueError, match="not a positive integer"):
         load_leaf_pem(pem_text)
+
+
+def test_a_crl_refused_for_its_size_is_counted_and_named_in_the_decision(tmp_path: Path) -> None:
+    """Issue 17: a stored CRL over FETCH_MAX_BYTES leaves its certificates unanswered; the decision log says the
+    size, the limit and the setting, and RevocationSourceTooLarge counts it (``too_large``)."""
+    from fixed import client
+    from nodegate.pki import pem
+    from nodegate.testing import event
+    from nodegate_authorizer.handler import make_handler
+    from nodegate_authorizer.runtime import build_runtime
+    from nodegate_authorizer.settings import load_settings
+
+    top = root()
+    ca = sub(top)
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False)
+    (tmp_path / "ts.pem").write_bytes(pem(top.cert, ca.cert))
+    store = tmp_path / "crls"
+    store.mkdir()
+    (store / "issuing.crl").write_bytes(
+        large_crl_der(
+            ca, range(10**6, 10**6 + 2000), revoked_at=NOW - HOUR, this_update=NOW - HOUR, next_update=NOW + HOUR
+        )
+    )
+    settings = load_settings(
+        {
+            "TRUSTSTORE_URI": (tmp_path / "ts.pem").as_uri(),
+            "CRL_STORE_URI": store.as_uri() + "/",
+            "REVOCATION_MODE": "hard-fail",
+            "FETCH_MAX_BYTES": "4096",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+    runtime = build_runtime(settings)
+    response = make_handler(runtime, lambda: NOW)(event(leaf.cert_pem()))
+    assert response["context"]["reason"] == "REVOCATION_UNAVAILABLE"
+    assert runtime.revocation.too_large == 1

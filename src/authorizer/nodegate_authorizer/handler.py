@@ -76,12 +76,13 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     started = time.perf_counter()
     request: AuthRequest | None = None
     runtime: Runtime | None = None
-    failures_before = 0
+    failures_before = too_large_before = 0
     assertion: str | None = None
     try:
         request = parse_event(event)
         runtime = get_runtime()
         failures_before = runtime.revocation.source_failures
+        too_large_before = runtime.revocation.too_large
         inputs = runtime.inputs()
         _report_skipped(inputs.truststore)
         now = clock()
@@ -117,8 +118,11 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     failed = runtime.revocation.source_failures - failures_before if runtime else 0
     if failed:
         fields["revocationSourceFailures"] = failed
+    too_large = runtime.revocation.too_large - too_large_before if runtime else 0
+    if too_large:
+        fields["revocationSourcesTooLarge"] = too_large
     logger.info("authorization decision", extra=fields)
-    _count(fields, failed)
+    _count(fields, failed, too_large)
     return response
 
 
@@ -181,12 +185,14 @@ def decision_metric(reason: Reason | None) -> str:
     return "Allow" if reason is None else f"Deny{reason.value.title().replace('_', '')}"
 
 
-def _count(fields: dict[str, Any], source_failures: int) -> None:
+def _count(fields: dict[str, Any], source_failures: int, too_large: int) -> None:
     try:
         reason = None if fields["decision"] == "Allow" else Reason(fields["reason"])
         metrics.add_metric(name=decision_metric(reason), unit=MetricUnit.Count, value=1)
         if source_failures:
             metrics.add_metric(name="RevocationSourceFailure", unit=MetricUnit.Count, value=source_failures)
+        if too_large:
+            metrics.add_metric(name="RevocationSourceTooLarge", unit=MetricUnit.Count, value=too_large)
         metrics.flush_metrics()
         # flush_metrics keeps the set when POWERTOOLS_METRICS_DISABLED is true, and add_metric then prints it
         # anyway once it holds 100 values: clear it every time.

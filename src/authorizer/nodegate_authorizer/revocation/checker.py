@@ -19,6 +19,7 @@ from ..chain import PathPolicy, Role, build_path
 from ..names import CanonicalName, canonical
 from ..reasons import Denied
 from ..settings import RevocationFetch, RevocationMode, Settings
+from ..sources.limits import TooLarge
 from ..truststore import Truststore
 from .answers import Answer, CertificateRevocation, RevocationOutcome, SourceInvalid, Status, evaluate
 from .cache import SourceCache, cache_times
@@ -54,13 +55,19 @@ class RevocationChecker:
         self._newest: dict[_Scope, int] = {}
         self._lock = threading.Lock()
         self.source_failures = 0
+        self.too_large = 0
+        """Sources met over FETCH_MAX_BYTES (fetched, or files of the CRL store), for the metric."""
 
     def check(self, path: Sequence[x509.Certificate], now: datetime, truststore: Truststore) -> RevocationOutcome:
         """Every answer for the path and what the mode makes of them (``refusal`` is set when it refuses)."""
         mode = self._settings.revocation_mode
         if mode is RevocationMode.OFF:
             return RevocationOutcome()
-        return evaluate(self._path_answers(path, _Context(now, truststore, self._crl_store(), path[-1])), mode)
+        context = _Context(now, truststore, self._crl_store(), path[-1])
+        if context.store.oversized:
+            with self._lock:
+                self.too_large += 1
+        return evaluate(self._path_answers(path, context), mode)
 
     def _path_answers(self, path: Sequence[x509.Certificate], context: _Context) -> list[CertificateRevocation]:
         """Fetch every source of the path in one batch under one deadline, then (second round, same deadline)
@@ -260,6 +267,9 @@ class RevocationChecker:
             result = fetched[source]
             try:
                 if isinstance(result, Exception):
+                    if isinstance(result, TooLarge):
+                        with self._lock:
+                            self.too_large += 1
                     raise SourceInvalid(f"fetch failed: {result}")
                 value, valid_until = validate(result)
                 refresh_at, _ = cache_times(now, self._settings.revocation_cache_seconds, valid_until)

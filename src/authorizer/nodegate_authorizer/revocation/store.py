@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..names import CanonicalName
 from ..sources.blobs import BlobError, list_blobs, read_blob
+from ..sources.limits import TooLarge
 from .answers import SourceInvalid
 from .crl import CrlIndex, parse_crl
 
@@ -22,6 +23,8 @@ class CrlStore:
     errors: tuple[str, ...] = ()
     unavailable: str | None = None
     configured: bool = False
+    oversized: frozenset[str] = frozenset()
+    """Files refused for their size (FETCH_MAX_BYTES), counted by the RevocationSourceTooLarge metric."""
 
 
 EMPTY_STORE = CrlStore()
@@ -42,6 +45,7 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
     listing = list_blobs(prefix_uri, timeout=timeout)
     entries: dict[str, tuple[str, CrlIndex | None]] = {}
     errors: list[str] = []
+    large: list[str] = []
     changed = [uri for uri, tag in listing.items() if uri not in old or old[uri][0] != tag]
 
     def read(uri: str) -> tuple[CrlIndex | None, str | None]:
@@ -50,6 +54,8 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
         except BlobError as exc:
             if exc.transient:
                 raise
+            if isinstance(exc, TooLarge):
+                large.append(uri)
             return None, str(exc)
         except SourceInvalid as exc:
             return None, f"{uri}: {exc}"
@@ -74,4 +80,12 @@ def load_crl_store(prefix_uri: str, previous: CrlStore | None, *, timeout: float
         if index is not None:
             grouped.setdefault(index.issuer, []).append((uri, index))
     unavailable = f"CRL store has unusable files: {'; '.join(errors)}"[:1000] if errors else None
-    return CrlStore({key: tuple(value) for key, value in grouped.items()}, entries, tuple(errors), unavailable, True)
+    kept = {uri for uri in (previous.oversized if previous else ()) if uri in entries and uri not in fresh}
+    return CrlStore(
+        {key: tuple(value) for key, value in grouped.items()},
+        entries,
+        tuple(errors),
+        unavailable,
+        True,
+        frozenset(large) | kept,
+    )

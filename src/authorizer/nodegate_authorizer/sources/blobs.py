@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .limits import too_large
+from .limits import TooLarge, too_large
 
 
 class BlobError(OSError):
@@ -18,6 +18,13 @@ class BlobError(OSError):
     def __init__(self, message: str, *, transient: bool = True) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class BlobTooLarge(BlobError, TooLarge):
+    """The object is larger than the size cap (not transient: reading it again would not help)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, transient=False)
 
 
 DEFINITIVE_S3_ERRORS = frozenset({"NoSuchKey", "NoSuchBucket", "NoSuchVersion", "AccessDenied", "404", "403"})
@@ -73,7 +80,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             path = Path(key)
             stat = path.stat()
             if stat.st_size > max_bytes:
-                raise BlobError(too_large(uri, stat.st_size, max_bytes), transient=False)
+                raise BlobTooLarge(too_large(uri, stat.st_size, max_bytes))
             return Blob(path.read_bytes(), f"{stat.st_mtime_ns}:{stat.st_size}")
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -81,7 +88,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             args = {"Bucket": bucket, "Key": key} | ({"VersionId": version} if version else {})
             response = _s3(timeout).get_object(**args)
             if response["ContentLength"] > max_bytes:
-                raise BlobError(too_large(uri, response["ContentLength"], max_bytes), transient=False)
+                raise BlobTooLarge(too_large(uri, response["ContentLength"], max_bytes))
             data = response["Body"].read(max_bytes + 1)
         except (BotoCoreError, ClientError) as exc:
             raise _s3_error(uri, exc) from None

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from urllib.parse import urlsplit
 
-from .limits import too_large
+from .limits import TooLarge, too_large
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -40,6 +40,10 @@ REFUSED_NETWORKS = tuple(
 
 class FetchError(OSError):
     """The URL could not be fetched within the deadline and size cap, or its destination is refused."""
+
+
+class FetchTooLarge(FetchError, TooLarge):
+    """The URL sent, or declared, more than the size cap."""
 
 
 def _mapped(address: IPAddress) -> IPAddress:
@@ -152,10 +156,10 @@ def fetch_url(
             raise FetchError(f"HTTP {response.status} from {url}")
         declared = response.getheader("Content-Length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
-            raise FetchError(too_large(url, int(declared), max_bytes))
+            raise FetchTooLarge(too_large(url, int(declared), max_bytes))
         data = response.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise FetchError(too_large(url, len(data), max_bytes, at_least=True))
+            raise FetchTooLarge(too_large(url, len(data), max_bytes, at_least=True))
         if expired.is_set():
             raise FetchError(f"{url} took longer than {timeout}s")
         return data

@@ -5,6 +5,10 @@ from __future__ import annotations
 SETTING = "FETCH_MAX_BYTES"
 
 
+class TooLarge(OSError):
+    """An object over the size limit (the HTTP and blob errors for it are also of this kind)."""
+
+
 def too_large(where: str, size: int, limit: int, *, at_least: bool = False) -> str:
     """One line that says what was refused, its size, the limit and the setting that changes it."""
     more = "more than " if at_least else ""
