@@ -136,3 +136,48 @@ def rows(sizes: tuple[int, ...]) -> list[tuple[str, str, str, str]]:
 if __name__ == "__main__":
     for row in rows(tuple(int(n) for n in sys.argv[1:]) or (100_000,)):
         print(" | ".join(row))
+
+
+def mirror_rows(cas: int = 10, entries: int = 10_000) -> list[tuple[str, str, str, str]]:
+    """One CRL mirror run over ``cas`` issuing CAs (each CRL of ``entries`` entries, served on 127.0.0.1): every
+    CRL new (fetched, verified, written), then again with nothing changed."""
+    import time
+
+    from nodegate.pki import crl_der, pem
+    from nodegate_authorizer.mirror_handler import run_from_environment
+
+    world = new_world()
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    urls = []
+    issuing = []
+    for n in range(cas):
+        ca = world.root.sub_ca(f"bench issuing {n}")
+        issuing.append(ca)
+        world.responder.crl_override[f"ca{n}"] = large_crl_der(
+            ca,
+            range(FIRST_SERIAL, FIRST_SERIAL + STEP * entries, STEP),
+            revoked_at=now - dt.timedelta(days=1),
+            this_update=now - dt.timedelta(hours=1),
+            next_update=now + dt.timedelta(days=1),
+        )
+        urls.append(f"{world.server.url}/crl/ca{n}.crl")
+    world.responder.crl_override["root"] = crl_der(world.root.crl({}))  # the issuing CAs' own CDP: one version
+    world.truststore.write_bytes(pem(world.root.cert, *(ca.cert for ca in issuing)))
+    env = world.env(CRL_STORE_URI=world.crl_store.as_uri(), CRL_MIRROR_URLS=",".join(urls))
+    out = []
+    for label in ("every CRL new", "nothing changed"):
+        started = time.perf_counter()
+        report = run_from_environment(env, now)
+        took = (time.perf_counter() - started) * 1000
+        assert report.error is None, report.error
+        actions = sorted({result.action for result in report.results})
+        out.append(
+            (
+                f"CRL mirror, {cas} CAs x {entries:,} entries: {label}",
+                f"{took:.0f} ms",
+                "-",
+                f"{len(report.results)} URLs: {', '.join(actions)}",
+            )
+        )
+    world.close()
+    return out

@@ -278,6 +278,7 @@ def main(argv: list[str] | None = None) -> None:
     cold_start()
     scale()
     ROWS.extend(crl_scale.rows(CRL_SIZES))
+    ROWS.extend(crl_scale.mirror_rows())
     edge()
     lines = ["| measurement | p50 | p99 | note |", "| --- | --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in ROWS]
