@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import lru_cache
 from itertools import pairwise
 from typing import TypeVar
 
@@ -396,11 +397,13 @@ def _scope(index: CrlIndex) -> _Scope:
     return index.issuer, index.idp, index.delta_base is not None
 
 
-def _issuer_names(cert: x509.Certificate) -> set[CanonicalName]:
-    """The certificate's issuer and every cRLIssuer directory name of its distribution points."""
+@lru_cache(maxsize=MAX_CACHE)
+def _issuer_names(cert: x509.Certificate) -> frozenset[CanonicalName]:
+    """The certificate's issuer and every cRLIssuer directory name of its distribution points (memoised: it
+    depends on the certificate alone)."""
     points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
     named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
-    return {canonical(cert.issuer)} | named
+    return frozenset({canonical(cert.issuer)} | named)
 
 
 def _describe(index: CrlIndex) -> str:
