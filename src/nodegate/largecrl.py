@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 
 from nodegate.pki import CertificateAuthority, PrivateKey
 from nodegate_authorizer.der import children
+from nodegate_authorizer.revocation.revoked import serial_tlv
 
 REASON_KEY_COMPROMISE = bytes.fromhex("300c300a0603551d1504030a0101")
 """One crlEntryExtensions value: reasonCode keyCompromise, non-critical (RFC 5280 5.3.1)."""
@@ -30,10 +31,6 @@ def _tlv(tag: int, content: bytes) -> bytes:
 
 def _time(moment: dt.datetime) -> bytes:
     return _tlv(0x17, moment.astimezone(dt.UTC).strftime("%y%m%d%H%M%SZ").encode())
-
-
-def _serial(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
 def _sign(ca_key: PrivateKey, tbs: bytes, algorithm: bytes) -> bytes:
@@ -72,8 +69,9 @@ def large_crl_der(
         .sign(ca.key, hashes.SHA256())
     )
     when = _time(revoked_at)
+    reasons = {True: REASON_KEY_COMPROMISE, False: b""}
     entries = b"".join(
-        _tlv(0x30, _serial(serial) + when + (REASON_KEY_COMPROMISE if reason_every and i % reason_every == 0 else b""))
+        _tlv(0x30, serial_tlv(serial) + when + reasons[bool(reason_every) and i % reason_every == 0])
         for i, serial in enumerate(serials)
     )
     fields = children(template.tbs_certlist_bytes)

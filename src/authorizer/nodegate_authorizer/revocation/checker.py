@@ -25,7 +25,7 @@ from ..truststore import Truststore
 from .answers import Answer, CertificateRevocation, RevocationOutcome, SourceInvalid, Status, evaluate
 from .cache import SourceCache, cache_times
 from .crl import CrlIndex, parse_crl
-from .crl_validation import crl_status
+from .crl_validation import CrlVerdict, crl_status
 from .fetcher import Fetch, Fetcher
 from .ocsp import ocsp_answer, ocsp_request
 from .plan import MAX_PER_KIND, Plan, Source, http_urls, plan_sources
@@ -163,15 +163,23 @@ class RevocationChecker:
             return answer
         sources = [*plan.crls, *plan_sources(answer.delegate, issuer).crls]
         found = [crls[s][0] for s in dict.fromkeys(sources) if s in crls] + self._stored(answer.delegate, context)
-        current, rolled_back = self._not_rolled_back([index for index in found if index is not None])
-        verdict = crl_status(
-            answer.delegate, current, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context)
+        verdict, rolled_back = self._verdict(
+            answer.delegate, [index for index in found if index is not None], issuer, context
         )
-        self._remember(verdict.used)
         if verdict.good:
             return answer
         why = "revoked" if verdict.revoked else "; ".join([*verdict.problems, *rolled_back])
         return Answer(answer.source, Status.UNAVAILABLE, f"delegated OCSP responder's own status: {why}"[:1000])
+
+    def _verdict(
+        self, cert: x509.Certificate, crls: list[CrlIndex], issuer: x509.Certificate, context: _Context
+    ) -> tuple[CrlVerdict, list[str]]:
+        """6.3.3 over ``crls`` for ``cert``, after refusing rolled-back scopes, and the CRL numbers it used
+        remembered; with why each rolled-back scope was refused. One sequence for certificates and delegates."""
+        current, rolled_back = self._not_rolled_back(crls)
+        verdict = crl_status(cert, current, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context))
+        self._remember(verdict.used)
+        return verdict, rolled_back
 
     def _crl_answer(
         self,
@@ -182,7 +190,6 @@ class RevocationChecker:
         context: _Context,
     ) -> Answer | None:
         """The 6.3.3 answer over fetched and stored CRLs; None when the certificate has no CRL source at all."""
-        now = context.now
         failures = [why for why in plan.unusable if not why.startswith("OCSP")]
         candidates: list[CrlIndex] = []
         origins: dict[int, str] = {}
@@ -205,9 +212,7 @@ class RevocationChecker:
             )
         if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
             return None
-        current, rolled_back = self._not_rolled_back(candidates + stored)
-        verdict = crl_status(cert, current, now, self._skew, lambda index: self._signer_problem(index, issuer, context))
-        self._remember(verdict.used)
+        verdict, rolled_back = self._verdict(cert, candidates + stored, issuer, context)
         failures += rolled_back
         used = ", ".join(f"{_describe(index)} from {origins.get(id(index), 'the CRL store')}" for index in verdict.used)
         if verdict.revoked is not None:
