@@ -7,6 +7,8 @@
   ``X_User_Id`` and ``X-User-Id`` to the same variable).
 - Header framing: obs-fold and whitespace between a field name and its colon are refused (RFC 9112 5.1, 5.2);
   the stdlib parser accepts the first and silently stops at the second.
+- Body framing: one Content-Length or chunked, never both, never two lengths (RFC 9112 6), so both hops agree
+  on where a request ends.
 """
 
 from __future__ import annotations
