@@ -14,7 +14,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-from nodegate.testing import World, event
+from nodegate_dev.world import World, event
 
 ROOT = Path(__file__).resolve().parent.parent
 

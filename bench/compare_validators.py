@@ -9,8 +9,8 @@ from collections.abc import Callable
 
 from common import new_world, nodegate_decision, pyhanko_decision, timed, use_env, x509_verification_decision
 
-from nodegate.pki import crl_der, utcnow
-from nodegate.testing import openssl_v1_client
+from nodegate.pki.authority import crl_der, utcnow
+from nodegate_dev.world import openssl_v1_client
 
 
 def main() -> None:

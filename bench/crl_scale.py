@@ -15,8 +15,8 @@ from pathlib import Path
 
 from common import ROOT, new_world
 
-from nodegate.largecrl import large_crl_der
-from nodegate.testing import World, event
+from nodegate_dev.largecrl import large_crl_der
+from nodegate_dev.world import World, event
 
 FIRST_SERIAL = 0x10_0000_0000
 STEP = 7
@@ -143,7 +143,7 @@ def mirror_rows(cas: int = 10, entries: int = 10_000) -> list[tuple[str, str, st
     CRL new (fetched, verified, written), then again with nothing changed."""
     import time
 
-    from nodegate.pki import crl_der, pem
+    from nodegate.pki.authority import crl_der, pem
     from nodegate_authorizer.mirror_handler import run_from_environment
 
     world = new_world()

@@ -22,11 +22,11 @@ from pathlib import Path
 import crl_scale
 from common import ROOT, new_world, nodegate_decision, percentile, pyhanko_decision, timed, use_env
 
-from nodegate.largecrl import large_crl_der
-from nodegate.pki import CertificateAuthority, crl_der, pem, utcnow
-from nodegate.testing import World
+from nodegate.pki.authority import CertificateAuthority, crl_der, pem, utcnow
 from nodegate_authorizer.certificates import issued_by, load_leaf_pem
 from nodegate_authorizer.truststore import parse_truststore
+from nodegate_dev.largecrl import large_crl_der
+from nodegate_dev.world import World
 
 ROWS: list[tuple[str, str, str, str]] = []
 CRL_SIZES = (100_000, 1_000_000, 4_000_000)
@@ -74,10 +74,10 @@ def decisions(key: str, label: str) -> tuple[float, float, float]:
         f"{label}: warm decision (handler, CRL+OCSP cached, INFO log)",
     )
 
-    from nodegate.testing import event
     from nodegate_authorizer.decision import decide
     from nodegate_authorizer.event import parse_event
     from nodegate_authorizer.handler import runtime_for, settings_from_environment
+    from nodegate_dev.world import event
 
     request = parse_event(event(leaf))
     inputs = runtime_for(settings_from_environment()).inputs()
@@ -125,7 +125,7 @@ print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_ms": (t2 - t0) * 1000,
 
 
 def handler_process(env: dict[str, str], leaf: bytes, more: int = 0) -> dict[str, float]:
-    from nodegate.testing import event
+    from nodegate_dev.world import event
 
     full = (
         dict(os.environ)
@@ -145,7 +145,7 @@ def constrained() -> None:
     """A warm decision for a path whose CA carries policies, policy constraints and name constraints."""
     from cryptography import x509
 
-    from nodegate.pki import client_name
+    from nodegate.pki.authority import client_name
 
     world = new_world()
     policy = x509.CertificatePolicies([x509.PolicyInformation(x509.ObjectIdentifier("1.3.6.1.4.1.99999.1.1"), None)])
@@ -230,8 +230,8 @@ def scale() -> None:
 
 
 def edge() -> None:
-    from nodegate.demo import prepare
-    from nodegate.stack import running_stack
+    from nodegate.local.demo import prepare
+    from nodegate.local.stack import running_stack
 
     with tempfile.TemporaryDirectory() as tmp, running_stack(Path(tmp) / "pki") as stack:
         prepare(stack.pki)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from nodegate.testing import World, decision, event
 from nodegate_authorizer import handler as authorizer
 from nodegate_authorizer.settings import SETTING_NAMES
+from nodegate_dev.world import World, decision, event
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -77,7 +77,7 @@ def s3_server() -> Iterator[str]:
     """A real moto S3 server on 127.0.0.1; boto3 reaches it through AWS_ENDPOINT_URL_S3."""
     from moto.server import ThreadedMotoServer
 
-    from nodegate.stack import free_port
+    from nodegate.local.stack import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

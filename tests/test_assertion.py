@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from conftest import Invoke
-from nodegate.testing import World, event
 from nodegate_authorizer.assertion import AssertionSigner, Claims
+from nodegate_dev.world import World, event
 from nodegate_node.assertion import AssertionVerifier, Refused, load_public_key
 
 
@@ -67,7 +67,7 @@ def test_kms_signs_once_per_key_lifetime_not_per_request() -> None:
     """The hot path signs with the in-memory key; KMS certifies a new key only when the old one nears expiry."""
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from nodegate.edge import local_certifier
+    from nodegate.local.edge import local_certifier
 
     calls: list[bytes] = []
     certify = local_certifier(ec.generate_private_key(ec.SECP256R1()))

@@ -14,9 +14,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from conftest import Invoke
-from nodegate.pki import CertificateAuthority, client_name, crl_der, name, pem, utcnow
-from nodegate.testing import API, World, openssl_v1_client
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, name, pem, utcnow
 from nodegate_authorizer.handler import logger as authorizer_logger
+from nodegate_dev.world import API, World, openssl_v1_client
 
 
 def test_valid_leaf_via_intermediate_allows_only_its_node(world: World, invoke: Invoke) -> None:

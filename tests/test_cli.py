@@ -22,10 +22,10 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from nodegate.devpki import REASONS, DevPki
-from nodegate.pki import CertificateAuthority, pem, utcnow
-from nodegate.publish import check_bundle
-from nodegate.stack import free_port
+from nodegate.aws.publish import check_bundle
+from nodegate.local.stack import free_port
+from nodegate.pki.authority import CertificateAuthority, pem, utcnow
+from nodegate.pki.directory import REASONS, DevPki
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.ocsp import ocsp_answer, ocsp_request
 from nodegate_authorizer.sources.http import fetch_url
@@ -550,6 +550,6 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_
 
 
 def test_publish_truststore_region_defaults_to_samconfig() -> None:
-    from nodegate.publish import samconfig_region
+    from nodegate.aws.publish import samconfig_region
 
     assert samconfig_region() == "eu-west-1"

@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from test_cli import NODEGATE, ROOT, run
 
-from nodegate.devpki import init_pki
-from nodegate.stack import free_port
+from nodegate.local.stack import free_port
+from nodegate.pki.directory import init_pki
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from nodegate.demo import CASES, prepare, run_case
-from nodegate.edge import ApiIdentity, build_event, policy_allows
-from nodegate.stack import Stack, running_stack
+from nodegate.local.demo import CASES, prepare, run_case
+from nodegate.local.edge import ApiIdentity, build_event, policy_allows
+from nodegate.local.stack import Stack, running_stack
 
 
 @pytest.fixture(scope="module")
@@ -179,7 +179,7 @@ def test_curl_is_the_client_people_use(stack: Stack) -> None:
 
 def test_refused_handshakes_reach_curl_as_tls_alerts(stack: Stack, tmp_path: Path) -> None:
     """50 refused handshakes in a row (no certificate, untrusted CA): every one ends in the TLS alert."""
-    from nodegate.pki import CertificateAuthority, client_name
+    from nodegate.pki.authority import CertificateAuthority, client_name
 
     stranger = CertificateAuthority.root("stranger").issue(client_name("alice", "node-1"))
     (tmp_path / "stranger.pem").write_bytes(stranger.cert_pem())

@@ -16,10 +16,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
 from conftest import Invoke
-from nodegate.pki import CertificateAuthority, client_name, crl_der, utcnow
-from nodegate.pki_server import POLL_SECONDS, QuietServer
-from nodegate.stack import free_port
-from nodegate.testing import World
+from nodegate.local.stack import free_port
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, utcnow
+from nodegate.pki.server import POLL_SECONDS, QuietServer
+from nodegate_dev.world import World
 
 MODES = {"require": "Deny", "hard-fail": "Deny", "soft-fail": "Allow", "off": "Allow"}
 TIMEOUT = 0.5

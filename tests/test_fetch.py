@@ -11,10 +11,10 @@ from collections.abc import Iterator
 import pytest
 
 from conftest import Invoke
-from nodegate.pki_server import POLL_SECONDS
-from nodegate.testing import World
+from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.settings import ConfigError, load_settings
 from nodegate_authorizer.sources.http import FetchError, destination_problem, fetch_url
+from nodegate_dev.world import World
 
 LOOPBACK = (ipaddress.ip_network("127.0.0.0/8"),)
 

@@ -22,8 +22,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
-from nodegate.pki import CertificateAuthority, client_name, crl_der, name
-from nodegate.testing import event
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, name
 from nodegate_authorizer import handler as authorizer
 from nodegate_authorizer.access_policy import PolicyError, parse_policy
 from nodegate_authorizer.identity import IdentityRule
@@ -31,6 +30,7 @@ from nodegate_authorizer.revocation.answers import SourceInvalid
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.ocsp import ocsp_answer
 from nodegate_authorizer.settings import DEFAULT_ID_PATTERN, SETTING_NAMES
+from nodegate_dev.world import event
 
 EXAMPLES = int(os.environ.get("NODEGATE_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=False)

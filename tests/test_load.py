@@ -15,9 +15,9 @@ from pathlib import Path
 
 import boto3
 
-from nodegate.demo import prepare
-from nodegate.pki import CertificateAuthority, client_name, crl_der, pem
-from nodegate.stack import BUCKET, Stack, running_stack
+from nodegate.local.demo import prepare
+from nodegate.local.stack import BUCKET, Stack, running_stack
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, pem
 
 SECONDS = float(os.environ.get("NODEGATE_LOAD_SECONDS", "30"))
 CLIENTS = 50

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from cryptography import x509
 
-from nodegate.devpki import DevPki, init_pki, resign_due
-from nodegate.pki import utcnow
-from nodegate.pki_server import RevocationServer
-from nodegate.stack import Stack, free_port, running_stack
+from nodegate.local.stack import Stack, free_port, running_stack
+from nodegate.pki.authority import utcnow
+from nodegate.pki.directory import DevPki, init_pki, resign_due
+from nodegate.pki.server import RevocationServer
 
 
 def whoami(stack: Stack) -> tuple[int, dict[str, str]]:

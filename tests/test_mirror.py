@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import Invoke
-from nodegate.pki import CertificateAuthority, crl_der, new_key, pem, utcnow
-from nodegate.testing import World
+from nodegate.pki.authority import CertificateAuthority, crl_der, new_key, pem, utcnow
 from nodegate_authorizer.mirror import Action, MirrorReport, object_name
 from nodegate_authorizer.mirror_handler import metric_values, run_from_environment
 from nodegate_authorizer.settings import ConfigError, RevocationFetch, load_settings
+from nodegate_dev.world import World
 
 NOW = utcnow()
 """The validation time of the running test (set when it starts; the test PKI is backdated 5 minutes)."""
@@ -280,7 +280,7 @@ def test_nodegate_mirror_command_against_the_dev_pki_server(tmp_path: Path) -> N
     import subprocess
     import sys
 
-    from nodegate.stack import free_port
+    from nodegate.local.stack import free_port
 
     nodegate = str(Path(sys.executable).parent / "nodegate")
     port = free_port()
@@ -324,7 +324,7 @@ def test_the_local_stack_runs_the_mirror_on_a_timer(tmp_path: Path) -> None:
 
     import boto3
 
-    from nodegate.stack import BUCKET, running_stack
+    from nodegate.local.stack import BUCKET, running_stack
 
     with running_stack(tmp_path / "pki", mirror_seconds=0.3, policy=None) as stack:
         s3 = boto3.client("s3", endpoint_url=stack.s3_endpoint)  # the stack sets the credentials

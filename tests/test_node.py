@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodegate.edge import local_certifier
-from nodegate.pki_server import POLL_SECONDS
-from nodegate.stack import free_port
-from nodegate.upstream import UpstreamServer
+from nodegate.local.edge import local_certifier
+from nodegate.local.stack import free_port
+from nodegate.local.upstream import UpstreamServer
+from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.assertion import ASSERTION_SECONDS, AssertionSigner, Claims
 from nodegate_node import server as node_module
 from nodegate_node.assertion import AssertionVerifier, Refused, load_public_key

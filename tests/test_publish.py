@@ -16,8 +16,8 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nodegate.pki import CertificateAuthority, client_name, name, pem, utcnow
-from nodegate.publish import check_bundle, confirm, difference, expiry_warnings
+from nodegate.aws.publish import check_bundle, confirm, difference, expiry_warnings
+from nodegate.pki.authority import CertificateAuthority, client_name, name, pem, utcnow
 from nodegate_authorizer.certificates import sha256_hex
 from nodegate_authorizer.truststore import parse_truststore
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from test_cli import NODEGATE, ROOT, serving
 
-from nodegate.stack import free_port
+from nodegate.local.stack import free_port
 
 README = (ROOT / "README.md").read_text()
 

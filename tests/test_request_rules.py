@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nodegate.devpki import DevPki, init_pki
-from nodegate.edge import EdgeServer, local_certifier
-from nodegate.pki_server import POLL_SECONDS, RevocationServer
-from nodegate.stack import free_port
+from nodegate.local.edge import EdgeServer, local_certifier
+from nodegate.local.stack import free_port
+from nodegate.pki.directory import DevPki, init_pki
+from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_authorizer.assertion import AssertionSigner, Claims
 from nodegate_node.assertion import AssertionVerifier
 from nodegate_node.http_rules import clean_path, fold, inside, remove_dot_segments

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 from conftest import Invoke
-from nodegate.pki import CertificateAuthority, client_name, crl_der, pem, utcnow
-from nodegate.testing import World
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, pem, utcnow
 from nodegate_authorizer.revocation.crl import parse_crl
+from nodegate_dev.world import World
 
 
 def test_truststore_from_s3_and_pinned_version(world: World, invoke: Invoke, bucket) -> None:

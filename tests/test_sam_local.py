@@ -2,7 +2,7 @@
 
 The package is built the way `sam build` builds it (the CodeUri plus ``pip install -r requirements.txt -t``)
 with the template's runtime Python (``scripts/sam-build --which-python``; python3.12 from PATH or pyenv); the
-environment comes from SAM's own rule (``nodegate.samlocal``, after aws-sam-cli's
+environment comes from SAM's own rule (``nodegate.local.samlocal``, after aws-sam-cli's
 ``EnvironmentVariables.resolve``); the handler runs in that interpreter with only the package on its path (what
 /var/task holds), exactly that environment, and ``nodegate sample-store`` (a real moto server) as S3. What is not
 rehearsed: the container image itself, and the arm64 architecture (the package is built for this machine)."""
@@ -21,14 +21,14 @@ import boto3
 import pytest
 from test_cli import serving
 
-from nodegate.samlocal import (
+from nodegate.local.samlocal import (
     Intrinsic,
     declared_variables,
     function_environment,
     overrides,
     read_template,
 )
-from nodegate.stack import free_port
+from nodegate.local.stack import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 NODEGATE = str(Path(sys.executable).parent / "nodegate")

@@ -138,7 +138,7 @@ def test_every_route_uses_the_authorizer_and_vpc_link_and_overwrites_identity_he
 
 
 def test_backend_trusts_exactly_the_headers_the_template_sets() -> None:
-    from nodegate.edge import IDENTITY_HEADERS
+    from nodegate.local.edge import IDENTITY_HEADERS
     from nodegate_node.assertion import HEADER
     from nodegate_node.server import IDENTITY_HEADERS as BACKEND_HEADERS
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import Invoke
-from nodegate.testing import World
+from nodegate_dev.world import World
 
 POLICY = {
     "version": 1,

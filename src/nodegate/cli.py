@@ -56,9 +56,9 @@ def _check_key_pair(cert: str, key: str) -> None:
 def _pki(args: argparse.Namespace) -> int:
     from cryptography import x509
 
-    from nodegate.devpki import DevPki, check_new_directory, init_pki
-    from nodegate.pki_server import RevocationServer
-    from nodegate.stack import bind_server
+    from nodegate.local.stack import bind_server
+    from nodegate.pki.directory import DevPki, check_new_directory, init_pki
+    from nodegate.pki.server import RevocationServer
 
     root = Path(args.dir)
     if args.pki_command == "init":
@@ -128,7 +128,7 @@ def _interrupt(signum: int, frame: object) -> None:
 def _node(args: argparse.Namespace) -> int:
     from cryptography.exceptions import UnsupportedAlgorithm
 
-    from nodegate.stack import bind_server
+    from nodegate.local.stack import bind_server
     from nodegate_node.assertion import AssertionVerifier, load_public_key
     from nodegate_node.server import NodeServer, load_routes
 
@@ -154,9 +154,9 @@ def _edge(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from nodegate.devpki import ephemeral_server_files
-    from nodegate.edge import EdgeServer
-    from nodegate.stack import bind_server
+    from nodegate.local.edge import EdgeServer
+    from nodegate.local.stack import bind_server
+    from nodegate.pki.directory import ephemeral_server_files
 
     with tempfile.TemporaryDirectory(prefix="nodegate-edge-") as tmp:
         cert, key = args.server_cert, args.server_key
@@ -186,8 +186,8 @@ def _edge(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
-    from nodegate.devpki import check_new_directory
-    from nodegate.stack import DEFAULT_POLICY, explain_command, running_stack, write_env_vars
+    from nodegate.local.stack import DEFAULT_POLICY, explain_command, running_stack, write_env_vars
+    from nodegate.pki.directory import check_new_directory
 
     root = Path(args.dir)
     policy = _checked_policy(args.policy) if args.policy else DEFAULT_POLICY
@@ -221,7 +221,7 @@ def _up(args: argparse.Namespace) -> int:
 
 
 def _sample_store(args: argparse.Namespace) -> int:
-    from nodegate.stack import sample_store
+    from nodegate.local.stack import sample_store
 
     with sample_store(Path(args.samples), args.port, args.host) as endpoint:
         print(f"sample truststore and CRLs from {args.samples} in s3://nodegate-samples at {endpoint}")
@@ -264,10 +264,10 @@ def _mirror(args: argparse.Namespace) -> int:
 
 
 def _load_env_vars(path: str | None, function: str) -> None:
-    """Give this process the function's environment the way `sam local invoke` builds it (``nodegate.samlocal``):
+    """Give this process the function's environment the way `sam local invoke` builds it (``nodegate.local.samlocal``):
     template values, then the shell's, then the env-vars file's (``$PWD`` expanded); undeclared names dropped.
     Metrics stay off unless the shell or the file turns them on (they would print into the output)."""
-    from nodegate.samlocal import declared_variables, function_environment, functions, overrides, read_template
+    from nodegate.local.samlocal import declared_variables, function_environment, functions, overrides, read_template
 
     template = read_template()
     if function not in functions(template):
@@ -295,8 +295,8 @@ def _explain(args: argparse.Namespace) -> int:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from nodegate.edge import ApiIdentity, build_event
-    from nodegate.explain import explain, for_node, render
+    from nodegate.diagnostics.explain import explain, for_node, render
+    from nodegate.local.edge import ApiIdentity, build_event
     from nodegate_authorizer.handler import settings_from_environment
     from nodegate_authorizer.runtime import build_runtime
 
@@ -321,7 +321,7 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from nodegate.publish import publish
+    from nodegate.aws.publish import publish
 
     return publish(
         args.bundle,
@@ -336,7 +336,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from nodegate.demo import main
+    from nodegate.local.demo import main
 
     return main(Path(args.dir) if args.dir else None)
 
@@ -401,7 +401,7 @@ def parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per job."""
     from importlib.metadata import version
 
-    from nodegate.devpki import REASONS
+    from nodegate.pki.directory import REASONS
 
     top = Parser(
         prog="nodegate", description=__doc__, epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -520,7 +520,7 @@ def parser() -> argparse.ArgumentParser:
     _settings_arguments(explain)
     explain.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    from nodegate.publish import add_arguments
+    from nodegate.aws.publish import add_arguments
 
     publish = _command(
         commands,
@@ -578,8 +578,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _main(argv: list[str] | None) -> None:
-    from nodegate.devpki import PkiError
-    from nodegate.publish import PublishError
+    from nodegate.aws.publish import PublishError
+    from nodegate.pki.directory import PkiError
 
     args = parser().parse_args(argv)
     try:

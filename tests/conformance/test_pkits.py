@@ -1,7 +1,7 @@
 """NIST PKITS through the authorizer's certificate steps, at a fixed time, with a pyhanko-certvalidator cross-check.
 
 The expected result of every test comes from PKITS itself (tests/conformance/pkits_cases.json); nodegate may
-differ only on the deliberate deviations listed in nodegate.conformance.DEVIATIONS and docs/conformance.md."""
+differ only on the deliberate deviations listed in nodegate_dev.conformance.DEVIATIONS and docs/conformance.md."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from nodegate.conformance import (
+from nodegate_dev.conformance import (
     DEVIATIONS,
     VALIDATION_TIME,
     certvalidator_allows,

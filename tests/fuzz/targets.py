@@ -22,12 +22,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import NameOID
 
-from nodegate.pki import CertificateAuthority, Issued, PrivateKey, crl_der, pem
-from nodegate.testing import MemoryResponder, TestRevocationServer, event
+from nodegate.pki.authority import CertificateAuthority, Issued, PrivateKey, crl_der, pem
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.revocation.ocsp import ocsp_request
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
+from nodegate_dev.world import MemoryResponder, TestRevocationServer, event
 
 from .der import (
     CONTEXT,

@@ -12,7 +12,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtensionOID
 
 from fixed import T0
-from nodegate.pki import CA_USAGE
+from nodegate.pki.authority import CA_USAGE
 
 TAGS = {"dns": 0x82, "email": 0x81, "uri": 0x86, "ip": 0x87}
 UNKNOWN = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1")

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 from cryptography import x509
 
-from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der
+from nodegate.pki.authority import CertificateAuthority, Issued, client_name, crl_der
 from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.revocation.checker import RevocationChecker
 from nodegate_authorizer.revocation.crl import CrlIndex, parse_crl

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixed import NOW, T0, client, root, sub
-from nodegate.pki import CertificateAuthority, as_v1, client_name, name, new_key, pem
+from nodegate.pki.authority import CertificateAuthority, as_v1, client_name, name, new_key, pem
 from nodegate_authorizer.chain import PathPolicy, Role, build_path
 from nodegate_authorizer.policies import PolicyInputs
 from nodegate_authorizer.reasons import Denied, Reason
@@ -186,7 +186,7 @@ def refuse_at(leaf: x509.Certificate, store: object, when: object) -> Denied:
 def test_weak_crypto_anywhere_but_the_anchor_signature(tmp_path: Path) -> None:
     """SHA-1 signatures refuse a leaf or an intermediate, not the anchor's own; short keys refuse anywhere (an
     anchor with one is no anchor: the truststore leaves it out)."""
-    from nodegate.testing import openssl_v1_client
+    from nodegate_dev.world import openssl_v1_client
 
     top = root()
     ca = sub(top)
@@ -221,7 +221,7 @@ def _openssl_sha1_root(tmp: Path) -> object:
 
     from cryptography.hazmat.primitives import serialization
 
-    from nodegate.pki import Issued
+    from nodegate.pki.authority import Issued
 
     subprocess.run(
         [
@@ -283,7 +283,7 @@ def test_ed25519_and_rsa_pss_signed_paths_validate() -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-    from nodegate.pki import CA_USAGE, CLIENT_USAGE
+    from nodegate.pki.authority import CA_USAGE, CLIENT_USAGE
 
     def chain(root_key: object, leaf_key: object, **sign: object) -> tuple[x509.Certificate, x509.Certificate]:
         name = x509.Name.from_rfc4514_string("CN=Sig Root")
@@ -403,7 +403,7 @@ def test_anchor_path_length_and_policy_constraints_bind_the_path() -> None:
 
 
 def _with_path_length(key: object, length: int) -> x509.Certificate:
-    from nodegate.pki import CA_USAGE, build
+    from nodegate.pki.authority import CA_USAGE, build
 
     return build(ROOT, key.public_key(), ROOT, key, ca=True, path_length=length, key_usage=CA_USAGE, not_before=T0)  # type: ignore[attr-defined,arg-type]
 

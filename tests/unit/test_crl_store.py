@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, client, crl_bytes, root, sub
-from nodegate.pki import CertificateAuthority
+from nodegate.pki.authority import CertificateAuthority
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.answers import SourceInvalid
 from nodegate_authorizer.revocation.crl import parse_crl
@@ -69,7 +69,7 @@ def crl_with_duplicate(where: str, issuer: CertificateAuthority, serial: int, *,
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    from nodegate.largecrl import resigned
+    from nodegate_dev.largecrl import resigned
 
     entry = x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(NOW - HOUR)
     entry = entry.add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, cdp, client, crl, idp, root, sub, uri_point
-from nodegate.pki import CertificateAuthority
+from nodegate.pki.authority import CertificateAuthority
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.crl import CrlIndex
 from nodegate_authorizer.revocation.crl_validation import ALL_REASONS, crl_status, scope_problem

@@ -8,14 +8,14 @@ from pathlib import Path
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from fixed import NOW, T0, client, crl_bytes, root, sub
-from nodegate.pki import pem
-from nodegate.testing import decision, event
+from nodegate.pki.authority import pem
 from nodegate_authorizer.decision import Allowed, Refused, decide
 from nodegate_authorizer.event import parse_event
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
+from nodegate_dev.world import decision, event
 
 
 def runtime_in(folder: Path, *cas: object, crls: dict[str, bytes] | None = None, **env: str) -> object:
@@ -95,7 +95,7 @@ def test_a_leaf_with_a_duplicate_extension_is_malformed(tmp_path: Path) -> None:
 
 
 def test_explain_reports_a_refusal_without_a_path(tmp_path: Path) -> None:
-    from nodegate.explain import explain, render
+    from nodegate.diagnostics.explain import explain, render
     from nodegate_authorizer.revocation.answers import Status
 
     top = root()

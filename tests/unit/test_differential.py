@@ -34,7 +34,7 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from fixed import NOW, T0
-from nodegate.pki import CA_USAGE, as_v1, build, client_name, name, new_key, pem
+from nodegate.pki.authority import CA_USAGE, as_v1, build, client_name, name, new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.reasons import Denied

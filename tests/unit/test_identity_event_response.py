@@ -12,13 +12,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
 from fixed import T0, root, sub
-from nodegate.testing import event
 from nodegate_authorizer.access_policy import Grant
 from nodegate_authorizer.event import parse_event
 from nodegate_authorizer.identity import Identity, IdentityRule, extract_identity, valid_id
 from nodegate_authorizer.reasons import Denied, Reason
 from nodegate_authorizer.response import allow_response, deny_response
 from nodegate_authorizer.settings import DEFAULT_ID_PATTERN
+from nodegate_dev.world import event
 
 RULE = IdentityRule("UID", "CN", re.compile(DEFAULT_ID_PATTERN))
 CA = sub(root())

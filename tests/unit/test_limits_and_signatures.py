@@ -13,13 +13,13 @@ from cryptography.hazmat.primitives.asymmetric import ed448, ed25519, x448, x255
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from fixed import client, root, sub
-from nodegate.testing import event
 from nodegate_authorizer.access_policy import DEFAULT_POLICY, PolicyError, authorize, parse_policy
 from nodegate_authorizer.certificates import load_leaf_pem, verify_signature
 from nodegate_authorizer.event import parse_event
 from nodegate_authorizer.identity import Identity, IdentityRule
 from nodegate_authorizer.reasons import Denied, Reason
 from nodegate_authorizer.settings import DEFAULT_ID_PATTERN
+from nodegate_dev.world import event
 
 RULE = IdentityRule("UID", "CN", re.compile(DEFAULT_ID_PATTERN))
 DATA = b"to be signed"

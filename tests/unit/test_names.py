@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixed import NOW
-from nodegate.pki import new_key, pem
+from nodegate.pki.authority import new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.name_constraints import (

@@ -14,7 +14,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from fixed import HOUR, NOW, T0, client
-from nodegate.pki import CLIENT_USAGE, CertificateAuthority, Issued
+from nodegate.pki.authority import CLIENT_USAGE, CertificateAuthority, Issued
 from nodegate_authorizer.revocation.answers import SourceInvalid, Status
 from nodegate_authorizer.revocation.ocsp import ocsp_answer
 

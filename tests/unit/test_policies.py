@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
 from fixed import T0, root, sub
-from nodegate.pki import CertificateAuthority, client_name
+from nodegate.pki.authority import CertificateAuthority, client_name
 from nodegate_authorizer.policies import ANY_POLICY, PolicyError, PolicyInputs, process_policies
 
 P1, P2 = "1.3.6.1.4.1.55555.1.1", "1.3.6.1.4.1.55555.1.2"

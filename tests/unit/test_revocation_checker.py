@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 
 from fixed import HOUR, NOW, T0, Web, cdp, checker, client, crl, crl_bytes, idp, root, sub, uri_point
-from nodegate.pki import CertificateAuthority, pem
+from nodegate.pki.authority import CertificateAuthority, pem
 from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.revocation.answers import RevocationOutcome, SourceInvalid, Status
@@ -500,7 +500,7 @@ def test_every_source_of_a_long_path_is_asked_and_none_is_marked_failed_unasked(
 
 
 def _delegate(ca: CertificateAuthority, nocheck: bool) -> object:
-    from nodegate.pki import CLIENT_USAGE
+    from nodegate.pki.authority import CLIENT_USAGE
 
     return ca.issue(
         x509.Name.from_rfc4514_string("CN=Delegated OCSP responder"),

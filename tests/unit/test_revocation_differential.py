@@ -26,9 +26,9 @@ from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, T0, root, sub
-from nodegate.conformance import certvalidator_allows, decide
-from nodegate.pki import CertificateAuthority, client_name, crl_der, new_key
+from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, new_key
 from nodegate_authorizer.chain import PathPolicy
+from nodegate_dev.conformance import certvalidator_allows, decide
 
 ROOT = root("Differential Root")
 ISSUING = sub(ROOT, "Differential Issuing")

@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, crl_builder, root, sub
-from nodegate.largecrl import large_crl_der
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.revoked import serial_tlv
+from nodegate_dev.largecrl import large_crl_der
 
 REASONS = [None, x509.ReasonFlags.key_compromise, x509.ReasonFlags.remove_from_crl, x509.ReasonFlags.superseded]
 SERIALS = st.one_of(
@@ -139,7 +139,7 @@ def test_a_serial_listed_twice_is_revoked_unless_every_entry_removes_it(
 def test_an_entry_with_an_unreadable_reason_still_revokes() -> None:
     """Review finding: a reasonCode of 7 (unassigned) made the entry unreadable, the certificate 'unavailable'
     and soft-fail let it in; OpenSSL reports it revoked. It now revokes, reason unknown."""
-    from nodegate.largecrl import resigned
+    from nodegate_dev.largecrl import resigned
 
     ca = sub(root())
     entry = x509.RevokedCertificateBuilder().serial_number(99).revocation_date(NOW - HOUR)
@@ -178,11 +178,11 @@ def test_a_crl_refused_for_its_size_is_counted_and_named_in_the_decision(tmp_pat
     """Issue 17: a stored CRL over FETCH_MAX_BYTES leaves its certificates unanswered; the decision log says the
     size, the limit and the setting, and RevocationSourceTooLarge counts it (``too_large``)."""
     from fixed import client
-    from nodegate.pki import pem
-    from nodegate.testing import event
+    from nodegate.pki.authority import pem
     from nodegate_authorizer.handler import make_handler
     from nodegate_authorizer.runtime import build_runtime
     from nodegate_authorizer.settings import load_settings
+    from nodegate_dev.world import event
 
     top = root()
     ca = sub(top)

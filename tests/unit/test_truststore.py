@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fixed import NOW, T0, client, root, sub
-from nodegate.pki import CLIENT_USAGE, CertificateAuthority, client_name, new_key, pem
+from nodegate.pki.authority import CLIENT_USAGE, CertificateAuthority, client_name, new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.reasons import Denied, Reason

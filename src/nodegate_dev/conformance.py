@@ -198,7 +198,7 @@ def extract(wheels: Path, destination: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Run PKITS, print the tables and every wrong decision; exit 1 on any wrong Allow or unlisted wrong Deny."""
-    parser = argparse.ArgumentParser(prog="python -m nodegate.conformance", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m nodegate_dev.conformance", description=__doc__)
     parser.add_argument("pkits_data", type=Path, help="the PKITS_data folder (from the cryptography-vectors wheel)")
     parser.add_argument("--extract", type=Path, metavar="WHEELS", help="first extract PKITS_data from the wheel here")
     args = parser.parse_args(argv)

@@ -9,9 +9,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nodegate.devpki import DevPki
-from nodegate.pki import CertificateAuthority, client_name, utcnow
-from nodegate.stack import Stack, running_stack
+from nodegate.local.stack import Stack, running_stack
+from nodegate.pki.authority import CertificateAuthority, client_name, utcnow
+from nodegate.pki.directory import DevPki
 
 
 @dataclass(frozen=True)

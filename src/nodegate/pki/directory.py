@@ -18,7 +18,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from nodegate.pki import NOT_BEFORE_MARGIN, CertificateAuthority, Issued, client_name, crl_der, name, pem, utcnow
+from nodegate.pki.authority import (
+    NOT_BEFORE_MARGIN,
+    CertificateAuthority,
+    Issued,
+    client_name,
+    crl_der,
+    name,
+    pem,
+    utcnow,
+)
 
 P12_PASSWORD = b"nodegate"
 REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}

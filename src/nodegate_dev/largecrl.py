@@ -13,7 +13,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
-from nodegate.pki import CertificateAuthority, PrivateKey
+from nodegate.pki.authority import CertificateAuthority, PrivateKey
 from nodegate_authorizer.der import children
 from nodegate_authorizer.revocation.revoked import serial_tlv
 

@@ -33,7 +33,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from nodegate.pki_server import POLL_SECONDS
+from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.assertion import AssertionSigner, Certifier
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime

@@ -13,8 +13,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import ocsp
 
-from nodegate.pki import CertificateAuthority, Issued, client_name, crl_der, pem, utcnow
-from nodegate.pki_server import RevocationHandler, RevocationServer
+from nodegate.pki.authority import CertificateAuthority, Issued, client_name, crl_der, pem, utcnow
+from nodegate.pki.server import RevocationHandler, RevocationServer
 
 API = "arn:aws:execute-api:eu-west-1:123456789012:abc123"
 

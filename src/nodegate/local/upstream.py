@@ -7,7 +7,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from nodegate.pki_server import POLL_SECONDS
+from nodegate.pki.server import POLL_SECONDS
 
 
 class UpstreamHandler(BaseHTTPRequestHandler):

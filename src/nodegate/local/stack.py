@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from nodegate.devpki import DevPki, init_pki
-from nodegate.edge import EdgeServer
-from nodegate.pki import utcnow
-from nodegate.pki_server import POLL_SECONDS, RevocationServer
-from nodegate.upstream import UpstreamServer
+from nodegate.local.edge import EdgeServer
+from nodegate.local.upstream import UpstreamServer
+from nodegate.pki.authority import utcnow
+from nodegate.pki.directory import DevPki, init_pki
+from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_node.assertion import AssertionVerifier, load_public_key
 from nodegate_node.server import NodeServer
 
@@ -32,7 +32,7 @@ DEFAULT_POLICY = {
     "grants": [{"user": "carol", "nodes": ["node-1"], "methods": ["GET"]}],
 }
 PROXIED_NODE = "node-3"
-"""The node the local stack reverse-proxies to the example node software (nodegate.upstream)."""
+"""The node the local stack reverse-proxies to the example node software (nodegate.local.upstream)."""
 S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
 
 

@@ -1,0 +1,1 @@
+"""What talks to a deployed stack on AWS: publishing a truststore."""

@@ -1,0 +1,1 @@
+"""The development PKI: certificate authorities, the PKI directory on disk, and its CRL/OCSP server."""

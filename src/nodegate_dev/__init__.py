@@ -1,0 +1,1 @@
+"""Development-only helpers that tests, the benchmark and the conformance run import; never shipped."""
