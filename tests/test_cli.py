@@ -550,6 +550,6 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_
 
 
 def test_publish_truststore_region_defaults_to_samconfig() -> None:
-    from nodegate.aws.publish import samconfig_region
+    from nodegate.aws.session import samconfig_region
 
     assert samconfig_region() == "eu-west-1"

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -297,10 +298,14 @@ def _explain(args: argparse.Namespace) -> int:
 
     from nodegate.diagnostics.explain import explain, for_node, render
     from nodegate.local.edge import ApiIdentity, build_event
-    from nodegate_authorizer.handler import settings_from_environment
     from nodegate_authorizer.runtime import build_runtime
+    from nodegate_authorizer.settings import load_settings
 
-    _load_env_vars(args.env_vars, args.function)
+    if args.stack:
+        environment: Mapping[str, str] = _deployed_environment(args.stack, args.function, args.region, args.profile)
+    else:
+        _load_env_vars(args.env_vars, args.function)
+        environment = os.environ
     if args.event:
         event = read_json(args.event)
         if args.node is not None:
@@ -315,9 +320,30 @@ def _explain(args: argparse.Namespace) -> int:
         if built is None:
             raise ValueError(f"--node {args.node!r} does not make a /nodes/{{nodeId}} path")
         event = built
-    report = explain(event, build_runtime(settings_from_environment()), datetime.now(UTC))
+    report = explain(event, lambda: build_runtime(load_settings(environment)), datetime.now(UTC))
     print(json.dumps(report, indent=2) if args.json else render(report))
+    if args.stack and report.get("reason") in ("TRUSTSTORE_UNAVAILABLE", "POLICY_UNAVAILABLE"):
+        print(
+            "nodegate explain: note: the sources were read with your credentials, the function reads them with its "
+            "role; if you may not read them (s3:GetObject, s3:GetObjectVersion), the function may still",
+            file=sys.stderr,
+        )
     return 0 if report["decision"] == "Allow" else 1
+
+
+def _deployed_environment(stack: str, function: str, region: str | None, profile: str | None) -> dict[str, str]:
+    """The environment the stack's authorizer runs with; the authorizer's own S3 reads then use the same
+    credentials and region (boto3's default session)."""
+    from nodegate.aws.session import make_default, open_session
+    from nodegate.aws.stack_settings import deployed_authorizer
+
+    session = open_session(region, profile)
+    deployed = deployed_authorizer(session, stack, function)
+    make_default(session)
+    print(f"nodegate explain: settings of {deployed.function} (stack {stack}, {session.region_name})", file=sys.stderr)
+    for note in deployed.notes:
+        print(f"nodegate explain: note: {note}", file=sys.stderr)
+    return deployed.environment
 
 
 def _publish(args: argparse.Namespace) -> int:
@@ -347,6 +373,7 @@ EXAMPLES = """examples:
   nodegate pki init ./pki                         a development PKI (never for production)
   nodegate pki issue ./pki --user alice --node node-1
   nodegate explain --cert ./pki/clients/alice-node-1.pem --node node-1 --env-vars events/env.json
+  nodegate explain --cert alice.pem --node node-1 --stack nodegate   as the deployed authorizer decides
   nodegate invoke -e events/allow.json --env-vars events/env.json
 exit codes: 0 success (explain: Allow), 1 the command failed (explain: Deny), 2 usage error (the command line is
 wrong: a port outside 0-65535, a bad URL or choice), 130 interrupted (Ctrl-C)"""
@@ -517,7 +544,14 @@ def parser() -> argparse.ArgumentParser:
     explain.add_argument("--node", help="node id in the path (default node-1); with -e, the event is re-aimed at it")
     explain.add_argument("--method", default="GET", help="HTTP method")
     explain.add_argument("--path", default="status", help="path below /nodes/{node}/")
-    _settings_arguments(explain)
+    settings = explain.add_mutually_exclusive_group()
+    settings.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"AuthorizerFunction": {...}})')
+    settings.add_argument(
+        "--stack", help="decide with the deployed stack's authorizer settings (its function's environment)"
+    )
+    explain.add_argument("--function", default="AuthorizerFunction", help="function (logical id in template.yaml)")
+    explain.add_argument("--region", help="with --stack: AWS region (default: samconfig.toml's deploy region)")
+    explain.add_argument("--profile", help="with --stack: AWS profile")
     explain.add_argument("--json", action="store_true", help="print the report as JSON")
 
     from nodegate.aws.publish import add_arguments
@@ -579,6 +613,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(argv: list[str] | None) -> None:
     from nodegate.aws.publish import PublishError
+    from nodegate.aws.session import AwsError
     from nodegate.pki.directory import PkiError
 
     args = parser().parse_args(argv)
@@ -586,7 +621,7 @@ def _main(argv: list[str] | None) -> None:
         sys.exit(HANDLERS[args.command](args))
     except BrokenPipeError:
         raise
-    except (OSError, ValueError, PkiError, PublishError) as exc:
+    except (OSError, ValueError, PkiError, PublishError, AwsError) as exc:
         message = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
         print(f"nodegate {args.command}: error: {message}{where}", file=sys.stderr)

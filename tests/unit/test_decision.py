@@ -100,7 +100,7 @@ def test_explain_reports_a_refusal_without_a_path(tmp_path: Path) -> None:
 
     top = root()
     runtime = runtime_in(tmp_path, top.cert)
-    report = explain({"type": "TOKEN"}, runtime, NOW)  # type: ignore[arg-type]
+    report = explain({"type": "TOKEN"}, lambda: runtime, NOW)  # type: ignore[arg-type]
     assert (report["decision"], report["reason"], report["path"], report["revocation"]) == (
         "Deny",
         "BAD_REQUEST",

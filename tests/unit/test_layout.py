@@ -118,3 +118,13 @@ def test_the_package_list_ships_no_development_code() -> None:
     assert "nodegate_dev" not in shipped
     folders = {module_name("nodegate", p) for p in (SRC / "nodegate").rglob("__init__.py")}
     assert folders <= set(packages), sorted(folders - set(packages))
+
+
+def test_repository_files_the_modules_name_exist() -> None:
+    """A module that finds a repository file from its own location (template.yaml, samconfig.toml) still finds it
+    after a move: the re-layout left two pointing one folder short."""
+    from nodegate.aws.session import SAMCONFIG
+    from nodegate.local.samlocal import TEMPLATE
+    from nodegate_dev.conformance import CASES
+
+    assert [path for path in (SAMCONFIG, TEMPLATE, CASES) if not path.is_file()] == []

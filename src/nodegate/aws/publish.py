@@ -12,6 +12,7 @@ from typing import Any
 
 from cryptography import x509
 
+from nodegate.aws.session import AwsError, open_session
 from nodegate_authorizer.certificates import issued_by, load_certificate, load_leaf_pem, pem_blocks, sha256_hex
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.reasons import Denied
@@ -164,23 +165,6 @@ def point_stack_at(cloudformation: Any, stack: str, key: str, version: str) -> N
     cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
 
 
-SAMCONFIG = Path(__file__).resolve().parents[2] / "samconfig.toml"
-
-
-def samconfig_region(path: Path = SAMCONFIG) -> str | None:
-    """The region `sam deploy` uses, from samconfig.toml's default deploy parameters."""
-    import tomllib
-
-    if not path.is_file():
-        return None
-    try:
-        config = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError:
-        return None
-    region = config.get("default", {}).get("deploy", {}).get("parameters", {}).get("region")
-    return str(region) if region else None
-
-
 def publish(
     bundle: Path,
     *,
@@ -215,11 +199,10 @@ def publish(
     )
     if check_only:
         return 0
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
     try:
-        session = boto3.Session(profile_name=profile, region_name=region or samconfig_region())
+        session = open_session(region, profile)
         cloudformation = session.client("cloudformation")
         s3 = session.client("s3")
         bucket = stack_bucket(cloudformation, stack)
@@ -235,7 +218,7 @@ def publish(
         version = upload(s3, bucket, key, data)
         print(f"uploaded s3://{bucket}/{key} version {version}; updating stack {stack}")
         point_stack_at(cloudformation, stack, key, version)
-    except (BotoCoreError, ClientError, WaiterError) as exc:
+    except (BotoCoreError, ClientError, WaiterError, AwsError) as exc:
         raise PublishError(str(exc)) from None
     print(f"stack updated: the custom domain and the authorizer now use {key} version {version}")
     return 0

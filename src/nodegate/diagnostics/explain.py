@@ -6,6 +6,7 @@ value it returns (the path, each revocation answer, the identity, the grant) and
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,12 +17,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from nodegate_authorizer.certificates import extension, serial_hex
 from nodegate_authorizer.decision import Allowed, Refused, decide
-from nodegate_authorizer.event import parse_event
+from nodegate_authorizer.event import AuthRequest, parse_event
 from nodegate_authorizer.handler import respond
 from nodegate_authorizer.names import is_self_issued
-from nodegate_authorizer.reasons import Denied
+from nodegate_authorizer.reasons import Denied, Reason
 from nodegate_authorizer.revocation.answers import RevocationOutcome
 from nodegate_authorizer.runtime import Runtime
+from nodegate_authorizer.settings import ConfigError
 
 PURPOSES = {
     ExtendedKeyUsageOID.CLIENT_AUTH: "clientAuth",
@@ -92,15 +94,20 @@ def _revocation(outcome: RevocationOutcome | None, now: datetime) -> list[dict[s
     ]
 
 
-def explain(event: dict[str, Any], runtime: Runtime, now: datetime) -> dict[str, Any]:
-    """The decision on ``event`` with every fact it rests on, as a JSON-ready report."""
-    settings = runtime.settings
-    report: dict[str, Any] = {"time": now.isoformat(), "revocationMode": settings.revocation_mode.value}
+def explain(event: dict[str, Any], get_runtime: Callable[[], Runtime], now: datetime) -> dict[str, Any]:
+    """The decision on ``event`` with every fact it rests on, as a JSON-ready report. The steps run in the
+    handler's order: the event, then the runtime (settings that do not load are CONFIG_INVALID), then decide."""
+    report: dict[str, Any] = {"time": now.isoformat(), "revocationMode": None}
+    request: AuthRequest | None = None
     try:
         request = parse_event(event)
+        runtime = get_runtime()
+        report["revocationMode"] = runtime.settings.revocation_mode.value
         decision: Allowed | Refused = decide(request, runtime.inputs(), now)
     except Denied as denied:
-        request, decision = None, Refused(denied.reason, denied.detail)
+        decision = Refused(denied.reason, denied.detail)
+    except ConfigError as exc:
+        decision = Refused(Reason.CONFIG_INVALID, str(exc))
     roles = ["leaf", *(f"intermediate {n}" for n in range(1, len(decision.path) - 1)), "anchor"]
     report["path"] = [_certificate(cert, role) for cert, role in zip(decision.path, roles, strict=False)]
     report["revocation"] = _revocation(decision.revocation, now)
@@ -146,7 +153,8 @@ def for_node(event: dict[str, Any], node: str) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The report as text, one step per block."""
-    lines = [f"nodegate explain at {report['time']} (REVOCATION_MODE={report['revocationMode']})", ""]
+    mode = report["revocationMode"] or "not loaded"
+    lines = [f"nodegate explain at {report['time']} (REVOCATION_MODE={mode})", ""]
     lines.append("1. certificate path" + ("" if report["path"] else ": none found"))
     for cert in report["path"]:
         lines.append(f"   {cert['role']}: {cert['subject']}")

@@ -1,0 +1,52 @@
+"""The AWS session a command talks through: the profile and region given, else samconfig.toml's deploy region
+(the one `sam deploy` used), else the profile's own."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+SAMCONFIG = Path(__file__).resolve().parents[3] / "samconfig.toml"
+
+
+class AwsError(Exception):
+    """A call to AWS failed; the message is one line that says what to do."""
+
+
+def read_samconfig(path: Path = SAMCONFIG) -> dict[str, Any]:
+    """samconfig.toml as a table (empty when it is missing or not TOML: `sam deploy` would say so itself)."""
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return {}
+
+
+def samconfig_region(path: Path = SAMCONFIG) -> str | None:
+    """The region `sam deploy` uses, from samconfig.toml's default deploy parameters."""
+    region = read_samconfig(path).get("default", {}).get("deploy", {}).get("parameters", {}).get("region")
+    return str(region) if region else None
+
+
+def open_session(region: str | None, profile: str | None) -> Any:
+    """A boto3 session for ``profile`` in ``region`` (default: samconfig.toml's deploy region); AwsError when the
+    profile does not exist or no region can be found."""
+    import boto3
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region or samconfig_region())
+    except BotoCoreError as exc:
+        raise AwsError(f"{exc}: check --profile and ~/.aws/config") from None
+    if not session.region_name:
+        raise AwsError("no AWS region: pass --region, set AWS_REGION, or set region in samconfig.toml")
+    return session
+
+
+def make_default(session: Any) -> None:
+    """Make ``session`` the one plain ``boto3.client()`` calls use (the authorizer's own S3 reads)."""
+    import boto3
+
+    boto3.DEFAULT_SESSION = session
