@@ -10,7 +10,7 @@ DEMO_STAMP := $(VENV)/.installed-demo
 
 PKITS := .cache/pkits/PKITS_data
 
-.PHONY: test demo build deploy bench bench-record lint fuzz clean tools pkits conformance mutate
+.PHONY: test demo build preflight deploy bench bench-record lint fuzz clean tools pkits conformance mutate
 
 SYSTEM_TOOLS = command -v openssl >/dev/null && command -v curl >/dev/null || \
 	{ apt-get update -qq && apt-get install -y -qq openssl curl >/dev/null; }
@@ -53,11 +53,16 @@ test: $(STAMP) pkits
 demo: $(DEMO_STAMP)
 	$(VENV)/bin/nodegate demo
 
-# The AWS deploy path: sam build with a python3.12 (PATH or pyenv) or in a container, then sam deploy.
+# The AWS deploy path: the pre-flight checks (nodegate preflight), sam build with a python3.12 (PATH or pyenv) or in
+# a container, then sam deploy.
 build: $(STAMP)
 	scripts/sam-build
 
-deploy: build
+# Checks the account before anything is built or created (README, Deploy: pre-flight).
+preflight: $(STAMP)
+	$(VENV)/bin/nodegate preflight
+
+deploy: preflight build
 	$(VENV)/bin/sam deploy
 
 bench: $(STAMP)

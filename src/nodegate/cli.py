@@ -361,6 +361,25 @@ def _publish(args: argparse.Namespace) -> int:
     )
 
 
+def _preflight(args: argparse.Namespace) -> int:
+    from nodegate.aws.preflight import preflight
+    from nodegate.aws.session import open_session, sam_deploy_configuration
+    from nodegate.local.samlocal import read_template
+
+    configuration, overrides = sam_deploy_configuration(Path(args.config_file), args.parameter_overrides)
+    declared = read_template().get("Parameters", {})
+    parameters = {name: str(body["Default"]) for name, body in declared.items() if "Default" in body} | overrides
+    stack = args.stack or str(configuration.get("stack_name") or "nodegate")
+    session = open_session(args.region or configuration.get("region"), args.profile or configuration.get("profile"))
+    checks = preflight(session, stack, parameters)
+    for check in checks:
+        lines = [f"FAIL  {check.name}: {problem}" for problem in check.problems]
+        print("\n".join(lines or [f"ok    {check.name}: {check.found}"]))
+    failed = [check.name for check in checks if check.problems]
+    print(f"preflight: {'not ready: fix ' + ', '.join(failed) if failed else 'ready to deploy'} (stack {stack})")
+    return 1 if failed else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from nodegate.local.demo import main
 
@@ -578,6 +597,27 @@ def parser() -> argparse.ArgumentParser:
     mirror.add_argument("-n", "--env-vars", help='SAM env-vars JSON ({"CrlMirrorFunction": {...}})')
     mirror.add_argument("--function", default="CrlMirrorFunction", help="function (logical id in template.yaml)")
 
+    from nodegate.aws.session import SAMCONFIG
+
+    check = _command(
+        commands,
+        "preflight",
+        "check credentials, certificate, domain, node image and quotas before `sam deploy` (exit 0 ready, 1 not)",
+        "Check what a deploy would only find out after creating resources: credentials and region, the ACM "
+        "certificate (in the region, ISSUED, covering DomainName), the custom domain is free, NodeAmiId is an arm64 "
+        "image in the region on an arm64 NodeInstanceType, the VPC quota and the Lambda concurrency "
+        "AuthorizerConcurrency reserves. Parameters come from samconfig.toml (read by the SAM CLI's own code), "
+        "then --parameter-overrides, then the template's defaults. One line per failure, with its fix. "
+        "Exit 0 ready, 1 a check failed, 2 usage error. Example: nodegate preflight --stack nodegate",
+    )
+    check.add_argument("--stack", help="the stack to deploy (default: samconfig.toml's stack_name)")
+    check.add_argument("--region", help="AWS region (default: samconfig.toml's deploy region)")
+    check.add_argument("--profile", help="AWS profile (default: samconfig.toml's, else the environment's)")
+    check.add_argument("--config-file", default=str(SAMCONFIG), help="samconfig.toml to read, as `sam deploy` does")
+    check.add_argument(
+        "--parameter-overrides", default="", help="Key=Value ... on top of samconfig.toml's, as `sam deploy` takes"
+    )
+
     demo = _command(commands, "demo", "run the end-to-end demo and print its table (what `make demo` runs)")
     demo.add_argument("--dir", help="keep the demo PKI here (default: a temporary directory)")
     return top
@@ -594,6 +634,7 @@ HANDLERS = {
     "publish-truststore": _publish,
     "demo": _demo,
     "mirror": _mirror,
+    "preflight": _preflight,
 }
 
 

@@ -30,6 +30,33 @@ def samconfig_region(path: Path = SAMCONFIG) -> str | None:
     return str(region) if region else None
 
 
+def sam_deploy_configuration(path: Path = SAMCONFIG, overrides: str = "") -> tuple[dict[str, Any], dict[str, str]]:
+    """samconfig.toml's deploy parameters (``stack_name``, ``region``, ...) and the template parameter overrides
+    with ``overrides`` (``Key=Value ...``, as `sam deploy --parameter-overrides` takes them) on top, both read by
+    the SAM CLI's own code, so quoting and lists mean what they mean to `sam deploy`."""
+    try:
+        from click import ClickException
+        from samcli.cli.types import CfnParameterOverridesType
+        from samcli.lib.config.samconfig import SamConfig
+    except ImportError:
+        raise AwsError("samconfig.toml is read with the SAM CLI's own parser: run from .venv (make tools)") from None
+    try:
+        configuration = (
+            SamConfig(str(path.parent), path.name).get_all(["deploy"], "parameters") if path.is_file() else {}
+        )
+        parse = CfnParameterOverridesType().convert
+        parameters = parse(configuration.get("parameter_overrides", ""), None, None)
+        parameters |= parse(overrides, None, None) if overrides else {}
+    except (ClickException, ValueError) as exc:
+        raise AwsError(f"{path}: {exc}") from None
+    return dict(configuration), {str(k): str(v) for k, v in parameters.items()}
+
+
+def error_code(exc: Any) -> str:
+    """The error code of a botocore ClientError."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
 def open_session(region: str | None, profile: str | None) -> Any:
     """A boto3 session for ``profile`` in ``region`` (default: samconfig.toml's deploy region); AwsError when the
     profile does not exist or no region can be found."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nodegate.aws.session import AwsError
+from nodegate.aws.session import AwsError, error_code
 
 FUNCTION = "AuthorizerFunction"
 PINNED = {"TruststoreVersion": "TRUSTSTORE_VERSION", "AccessPolicyVersion": "ACCESS_POLICY_VERSION"}
@@ -34,13 +34,13 @@ def deployed_authorizer(session: Any, stack: str, logical_id: str = FUNCTION) ->
         try:
             described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
         except ClientError as exc:
-            if _code(exc) != "ValidationError":
+            if error_code(exc) != "ValidationError":
                 raise
             raise AwsError(f"no stack {stack} in {region}: check --stack, --region and --profile") from None
         try:
             resource = cloudformation.describe_stack_resource(StackName=stack, LogicalResourceId=logical_id)
         except ClientError as exc:
-            if _code(exc) != "ValidationError":
+            if error_code(exc) != "ValidationError":
                 raise
             raise AwsError(f"stack {stack} has no {logical_id}: is it a nodegate stack?") from None
         function = resource["StackResourceDetail"].get("PhysicalResourceId") or ""
@@ -71,7 +71,3 @@ def _notes(stack: dict[str, Any], environment: dict[str, str]) -> list[str]:
                 f"{variable}={environment.get(variable, '')!r}; this answer uses the function's"
             )
     return notes
-
-
-def _code(exc: Any) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,239 @@
+"""Pre-flight: what `sam deploy` would only find out after creating resources, checked before anything is created.
+Each check is a pure rule over what AWS describes (``*_problems``); ``preflight`` gathers the descriptions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nodegate.aws.session import AwsError, error_code
+
+PLACEHOLDER = "REPLACE_ME"
+REQUIRED = ("DomainName", "CertificateArn", "NodeAmiId", "PublisherRoleArn", "DeployRoleArn")
+ARM64_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
+VPC_QUOTA = ("vpc", "L-F678F1CE")  # VPCs per Region
+LAMBDA_UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its name, what was found, and its problems, each with its fix (none when it passed)."""
+
+    name: str
+    found: str
+    problems: tuple[str, ...] = ()
+
+
+def parameter_problems(parameters: Mapping[str, str]) -> list[str]:
+    """Parameters with no value or still the samconfig.toml placeholder."""
+    missing = [name for name in REQUIRED if not parameters.get(name)]
+    placeholders = [name for name, value in parameters.items() if PLACEHOLDER in value]
+    return [f"{name} has no value: set it in samconfig.toml's parameter_overrides" for name in missing] + [
+        f"{name} is still a placeholder ({parameters[name]}): set it in samconfig.toml's parameter_overrides"
+        for name in placeholders
+    ]
+
+
+def covers(name: str, domain: str) -> bool:
+    """Whether a certificate name covers ``domain`` (RFC 6125 6.4.3, as ACM issues names): a ``*`` only as the
+    whole left-most label, standing for exactly one label; case-insensitive, a trailing dot ignored."""
+    name, domain = name.lower().rstrip("."), domain.lower().rstrip(".")
+    if not name.startswith("*."):
+        return "*" not in name and name == domain
+    label, _, parent = domain.partition(".")
+    return bool(label) and "*" not in name[2:] and parent == name[2:] and "." in parent
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (``arn:partition:service:region:account:resource``), or "" when there is none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
+
+
+def certificate_problems(certificate: Mapping[str, Any], domain: str, ownership_arn: str) -> list[str]:
+    """An ACM certificate (DescribeCertificate's ``Certificate``) that API Gateway would refuse for ``domain``."""
+    arn, status = certificate.get("CertificateArn", ""), certificate.get("Status", "")
+    problems = []
+    if status == "PENDING_VALIDATION":
+        problems.append(
+            f"{arn} is PENDING_VALIDATION: create the DNS record ACM lists (aws acm describe-certificate "
+            f"--certificate-arn {arn} --query Certificate.DomainValidationOptions) and wait for ISSUED"
+        )
+    elif status != "ISSUED":
+        problems.append(f"{arn} is {status or 'of unknown status'}: request a new certificate for {domain}")
+    names = [certificate.get("DomainName", ""), *certificate.get("SubjectAlternativeNames", [])]
+    if not any(covers(name, domain) for name in names if name):
+        listed = ", ".join(sorted({n for n in names if n})) or "no name"
+        problems.append(f"{arn} covers {listed}, not {domain}: request a certificate for {domain}")
+    kind = certificate.get("Type", "")
+    if kind in ("IMPORTED", "PRIVATE") and not ownership_arn:
+        problems.append(
+            f"{arn} is {kind}: API Gateway mutual TLS then needs OwnershipVerificationCertificateArn, "
+            f"a public ACM certificate for {domain}"
+        )
+    return problems
+
+
+def image_problems(image: Mapping[str, Any] | None, ami: str, region: str) -> list[str]:
+    """An AMI (DescribeImages' entry, None when not found) the arm64 nodes cannot boot."""
+    lookup = f"aws ssm get-parameter --region {region} --name {ARM64_AMI} --query Parameter.Value"
+    if image is None:
+        return [f"NodeAmiId {ami} is not an image in {region} (AMI ids differ per region): use `{lookup}`"]
+    problems = []
+    if image.get("Architecture") != "arm64":
+        problems.append(f"NodeAmiId {ami} is {image.get('Architecture')}, the nodes run arm64: use `{lookup}`")
+    if image.get("State", "available") != "available":
+        problems.append(f"NodeAmiId {ami} is {image.get('State')}: use `{lookup}`")
+    return problems
+
+
+def instance_type_problems(offered: Mapping[str, Any] | None, instance_type: str, region: str) -> list[str]:
+    """A NodeInstanceType (DescribeInstanceTypes' entry, None when not offered) that cannot run an arm64 image."""
+    if offered is None:
+        return [f"NodeInstanceType {instance_type} is not offered in {region}: pick one of the t4g family"]
+    architectures = offered.get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    if "arm64" not in architectures:
+        return [
+            f"NodeInstanceType {instance_type} runs {', '.join(architectures)}, not arm64: use t4g.nano or t4g.small"
+        ]
+    return []
+
+
+def vpc_quota_problems(in_use: int, quota: float) -> list[str]:
+    """The stack creates one VPC."""
+    if in_use + 1 <= quota:
+        return []
+    return [
+        f"{in_use} of {quota:g} VPCs per region are in use and the stack creates one: delete one or raise the "
+        f"quota (Service Quotas, {VPC_QUOTA[0]} {VPC_QUOTA[1]})"
+    ]
+
+
+def concurrency_problems(unreserved: int, already_reserved: int, reserve: int) -> list[str]:
+    """AuthorizerConcurrency must leave Lambda's 100 unreserved executions (the stack's own reservation, if it is
+    deployed, comes back first)."""
+    left = unreserved + already_reserved - reserve
+    if reserve <= 0 or left >= LAMBDA_UNRESERVED_MINIMUM:
+        return []
+    return [
+        f"AuthorizerConcurrency={reserve} would leave {left} unreserved concurrent executions, Lambda keeps "
+        f"{LAMBDA_UNRESERVED_MINIMUM}: pass AuthorizerConcurrency=0 or raise the Lambda concurrency quota"
+    ]
+
+
+def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[Check]:
+    """Every check, in the order a deploy meets them; stops after the credentials when there are none."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    region = session.region_name
+    try:
+        account = session.client("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as exc:
+        fix = "configure credentials (aws configure, AWS_PROFILE or --profile)"
+        return [Check("credentials", region, (f"{_one_line(exc)}: {fix}",))]
+    checks = [Check("credentials", f"account {account}, region {region}")]
+    checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters))))
+    steps: list[tuple[str, Callable[[], tuple[str, list[str]]]]] = [
+        ("certificate", lambda: _certificate(session, parameters, region)),
+        ("domain", lambda: _domain(session, stack, parameters.get("DomainName", ""))),
+        ("image", lambda: _image(session, parameters, region)),
+        ("quotas", lambda: _quotas(session, stack, parameters)),
+    ]
+    for name, step in steps:
+        try:
+            found, problems = step()
+        except (BotoCoreError, ClientError, AwsError) as exc:
+            found, problems = "", [f"cannot check: {_one_line(exc)}"]
+        checks.append(Check(name, found, tuple(problems)))
+    return checks
+
+
+def _certificate(session: Any, parameters: Mapping[str, str], region: str) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    arn, domain = parameters.get("CertificateArn", ""), parameters.get("DomainName", "")
+    if arn_region(arn) != region:
+        where = arn_region(arn) or "no region"
+        return arn, [f"CertificateArn is in {where}, the stack deploys to {region}: use a certificate in {region}"]
+    try:
+        certificate = session.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    except ClientError as exc:
+        if error_code(exc) not in ("ResourceNotFoundException", "ValidationException"):
+            raise
+        return arn, [f"no certificate {arn} in this account: request one for {domain} (README, Deploy)"]
+    ownership = parameters.get("OwnershipVerificationCertificateArn", "")
+    return f"{arn} {certificate.get('Status')}", certificate_problems(certificate, domain, ownership)
+
+
+def _domain(session: Any, stack: str, domain: str) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    try:
+        session.client("apigateway").get_domain_name(domainName=domain)
+    except ClientError as exc:
+        if error_code(exc) != "NotFoundException":
+            raise
+        return f"{domain} is free", []
+    try:
+        resource = session.client("cloudformation").describe_stack_resource(
+            StackName=stack, LogicalResourceId="ApiDomain"
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ValidationError":
+            raise
+        resource = {}
+    if resource.get("StackResourceDetail", {}).get("PhysicalResourceId") == domain:
+        return f"{domain} belongs to stack {stack}", []
+    return domain, [
+        f"API Gateway domain {domain} already exists outside stack {stack}: delete it "
+        f"(aws apigateway delete-domain-name --domain-name {domain}) or choose another DomainName"
+    ]
+
+
+def _image(session: Any, parameters: Mapping[str, str], region: str) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    ec2 = session.client("ec2")
+    ami, instance_type = parameters.get("NodeAmiId", ""), parameters.get("NodeInstanceType", "")
+    try:
+        images = ec2.describe_images(ImageIds=[ami])["Images"]
+    except ClientError as exc:
+        if not error_code(exc).startswith("InvalidAMIID"):
+            raise
+        images = []
+    try:
+        offered = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+    except ClientError as exc:
+        if error_code(exc) != "InvalidInstanceType":
+            raise
+        offered = []
+    image = images[0] if images else None
+    problems = image_problems(image, ami, region)
+    problems += instance_type_problems(offered[0] if offered else None, instance_type, region)
+    return f"{ami} ({image.get('Architecture') if image else 'not found'}) on {instance_type}", problems
+
+
+def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    quota = session.client("service-quotas").get_service_quota(ServiceCode=VPC_QUOTA[0], QuotaCode=VPC_QUOTA[1])
+    limit = float(quota["Quota"]["Value"])
+    vpcs = len(session.client("ec2").describe_vpcs()["Vpcs"])
+    problems = vpc_quota_problems(vpcs, limit)
+    reserve = int(parameters.get("AuthorizerConcurrency", "0") or 0)
+    if reserve > 0:
+        aws_lambda = session.client("lambda")
+        unreserved = int(aws_lambda.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"])
+        try:
+            current = aws_lambda.get_function_concurrency(FunctionName=f"{stack}-authorizer")
+        except ClientError as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            current = {}
+        problems += concurrency_problems(unreserved, int(current.get("ReservedConcurrentExecutions", 0)), reserve)
+    return f"VPCs {vpcs}/{limit:g}, AuthorizerConcurrency {reserve}", problems
+
+
+def _one_line(exc: Exception) -> str:
+    return " ".join(str(exc).split())
