@@ -57,11 +57,16 @@ def _check_key_pair(cert: str, key: str) -> None:
 def _pki(args: argparse.Namespace) -> int:
     from cryptography import x509
 
+    from nodegate.aws.private_ca import PrivateCaDirectory
     from nodegate.local.stack import bind_server
     from nodegate.pki.directory import DevPki, check_new_directory, init_pki
     from nodegate.pki.server import RevocationServer
 
     root = Path(args.dir)
+    if args.private_ca or PrivateCaDirectory.is_one(root):
+        return _private_ca(args, root)
+    if args.san:
+        raise ValueError("--san needs a Private CA directory (pki init --private-ca): the dev PKI issues UID and CN")
     if args.pki_command == "init":
         check_new_directory(root)
         init_pki(root, args.url)
@@ -85,6 +90,39 @@ def _pki(args: argparse.Namespace) -> int:
         server = bind_server("CRL/OCSP server", args.port or pki.port, lambda port: RevocationServer(pki, port))
         print(f"CRLs at {server.url}/crl/<ca>.crl, OCSP at {server.url}/ocsp/issuing", flush=True)
         _serve(server)
+    return 0
+
+
+def _private_ca(args: argparse.Namespace, root: Path) -> int:
+    """``pki`` on a directory of operators' certificates from AWS Private CA."""
+    from nodegate.aws.private_ca import Identity, PrivateCaDirectory, parse_san
+    from nodegate.aws.session import arn_region, open_session
+    from nodegate.pki.authority import client_name
+    from nodegate.pki.directory import check_new_directory
+
+    directory = PrivateCaDirectory(root)
+    if args.pki_command == "init":
+        check_new_directory(root)
+        truststore = directory.init(
+            open_session(args.region or arn_region(args.private_ca), args.profile), args.private_ca
+        )
+        print(f"{root} issues from {args.private_ca}; truststore (its chain): {truststore}")
+        print(f"publish it: nodegate publish-truststore --bundle {truststore} --stack <stack>")
+        return 0
+    if args.private_ca:
+        raise ValueError(f"{root} already names its Private CA in private-ca.json: drop --private-ca")
+    session = open_session(args.region or directory.config.get("region"), args.profile)
+    if args.pki_command == "issue":
+        identity = Identity(client_name(args.user, args.node), tuple(parse_san(san) for san in args.san))
+        path = directory.issue(session, f"{args.user}-{args.node}", identity, args.days, force=args.force)
+        print(f"issued {path} (+ .key, made here and never sent)")
+    elif args.pki_command == "revoke":
+        serial, newly = directory.revoke(session, args.target, args.reason)
+        print(f"revoked serial {serial} through the CA" if newly else f"serial {serial} was already revoked")
+    elif args.pki_command == "list":
+        _list(directory, as_json=args.json)
+    else:
+        raise ValueError(f"pki {args.pki_command}: the Private CA publishes its own CRLs (its S3 bucket)")
     return 0
 
 
@@ -463,6 +501,11 @@ def parser() -> argparse.ArgumentParser:
     init.add_argument(
         "--url", type=base_url, default="http://127.0.0.1:8480", help="base URL the certificates name for CRL/OCSP"
     )
+    init.add_argument(
+        "--private-ca",
+        metavar="ARN",
+        help="an AWS Private CA instead of a dev PKI: the directory keeps operators' keys and a ledger",
+    )
     issue = _command(
         pki,
         "issue",
@@ -476,6 +519,13 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("--node", required=True, help="node id (CN): letters, digits, '.', '_', '-'")
     issue.add_argument("--days", type=int, default=365, help="validity in days (at least 1)")
     issue.add_argument("--force", action="store_true", help="replace an existing certificate and revoke it")
+    issue.add_argument(
+        "--san",
+        action="append",
+        default=[],
+        metavar="KIND:VALUE",
+        help="Private CA: a subject alternative name, uri:spiffe://..., email:... or dns:... (repeatable)",
+    )
     revoke = _command(
         pki,
         "revoke",
@@ -501,6 +551,10 @@ def parser() -> argparse.ArgumentParser:
     serve = _command(pki, "serve", "serve the CRLs over HTTP and answer OCSP")
     serve.add_argument("dir", help=directory)
     serve.add_argument("--port", type=port_number, default=0, help="port to listen on (0: the one in the PKI's --url)")
+    for command in (init, issue, revoke, listing, crl, serve):
+        command.set_defaults(private_ca=None, san=[])
+        command.add_argument("--region", help="Private CA: AWS region (default: the directory's, else the CA's)")
+        command.add_argument("--profile", help="Private CA: AWS profile")
 
     node = _command(commands, "node", "run the node backend (believes only the authorizer's signed assertion)")
     node.add_argument("--host", default="127.0.0.1", help="address to listen on")

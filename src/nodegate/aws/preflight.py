@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from nodegate.aws.session import AwsError, error_code
+from nodegate.aws.session import AwsError, arn_region, error_code, one_line
 
 PLACEHOLDER = "REPLACE_ME"
 REQUIRED = ("DomainName", "CertificateArn", "NodeAmiId", "PublisherRoleArn", "DeployRoleArn")
@@ -43,12 +43,6 @@ def covers(name: str, domain: str) -> bool:
         return "*" not in name and name == domain
     label, _, parent = domain.partition(".")
     return bool(label) and "*" not in name[2:] and parent == name[2:] and "." in parent
-
-
-def arn_region(arn: str) -> str:
-    """The region field of an ARN (``arn:partition:service:region:account:resource``), or "" when there is none."""
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
 
 
 def certificate_problems(certificate: Mapping[str, Any], domain: str, ownership_arn: str) -> list[str]:
@@ -131,7 +125,7 @@ def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[C
         account = session.client("sts").get_caller_identity()["Account"]
     except (BotoCoreError, ClientError) as exc:
         fix = "configure credentials (aws configure, AWS_PROFILE or --profile)"
-        return [Check("credentials", region, (f"{_one_line(exc)}: {fix}",))]
+        return [Check("credentials", region, (f"{one_line(exc)}: {fix}",))]
     checks = [Check("credentials", f"account {account}, region {region}")]
     checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters))))
     steps: list[tuple[str, Callable[[], tuple[str, list[str]]]]] = [
@@ -144,7 +138,7 @@ def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[C
         try:
             found, problems = step()
         except (BotoCoreError, ClientError, AwsError) as exc:
-            found, problems = "", [f"cannot check: {_one_line(exc)}"]
+            found, problems = "", [f"cannot check: {one_line(exc)}"]
         checks.append(Check(name, found, tuple(problems)))
     return checks
 
@@ -233,7 +227,3 @@ def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[st
             current = {}
         problems += concurrency_problems(unreserved, int(current.get("ReservedConcurrentExecutions", 0)), reserve)
     return f"VPCs {vpcs}/{limit:g}, AuthorizerConcurrency {reserve}", problems
-
-
-def _one_line(exc: Exception) -> str:
-    return " ".join(str(exc).split())

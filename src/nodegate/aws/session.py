@@ -52,9 +52,14 @@ def sam_deploy_configuration(path: Path = SAMCONFIG, overrides: str = "") -> tup
     return dict(configuration), {str(k): str(v) for k, v in parameters.items()}
 
 
-def error_code(exc: Any) -> str:
-    """The error code of a botocore ClientError."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
+def error_code(exc: Exception) -> str:
+    """The error code of a botocore ClientError ("" for other errors)."""
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def one_line(exc: Exception) -> str:
+    """An exception's message on one line."""
+    return " ".join(str(exc).split())
 
 
 def open_session(region: str | None, profile: str | None) -> Any:
@@ -77,3 +82,9 @@ def make_default(session: Any) -> None:
     import boto3
 
     boto3.DEFAULT_SESSION = session
+
+
+def arn_region(arn: str) -> str:
+    """The region field of an ARN (``arn:partition:service:region:account:resource``), or "" when there is none."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 5 and parts[0] == "arn" else ""
