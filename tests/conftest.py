@@ -106,3 +106,11 @@ def bucket(s3_server: str) -> Any:
     s3.create_bucket(Bucket=name)
     s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return s3, name
+
+
+def use_authorizer_settings(patch: pytest.MonkeyPatch, settings: dict[str, str]) -> None:
+    """The authorizer's settings become exactly ``settings`` (every other one unset), with metrics off."""
+    for name in SETTING_NAMES:
+        patch.delenv(name, raising=False)
+    for name, value in ({"POWERTOOLS_METRICS_DISABLED": "true"} | settings).items():
+        patch.setenv(name, value)

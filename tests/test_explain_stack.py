@@ -18,10 +18,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from test_authorizer import log_stream  # noqa: F401 - the authorizer's log, in a buffer
 
+from conftest import use_authorizer_settings
 from nodegate.aws.stack_settings import DeployedAuthorizer, _notes
 from nodegate.local.edge import ApiIdentity, build_event
 from nodegate_authorizer import handler as authorizer
-from nodegate_authorizer.settings import SETTING_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
@@ -142,15 +142,11 @@ def handler_response(bucket: str, version: str, cert: str, node: str, revocation
         "CRL_STORE_URI": f"s3://{bucket}/crls/",
         "REVOCATION_MODE": revocation_mode,
         "REVOCATION_FETCH": "store-only",
-        "POWERTOOLS_METRICS_DISABLED": "true",
     }
     der = x509.load_pem_x509_certificate((ROOT / cert).read_bytes()).public_bytes(Encoding.DER)
     event = build_event(ApiIdentity(), "GET", f"/nodes/{node}/status", "", {}, "127.0.0.1", der)
     with pytest.MonkeyPatch.context() as patch:
-        for name in SETTING_NAMES:
-            patch.delenv(name, raising=False)
-        for name, value in environment.items():
-            patch.setenv(name, value)
+        use_authorizer_settings(patch, environment)
         return authorizer.lambda_handler(event)
 
 
@@ -259,12 +255,14 @@ def test_the_readme_names_the_log_groups_and_fields_the_stack_and_handler_write(
     assert event is not None
     event["requestContext"]["requestId"] = "req-0123"
     with pytest.MonkeyPatch.context() as patch:
-        for name in SETTING_NAMES:
-            patch.delenv(name, raising=False)
-        patch.setenv("TRUSTSTORE_URI", f"file://{ROOT}/certificates/truststore.pem")
-        patch.setenv("CRL_STORE_URI", f"file://{ROOT}/certificates/crls/")
-        patch.setenv("REVOCATION_FETCH", "store-only")
-        patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+        use_authorizer_settings(
+            patch,
+            {
+                "TRUSTSTORE_URI": f"file://{ROOT}/certificates/truststore.pem",
+                "CRL_STORE_URI": f"file://{ROOT}/certificates/crls/",
+                "REVOCATION_FETCH": "store-only",
+            },
+        )
         authorizer.lambda_handler(event)
     lines = [json.loads(line) for line in log_stream.getvalue().splitlines() if line.startswith("{")]
     decision = next(line for line in lines if line.get("message") == "authorization decision")

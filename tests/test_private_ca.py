@@ -19,6 +19,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 
+from conftest import use_authorizer_settings
 from nodegate.aws.private_ca import (
     CLIENT_TEMPLATE,
     Identity,
@@ -113,9 +114,10 @@ def test_issue_revoke_and_list_through_the_private_ca(tmp_path: Path, ca: str) -
     assert again.stderr.strip().endswith("exists: pass --force to replace it (revoke the old one with `pki revoke`)")
 
     listed = json.loads(nodegate("pki", "list", str(ops), "--json").stdout)
-    assert [(row["serial"], row["subject"], row["revoked_at"]) for row in listed] == [
-        (colon_serial(cert.serial_number), "CN=node-1,UID=alice,O=nodegate operators", None)
+    assert [(row["serial"], row["subject"], row["sans"], row["revoked_at"]) for row in listed] == [
+        (colon_serial(cert.serial_number), "CN=node-1,UID=alice,O=nodegate operators", [SPIFFE], None)
     ]
+    assert listed[0]["certificate_arn"].startswith(f"{ca}/certificate/")
     revoked = nodegate("pki", "revoke", str(ops), str(cert_file), "--reason", "key_compromise")
     assert revoked.returncode == 0, revoked.stderr
     assert revoked_in_moto(ca)[colon_serial(cert.serial_number)]["revocation_reason"] == "KEY_COMPROMISE"
@@ -244,7 +246,6 @@ def test_the_authorizer_uses_partitioned_crls_from_the_cas_bucket(bucket: Any, m
     CDP of its certificates: a revocation in one partition revokes its certificate and never one of the other
     (RFC 5280 5.2.5, 6.3.3 (b)(2)(i)), even when that serial is listed there."""
     from nodegate_authorizer import handler as authorizer
-    from nodegate_authorizer.settings import SETTING_NAMES
     from nodegate_dev.world import decision, event
 
     s3, name = bucket
@@ -268,12 +269,14 @@ def test_the_authorizer_uses_partitioned_crls_from_the_cas_bucket(bucket: Any, m
         crl = authority.crl(revoked, extensions=[(scope, True)])
         s3.put_object(Bucket=name, Key=url.split(".amazonaws.com/", 1)[1], Body=crl_der(crl))
     s3.put_object(Bucket=name, Key="truststore.pem", Body=pem(authority.cert))
-    for setting in SETTING_NAMES:
-        monkeypatch.delenv(setting, raising=False)
-    monkeypatch.setenv("TRUSTSTORE_URI", f"s3://{name}/truststore.pem")
-    monkeypatch.setenv("CRL_STORE_URI", f"s3://{name}/crl/")
-    monkeypatch.setenv("REVOCATION_FETCH", "store-only")
-    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    use_authorizer_settings(
+        monkeypatch,
+        {
+            "TRUSTSTORE_URI": f"s3://{name}/truststore.pem",
+            "CRL_STORE_URI": f"s3://{name}/crl/",
+            "REVOCATION_FETCH": "store-only",
+        },
+    )
     assert decision(authorizer.lambda_handler(event(bob.cert_pem(), "node-2")))[:2] == ("Allow", None)
     assert decision(authorizer.lambda_handler(event(alice.cert_pem(), "node-1")))[:2] == ("Allow", None)
     # revoke alice in her own partition

@@ -55,15 +55,17 @@ class Identity:
 
 @dataclass(frozen=True)
 class LedgerRow:
-    """One certificate the directory had issued, as ``pki list`` shows it."""
+    """One certificate the directory had issued: what ``pki list`` shows, and its ARN and SANs."""
 
     serial: str
     subject: str
+    sans: list[str]
     ca: str
+    certificate_arn: str
     file: str
     not_after: str | None
-    revoked_at: str | None
-    reason: str | None
+    revoked_at: str | None = None
+    reason: str | None = None
 
 
 def parse_san(text: str) -> x509.UniformResourceIdentifier | x509.RFC822Name | x509.DNSName:
@@ -206,11 +208,11 @@ class PrivateCaDirectory:
         row = LedgerRow(
             serial=colon_serial(cert.serial_number),
             subject=cert.subject.rfc4514_string(),
+            sans=[str(san.value) for san in identity.sans],
             ca=ca_arn,
+            certificate_arn=arn,
             file=str(target),
             not_after=cert.not_valid_after_utc.isoformat(),
-            revoked_at=None,
-            reason=None,
         )
         self._save([*self.listing(), row])
         return target
