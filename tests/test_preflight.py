@@ -282,3 +282,12 @@ def test_the_vpc_quota(tmp_path: Path, account: dict[str, str]) -> None:
         "FAIL  quotas: 5 of 5 VPCs per region are in use and the stack creates one: delete one or raise the quota "
         "(Service Quotas, vpc L-F678F1CE)"
     ]
+
+
+def test_make_deploy_runs_preflight_before_sam_deploy() -> None:
+    planned = subprocess.run(["make", "-n", "deploy"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    lines = planned.splitlines()
+    preflight_at = next(i for i, line in enumerate(lines) if line.endswith("bin/nodegate preflight"))
+    build_at = next(i for i, line in enumerate(lines) if "scripts/sam-build" in line)
+    deploy_at = next(i for i, line in enumerate(lines) if line.endswith("bin/sam deploy"))
+    assert preflight_at < build_at < deploy_at
