@@ -291,3 +291,35 @@ def test_make_deploy_runs_preflight_before_sam_deploy() -> None:
     build_at = next(i for i, line in enumerate(lines) if "scripts/sam-build" in line)
     deploy_at = next(i for i, line in enumerate(lines) if line.endswith("bin/sam deploy"))
     assert preflight_at < build_at < deploy_at
+
+
+def test_a_private_ca_whose_crls_the_authorizer_would_not_find(tmp_path: Path, account: dict[str, str]) -> None:
+    """PrivateCaArn set: the CA must be ACTIVE and write its CRLs where PrivateCaCrlBucket/PrivateCaCrlPath say,
+    or the authorizer's CRL store is empty and hard-fail denies every operator."""
+    import boto3
+
+    pca = boto3.client("acm-pca", region_name=REGION)
+    arn = pca.create_certificate_authority(
+        CertificateAuthorityConfiguration={
+            "KeyAlgorithm": "RSA_2048",
+            "SigningAlgorithm": "SHA256WITHRSA",
+            "Subject": {"CommonName": "operators CA"},
+        },
+        CertificateAuthorityType="ROOT",
+        RevocationConfiguration={
+            "CrlConfiguration": {"Enabled": True, "ExpirationInDays": 7, "S3BucketName": "pca", "CustomPath": "rev"}
+        },
+    )["CertificateAuthorityArn"]
+    values = {"domain": account["domain"], "certificate": account["issued"], "image": account["arm64"]}
+    wrong = preflight(tmp_path, "--parameter-overrides", f"PrivateCaArn={arn} PrivateCaCrlBucket=other", **values)
+    assert [line for line in fails(wrong) if line.startswith("FAIL  private-ca")] == [
+        f"FAIL  private-ca: {arn} is PENDING_CERTIFICATE: install its CA certificate and activate it",
+        f"FAIL  private-ca: {arn} writes its CRLs to bucket pca: set PrivateCaCrlBucket=pca",
+        f"FAIL  private-ca: {arn} writes its CRLs under rev/: set PrivateCaCrlPath=rev",
+    ]
+    pca.update_certificate_authority(CertificateAuthorityArn=arn, Status="ACTIVE")
+    right = preflight(
+        tmp_path, "--parameter-overrides", f"PrivateCaArn={arn} PrivateCaCrlBucket=pca PrivateCaCrlPath=rev", **values
+    )
+    assert right.returncode == 0, right.stdout
+    assert f"ok    private-ca: {arn} CRLs in s3://pca/rev/" in right.stdout

@@ -116,6 +116,23 @@ def concurrency_problems(unreserved: int, already_reserved: int, reserve: int) -
     ]
 
 
+def private_ca_problems(ca: Mapping[str, Any], bucket: str, path: str) -> list[str]:
+    """A Private CA (DescribeCertificateAuthority's entry) whose CRLs the authorizer would not find where the
+    stack reads them: with REVOCATION_MODE=hard-fail its operators would all be denied REVOCATION_UNAVAILABLE."""
+    arn, status = ca.get("Arn", ""), ca.get("Status", "")
+    problems = [] if status == "ACTIVE" else [f"{arn} is {status}: install its CA certificate and activate it"]
+    crl = ca.get("RevocationConfiguration", {}).get("CrlConfiguration", {})
+    if not crl.get("Enabled"):
+        return [*problems, f"{arn} writes no CRL: enable its CrlConfiguration with S3BucketName={bucket}"]
+    written = crl.get("S3BucketName", "")
+    if written != bucket:
+        problems.append(f"{arn} writes its CRLs to bucket {written}: set PrivateCaCrlBucket={written}")
+    folder = crl.get("CustomPath") or "crl"
+    if folder.strip("/") != path.strip("/"):
+        problems.append(f"{arn} writes its CRLs under {folder}/: set PrivateCaCrlPath={folder}")
+    return problems
+
+
 def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[Check]:
     """Every check, in the order a deploy meets them; stops after the credentials when there are none."""
     from botocore.exceptions import BotoCoreError, ClientError
@@ -134,6 +151,8 @@ def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[C
         ("image", lambda: _image(session, parameters, region)),
         ("quotas", lambda: _quotas(session, stack, parameters)),
     ]
+    if parameters.get("PrivateCaArn"):
+        steps.append(("private-ca", lambda: _private_ca(session, parameters)))
     for name, step in steps:
         try:
             found, problems = step()
@@ -206,6 +225,20 @@ def _image(session: Any, parameters: Mapping[str, str], region: str) -> tuple[st
     problems = image_problems(image, ami, region)
     problems += instance_type_problems(offered[0] if offered else None, instance_type, region)
     return f"{ami} ({image.get('Architecture') if image else 'not found'}) on {instance_type}", problems
+
+
+def _private_ca(session: Any, parameters: Mapping[str, str]) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    arn = parameters["PrivateCaArn"]
+    try:
+        ca = session.client("acm-pca").describe_certificate_authority(CertificateAuthorityArn=arn)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        return arn, [f"no Private CA {arn} in {session.region_name}: check PrivateCaArn (and the region)"]
+    bucket, path = parameters.get("PrivateCaCrlBucket", ""), parameters.get("PrivateCaCrlPath", "crl")
+    return f"{arn} CRLs in s3://{bucket}/{path}/", private_ca_problems(ca["CertificateAuthority"], bucket, path)
 
 
 def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[str, list[str]]:
