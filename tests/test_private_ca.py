@@ -18,6 +18,8 @@ from cfnlint.decode import cfn_yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import use_authorizer_settings
 from nodegate.aws.private_ca import (
@@ -287,3 +289,24 @@ def test_the_authorizer_uses_partitioned_crls_from_the_cas_bucket(bucket: Any, m
     s3.put_object(Bucket=name, Key=partitions[0].split(".amazonaws.com/", 1)[1], Body=crl_der(crl))
     authorizer._runtimes.clear()
     assert decision(authorizer.lambda_handler(event(alice.cert_pem(), "node-1")))[:2] == ("Deny", "REVOKED")
+
+
+@settings(max_examples=200, deadline=None)
+@given(kind=st.sampled_from(["uri", "email", "dns", "ftp", ""]), value=st.text(max_size=40))
+def test_any_san_argument_is_a_name_or_one_line_error(kind: str, value: str) -> None:
+    """`--san` text from a command line: a general name that keeps the value, or a ValueError naming the argument."""
+    text = f"{kind}:{value}"
+    try:
+        san = parse_san(text)
+    except ValueError as exc:
+        error = str(exc)
+    else:
+        error = ""
+    if error:
+        assert error.startswith(f"--san {text!r}: ")
+        assert "\n" not in error  # repr() escapes what the value holds: one line
+        return
+    assert san.value == value
+    assert api_passthrough(Identity(client_name("a", "n"), (san,)))["Extensions"]["SubjectAlternativeNames"] == [
+        {{"uri": "UniformResourceIdentifier", "email": "Rfc822Name", "dns": "DnsName"}[kind]: value}
+    ]
