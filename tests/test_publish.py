@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,19 +96,18 @@ def test_confirmation_needs_a_yes() -> None:
         assert not confirm("publish?", lambda prompt, a=answer: a)  # type: ignore[misc]
 
 
-def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_server: str) -> None:
+def test_publish_shows_the_difference_asks_and_tests_samples(
+    tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import boto3
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
 
-    stack_template = {
-        "Parameters": {name: {"Type": "String", "Default": ""} for name in ("TruststoreKey", "TruststoreVersion")},
-        "Resources": {"TruststoreBucket": {"Type": "AWS::S3::Bucket"}},
-        "Outputs": {"TruststoreBucketName": {"Value": {"Ref": "TruststoreBucket"}}},
-    }
-    cloudformation = boto3.client("cloudformation", endpoint_url=s3_server, region_name="eu-west-1")
-    cloudformation.create_stack(StackName="ng-rotate", TemplateBody=json.dumps(stack_template))
-    bucket = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Outputs"][0]["OutputValue"]
-    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="eu-west-1")
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    describe_parameters_as_aws_does(monkeypatch)
+    cloudformation, s3 = (
+        boto3.client(name, endpoint_url=s3_server, region_name="eu-west-1") for name in ("cloudformation", "s3")
+    )
+    ssm = boto3.client("ssm", endpoint_url=s3_server, region_name="eu-west-1")
+    create_stand_in(cloudformation, s3, ssm, "ng-rotate")
     (tmp_path / "v1.pem").write_bytes(pem(ROOT.cert, ISSUING.cert))
     (tmp_path / "v2.pem").write_bytes(pem(ROOT.cert, CRL_SIGNER.cert))
     (tmp_path / "alice.pem").write_bytes(LEAF.cert_pem())
@@ -126,7 +126,7 @@ def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_
 
     def version() -> str:
         parameters = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Parameters"]
-        return next(p.get("ParameterValue", "") for p in parameters if p["ParameterKey"] == "TruststoreVersion")
+        return next(p["ResolvedValue"] for p in parameters if p["ParameterKey"] == "TruststoreVersionParameter")
 
     first = publish("--bundle", "v1.pem", "--yes", "--test-client", "alice.pem")
     assert first.returncode == 0, first.stderr

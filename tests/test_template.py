@@ -59,7 +59,7 @@ def test_custom_domain_requires_mtls_with_versioned_truststore_and_tls12() -> No
     assert domain["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     mtls = domain["MutualTlsAuthentication"]
     assert mtls["TruststoreUri"] == {"Fn::Sub": "s3://${TruststoreBucket}/${TruststoreKey}"}
-    assert mtls["TruststoreVersion"] == {"Ref": "TruststoreVersion"}
+    assert mtls["TruststoreVersion"] == {"Ref": "TruststoreVersionParameter"}
     assert props("ApiBasePathMapping")["RestApiId"] == {"Ref": "NodeApi"}
 
 
@@ -338,9 +338,10 @@ def test_translated_nodes_wait_for_their_endpoints_and_a_broken_node_fails_the_d
 
 
 def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> None:
-    """publish-truststore changes TruststoreKey/TruststoreVersion: nothing on the node path may change."""
+    """publish-truststore changes the version TruststoreVersionParameter resolves to: nothing on the node path
+    may change."""
     resources = translated()["Resources"]
-    parameters = {"TruststoreKey", "TruststoreVersion"}
+    parameters = {"TruststoreVersionParameter"}
     touched = {name for name, r in resources.items() if references(r.get("Properties", {}), parameters)}
     readers = {"AuthorizerFunction", "AuthorizerFunctionRole", "CrlMirrorFunction", "CrlMirrorFunctionRole"}
     assert touched <= {"ApiDomain", "TruststoreBucketPolicy", *readers}

@@ -326,7 +326,6 @@ def _publish(args: argparse.Namespace) -> int:
     return publish(
         args.bundle,
         stack=args.stack,
-        key=args.key,
         region=args.region,
         profile=args.profile,
         check_only=args.check_only,
