@@ -158,12 +158,61 @@ def test_upstream_failures_are_502_and_504(node: NodeServer, monkeypatch: pytest
 
 def test_routes_file_is_checked(tmp_path: Path) -> None:
     good = tmp_path / "routes.json"
-    good.write_text(json.dumps({"node-1": "http://10.0.1.5:9000"}))
-    assert load_routes(str(good)) == {"node-1": "http://10.0.1.5:9000"}
-    for bad in ({"node 1": "http://x:1"}, {"node-1": "ftp://x"}, {"node-1": "http://"}, ["node-1"]):
+    good.write_text(json.dumps({"node-1": "http://10.40.0.25:9000", "node-2": "http://127.0.0.1:9001/api"}))
+    assert load_routes(str(good)) == {"node-1": "http://10.40.0.25:9000", "node-2": "http://127.0.0.1:9001/api"}
+    for bad in (
+        {"node 1": "http://x:1"},
+        {"node-1": "ftp://x"},
+        {"node-1": "http://"},
+        ["node-1"],
+        {"node-1": "http://x:99999"},
+        {"node-1": "http://user:pw@x:1"},
+        {"node-1": "http://x:1/?q=1"},
+        {"node-1": 9000},
+    ):
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=r"bad\.json"):
             load_routes(str(tmp_path / "bad.json"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.one_of(st.binary(max_size=64), st.text(max_size=64).map(str.encode), st.just(b'{"node-1": ')))
+def test_any_routes_file_is_routes_or_one_value_error_naming_it(content: bytes) -> None:
+    """Issue 18 item 4: what is in the routes file never ends the node backend in a traceback."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as file:
+        file.write(content)
+        file.flush()
+        try:
+            routes = load_routes(file.name)
+        except ValueError as exc:
+            assert str(exc).startswith(f"{file.name}: ")
+            assert "\n" not in str(exc)
+        else:
+            assert isinstance(routes, dict)
+
+
+def test_a_bad_routes_file_stops_the_node_backend_with_one_line(tmp_path: Path) -> None:
+    """Issue 18 item 4: the node backend on EC2 checks its routes at start: one line on stderr, exit 2."""
+    import subprocess
+    import sys
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    (tmp_path / "key.pem").write_bytes(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    (tmp_path / "routes.json").write_text('{"node-1": "http://10.40.0.25:9000",}')
+    for routes, expected in (("routes.json", "not a JSON routes file"), ("missing.json", "cannot read")):
+        done = subprocess.run(
+            [sys.executable, "-m", "nodegate_node", "--port", "0", "--assertion-key", "key.pem", "--routes", routes],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"nodegate node backend: error: {routes}: {expected}"), done.stderr
+        assert len(done.stderr.splitlines()) == 1
 
 
 def test_identity_headers_alone_are_refused(node: NodeServer) -> None:
