@@ -30,6 +30,7 @@ STACK = "nodegate"
 REGION = "eu-west-1"
 ANSWERS = REQUIRED  # what a newcomer types at the guided prompts; every other prompt is answered with Enter
 
+
 class Sam:
     """`sam deploy` and `sam deploy --guided` in a directory holding template.yaml and samconfig.toml."""
 
@@ -156,4 +157,3 @@ def test_no_documented_deploy_sequence_deletes_the_domain_or_rolls_the_truststor
     sam.guided(monkeypatch)
     assert deployed(aws["cloudformation"], STACK) == rotated
     assert "TruststoreVersion" not in sam.overrides()  # nothing in samconfig.toml can hold a version
-

@@ -185,12 +185,10 @@ def test_any_routes_file_is_routes_or_one_value_error_naming_it(content: bytes) 
         file.write(content)
         file.flush()
         try:
-            routes = load_routes(file.name)
+            outcome: object = load_routes(file.name)
         except ValueError as exc:
-            assert str(exc).startswith(f"{file.name}: ")
-            assert "\n" not in str(exc)
-        else:
-            assert isinstance(routes, dict)
+            outcome = str(exc)
+        assert isinstance(outcome, dict) or (outcome.startswith(f"{file.name}: ") and "\n" not in outcome)
 
 
 def test_a_bad_routes_file_stops_the_node_backend_with_one_line(tmp_path: Path) -> None:
@@ -199,9 +197,10 @@ def test_a_bad_routes_file_stops_the_node_backend_with_one_line(tmp_path: Path) 
     import sys
 
     key = ec.generate_private_key(ec.SECP256R1()).public_key()
-    (tmp_path / "key.pem").write_bytes(key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    encoding, spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    (tmp_path / "key.pem").write_bytes(key.public_bytes(encoding, spki))
     (tmp_path / "routes.json").write_text('{"node-1": "http://10.40.0.25:9000",}')
-    for routes, expected in (("routes.json", "not a JSON routes file"), ("missing.json", "cannot read")):
+    for routes, expected in (("routes.json", "not valid JSON"), ("missing.json", "cannot read")):
         done = subprocess.run(
             [sys.executable, "-m", "nodegate_node", "--port", "0", "--assertion-key", "key.pem", "--routes", routes],
             cwd=tmp_path,

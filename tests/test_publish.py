@@ -6,7 +6,6 @@ CloudFormation)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys

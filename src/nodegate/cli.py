@@ -132,10 +132,7 @@ def _node(args: argparse.Namespace) -> int:
     from nodegate_node.assertion import AssertionVerifier, load_public_key
     from nodegate_node.server import NodeServer, load_routes
 
-    try:
-        routes = load_routes(args.routes)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{args.routes}: not valid JSON ({exc}); fix the routes file") from None
+    routes = load_routes(args.routes)  # a ValueError naming the file and the entry
     try:
         verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
     except (OSError, ValueError, UnsupportedAlgorithm) as exc:

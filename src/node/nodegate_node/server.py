@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
 from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, inside, without
 
@@ -58,7 +60,7 @@ def load_routes(path: str | None) -> dict[str, str]:
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the routes file: {exc.strerror}") from None
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
-        raise ValueError(f"{path}: not a JSON routes file ({exc})") from None
+        raise ValueError(f"{path}: not valid JSON ({exc}); fix the routes file") from None
     if not isinstance(routes, dict):
         raise ValueError(f"{path}: routes must be a JSON object of node id -> http://host:port")
     for node, url in routes.items():
@@ -257,7 +259,7 @@ def main(argv: list[str] | None = None) -> None:
         verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
         routes = load_routes(args.routes)
         server = NodeServer(verifier, args.host, args.port, routes)
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
         parser.exit(2, f"nodegate node backend: error: {exc}\n")
     print(f"node backend on http://{args.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()
