@@ -47,6 +47,24 @@ def create_stand_in(cloudformation: Any, s3: Any, ssm: Any, stack: str, **parame
     return bucket
 
 
+def sam_overrides(value: object) -> dict[str, str]:
+    """Parameter overrides as SAM CLI parses them (its CfnParameterOverridesType), from a samconfig.toml
+    value or a command line's words."""
+    from samcli.cli.types import CfnParameterOverridesType
+
+    return dict(CfnParameterOverridesType().convert(value, None, None))
+
+
+def samconfig_deploy(path: Path) -> dict[str, Any]:
+    """samconfig.toml's default deploy options as SAM CLI reads them (inside its deploy command's context)."""
+    import click
+    from samcli.cli.cli_config_file import ConfigProvider
+    from samcli.commands.deploy.command import cli as deploy_command
+
+    with click.Context(deploy_command, info_name="deploy"):
+        return dict(ConfigProvider(section="parameters")(path, "default", ["deploy"]))
+
+
 def stand_in_template() -> dict[str, Any]:
     """The stand-in stack's template (JSON): the real Parameters and Conditions, the truststore bucket and its
     output, which is all publish-truststore reads."""

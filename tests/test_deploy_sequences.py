@@ -14,9 +14,15 @@ from typing import Any
 
 import click
 import pytest
-from aws_stand_in import REQUIRED, ROOT, deployed, describe_parameters_as_aws_does, stand_in_template
-from samcli.cli.cli_config_file import ConfigProvider
-from samcli.cli.types import CfnParameterOverridesType
+from aws_stand_in import (
+    REQUIRED,
+    ROOT,
+    deployed,
+    describe_parameters_as_aws_does,
+    sam_overrides,
+    samconfig_deploy,
+    stand_in_template,
+)
 from samcli.commands.deploy import guided_context
 from samcli.commands.deploy.command import cli as deploy_command
 from samcli.commands.deploy.deploy_context import DeployContext
@@ -41,15 +47,11 @@ class Sam:
         shutil.copy(ROOT / "samconfig.toml", directory / "samconfig.toml")
         self.cloudformation = cloudformation
 
-    def config(self) -> dict[str, Any]:
-        """samconfig.toml's deploy options as SAM reads them."""
-        with click.Context(deploy_command, info_name="deploy"):
-            return dict(ConfigProvider(section="parameters")(self.directory / "samconfig.toml", "default", ["deploy"]))
-
     def overrides(self, command_line: str | None = None) -> dict[str, str]:
         """The parameter overrides SAM uses: the command line's when given, else samconfig.toml's."""
-        value = command_line if command_line is not None else self.config().get("parameter_overrides")
-        return dict(CfnParameterOverridesType().convert(value, None, None))
+        if command_line is not None:
+            return sam_overrides(command_line)
+        return sam_overrides(samconfig_deploy(self.directory / "samconfig.toml").get("parameter_overrides"))
 
     def guided(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """`sam deploy --guided`: prompt every template parameter (defaults from samconfig.toml, else the
