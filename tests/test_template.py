@@ -721,7 +721,7 @@ ROUTE_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 ROUTE_URLS = st.builds(
     lambda host, port: f"http://{host}" + (f":{port}" if port else ""),
     st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True),
-    st.one_of(st.none(), st.integers(1, 65535)),
+    st.one_of(st.none(), st.integers(0, 65535)),
 )
 
 
@@ -740,6 +740,26 @@ def test_node_routes_the_pattern_accepts_are_routes_files(routes: dict[str, str]
             file.write(text)
             file.flush()
             assert load_routes(file.name) == routes
+
+
+@settings(max_examples=200, deadline=None)
+@given(port=st.integers(0, 999999))
+def test_node_routes_pattern_and_node_agree_on_ports(port: int) -> None:
+    """A port the pattern admits is one the node backend accepts at start, and the other way round."""
+    import tempfile
+
+    from nodegate_node.server import load_routes
+
+    text = json.dumps({"node-1": f"http://10.40.0.25:{port}"})
+    admitted = re.fullmatch(TEMPLATE["Parameters"]["NodeRoutes"]["AllowedPattern"], text) is not None
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        file.write(text)
+        file.flush()
+        try:
+            accepted = bool(load_routes(file.name))
+        except ValueError:
+            accepted = False
+    assert admitted == accepted == (port <= 65535), port
 
 
 def test_node_routes_refuse_shell_and_non_routes() -> None:

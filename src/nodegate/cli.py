@@ -523,7 +523,8 @@ def parser() -> argparse.ArgumentParser:
         "publish-truststore",
         "check a CA bundle, upload it and point the stack's custom domain and authorizer at it",
         "Check the bundle as API Gateway would, upload it to the stack's versioned truststore bucket, and update "
-        "only the stack's TruststoreKey and TruststoreVersion. Example: nodegate publish-truststore --bundle "
+        "the truststore version the stack reads (the SSM parameter TruststoreVersionParameter names), then the "
+        "stack with every previous value. Example: nodegate publish-truststore --bundle "
         "my-cas.pem --stack nodegate",
     )
     add_arguments(publish)
