@@ -145,8 +145,16 @@ def test_no_documented_deploy_sequence_deletes_the_domain_or_rolls_the_truststor
 
     sam.deploy()  # the samconfig.toml the guided deploy wrote
     assert deployed(aws["cloudformation"], STACK) == domain
+    policy = {"AccessPolicyKey": "policy/access-policy.json", "AccessPolicyVersion": "v1"}  # README step 7
+    config = tmp_path / "samconfig.toml"
+    saved = samconfig_deploy(config)["parameter_overrides"]
+    added = " ".join(f'{key}="{value}"' for key, value in policy.items())
+    config.write_text(config.read_text().replace(saved.replace('"', '\\"'), f"{saved} {added}".replace('"', '\\"')))
+    assert sam.overrides().items() >= policy.items()
     sam.guided(monkeypatch)  # every prompt answered with its default
     assert deployed(aws["cloudformation"], STACK) == domain
+    listed = aws["cloudformation"].describe_stacks(StackName=STACK)["Stacks"][0]["Parameters"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in listed}.items() >= policy.items()
     sam.deploy(sam.overrides("LogLevel=DEBUG"))  # `sam deploy --parameter-overrides LogLevel=DEBUG`
     assert deployed(aws["cloudformation"], STACK) == domain
 
