@@ -156,3 +156,29 @@ def test_a_root_that_is_not_yet_valid_is_refused() -> None:
     problems = check_bundle(pem(later.cert), now)
     assert any("not valid before" in p and "later root" in p for p in problems), problems
     assert not [p for p in check_bundle(pem(later.cert), now + dt.timedelta(days=8)) if "not valid before" in p]
+
+
+def test_a_stack_update_that_fails_leaves_the_published_version_as_it_was(s3_server: str) -> None:
+    """Issue 18 item 1: when CloudFormation refuses the new truststore (API Gateway rejects it, the update rolls
+    back), the SSM parameter goes back to the version the stack still uses, so the next deploy does not take
+    up the refused one."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from nodegate.aws.publish import StackTruststore, point_stack_at
+
+    class RefusingCloudFormation:
+        def describe_stacks(self, StackName: str) -> dict[str, object]:
+            return {"Stacks": [{"Parameters": [{"ParameterKey": "TruststoreVersionParameter"}]}]}
+
+        def update_stack(self, **_: object) -> None:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": "refused"}}, "UpdateStack")
+
+    ssm = boto3.client("ssm", endpoint_url=s3_server, region_name="eu-west-1")
+    for before in ("v1", ""):
+        ssm.put_parameter(Name="/refused/truststore-version", Type="String", Value=before or "none", Overwrite=True)
+        current = StackTruststore("bucket", "truststore.pem", "/refused/truststore-version", before)
+        with pytest.raises(ClientError):
+            point_stack_at(RefusingCloudFormation(), ssm, "refused", current, "v2")
+        value = ssm.get_parameter(Name="/refused/truststore-version")["Parameter"]["Value"]
+        assert value == (before or "none")

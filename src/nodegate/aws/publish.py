@@ -168,14 +168,21 @@ def point_stack_at(cloudformation: Any, ssm: Any, stack: str, current: StackTrus
     every parameter's previous value: CloudFormation re-reads SSM parameter types on each update, so the
     custom domain and the authorizer move to ``version`` and nothing else changes."""
     ssm.put_parameter(Name=current.parameter, Value=version, Type="String", Overwrite=True)
-    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    cloudformation.update_stack(
-        StackName=stack,
-        UsePreviousTemplate=True,
-        Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in described["Parameters"]],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        cloudformation.update_stack(
+            StackName=stack,
+            UsePreviousTemplate=True,
+            Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in described["Parameters"]],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
+    except Exception:
+        # The stack kept (or rolled back to) the old version: so does the parameter, or the next deploy would
+        # take up the version the stack refused.
+        previous = current.version or NOT_PUBLISHED
+        ssm.put_parameter(Name=current.parameter, Value=previous, Type="String", Overwrite=True)
+        raise
     resolved = stack_truststore(cloudformation, stack).version
     if resolved != version:
         raise PublishError(f"stack {stack} resolved {current.parameter} to {resolved or NOT_PUBLISHED}, not {version}")
