@@ -39,7 +39,7 @@ SAN_TYPES: dict[str, type[x509.UniformResourceIdentifier | x509.RFC822Name | x50
     "email": x509.RFC822Name,
     "dns": x509.DNSName,
 }
-_PAIR = r"(?:CN|O|OU|L|DC|UID|serialNumber|emailAddress)=[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?"
+_PAIR = r"(?:CN|O|OU|L|DC|UID)=[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9._-])?"
 SUBJECT = re.compile(rf"{_PAIR}(?:,{_PAIR}){{0,15}}")
 """An issuer name: RFC 4514 pairs without escapes, multi-valued RDNs or trailing spaces."""
 KEY_ID = re.compile(r"(?:[0-9a-f]{2}){1,64}")
@@ -117,7 +117,10 @@ def _issuer(raw: object, where: str) -> tuple[str, bytes | CanonicalName]:
     if key == "subjectKeyIdentifier" and isinstance(value, str) and KEY_ID.fullmatch(value):
         return key, bytes.fromhex(value)
     if key == "subject" and isinstance(value, str) and SUBJECT.fullmatch(value):
-        return key, canonical(x509.Name.from_rfc4514_string(value))
+        try:
+            return key, canonical(x509.Name.from_rfc4514_string(value))
+        except ValueError:
+            pass
     raise RuleError(f"{where}: issuer {key} {str(value)[:80]!r} is not lower-case hex or a plain RFC 4514 name")
 
 
@@ -153,14 +156,14 @@ def _rule(raw: object, number: int) -> tuple[Rule, tuple[str, bytes | CanonicalN
     primary = _template(kind, raw[kind], where)
     templates, attributes_read = [primary], []
     used = _placeholders(primary)
-    if not used:
-        raise RuleError(f"{where}: the {kind} template holds neither {{user}} nor {{node}}")
+    if not used or len(used) != len(set(used)):
+        raise RuleError(f"{where}: the {kind} template must hold {{user}}, {{node}} or both, each once")
     for placeholder, role in ROLES.items():
-        source = raw.get(role)
-        if (source is None) == (placeholder not in used):
+        if (role in raw) == (placeholder in used):
             raise RuleError(f"{where}: {{{role}}} must come from the {kind} template or from {role!r}, exactly once")
-        if source is None:
+        if role not in raw:
             continue
+        source = raw[role]
         if not isinstance(source, dict) or len(source) != 1 or not {"subject", "uri"} >= set(source):
             raise RuleError(f'{where}: {role} must be {{"subject": attribute}} or {{"uri": template}}')
         if "subject" in source:
@@ -172,9 +175,6 @@ def _rule(raw: object, number: int) -> tuple[Rule, tuple[str, bytes | CanonicalN
         if _placeholders(extra) != [placeholder]:
             raise RuleError(f"{where}: the {role} URI template must hold {placeholder} once and nothing else")
         templates.append(extra)
-        used += [placeholder]
-    if sorted(used) != sorted(ROLES):
-        raise RuleError(f"{where}: {{user}} and {{node}} must each appear exactly once")
     return Rule(name, tuple(templates), tuple(attributes_read)), issuer
 
 
