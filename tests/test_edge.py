@@ -63,7 +63,8 @@ def test_backend_sees_identity_from_the_certificate_only(stack: Stack) -> None:
     spoof = {"X-User-Id": "root", "X-Node-Id": "node-9", "X-Client-Cert-Sub": base64.b64encode(b"CN=evil").decode()}
     status, body = call(stack, "alice-node-1", "/nodes/node-1/whoami", headers=spoof)
     assert status == 200
-    assert body == {"userId": "alice", "nodeId": "node-1", "subject": "CN=node-1,UID=alice,O=nodegate operators"}
+    subject = "CN=node-1,UID=alice,O=nodegate operators"
+    assert body == {"userId": "alice", "nodeId": "node-1", "subject": subject, "identityRule": "default"}
 
 
 def test_revocation_while_running_is_enforced(stack: Stack) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,17 +16,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixed import NOW, T0, root, sub
+from nodegate.diagnostics.explain import explain, render
 from nodegate.pki.authority import CLIENT_USAGE, CertificateAuthority, Issued, client_name, name
 from nodegate_authorizer.access_policy import PolicyError, parse_policy
 from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.decision import Allowed, DecisionInputs, Refused, decide
 from nodegate_authorizer.event import parse_event
-from nodegate_authorizer.handler import respond
+from nodegate_authorizer.handler import make_handler, respond
 from nodegate_authorizer.identity import SAFE_ID, IdentityRule
 from nodegate_authorizer.identity_rules import Template, key_id
 from nodegate_authorizer.reasons import Reason
 from nodegate_authorizer.revocation.answers import RevocationOutcome
-from nodegate_authorizer.settings import DEFAULT_ID_PATTERN
+from nodegate_authorizer.runtime import build_runtime
+from nodegate_authorizer.settings import DEFAULT_ID_PATTERN, load_settings
 from nodegate_authorizer.truststore import parse_truststore
 from nodegate_dev.world import event
 
@@ -464,3 +467,29 @@ def test_subject_attribute_kinds_are_the_settings_names() -> None:
     decision = run(leaf(LEGACY, subject=subject), document=policy(rules))
     assert isinstance(decision, Allowed)
     assert decision.identity.user_id == "carol"
+
+
+def test_the_runtime_handler_and_explain_show_the_rule(tmp_path: Path) -> None:
+    """Through the real adapters: the policy file loaded by the runtime, the handler's context, explain's report."""
+    (tmp_path / "truststore.pem").write_bytes(b"".join(ca.cert_pem() for ca in (TOP, SPIRE, MAIL)))
+    (tmp_path / "policy.json").write_bytes(policy(RULES[:2]))
+    runtime = build_runtime(
+        load_settings(
+            {
+                "TRUSTSTORE_URI": (tmp_path / "truststore.pem").as_uri(),
+                "ACCESS_POLICY_URI": (tmp_path / "policy.json").as_uri(),
+                "REVOCATION_MODE": "off",
+            }
+        )
+    )
+    cert = leaf(SPIRE, uri("spiffe://example.org/operator/alice/node/node-1"))
+    response = make_handler(runtime, lambda: NOW)(event(cert.cert_pem()))
+    assert (response["principalId"], response["context"]["identityRule"]) == ("alice", "spire")
+    report = explain(event(cert.cert_pem()), runtime, NOW)
+    assert report["identity"]["rule"] == "spire"
+    assert "by identity rule spire" in render(report)
+    stray = leaf(SPIRE, uri("spiffe://example.org/operator/alice/node/node-1"), uri("spiffe://example.org/x/y"))
+    assert make_handler(runtime, lambda: NOW)(event(stray.cert_pem()))["context"] == {"reason": "AMBIGUOUS_IDENTITY"}
+    (tmp_path / "policy.json").write_bytes(policy([{"name": "bad", "issuer": {"subject": "CN=x"}, "uri": "x"}]))
+    reloaded = build_runtime(runtime.settings)
+    assert make_handler(reloaded, lambda: NOW)(event(cert.cert_pem()))["context"] == {"reason": "POLICY_UNAVAILABLE"}

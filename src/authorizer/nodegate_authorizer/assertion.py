@@ -50,6 +50,8 @@ class Claims:
     node_id: str
     user_id: str
     subject: str
+    rule: str = "default"
+    """The identity rule that read the ids (README, Identity rules)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class AssertionSigner:
                 "node": claims.node_id,
                 "user": claims.user_id,
                 "sub": claims.subject,
+                "rule": claims.rule,
             }
         )
         signature = key.private.sign(body, ec.ECDSA(hashes.SHA256()))

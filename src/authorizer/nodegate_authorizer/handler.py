@@ -147,6 +147,7 @@ def claims(request: AuthRequest, decision: Allowed, request_id: str | None) -> C
         node_id=decision.grant.node_id,
         user_id=decision.identity.user_id,
         subject=decision.identity.subject,
+        rule=decision.identity.rule,
     )
 
 
