@@ -6,6 +6,8 @@ import datetime as dt
 import json
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,15 +65,28 @@ def prepare(pki: DevPki) -> None:
 def add_workloads(pki: DevPki) -> dict[str, Any]:
     """A SPIFFE CA and an email CA under the dev root, in the truststore beside the dev issuing CA, their
     certificates in clients/; return the demo policy with an identity rule for each of the three CAs."""
-    found = workloads(pki.ca("root"))
-    truststore = pki.root / "truststore.pem"
-    truststore.write_bytes(truststore.read_bytes() + pem(found.spiffe.cert, found.mail.cert))
+    top, issuing = pki.ca("root"), pki.ca("issuing")
+    found = workloads(top)
+    (pki.root / "truststore.pem").write_bytes(pem(top.cert, issuing.cert, found.spiffe.cert, found.mail.cert))
+    (pki.root / "clients").mkdir(exist_ok=True)
     for stem, issued in found.clients.items():
         (pki.root / "clients" / f"{stem}.pem").write_bytes(issued.cert_pem())
         (pki.root / "clients" / f"{stem}.key").write_bytes(issued.key_pem())
     for file_name, der in found.crls(days=7).items():  # the stack syncs crl/ to the CRL store
         (pki.root / "crl" / file_name).write_bytes(der)
-    return DEFAULT_POLICY | {"identityRules": identity_rules(found, pki.ca("issuing"))}
+    return DEFAULT_POLICY | {"identityRules": identity_rules(found, issuing)}
+
+
+@contextmanager
+def demo_stack(root: Path) -> Iterator[Stack]:
+    """The stack as ``make demo`` runs it: the dev PKI (created in ``root`` if needed) with the SAN-identity CAs,
+    the demo policy and every case's certificate."""
+    if not (root / "config.json").exists():
+        init_pki(root, f"http://127.0.0.1:{free_port()}")
+    policy = add_workloads(DevPki(root))
+    with running_stack(root, policy=policy) as stack:
+        prepare(stack.pki)
+        yield stack
 
 
 def run_case(stack: Stack, case: Case) -> tuple[str, str]:
@@ -123,12 +138,7 @@ def main(directory: Path | None = None) -> int:
     """Run every case; print the table; return 0 only when every row is as expected."""
     with tempfile.TemporaryDirectory(prefix="nodegate-demo-") as tmp:
         root = directory or Path(tmp) / "pki"
-        if not (root / "config.json").exists():
-            init_pki(root, f"http://127.0.0.1:{free_port()}")
-        (root / "clients").mkdir(exist_ok=True)
-        policy = add_workloads(DevPki(root))
-        with running_stack(root, policy=policy) as stack:
-            prepare(stack.pki)
+        with demo_stack(root) as stack:
             rows = [(case, *run_case(stack, case)) for case in CASES]
     width = max(len(case.title) for case in CASES)
     print(f"{'case':<{width}}  expect  got   ok  backend saw / TLS error")
