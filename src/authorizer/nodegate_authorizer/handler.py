@@ -102,6 +102,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
             "decision": "Allow",
             "userId": decision.identity.user_id,
             "nodeId": decision.grant.node_id,
+            "identityRule": decision.identity.rule,
         }
         if decision.revocation.unavailable:
             fields["softFailed"] = list(decision.revocation.unavailable)
