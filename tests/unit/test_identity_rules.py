@@ -420,17 +420,28 @@ def test_spiffe_id_corpus(value: str, valid: bool) -> None:
 ALPHABET = st.sampled_from([*list("aZ09._-/%@:?#[]{}$ \t\r\n\x00\u00e9\u0130\u212a\ufeff"), "..", "%2F", "xn--"])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    user=st.lists(ALPHABET, min_size=0, max_size=12).map("".join), node=st.sampled_from(["node-1", "node 1", "n%31"])
+    kind=st.sampled_from(["uri", "email", "dns"]),
+    user=st.one_of(
+        st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,70}", fullmatch=True), st.lists(ALPHABET, max_size=12).map("".join)
+    ),
+    node=st.sampled_from(["node-1", "node-1", "node 1", "n%31"]),
 )
-def test_fuzzed_san_values_never_reach_the_arn_or_context_unless_they_fit(user: str, node: str) -> None:
-    value = f"spiffe://example.org/operator/{user}/node/{node}"
+def test_fuzzed_san_values_never_reach_the_arn_or_context_unless_they_fit(kind: str, user: str, node: str) -> None:
+    """The fuzzed part is the user id (URI path segment, email local part) or, for DNS, the node label."""
     try:
-        cert = leaf(SPIRE, uri(value))
+        if kind == "uri":
+            cert = leaf(SPIRE, uri(f"spiffe://example.org/operator/{user}/node/{node}"))
+        elif kind == "email":
+            cert = leaf(MAIL, x509.RFC822Name(f"{user}@example.com"), subject=name(CN=node))
+        else:
+            user, node = "alice", user
+            cert = leaf(DNS, x509.DNSName(f"{node}.nodes.example.com"), subject=name(UID=user))
     except ValueError:  # cryptography will not encode it: no certificate can carry it
         return
-    fits = bool(SAFE_ID.fullmatch(user)) and bool(RULE.pattern.fullmatch(user)) and node == "node-1"
+    fits = all(SAFE_ID.fullmatch(v) and RULE.pattern.fullmatch(v) for v in (user, node)) and node == "node-1"
+    value = f"{kind}: {user!r} {node!r}"
     decision = run(cert, "node-1")
     assert isinstance(decision, Allowed) is fits, (value, decision)
     response = respond(decision, parse_event(event(cert.cert_pem())))

@@ -21,6 +21,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .identity import DEFAULT_RULE
 from .reasons import Denied, Reason
 
 ASSERTION_SECONDS = 30
@@ -50,7 +51,7 @@ class Claims:
     node_id: str
     user_id: str
     subject: str
-    rule: str = "default"
+    rule: str = DEFAULT_RULE
     """The identity rule that read the ids (README, Identity rules)."""
 
 
