@@ -234,6 +234,7 @@ def test_one_structured_log_line_and_metrics_per_decision(world: World, invoke: 
     assert len(emf) == 1
     assert emf[0]["DenyRevocationUnavailable"] == [1.0] or emf[0]["DenyRevocationUnavailable"] == 1.0
     assert emf[0]["RevocationSourceFailure"] in (1.0, [1.0])
+    assert emf[0]["Deny"] in (1.0, [1.0])  # every deny, whatever its reason (DenyRiseAlarm)
     allowed = world.client("bob", "node-2")
     world.server.faults.clear()
     invoke(allowed.cert_pem(), node="node-2")

@@ -485,27 +485,20 @@ def test_up_names_the_busy_port_and_what_it_was_for(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_path: Path, s3_server: str) -> None:
-    """Against moto's S3 and CloudFormation: a relative --bundle, --key and --region, and clear errors."""
+def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(
+    tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against moto's S3, SSM and CloudFormation: a relative --bundle and --region, the stack's own key, the
+    version written to the stack's SSM parameter, and clear errors."""
     import boto3
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
 
-    stack_template = {
-        "Parameters": {
-            name: {"Type": "String", "Default": ""} for name in ("TruststoreKey", "TruststoreVersion", "DomainName")
-        },
-        "Resources": {"TruststoreBucket": {"Type": "AWS::S3::Bucket"}},
-        "Outputs": {"TruststoreBucketName": {"Value": {"Ref": "TruststoreBucket"}}},
-    }
+    describe_parameters_as_aws_does(monkeypatch)
     env = os.environ | {"AWS_ENDPOINT_URL": s3_server}
-    cloudformation = boto3.client("cloudformation", endpoint_url=s3_server, region_name="eu-west-1")
-    cloudformation.create_stack(
-        StackName="ng-publish",
-        TemplateBody=json.dumps(stack_template),
-        Parameters=[{"ParameterKey": "DomainName", "ParameterValue": "nodes.example.com"}],
+    cloudformation, s3, ssm = (
+        boto3.client(name, endpoint_url=s3_server, region_name="eu-west-1") for name in ("cloudformation", "s3", "ssm")
     )
-    bucket = cloudformation.describe_stacks(StackName="ng-publish")["Stacks"][0]["Outputs"][0]["OutputValue"]
-    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="eu-west-1")
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    bucket = create_stand_in(cloudformation, s3, ssm, "ng-publish", TruststoreKey="ca/v2.pem")
     root = CertificateAuthority.root("publish root")
     (tmp_path / "cas.pem").write_bytes(pem(root.cert))
 
@@ -520,16 +513,13 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(tmp_
             check=False,
         )
 
-    done = publish(
-        "--bundle", "cas.pem", "--stack", "ng-publish", "--key", "ca/v2.pem", "--region", "eu-west-1", "--yes"
-    )
+    done = publish("--bundle", "cas.pem", "--stack", "ng-publish", "--region", "eu-west-1", "--yes")
     assert done.returncode == 0, done.stderr
-    parameters = {
-        p["ParameterKey"]: p["ParameterValue"]
-        for p in cloudformation.describe_stacks(StackName="ng-publish")["Stacks"][0]["Parameters"]
-    }
+    listed = cloudformation.describe_stacks(StackName="ng-publish")["Stacks"][0]["Parameters"]
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in listed}
     assert parameters["TruststoreKey"] == "ca/v2.pem"
-    version = parameters["TruststoreVersion"]
+    version = ssm.get_parameter(Name="/ng-publish/truststore-version")["Parameter"]["Value"]
+    assert {p["ParameterKey"]: p.get("ResolvedValue") for p in listed}["TruststoreVersionParameter"] == version
     assert s3.get_object(Bucket=bucket, Key="ca/v2.pem", VersionId=version)["Body"].read() == pem(root.cert)
     assert parameters["DomainName"] == "nodes.example.com"  # every other parameter kept
     missing = publish("--bundle", "cas.pem", "--stack", "no-such-stack", "--region", "eu-west-1")

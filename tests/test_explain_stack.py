@@ -40,7 +40,7 @@ def stack_template(revocation_mode: str) -> dict[str, Any]:
     bucket = "${TruststoreBucket}"
     environment = {
         "TRUSTSTORE_URI": {"Fn::Sub": f"s3://{bucket}/truststore.pem"},
-        "TRUSTSTORE_VERSION": {"Ref": "TruststoreVersion"},
+        "TRUSTSTORE_VERSION": {"Ref": "TruststoreVersionParameter"},
         "CRL_STORE_URI": {"Fn::Sub": f"s3://{bucket}/crls/"},
         "ACCESS_POLICY_URI": "",
         "ACCESS_POLICY_VERSION": "",
@@ -51,7 +51,9 @@ def stack_template(revocation_mode: str) -> dict[str, Any]:
         "POWERTOOLS_METRICS_DISABLED": "true",
     }
     return {
-        "Parameters": {"TruststoreVersion": {"Type": "String", "Default": ""}},
+        # template.yaml's is an SSM parameter type; moto 5.2.5 does not re-resolve one on update, so the stand-in
+        # takes the resolved version itself (the stack's ResolvedValue becomes its ParameterValue)
+        "Parameters": {"TruststoreVersionParameter": {"Type": "String"}},
         "Resources": {
             "TruststoreBucket": {"Type": "AWS::S3::Bucket"},
             "AuthorizerRole": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": ROLE_POLICY}},
@@ -103,19 +105,19 @@ def deploy(prefix: str, revocation_mode: str = "hard-fail", pin: bool = True) ->
     s3.put_object(Bucket=CODE_BUCKET, Key="authorizer.zip", Body=code_zip())
     cloudformation = boto3.client("cloudformation", region_name=REGION)
     body = json.dumps(stack_template(revocation_mode))
-    cloudformation.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
+    unpublished = [{"ParameterKey": "TruststoreVersionParameter", "ParameterValue": ""}]
+    cloudformation.create_stack(
+        StackName=name, TemplateBody=body, Parameters=unpublished, Capabilities=["CAPABILITY_IAM"]
+    )
     bucket = cloudformation.describe_stacks(StackName=name)["Stacks"][0]["Outputs"][0]["OutputValue"]
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})  # moto's CFN skips it
     truststore = (ROOT / "certificates" / "truststore.pem").read_bytes()
     version = s3.put_object(Bucket=bucket, Key="truststore.pem", Body=truststore)["VersionId"]
     for crl in sorted((ROOT / "certificates" / "crls").iterdir()):
         s3.put_object(Bucket=bucket, Key=f"crls/{crl.name}", Body=crl.read_bytes())
-    pinned = version if pin else "no-such-version"
+    published = [{"ParameterKey": "TruststoreVersionParameter", "ParameterValue": version if pin else "no-such"}]
     cloudformation.update_stack(
-        StackName=name,
-        TemplateBody=body,
-        Parameters=[{"ParameterKey": "TruststoreVersion", "ParameterValue": pinned}],
-        Capabilities=["CAPABILITY_IAM"],
+        StackName=name, TemplateBody=body, Parameters=published, Capabilities=["CAPABILITY_IAM"]
     )
     return name, str(bucket)
 
@@ -151,6 +153,7 @@ def handler_response(bucket: str, version: str, cert: str, node: str, revocation
 
 
 def stack_version(stack: str) -> str:
+    """The truststore version the stack resolved from its SSM parameter."""
     import boto3
 
     parameters = boto3.client("cloudformation", region_name=REGION).describe_stacks(StackName=stack)["Stacks"][0]
@@ -184,7 +187,7 @@ def test_explain_stack_reports_what_the_deployed_settings_deny(aws: str) -> None
     report, done = explain_stack(stack, "certificates/alice-node-1.pem", "node-1")
     assert report["reason"] == "TRUSTSTORE_UNAVAILABLE"
     assert "read with your credentials" in done.stderr
-    expected = handler_response(bucket, "no-such-version", "certificates/alice-node-1.pem", "node-1", "hard-fail")
+    expected = handler_response(bucket, "no-such", "certificates/alice-node-1.pem", "node-1", "hard-fail")
     assert report["response"] == expected
 
 
@@ -217,14 +220,22 @@ def test_a_parameter_the_function_does_not_run_with_is_a_note() -> None:
     described = {
         "StackName": "ng",
         "StackStatus": "UPDATE_IN_PROGRESS",
-        "Parameters": [{"ParameterKey": "TruststoreVersion", "ParameterValue": "v2"}],
+        "Parameters": [
+            {
+                "ParameterKey": "TruststoreVersionParameter",
+                "ParameterValue": "/ng/truststore-version",
+                "ResolvedValue": "v2",
+            }
+        ],
     }
     notes = _notes(described, {"TRUSTSTORE_VERSION": "v1"})
     assert notes == [
         "stack ng is UPDATE_IN_PROGRESS: the function may change under this answer",
-        "the stack's TruststoreVersion is 'v2' but the function runs with TRUSTSTORE_VERSION='v1'; "
+        "the stack's TruststoreVersionParameter is 'v2' but the function runs with TRUSTSTORE_VERSION='v1'; "
         "this answer uses the function's",
     ]
+    unpublished = {"ParameterKey": "TruststoreVersionParameter", "ParameterValue": "/x", "ResolvedValue": "none"}
+    assert _notes({"StackStatus": "CREATE_COMPLETE", "Parameters": [unpublished]}, {"TRUSTSTORE_VERSION": ""}) == []
     steady = described | {"StackStatus": "UPDATE_COMPLETE"}
     assert _notes(steady, {"TRUSTSTORE_VERSION": "v2"}) == []
     assert DeployedAuthorizer("f", {}, ()).notes == ()

@@ -27,7 +27,7 @@ from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.assertion import ASSERTION_SECONDS, AssertionSigner, Claims
 from nodegate_node import server as node_module
 from nodegate_node.assertion import AssertionVerifier, Refused, load_public_key
-from nodegate_node.server import NodeServer, load_routes
+from nodegate_node.server import NodeServer, identity_headers, load_routes
 
 SUBJECT = "CN=node-3,UID=carol"
 IDENTITY = {
@@ -132,7 +132,12 @@ def test_routed_node_is_proxied_with_its_identity(node: NodeServer) -> None:
     assert (seen["caller"], seen["node"]) == ("carol", "node-3")
     assert seen["hopByHop"] == []  # Connection and Te were not forwarded
     status, data = call(node, "GET", "/nodes/node-3/whoami", assertion("GET", "/nodes/node-3/whoami"))
-    assert json.loads(data) == {"subject": SUBJECT, "userId": "carol", "nodeId": "node-3"}  # whoami stays local
+    assert json.loads(data) == {
+        "subject": SUBJECT,
+        "userId": "carol",
+        "nodeId": "node-3",
+        "identityRule": "default",
+    }  # local
     assert call(node, "GET", "/healthz", {})[0] == 200
 
 
@@ -158,12 +163,60 @@ def test_upstream_failures_are_502_and_504(node: NodeServer, monkeypatch: pytest
 
 def test_routes_file_is_checked(tmp_path: Path) -> None:
     good = tmp_path / "routes.json"
-    good.write_text(json.dumps({"node-1": "http://10.0.1.5:9000"}))
-    assert load_routes(str(good)) == {"node-1": "http://10.0.1.5:9000"}
-    for bad in ({"node 1": "http://x:1"}, {"node-1": "ftp://x"}, {"node-1": "http://"}, ["node-1"]):
+    good.write_text(json.dumps({"node-1": "http://10.40.0.25:9000", "node-2": "http://127.0.0.1:9001/api"}))
+    assert load_routes(str(good)) == {"node-1": "http://10.40.0.25:9000", "node-2": "http://127.0.0.1:9001/api"}
+    for bad in (
+        {"node 1": "http://x:1"},
+        {"node-1": "ftp://x"},
+        {"node-1": "http://"},
+        ["node-1"],
+        {"node-1": "http://x:99999"},
+        {"node-1": "http://user:pw@x:1"},
+        {"node-1": "http://x:1/?q=1"},
+        {"node-1": 9000},
+    ):
         (tmp_path / "bad.json").write_text(json.dumps(bad))
         with pytest.raises(ValueError, match=r"bad\.json"):
             load_routes(str(tmp_path / "bad.json"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(content=st.one_of(st.binary(max_size=64), st.text(max_size=64).map(str.encode), st.just(b'{"node-1": ')))
+def test_any_routes_file_is_routes_or_one_value_error_naming_it(content: bytes) -> None:
+    """Issue 18 item 4: what is in the routes file never ends the node backend in a traceback."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json") as file:
+        file.write(content)
+        file.flush()
+        try:
+            outcome: object = load_routes(file.name)
+        except ValueError as exc:
+            outcome = str(exc)
+        assert isinstance(outcome, dict) or (outcome.startswith(f"{file.name}: ") and "\n" not in outcome)
+
+
+def test_a_bad_routes_file_stops_the_node_backend_with_one_line(tmp_path: Path) -> None:
+    """Issue 18 item 4: the node backend on EC2 checks its routes at start: one line on stderr, exit 2."""
+    import subprocess
+    import sys
+
+    key = ec.generate_private_key(ec.SECP256R1()).public_key()
+    encoding, spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    (tmp_path / "key.pem").write_bytes(key.public_bytes(encoding, spki))
+    (tmp_path / "routes.json").write_text('{"node-1": "http://10.40.0.25:9000",}')
+    for routes, expected in (("routes.json", "not valid JSON"), ("missing.json", "cannot read")):
+        done = subprocess.run(
+            [sys.executable, "-m", "nodegate_node", "--port", "0", "--assertion-key", "key.pem", "--routes", routes],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 2
+        assert done.stderr.startswith(f"nodegate node backend: error: {routes}: {expected}"), done.stderr
+        assert len(done.stderr.splitlines()) == 1
 
 
 def test_identity_headers_alone_are_refused(node: NodeServer) -> None:
@@ -325,3 +378,20 @@ def test_request_framing_is_checked_at_the_node_as_at_the_edge(node: NodeServer,
     received = _raw(node, request + smuggled)
     assert received.startswith(b"HTTP/1.1 %d" % status), received[:80]
     assert received.count(b"HTTP/1.1 ") == 1
+
+
+def test_an_svid_identity_with_an_empty_subject_and_its_rule_reach_the_upstream() -> None:
+    """An X.509-SVID often has an empty subject: "sub" may be empty, the other claims may not; the rule name the
+    authorizer matched goes on as X-Identity-Rule (an assertion without one, from an older authorizer: default)."""
+    verifier = AssertionVerifier(KMS_KEY.public_key())
+    path = "/nodes/node-3/x"
+    token = SIGNER.sign(Claims("svid-1", "GET", path, "node-3", "alice", "", rule="spire"), time.time())
+    identity = verifier.verify([token], "GET", path)
+    assert identity == {"subject": "", "userId": "alice", "nodeId": "node-3", "identityRule": "spire"}
+    assert identity_headers(identity)["X-Identity-Rule"] == "spire"
+    for claims in (
+        Claims("svid-2", "GET", path, "node-3", "", "CN=x"),
+        Claims("svid-3", "GET", path, "node-3", "a", "", ""),
+    ):
+        with pytest.raises(Refused, match="lacks a claim"):
+            verifier.verify([SIGNER.sign(claims, time.time())], "GET", path)

@@ -6,12 +6,12 @@ CloudFormation)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -95,19 +95,18 @@ def test_confirmation_needs_a_yes() -> None:
         assert not confirm("publish?", lambda prompt, a=answer: a)  # type: ignore[misc]
 
 
-def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_server: str) -> None:
+def test_publish_shows_the_difference_asks_and_tests_samples(
+    tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import boto3
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
 
-    stack_template = {
-        "Parameters": {name: {"Type": "String", "Default": ""} for name in ("TruststoreKey", "TruststoreVersion")},
-        "Resources": {"TruststoreBucket": {"Type": "AWS::S3::Bucket"}},
-        "Outputs": {"TruststoreBucketName": {"Value": {"Ref": "TruststoreBucket"}}},
-    }
-    cloudformation = boto3.client("cloudformation", endpoint_url=s3_server, region_name="eu-west-1")
-    cloudformation.create_stack(StackName="ng-rotate", TemplateBody=json.dumps(stack_template))
-    bucket = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Outputs"][0]["OutputValue"]
-    s3 = boto3.client("s3", endpoint_url=s3_server, region_name="eu-west-1")
-    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    describe_parameters_as_aws_does(monkeypatch)
+    cloudformation, s3 = (
+        boto3.client(name, endpoint_url=s3_server, region_name="eu-west-1") for name in ("cloudformation", "s3")
+    )
+    ssm = boto3.client("ssm", endpoint_url=s3_server, region_name="eu-west-1")
+    create_stand_in(cloudformation, s3, ssm, "ng-rotate")
     (tmp_path / "v1.pem").write_bytes(pem(ROOT.cert, ISSUING.cert))
     (tmp_path / "v2.pem").write_bytes(pem(ROOT.cert, CRL_SIGNER.cert))
     (tmp_path / "alice.pem").write_bytes(LEAF.cert_pem())
@@ -126,7 +125,7 @@ def test_publish_shows_the_difference_asks_and_tests_samples(tmp_path: Path, s3_
 
     def version() -> str:
         parameters = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Parameters"]
-        return next(p.get("ParameterValue", "") for p in parameters if p["ParameterKey"] == "TruststoreVersion")
+        return next(p["ResolvedValue"] for p in parameters if p["ParameterKey"] == "TruststoreVersionParameter")
 
     first = publish("--bundle", "v1.pem", "--yes", "--test-client", "alice.pem")
     assert first.returncode == 0, first.stderr
@@ -157,3 +156,29 @@ def test_a_root_that_is_not_yet_valid_is_refused() -> None:
     problems = check_bundle(pem(later.cert), now)
     assert any("not valid before" in p and "later root" in p for p in problems), problems
     assert not [p for p in check_bundle(pem(later.cert), now + dt.timedelta(days=8)) if "not valid before" in p]
+
+
+def test_a_stack_update_that_fails_leaves_the_published_version_as_it_was(s3_server: str) -> None:
+    """Issue 18 item 1: when CloudFormation refuses the new truststore (API Gateway rejects it, the update rolls
+    back), the SSM parameter goes back to the version the stack still uses, so the next deploy does not take
+    up the refused one."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from nodegate.aws.publish import StackTruststore, point_stack_at
+
+    class RefusingCloudFormation:
+        def describe_stacks(self, StackName: str) -> dict[str, object]:
+            return {"Stacks": [{"Parameters": [{"ParameterKey": "TruststoreVersionParameter"}]}]}
+
+        def update_stack(self, **_: object) -> None:
+            raise ClientError({"Error": {"Code": "ValidationError", "Message": "refused"}}, "UpdateStack")
+
+    ssm = boto3.client("ssm", endpoint_url=s3_server, region_name="eu-west-1")
+    for before in ("v1", ""):
+        ssm.put_parameter(Name="/refused/truststore-version", Type="String", Value=before or "none", Overwrite=True)
+        current = StackTruststore("bucket", "truststore.pem", "/refused/truststore-version", before)
+        with pytest.raises(ClientError):
+            point_stack_at(RefusingCloudFormation(), ssm, "refused", current, "v2")
+        value = ssm.get_parameter(Name="/refused/truststore-version")["Parameter"]["Value"]
+        assert value == (before or "none")

@@ -83,3 +83,92 @@ def test_bench_help_prints_usage_and_runs_nothing() -> None:
     assert "--record" in helped.stdout
     assert time.monotonic() - started < 15
     assert (results.stat().st_mtime_ns if results.exists() else None) == before
+
+
+def deploy_step(number: int) -> str:
+    """The text of step ``number`` of the README's deploy section."""
+    section = README.split("## Deploy to AWS", 1)[1].split("\n### ", 1)[0]
+    return section.split(f"\n{number}. ", 1)[1].split(f"\n{number + 1}. ", 1)[0]
+
+
+def test_samconfig_and_the_readme_name_the_same_values_to_fill_in() -> None:
+    """Issue 18 item 3: samconfig.toml said "two REPLACE_ME values", held three and the README listed four."""
+    from aws_stand_in import TEMPLATE, sam_overrides, samconfig_deploy
+
+    overrides = sam_overrides(samconfig_deploy(ROOT / "samconfig.toml")["parameter_overrides"])
+    to_fill = {name for name, value in overrides.items() if "REPLACE_ME" in value}
+    required = {name for name, slot in TEMPLATE["Parameters"].items() if "Default" not in slot}
+    assert to_fill == required  # every parameter without a default, and nothing else
+    header = (ROOT / "samconfig.toml").read_text().split("version = ", 1)[0]
+    step = deploy_step(2)
+    words = {6: "six"}
+    assert f"the {words[len(to_fill)]} REPLACE_ME values" in header
+    assert f"the {words[len(to_fill)]} `REPLACE_ME` values" in step
+    assert set(re.findall(r"`([A-Za-z0-9]+)`", step.split("(or run", 1)[0])) == to_fill | {"region"}
+
+
+def test_the_deploy_steps_come_in_the_order_a_newcomer_needs_them() -> None:
+    """Issue 18 item 3: the certificate is requested and validated before its ARN is filled in; the version
+    parameter exists before the first deploy; DNS comes once the domain exists."""
+    assert "aws acm request-certificate" in deploy_step(1)
+    assert "aws acm wait certificate-validated" in deploy_step(1)
+    assert "`CertificateArn`" in deploy_step(2)
+    assert "aws ssm put-parameter --name /nodegate/truststore-version" in deploy_step(3)
+    assert "make deploy" in deploy_step(4)
+    assert "scripts/publish-truststore" in deploy_step(5)
+    assert "`ApiDomainHostedZoneId`" in deploy_step(8)
+    for section in ("### Put node software behind it", "### Add a node, add an operator", "### Teardown"):
+        assert section in README
+    assert "### CA rotation: overlap, publish, retire" in README
+
+
+def node_route_examples() -> list[str]:
+    """NodeRoutes as the README and samconfig.toml show it, parsed by SAM CLI: samconfig.toml's commented line,
+    the README's TOML lines and its command line."""
+    import shlex
+    import tomllib
+
+    from aws_stand_in import sam_overrides
+
+    commented = [
+        line.strip().removeprefix("# ").rstrip(",")
+        for line in (ROOT / "samconfig.toml").read_text().splitlines()
+        if line.strip().startswith('# "NodeRoutes=')
+    ]
+    section = README.split("### Put node software behind it", 1)[1].split("\n### ", 1)[0]
+    toml_block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    command = section.split("```sh\n", 1)[1].split("```", 1)[0]
+    words = shlex.split(command)
+    assert words[:3] == [".venv/bin/sam", "deploy", "--parameter-overrides"]
+    values = [tomllib.loads(f"x = [{line}]")["x"] for line in commented]
+    values.append(tomllib.loads(f"x = [{toml_block}]")["x"])
+    values.append(words[3:])
+    parsed = [sam_overrides(value) for value in values]
+    assert all(p.get("NodeUpstreamPorts", "9000") == "9000" for p in parsed)
+    return [p["NodeRoutes"] for p in parsed]
+
+
+def test_node_routes_examples_survive_sams_parser_and_stay_inside_the_vpc(tmp_path: Path) -> None:
+    """Issue 18 item 4: the quoting shown reaches the stack as the JSON object (SAM's own parser), the pattern
+    and the node backend accept it, and each upstream is on the node or inside the default VPC on the ports
+    NodeUpstreamPorts opens."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    from aws_stand_in import TEMPLATE, sam_overrides
+
+    from nodegate_node.server import load_routes
+
+    parameters = TEMPLATE["Parameters"]
+    pattern = parameters["NodeRoutes"]["AllowedPattern"]
+    vpc = ipaddress.ip_network(parameters["VpcCidr"]["Default"])
+    examples = node_route_examples()
+    assert len(examples) == 3
+    for text in examples:
+        assert re.fullmatch(pattern, text), text
+        (tmp_path / "routes.json").write_text(text)
+        for url in load_routes(str(tmp_path / "routes.json")).values():
+            host = ipaddress.ip_address(urlsplit(url).hostname or "")
+            assert host.is_loopback or (host in vpc and urlsplit(url).port == 9000), url
+    assert sam_overrides('NodeRoutes={"node-1": "http://127.0.0.1:9000"}')["NodeRoutes"] == "{"  # the trap shown
+    assert not re.fullmatch(pattern, "{")

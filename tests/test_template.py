@@ -59,7 +59,7 @@ def test_custom_domain_requires_mtls_with_versioned_truststore_and_tls12() -> No
     assert domain["EndpointConfiguration"] == {"Types": ["REGIONAL"]}
     mtls = domain["MutualTlsAuthentication"]
     assert mtls["TruststoreUri"] == {"Fn::Sub": "s3://${TruststoreBucket}/${TruststoreKey}"}
-    assert mtls["TruststoreVersion"] == {"Ref": "TruststoreVersion"}
+    assert mtls["TruststoreVersion"] == {"Ref": "TruststoreVersionParameter"}
     assert props("ApiBasePathMapping")["RestApiId"] == {"Ref": "NodeApi"}
 
 
@@ -339,9 +339,10 @@ def test_translated_nodes_wait_for_their_endpoints_and_a_broken_node_fails_the_d
 
 
 def test_a_truststore_rotation_touches_only_the_domain_and_the_authorizer() -> None:
-    """publish-truststore changes TruststoreKey/TruststoreVersion: nothing on the node path may change."""
+    """publish-truststore changes the version TruststoreVersionParameter resolves to: nothing on the node path
+    may change."""
     resources = translated()["Resources"]
-    parameters = {"TruststoreKey", "TruststoreVersion"}
+    parameters = {"TruststoreVersionParameter"}
     touched = {name for name, r in resources.items() if references(r.get("Properties", {}), parameters)}
     readers = {"AuthorizerFunction", "AuthorizerFunctionRole", "CrlMirrorFunction", "CrlMirrorFunctionRole"}
     assert touched <= {"ApiDomain", "TruststoreBucketPolicy", *readers}
@@ -366,23 +367,113 @@ def mirror_metric_names() -> set[str]:
     return {name for report in reports for name, _, _ in metric_values(report)}
 
 
+def alarm_metrics(alarm: dict[str, Any]) -> list[tuple[str, str]]:
+    """(namespace, metric name) of every metric an alarm reads, a metric-math alarm's included."""
+    if "MetricName" in alarm:
+        return [(alarm["Namespace"], alarm["MetricName"])]
+    stats = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+    return [(m["Namespace"], m["MetricName"]) for m in stats]
+
+
 def test_alarms_and_dashboard_watch_the_metrics_the_authorizer_emits() -> None:
-    from nodegate_authorizer.handler import decision_metric
+    from nodegate_authorizer.handler import DENY_METRIC, decision_metric
     from nodegate_authorizer.reasons import Reason
 
     emitted = {"RevocationSourceFailure", "RevocationSourceTooLarge", "RevocationSoftFail", "TruststoreEntrySkipped"}
-    emitted.add(decision_metric(None))
+    emitted |= {decision_metric(None), DENY_METRIC}
     emitted |= {decision_metric(reason) for reason in Reason}
     emitted |= mirror_metric_names()
     alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
-    assert {a["MetricName"] for a in alarms.values() if a["Namespace"] == "nodegate"} <= emitted
-    assert {a["Namespace"] for a in alarms.values()} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
+    read = {metric for alarm in alarms.values() for metric in alarm_metrics(alarm)}
+    assert {name for namespace, name in read if namespace == "nodegate"} <= emitted
+    assert {namespace for namespace, _ in read} == {"nodegate", "AWS/Lambda", "AWS/ApiGateway", "AWS/NetworkELB"}
     for alarm in alarms.values():
         assert alarm["AlarmActions"] == [ALARM_TOPIC]  # a topic always: the stack's own when none is given
     body = props("DecisionsDashboard")["DashboardBody"]["Fn::Sub"]
     shown = set(re.findall(r'\["nodegate", "([A-Za-z]+)"', body))
     assert shown <= emitted
-    assert {"Allow", "DenyRevoked", "DenyRevocationUnavailable", "DenyInternalError"} <= shown
+    assert {decision_metric(reason) for reason in Reason} | {"Allow"} <= shown  # issue 18 item 5: every reason
+
+
+DENY_EVERYONE = ("TRUSTSTORE_UNAVAILABLE", "POLICY_UNAVAILABLE", "CONFIG_INVALID", "ASSERTION_UNAVAILABLE")
+
+
+def test_every_deny_everyone_reason_pages_at_once_and_shows_on_the_dashboard() -> None:
+    """Issue 18 item 5: a broken truststore, policy or setting denies everyone: one such deny pages within a
+    minute or five (Api5xxAlarm never sees them: they are 403s)."""
+    from nodegate_authorizer.handler import decision_metric
+    from nodegate_authorizer.reasons import Reason
+
+    alarms = {n: r["Properties"] for n, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    body = props("DecisionsDashboard")["DashboardBody"]["Fn::Sub"]
+    for reason in DENY_EVERYONE:
+        metric = decision_metric(Reason(reason))
+        [(name, alarm)] = [(n, a) for n, a in alarms.items() if a.get("MetricName") == metric]
+        assert (alarm["Threshold"], alarm["Statistic"], alarm["EvaluationPeriods"]) == (1, "Sum", 1), reason
+        assert alarm["Period"] <= 300
+        assert reason in alarm["AlarmDescription"] or "KMS" in alarm["AlarmDescription"]
+        assert "${" + name + ".Arn}" in body  # the alarm-status widget
+
+
+def test_a_rise_of_denies_of_any_reason_pages() -> None:
+    """Issue 18 item 5: every deny counts in one metric, and more than half of the decisions in 5 minutes being
+    denies (at least SecurityDenyThreshold of them) pages (docs/decisions.md)."""
+    alarm = props("DenyRiseAlarm")
+    stats = {m["Id"]: m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m}
+    assert {i: s["Metric"]["MetricName"] for i, s in stats.items()} == {"denies": "Deny", "allows": "Allow"}
+    assert {s["Period"] for s in stats.values()} == {300}
+    [result] = [m for m in alarm["Metrics"] if m.get("ReturnData")]
+    expression = result["Expression"]["Fn::Sub"]
+    assert expression.startswith("IF(FILL(denies, 0) >= ${SecurityDenyThreshold}, ")
+    assert "100 * FILL(denies, 0) / (FILL(denies, 0) + FILL(allows, 0))" in expression
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (50, "GreaterThanThreshold")
+    assert len(alarm["Metrics"]) <= 10  # CloudWatch's limit for a metric-math alarm
+
+
+def test_dns_alias_record_is_optional_and_outputs_give_the_alias_target() -> None:
+    """Issue 18 item 3: HostedZoneId creates the alias A record; the outputs give the regional name and zone
+    id for doing it by hand; CurlExample exists only with the domain."""
+    assert TEMPLATE["Parameters"]["HostedZoneId"]["Default"] == ""
+    assert TEMPLATE["Conditions"]["CreateDnsRecord"] == {
+        "Fn::And": [{"Condition": "HasTruststoreVersion"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": "HostedZoneId"}, ""]}]}]
+    }
+    record = RESOURCES["ApiDnsRecord"]
+    assert record["Condition"] == "CreateDnsRecord"
+    assert (record["Properties"]["Name"], record["Properties"]["Type"]) == ({"Ref": "DomainName"}, "A")
+    assert record["Properties"]["AliasTarget"] == {
+        "DNSName": {"Fn::GetAtt": ["ApiDomain", "RegionalDomainName"]},
+        "HostedZoneId": {"Fn::GetAtt": ["ApiDomain", "RegionalHostedZoneId"]},
+        "EvaluateTargetHealth": False,
+    }
+    outputs = TEMPLATE["Outputs"]
+    assert outputs["ApiDomainHostedZoneId"]["Value"] == {"Fn::GetAtt": ["ApiDomain", "RegionalHostedZoneId"]}
+    for name in ("ApiDomainName", "ApiDomainTarget", "ApiDomainHostedZoneId", "CurlExample"):
+        assert outputs[name]["Condition"] == RESOURCES["ApiDomain"]["Condition"], name
+    pattern = TEMPLATE["Parameters"]["HostedZoneId"]["AllowedPattern"]
+    assert re.fullmatch(pattern, "Z0123456789ABCDEFGHIJ")
+    assert not re.fullmatch(pattern, "zone; rm")
+
+
+def test_node_egress_to_upstreams_is_opt_in_and_stays_inside_the_vpc() -> None:
+    """Issue 18 item 4: NodeRoutes upstreams on other VPC hosts get their port (or range) and nothing wider."""
+    rule = RESOURCES["NodeEgressToUpstreams"]
+    assert rule["Condition"] == "HasUpstreamPorts"
+    properties = rule["Properties"]
+    assert (properties["GroupId"], properties["CidrIp"], properties["IpProtocol"]) == (
+        {"Ref": "NodeSecurityGroup"},
+        {"Ref": "VpcCidr"},
+        "tcp",
+    )
+    assert properties["FromPort"] == {"Fn::Select": [0, {"Fn::Split": ["-", {"Ref": "NodeUpstreamPorts"}]}]}
+    upper = {"Fn::Select": [1, {"Fn::Split": ["-", {"Fn::Sub": "${NodeUpstreamPorts}-${NodeUpstreamPorts}"}]}]}
+    assert properties["ToPort"] == upper
+    for ports, bounds in (("9000", ("9000", "9000")), ("9000-9100", ("9000", "9100"))):  # Select/Split/Sub
+        assert (ports.split("-")[0], f"{ports}-{ports}".split("-")[1]) == bounds
+    pattern = TEMPLATE["Parameters"]["NodeUpstreamPorts"]["AllowedPattern"]
+    for good in ("", "9000", "9000-9100"):
+        assert re.fullmatch(pattern, good)
+    for bad in ("0.0.0.0/0", "9000,9001", "-1", "all"):
+        assert not re.fullmatch(pattern, bad)
 
 
 def _bucket_denies(action: str, resource: str) -> list[dict[str, Any]]:
@@ -465,7 +556,19 @@ def test_writes_to_the_root_of_trust_and_configuration_changes_page_the_alarm_to
     by_source: dict[str, Any] = {}
     for branch in changes["$or"]:
         by_source.setdefault(branch["source"][0], branch["detail"])  # the first branch of each source
-    assert set(by_source) == {"aws.lambda", "aws.kms", "aws.s3", "aws.apigateway", "aws.servicediscovery", "aws.events"}
+    assert set(by_source) == {
+        "aws.lambda",
+        "aws.kms",
+        "aws.s3",
+        "aws.apigateway",
+        "aws.servicediscovery",
+        "aws.events",
+        "aws.ssm",
+    }
+    # issue 18 item 1: the published truststore version lives in Parameter Store; a write there pages
+    assert by_source["aws.ssm"]["requestParameters"] == {"name": [{"suffix": "/truststore-version"}]}
+    assert "PutParameter" in by_source["aws.ssm"]["eventName"]
+    assert TEMPLATE["Parameters"]["TruststoreVersionParameter"]["Default"].endswith("/truststore-version")
     function = by_source["aws.lambda"]
     assert {"Ref": "AuthorizerFunction"} in function["requestParameters"]["functionName"]
     assert {"prefix": "UpdateFunction"} in function["eventName"]  # UpdateFunctionCode/Configuration20150331v2
@@ -566,7 +669,8 @@ def test_alarms_reach_someone_by_default() -> None:
 
 
 def test_security_signals_page() -> None:
-    watched = {a["Properties"]["MetricName"]: a["Properties"] for a in of_type("AWS::CloudWatch::Alarm")}
+    alarms = [a["Properties"] for a in of_type("AWS::CloudWatch::Alarm")]
+    watched = {a["MetricName"]: a for a in alarms if "MetricName" in a}
     for metric in ("DenyRevoked", "TruststoreEntrySkipped", "RevocationSoftFail", "DenyAssertionUnavailable"):
         assert watched[metric]["Threshold"] == 1, metric  # each single occurrence pages
     for metric in ("DenyNodeMismatch", "DenyPolicyDenied"):
@@ -618,7 +722,7 @@ ROUTE_IDS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 ROUTE_URLS = st.builds(
     lambda host, port: f"http://{host}" + (f":{port}" if port else ""),
     st.from_regex(r"[a-z0-9][a-z0-9.-]{0,30}", fullmatch=True),
-    st.one_of(st.none(), st.integers(1, 65535)),
+    st.one_of(st.none(), st.integers(0, 65535)),
 )
 
 
@@ -637,6 +741,26 @@ def test_node_routes_the_pattern_accepts_are_routes_files(routes: dict[str, str]
             file.write(text)
             file.flush()
             assert load_routes(file.name) == routes
+
+
+@settings(max_examples=200, deadline=None)
+@given(port=st.integers(0, 999999))
+def test_node_routes_pattern_and_node_agree_on_ports(port: int) -> None:
+    """A port the pattern admits is one the node backend accepts at start, and the other way round."""
+    import tempfile
+
+    from nodegate_node.server import load_routes
+
+    text = json.dumps({"node-1": f"http://10.40.0.25:{port}"})
+    admitted = re.fullmatch(TEMPLATE["Parameters"]["NodeRoutes"]["AllowedPattern"], text) is not None
+    with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+        file.write(text)
+        file.flush()
+        try:
+            accepted = bool(load_routes(file.name))
+        except ValueError:
+            accepted = False
+    assert admitted == accepted == (port <= 65535), port
 
 
 def test_node_routes_refuse_shell_and_non_routes() -> None:

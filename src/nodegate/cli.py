@@ -171,10 +171,7 @@ def _node(args: argparse.Namespace) -> int:
     from nodegate_node.assertion import AssertionVerifier, load_public_key
     from nodegate_node.server import NodeServer, load_routes
 
-    try:
-        routes = load_routes(args.routes)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{args.routes}: not valid JSON ({exc}); fix the routes file") from None
+    routes = load_routes(args.routes)  # a ValueError naming the file and the entry
     try:
         verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
     except (OSError, ValueError, UnsupportedAlgorithm) as exc:
@@ -390,7 +387,6 @@ def _publish(args: argparse.Namespace) -> int:
     return publish(
         args.bundle,
         stack=args.stack,
-        key=args.key,
         region=args.region,
         profile=args.profile,
         check_only=args.check_only,
@@ -634,7 +630,8 @@ def parser() -> argparse.ArgumentParser:
         "publish-truststore",
         "check a CA bundle, upload it and point the stack's custom domain and authorizer at it",
         "Check the bundle as API Gateway would, upload it to the stack's versioned truststore bucket, and update "
-        "only the stack's TruststoreKey and TruststoreVersion. Example: nodegate publish-truststore --bundle "
+        "the truststore version the stack reads (the SSM parameter TruststoreVersionParameter names), then the "
+        "stack with every previous value. Example: nodegate publish-truststore --bundle "
         "my-cas.pem --stack nodegate",
     )
     add_arguments(publish)

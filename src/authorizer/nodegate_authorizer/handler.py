@@ -102,6 +102,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
             "decision": "Allow",
             "userId": decision.identity.user_id,
             "nodeId": decision.grant.node_id,
+            "identityRule": decision.identity.rule,
         }
         if decision.revocation.unavailable:
             fields["softFailed"] = list(decision.revocation.unavailable)
@@ -147,6 +148,7 @@ def claims(request: AuthRequest, decision: Allowed, request_id: str | None) -> C
         node_id=decision.grant.node_id,
         user_id=decision.identity.user_id,
         subject=decision.identity.subject,
+        rule=decision.identity.rule,
     )
 
 
@@ -180,6 +182,9 @@ def _report_skipped(truststore: Truststore) -> None:
         metrics.add_metric(name="TruststoreEntrySkipped", unit=MetricUnit.Count, value=len(truststore.skipped))
 
 
+DENY_METRIC = "Deny"
+
+
 def decision_metric(reason: Reason | None) -> str:
     """The metric a decision counts in: ``Allow``, or ``Deny`` and the reason in CamelCase (``DenyRevoked``)."""
     return "Allow" if reason is None else f"Deny{reason.value.title().replace('_', '')}"
@@ -189,6 +194,8 @@ def _count(fields: dict[str, Any], source_failures: int, too_large: int) -> None
     try:
         reason = None if fields["decision"] == "Allow" else Reason(fields["reason"])
         metrics.add_metric(name=decision_metric(reason), unit=MetricUnit.Count, value=1)
+        if reason is not None:  # every deny also counts in one metric: DenyRiseAlarm watches it
+            metrics.add_metric(name=DENY_METRIC, unit=MetricUnit.Count, value=1)
         if source_failures:
             metrics.add_metric(name="RevocationSourceFailure", unit=MetricUnit.Count, value=source_failures)
         if too_large:

@@ -22,11 +22,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.exceptions import UnsupportedAlgorithm
+
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
 from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
+IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id", "X-Identity-Rule")
 MAX_BODY = 1024 * 1024
 MAX_PROXY_BODY = 10 * 1024 * 1024
 UPSTREAM_TIMEOUT = 25.0
@@ -49,17 +51,35 @@ HOP_BY_HOP = frozenset(
 
 
 def load_routes(path: str | None) -> dict[str, str]:
-    """Node id -> upstream base URL from a JSON file; raise ValueError naming the first bad entry."""
+    """Node id -> upstream base URL (``http://host[:port][/path]``) from a JSON file; any problem (unreadable,
+    not UTF-8 JSON, not an object, a bad id or URL) is a ValueError naming the file and the entry."""
     if not path:
         return {}
-    routes = json.loads(Path(path).read_text())
+    try:
+        routes = json.loads(Path(path).read_bytes().decode())
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read the routes file: {exc.strerror}") from None
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
+        raise ValueError(f"{path}: not valid JSON ({exc}); fix the routes file") from None
     if not isinstance(routes, dict):
         raise ValueError(f"{path}: routes must be a JSON object of node id -> http://host:port")
     for node, url in routes.items():
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if not ID.fullmatch(str(node)) or parts is None or parts.scheme != "http" or not parts.hostname:
+        if not ID.fullmatch(node) or not _upstream_url(url):
             raise ValueError(f"{path}: route {node!r} -> {url!r} is not a node id -> http://host:port")
     return dict(routes)
+
+
+def _upstream_url(url: object) -> bool:
+    """Whether ``url`` is ``http://host[:port][/path]``: no credentials, query or fragment, a port in range."""
+    if not isinstance(url, str):
+        return False
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError outside 0-65535
+    except ValueError:
+        return False
+    plain = not (parts.username or parts.password or parts.query or parts.fragment)
+    return parts.scheme == "http" and bool(parts.hostname) and plain
 
 
 def identity_headers(identity: dict[str, str]) -> dict[str, str]:
@@ -68,6 +88,7 @@ def identity_headers(identity: dict[str, str]) -> dict[str, str]:
         "X-Client-Cert-Sub": base64.b64encode(identity["subject"].encode()).decode(),
         "X-User-Id": identity["userId"],
         "X-Node-Id": identity["nodeId"],
+        "X-Identity-Rule": identity["identityRule"],
     }
 
 
@@ -235,7 +256,11 @@ def main(argv: list[str] | None = None) -> None:
         "--assertion-key", required=True, help="the KMS key's public key (PEM, or base64 DER as KMS GetPublicKey gives)"
     )
     args = parser.parse_args(argv)
-    verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
-    server = NodeServer(verifier, args.host, args.port, load_routes(args.routes))
+    try:
+        verifier = AssertionVerifier(load_public_key(Path(args.assertion_key).read_bytes()))
+        routes = load_routes(args.routes)
+        server = NodeServer(verifier, args.host, args.port, routes)
+    except (OSError, ValueError, UnsupportedAlgorithm) as exc:
+        parser.exit(2, f"nodegate node backend: error: {exc}\n")
     print(f"node backend on http://{args.host}:{server.server_address[1]}", flush=True)
     server.serve_forever()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from nodegate_authorizer.reasons import Denied
 from nodegate_authorizer.truststore import Truststore, TruststoreError, parse_truststore
 
 MAX_DEPTH = 4
+VERSION_PARAMETER = "TruststoreVersionParameter"
+NOT_PUBLISHED = "none"  # the SSM parameter's value before the first publish (SSM values cannot be empty)
 EXPIRY_WARNING = timedelta(days=30)
 
 
@@ -110,28 +113,47 @@ class PublishError(Exception):
     """The truststore cannot be published; the message says why and what to do."""
 
 
-def published_bundle(cloudformation: Any, s3: Any, stack: str, bucket: str) -> bytes:
-    """The bundle the stack points at now (TruststoreKey at TruststoreVersion), or b"" before the first one."""
+@dataclass(frozen=True)
+class StackTruststore:
+    """Where a stack reads its truststore: the bucket, the key, the SSM parameter holding the object version,
+    and the version the stack resolved from it on its last create or update ("" before the first publish)."""
+
+    bucket: str
+    key: str
+    parameter: str
+    version: str
+
+
+def stack_truststore(cloudformation: Any, stack: str) -> StackTruststore:
+    """The stack's truststore location, from its TruststoreBucketName output and its parameters."""
     described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in described["Parameters"]}
-    key, version = parameters.get("TruststoreKey", ""), parameters.get("TruststoreVersion", "")
-    if not key or not version:
+    outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in described.get("Outputs", [])}
+    parameters = {p["ParameterKey"]: p for p in described.get("Parameters", [])}
+    if "TruststoreBucketName" not in outputs or "TruststoreKey" not in parameters:
+        raise PublishError(f"stack {stack} has no TruststoreBucketName output: is it a nodegate stack?")
+    if VERSION_PARAMETER not in parameters:
+        raise PublishError(
+            f"stack {stack} has no parameter {VERSION_PARAMETER}: deploy the current template.yaml first (make deploy)"
+        )
+    resolved = str(parameters[VERSION_PARAMETER].get("ResolvedValue", NOT_PUBLISHED))
+    return StackTruststore(
+        bucket=outputs["TruststoreBucketName"],
+        key=str(parameters["TruststoreKey"].get("ParameterValue", "")),
+        parameter=str(parameters[VERSION_PARAMETER].get("ParameterValue", "")),
+        version="" if resolved == NOT_PUBLISHED else resolved,
+    )
+
+
+def published_bundle(s3: Any, current: StackTruststore) -> bytes:
+    """The bundle the stack uses now (its key at its resolved version), or b"" before the first publish."""
+    if not current.version:
         return b""
-    return bytes(s3.get_object(Bucket=bucket, Key=key, VersionId=version)["Body"].read())
+    return bytes(s3.get_object(Bucket=current.bucket, Key=current.key, VersionId=current.version)["Body"].read())
 
 
 def confirm(question: str, ask: Callable[[str], str] = input) -> bool:
     """Whether the operator answers yes (anything else, an empty line included, is no)."""
     return ask(f"{question} [y/N] ").strip().lower() in ("y", "yes")
-
-
-def stack_bucket(cloudformation: Any, stack: str) -> str:
-    """The stack's TruststoreBucketName output."""
-    outputs = cloudformation.describe_stacks(StackName=stack)["Stacks"][0].get("Outputs", [])
-    for output in outputs:
-        if output["OutputKey"] == "TruststoreBucketName":
-            return str(output["OutputValue"])
-    raise PublishError(f"stack {stack} has no TruststoreBucketName output: is it a nodegate stack?")
 
 
 def upload(s3: Any, bucket: str, key: str, data: bytes) -> str:
@@ -142,34 +164,35 @@ def upload(s3: Any, bucket: str, key: str, data: bytes) -> str:
     return str(version)
 
 
-def point_stack_at(cloudformation: Any, stack: str, key: str, version: str) -> None:
-    """Update only TruststoreKey and TruststoreVersion, keeping the template and every other parameter."""
-    described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
-    new = {"TruststoreKey": key, "TruststoreVersion": version}
-    known = {p["ParameterKey"] for p in described["Parameters"]}
-    missing = sorted(set(new) - known)
-    if missing:
-        raise PublishError(f"stack {stack} has no parameter {', '.join(missing)}: is it a nodegate stack?")
-    parameters = [
-        {"ParameterKey": name, "ParameterValue": new[name]}
-        if name in new
-        else {"ParameterKey": name, "UsePreviousValue": True}
-        for name in (p["ParameterKey"] for p in described["Parameters"])
-    ]
-    cloudformation.update_stack(
-        StackName=stack,
-        UsePreviousTemplate=True,
-        Parameters=parameters,
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
+def point_stack_at(cloudformation: Any, ssm: Any, stack: str, current: StackTruststore, version: str) -> None:
+    """Write the new version into the stack's SSM parameter, then update the stack with its own template and
+    every parameter's previous value: CloudFormation re-reads SSM parameter types on each update, so the
+    custom domain and the authorizer move to ``version`` and nothing else changes."""
+    ssm.put_parameter(Name=current.parameter, Value=version, Type="String", Overwrite=True)
+    try:
+        described = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]
+        cloudformation.update_stack(
+            StackName=stack,
+            UsePreviousTemplate=True,
+            Parameters=[{"ParameterKey": p["ParameterKey"], "UsePreviousValue": True} for p in described["Parameters"]],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        )
+        cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
+    except Exception:
+        # The stack kept (or rolled back to) the old version: so does the parameter, or the next deploy would
+        # take up the version the stack refused.
+        previous = current.version or NOT_PUBLISHED
+        ssm.put_parameter(Name=current.parameter, Value=previous, Type="String", Overwrite=True)
+        raise
+    resolved = stack_truststore(cloudformation, stack).version
+    if resolved != version:
+        raise PublishError(f"stack {stack} resolved {current.parameter} to {resolved or NOT_PUBLISHED}, not {version}")
 
 
 def publish(
     bundle: Path,
     *,
     stack: str,
-    key: str,
     region: str | None,
     profile: str | None,
     check_only: bool,
@@ -200,27 +223,30 @@ def publish(
     if check_only:
         return 0
     from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+    from botocore.parsers import ResponseParserError
 
     try:
         session = open_session(region, profile)
         cloudformation = session.client("cloudformation")
         s3 = session.client("s3")
-        bucket = stack_bucket(cloudformation, stack)
+        ssm = session.client("ssm")
+        current = stack_truststore(cloudformation, stack)
         print(
             f"difference from the bundle stack {stack} uses now:\n  "
-            + "\n  ".join(difference(published_bundle(cloudformation, s3, stack, bucket), data))
+            + "\n  ".join(difference(published_bundle(s3, current), data))
         )
+        target = f"s3://{current.bucket}/{current.key}"
         if not yes and not sys.stdin.isatty():
             raise PublishError("no terminal to confirm on: check the difference above and run again with --yes")
-        if not yes and not confirm(f"publish {bundle} as s3://{bucket}/{key} and update stack {stack}?"):
+        if not yes and not confirm(f"publish {bundle} as {target} and update stack {stack}?"):
             print("not published")
             return 1
-        version = upload(s3, bucket, key, data)
-        print(f"uploaded s3://{bucket}/{key} version {version}; updating stack {stack}")
-        point_stack_at(cloudformation, stack, key, version)
-    except (BotoCoreError, ClientError, WaiterError, AwsError) as exc:
+        version = upload(s3, current.bucket, current.key, data)
+        print(f"uploaded {target} version {version}; writing it to {current.parameter} and updating stack {stack}")
+        point_stack_at(cloudformation, ssm, stack, current, version)
+    except (BotoCoreError, ClientError, WaiterError, ResponseParserError, AwsError) as exc:
         raise PublishError(str(exc)) from None
-    print(f"stack updated: the custom domain and the authorizer now use {key} version {version}")
+    print(f"stack updated: the custom domain and the authorizer now use {target} version {version}")
     return 0
 
 
@@ -230,9 +256,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--bundle", required=True, type=Path, help="PEM bundle of CA certificates (relative paths are fine)"
     )
     parser.add_argument("--stack", default="nodegate", help="the deployed stack")
-    parser.add_argument(
-        "--key", default="truststore.pem", help="object key in the truststore bucket (sets TruststoreKey)"
-    )
     parser.add_argument("--region", help="AWS region (default: samconfig.toml's deploy region)")
     parser.add_argument("--profile", help="AWS profile")
     parser.add_argument(

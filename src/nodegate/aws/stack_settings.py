@@ -6,11 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from nodegate.aws.publish import NOT_PUBLISHED
 from nodegate.aws.session import AwsError, error_code
 
 FUNCTION = "AuthorizerFunction"
-PINNED = {"TruststoreVersion": "TRUSTSTORE_VERSION", "AccessPolicyVersion": "ACCESS_POLICY_VERSION"}
-"""Stack parameters the authorizer's environment carries verbatim."""
+PINNED = {"TruststoreVersionParameter": "TRUSTSTORE_VERSION", "AccessPolicyVersion": "ACCESS_POLICY_VERSION"}
+"""Stack parameters (their values as the stack resolved them) the authorizer's environment carries."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,11 @@ def _notes(stack: dict[str, Any], environment: dict[str, str]) -> list[str]:
     notes = []
     if status.endswith("_IN_PROGRESS") or "ROLLBACK" in status or status.endswith("_FAILED"):
         notes.append(f"stack {stack.get('StackName')} is {status}: the function may change under this answer")
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+    parameters = {
+        p["ParameterKey"]: p.get("ResolvedValue", p.get("ParameterValue", "")) for p in stack.get("Parameters", [])
+    }
+    if parameters.get("TruststoreVersionParameter") == NOT_PUBLISHED:
+        parameters["TruststoreVersionParameter"] = ""
     for parameter, variable in PINNED.items():
         if parameter in parameters and parameters[parameter] != environment.get(variable, ""):
             notes.append(

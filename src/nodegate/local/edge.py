@@ -46,6 +46,7 @@ IDENTITY_HEADERS = {
     "x-client-cert-sub": "clientCertSub",
     "x-user-id": "userId",
     "x-node-id": "nodeId",
+    "x-identity-rule": "identityRule",
     "x-nodegate-assertion": "assertion",
 }
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
