@@ -143,7 +143,32 @@ def test_what_a_private_ca_cannot_do_is_one_line(tmp_path: Path, ca: str) -> Non
         assert message in done.stderr, done.stderr
     dev = nodegate("pki", "issue", str(tmp_path / "none"), "--user", "a", "--node", "n", "--san", f"uri:{SPIFFE}")
     assert dev.returncode == 1
-    assert "--san needs a Private CA directory" in dev.stderr
+    assert "--san and --subject need a Private CA directory" in dev.stderr
+    bad = nodegate("pki", "issue", str(ops), "--user", "a", "--node", "n", "--subject", "CN")
+    assert bad.returncode == 1
+    assert bad.stderr.strip().splitlines()[0].startswith("nodegate pki: error: --subject 'CN': not an RFC 4514 name")
+
+
+def test_a_subject_and_sans_of_the_operators_choosing(tmp_path: Path, ca: str) -> None:
+    """An email-SAN identity with a subject of its own (issue 20: identities from SANs, rules per CA)."""
+    ops = tmp_path / "operators"
+    assert nodegate("pki", "init", str(ops), "--private-ca", ca).returncode == 0
+    args = [
+        "--user",
+        "alice",
+        "--node",
+        "node-1",
+        "--subject",
+        "CN=node-1,O=example",
+        "--san",
+        "email:alice@example.com",
+    ]
+    done = nodegate("pki", "issue", str(ops), *args)
+    assert done.returncode == 0, done.stderr
+    cert = x509.load_pem_x509_certificates((ops / "clients" / "alice-node-1.pem").read_bytes())[0]
+    assert cert.subject.rfc4514_string() == "CN=node-1,O=example"
+    san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert list(san) == [x509.RFC822Name("alice@example.com")]
     pending = nodegate("pki", "init", str(tmp_path / "other"), "--private-ca", ca.replace(ca[-12:], "0" * 12))
     assert pending.returncode == 1
     assert len(pending.stderr.strip().splitlines()) == 1

@@ -65,8 +65,10 @@ def _pki(args: argparse.Namespace) -> int:
     root = Path(args.dir)
     if args.private_ca or PrivateCaDirectory.is_one(root):
         return _private_ca(args, root)
-    if args.san:
-        raise ValueError("--san needs a Private CA directory (pki init --private-ca): the dev PKI issues UID and CN")
+    if args.san or args.subject:
+        raise ValueError(
+            "--san and --subject need a Private CA directory (pki init --private-ca): the dev PKI issues UID and CN"
+        )
     if args.pki_command == "init":
         check_new_directory(root)
         init_pki(root, args.url)
@@ -113,7 +115,8 @@ def _private_ca(args: argparse.Namespace, root: Path) -> int:
         raise ValueError(f"{root} already names its Private CA in private-ca.json: drop --private-ca")
     session = open_session(args.region or directory.config.get("region"), args.profile)
     if args.pki_command == "issue":
-        identity = Identity(client_name(args.user, args.node), tuple(parse_san(san) for san in args.san))
+        subject = _subject(args.subject) if args.subject else client_name(args.user, args.node)
+        identity = Identity(subject, tuple(parse_san(san) for san in args.san))
         path = directory.issue(session, f"{args.user}-{args.node}", identity, args.days, force=args.force)
         print(f"issued {path} (+ .key, made here and never sent)")
     elif args.pki_command == "revoke":
@@ -124,6 +127,16 @@ def _private_ca(args: argparse.Namespace, root: Path) -> int:
     else:
         raise ValueError(f"pki {args.pki_command}: the Private CA publishes its own CRLs (its S3 bucket)")
     return 0
+
+
+def _subject(text: str) -> Any:
+    """``--subject``: an RFC 4514 string, e.g. ``CN=node-1,UID=alice,O=example``."""
+    from cryptography import x509
+
+    try:
+        return x509.Name.from_rfc4514_string(text)
+    except ValueError as exc:
+        raise ValueError(f"--subject {text!r}: not an RFC 4514 name ({exc})") from None
 
 
 def _list(pki: Any, *, as_json: bool) -> None:
@@ -522,6 +535,11 @@ def parser() -> argparse.ArgumentParser:
         metavar="KIND:VALUE",
         help="Private CA: a subject alternative name, uri:spiffe://..., email:... or dns:... (repeatable)",
     )
+    issue.add_argument(
+        "--subject",
+        metavar="RFC4514",
+        help="Private CA: the whole subject instead of O=nodegate operators,UID=user,CN=node, e.g. CN=node-1,O=example",
+    )
     revoke = _command(
         pki,
         "revoke",
@@ -548,7 +566,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("dir", help=directory)
     serve.add_argument("--port", type=port_number, default=0, help="port to listen on (0: the one in the PKI's --url)")
     for command in (init, issue, revoke, listing, crl, serve):
-        command.set_defaults(private_ca=None, san=[])
+        command.set_defaults(private_ca=None, san=[], subject=None)
         command.add_argument("--region", help="Private CA: AWS region (default: the directory's, else the CA's)")
         command.add_argument("--profile", help="Private CA: AWS profile")
 
