@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -23,12 +22,13 @@ from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .revocation.answers import RevocationOutcome
 from .runtime import Runtime, build_runtime
-from .settings import SETTING_NAMES, ConfigError, Settings, load_settings
+from .settings import ConfigError, Settings, load_settings
 from .truststore import Truststore
 
 logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
-_runtimes: dict[Settings, Runtime] = {}
+_settings: list[Settings] = []
+_runtime: list[Runtime] = []
 Handler = Callable[[dict[str, Any], object], dict[str, Any]]
 Clock = Callable[[], datetime]
 
@@ -38,28 +38,37 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@lru_cache(maxsize=8)
-def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
-    return load_settings(dict(values))
-
-
 def settings_from_environment() -> Settings:
-    """Settings from os.environ, parsed once per distinct set of values (a ConfigError is not cached)."""
-    environ = os.environ
-    return _settings(tuple((name, value) for name in SETTING_NAMES if (value := environ.get(name)) is not None))
+    """Settings from os.environ, read once per process: a function's environment does not change while its
+    runtime lives (a ConfigError is not kept; the next call reads again). ``reset`` forgets them."""
+    if not _settings:
+        _settings.append(load_settings(os.environ))
+    return _settings[0]
 
 
 def runtime_for(settings: Settings) -> Runtime:
     """The runtime for these settings, kept across invocations of a warm container."""
-    if settings not in _runtimes:
-        _runtimes.clear()
-        _runtimes[settings] = build_runtime(settings)
-    return _runtimes[settings]
+    if not _runtime or _runtime[0].settings != settings:
+        _runtime[:] = [build_runtime(settings)]
+    return _runtime[0]
+
+
+def current_runtime() -> Runtime:
+    """The kept runtime, built from the environment on the first invocation."""
+    return _runtime[0] if _runtime else runtime_for(settings_from_environment())
+
+
+def reset() -> None:
+    """Forget the settings, the runtime and the truststore report: the next invocation reads the environment and
+    builds again (for callers that change the environment: tests, the bench)."""
+    _settings.clear()
+    _runtime.clear()
+    _reported.clear()
 
 
 def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     """API Gateway REST REQUEST authorizer entry point: settings from the environment."""
-    return handle(event, lambda: runtime_for(settings_from_environment()), utc_now)
+    return handle(event, current_runtime, utc_now)
 
 
 def make_handler(runtime: Runtime, clock: Clock = utc_now) -> Handler:
