@@ -18,6 +18,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from .assertion import Claims
 from .decision import Allowed, Refused, decide
 from .event import AuthRequest, parse_event
+from .log_line import write_info
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .revocation.answers import RevocationOutcome
@@ -130,7 +131,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     too_large = runtime.revocation.too_large - too_large_before if runtime else 0
     if too_large:
         fields["revocationSourcesTooLarge"] = too_large
-    logger.info("authorization decision", extra=fields)
+    write_info(logger, "authorization decision", fields)
     _count(fields, failed, too_large)
     return response
 
