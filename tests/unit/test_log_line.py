@@ -7,6 +7,7 @@ import io
 import json
 import re
 import time
+import uuid
 
 import pytest
 from aws_lambda_powertools import Logger
@@ -27,7 +28,8 @@ FIELDS = {
 @pytest.fixture
 def logger() -> tuple[Logger, io.StringIO]:
     buffer = io.StringIO()
-    return Logger(service="log-line-test", stream=buffer, level="INFO"), buffer
+    service = f"log-line-test-{uuid.uuid4().hex[:8]}"  # a logger of its own: Powertools configures one per name once
+    return Logger(service=service, stream=buffer, level="INFO"), buffer
 
 
 def test_the_line_is_the_one_powertools_writes(
