@@ -90,13 +90,11 @@ class RevocationChecker:
         crls: dict[Source, tuple[CrlIndex | None, str | None]] = {}
         for (_, issuer), plan in zip(pairs, plans, strict=True):
             crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls}
-        plans = [
-            replace(plan, crls=(*plan.crls, *self._advertised(cert, plan, crls, context)))
-            for (cert, _), plan in zip(pairs, plans, strict=True)
-        ]
-        more = {s: None for plan in plans for s in plan.crls if s not in crls and self._crls.needs_fetch(s, now)}
-        if fetching:
-            fetched |= self._fetcher.fetch_all(more, deadline)
+        advertised = [self._advertised(cert, plan, crls, context) for (cert, _), plan in zip(pairs, plans, strict=True)]
+        plans = [replace(p, crls=(*p.crls, *more)) if more else p for p, more in zip(plans, advertised, strict=True)]
+        later = {s: None for more in advertised for s in more if s not in crls and self._crls.needs_fetch(s, now)}
+        if fetching and later:
+            fetched |= self._fetcher.fetch_all(later, deadline)
         for (_, issuer), plan in zip(pairs, plans, strict=True):
             crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls if s not in crls}
         return [
@@ -232,7 +230,7 @@ class RevocationChecker:
             return Answer(
                 "crl", Status.UNAVAILABLE, f"the CRL store holds no CRL of {cert.issuer.rfc4514_string()[:120]}"
             )
-        if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
+        if not (candidates or stored or failures or plan.has_cdp):
             return None
         verdict, rolled_back = self._verdict(cert, candidates + stored, issuer, context)
         failures += rolled_back
