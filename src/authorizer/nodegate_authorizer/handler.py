@@ -59,6 +59,11 @@ def current_runtime() -> Runtime:
     return _runtime[0] if _runtime else runtime_for(settings_from_environment())
 
 
+def kept_runtime() -> Runtime | None:
+    """The runtime kept by earlier invocations (or a SnapStart init), if any."""
+    return _runtime[0] if _runtime else None
+
+
 def reset() -> None:
     """Forget the settings, the runtime and the truststore report: the next invocation reads the environment and
     builds again (for callers that change the environment: tests, the bench)."""

@@ -63,6 +63,15 @@ class RevocationChecker:
         self.too_large = 0
         """Sources met over FETCH_MAX_BYTES (fetched, or files of the CRL store), for the metric."""
 
+    def forget(self) -> None:
+        """Empty what depends on the clock or the network (cached CRLs and OCSP answers, failure marks, memoised
+        evaluations); keep what cannot change (signature checks, plans) and the cRLNumbers already used (the
+        rollback guard only ever grows stricter)."""
+        with self._lock:
+            self._crls = SourceCache(MAX_CACHE)
+            self._ocsp = SourceCache(MAX_CACHE)
+        self.evaluations.clear()
+
     def check(self, path: Sequence[x509.Certificate], now: datetime, truststore: Truststore) -> RevocationOutcome:
         """Every answer for the path and what the mode makes of them (``refusal`` is set when it refuses)."""
         mode = self._settings.revocation_mode
