@@ -10,8 +10,6 @@ decision, which fails closed until it can."""
 
 from __future__ import annotations
 
-import random
-
 from . import handler
 from .sources.blobs import forget_clients
 
@@ -27,6 +25,8 @@ def before_snapshot() -> None:
 def after_restore() -> None:
     """Re-seed ``random``, drop the snapshot's clients, keys, cached answers and source values, and read the sources
     again."""
+    import random  # not needed by a decision: imported here, off the cold path
+
     random.seed()
     forget_clients()
     runtime = handler.kept_runtime()
