@@ -9,13 +9,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import pairwise
 from typing import TypeVar
 
 from cryptography import x509
 
-from ..certificates import extension, serial_hex, signed_with
+from ..certificates import extension, serial_hex, signed_with, token
 from ..chain import PathPolicy, Role, build_path
 from ..names import CanonicalName, canonical
 from ..reasons import Denied
@@ -55,7 +54,7 @@ class RevocationChecker:
         self._crls: SourceCache[CrlIndex] = SourceCache(MAX_CACHE)
         self._ocsp: SourceCache[Answer] = SourceCache(MAX_CACHE)
         self._signatures: dict[tuple[bytes, x509.Certificate], bool] = {}
-        self._plans: dict[tuple[x509.Certificate, x509.Certificate], Plan] = {}
+        self._plans: dict[tuple[int, int], Plan] = {}
         self._newest: dict[Scope, int] = {}
         self.evaluations = EvaluationMemo(MAX_EVALUATIONS)
         self._lock = threading.Lock()
@@ -131,13 +130,14 @@ class RevocationChecker:
         return tuple(Source("crl", url, plan.issuer_key) for url in list(dict.fromkeys(urls))[:MAX_PER_KIND])
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
-        plan = self._plans.get((cert, issuer))
+        key = (token(cert), token(issuer))
+        plan = self._plans.get(key)
         if plan is None:
             plan = plan_sources(cert, issuer)
             with self._lock:
                 if len(self._plans) > MAX_PLANS:
                     self._plans.clear()
-                self._plans[(cert, issuer)] = plan
+                self._plans[key] = plan
         return plan
 
     def _answers(
@@ -192,7 +192,14 @@ class RevocationChecker:
         and reused only while every CRL's freshness at ``now`` is what it was; an evaluation that asked a separate
         CRL signer's path (which depends on the clock in other ways) is not memoised."""
         current, rolled_back = self._not_rolled_back(crls)
-        key = (cert, issuer, tuple(index.uid for index in current), context.anchor, context.depth, context.signers)
+        key = (
+            token(cert),
+            token(issuer),
+            tuple(index.uid for index in current),
+            token(context.anchor),
+            context.depth,
+            tuple(map(token, context.signers)),
+        )
         freshness: Freshness = tuple(index.usable_problem(context.now, self._skew) for index in current)
         evaluation = self.evaluations.get(context.truststore, key, freshness)
         if evaluation is None:
@@ -425,10 +432,19 @@ class _Context:
     signers: tuple[x509.Certificate, ...] = ()
 
 
-@lru_cache(maxsize=MAX_CACHE)
+_names: dict[int, frozenset[CanonicalName]] = {}
+
+
 def _issuer_names(cert: x509.Certificate) -> frozenset[CanonicalName]:
-    """The certificate's issuer and every cRLIssuer directory name of its distribution points (memoised: it
-    depends on the certificate alone)."""
-    points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
-    named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
-    return frozenset({canonical(cert.issuer)} | named)
+    """The certificate's issuer and every cRLIssuer directory name of its distribution points (memoised per
+    certificate token, at most MAX_CACHE: it depends on the certificate alone)."""
+    key = token(cert)
+    names = _names.get(key)
+    if names is None:
+        points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
+        named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+        names = frozenset({canonical(cert.issuer)} | named)
+        if len(_names) >= MAX_CACHE:
+            _names.clear()
+        _names[key] = names
+    return names
