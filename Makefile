@@ -33,14 +33,14 @@ $(PKITS)/.extracted: tests/conformance/requirements-pkits.txt | $(STAMP)
 	@echo "fetching NIST PKITS data (cryptography-vectors, ~56 MB, hash-checked)"
 	$(PY) -m pip download -q --disable-pip-version-check --no-deps --require-hashes \
 		-r tests/conformance/requirements-pkits.txt -d .cache/wheels
-	PYTHONPATH=src $(PY) -m nodegate_dev.conformance --extract .cache/wheels $(PKITS)
+	$(PY) -m nodegate_dev.conformance --extract .cache/wheels $(PKITS)
 	touch $@
 
 pkits: $(PKITS)/.extracted
 
 # The PKITS table per section (also run, with its targets, by make test).
 conformance: pkits
-	PYTHONPATH=src $(PY) -m nodegate_dev.conformance $(PKITS)
+	$(PY) -m nodegate_dev.conformance $(PKITS)
 
 test: $(STAMP) pkits
 	$(PY) -m ruff check .
@@ -61,10 +61,10 @@ deploy: build
 	$(VENV)/bin/sam deploy
 
 bench: $(STAMP)
-	PYTHONPATH=src $(PY) bench/run.py
+	$(PY) bench/run.py
 
 bench-record: $(STAMP)
-	PYTHONPATH=src $(PY) bench/run.py --record
+	$(PY) bench/run.py --record
 
 fuzz: $(STAMP)
 	NODEGATE_FUZZ_EXAMPLES=20000 NODEGATE_DER_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_der_fuzz.py

@@ -45,6 +45,7 @@ def test_an_allow_carries_an_assertion_the_node_accepts_for_that_request_only(
         "subject": client.cert.subject.rfc4514_string(),
         "userId": "alice",
         "nodeId": "node-1",
+        "identityRule": "default",
     }
     denied = invoke(client.cert_pem(), node="node-2", env={"ASSERTION_KEY_ID": arn})
     assert denied[:2] == ("Deny", "NODE_MISMATCH")

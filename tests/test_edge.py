@@ -13,15 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from nodegate.local.demo import CASES, prepare, run_case
+from nodegate.local.demo import CASES, demo_stack, run_case
 from nodegate.local.edge import ApiIdentity, build_event, policy_allows
-from nodegate.local.stack import Stack, running_stack
+from nodegate.local.stack import Stack
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    with running_stack(tmp_path_factory.mktemp("stack") / "pki") as running:
-        prepare(running.pki)
+    with demo_stack(tmp_path_factory.mktemp("stack") / "pki") as running:
         yield running
 
 
@@ -63,7 +62,8 @@ def test_backend_sees_identity_from_the_certificate_only(stack: Stack) -> None:
     spoof = {"X-User-Id": "root", "X-Node-Id": "node-9", "X-Client-Cert-Sub": base64.b64encode(b"CN=evil").decode()}
     status, body = call(stack, "alice-node-1", "/nodes/node-1/whoami", headers=spoof)
     assert status == 200
-    assert body == {"userId": "alice", "nodeId": "node-1", "subject": "CN=node-1,UID=alice,O=nodegate operators"}
+    subject = "CN=node-1,UID=alice,O=nodegate operators"
+    assert body == {"userId": "alice", "nodeId": "node-1", "subject": subject, "identityRule": "operators"}
 
 
 def test_revocation_while_running_is_enforced(stack: Stack) -> None:

@@ -27,7 +27,7 @@ from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.assertion import ASSERTION_SECONDS, AssertionSigner, Claims
 from nodegate_node import server as node_module
 from nodegate_node.assertion import AssertionVerifier, Refused, load_public_key
-from nodegate_node.server import NodeServer, load_routes
+from nodegate_node.server import NodeServer, identity_headers, load_routes
 
 SUBJECT = "CN=node-3,UID=carol"
 IDENTITY = {
@@ -132,7 +132,12 @@ def test_routed_node_is_proxied_with_its_identity(node: NodeServer) -> None:
     assert (seen["caller"], seen["node"]) == ("carol", "node-3")
     assert seen["hopByHop"] == []  # Connection and Te were not forwarded
     status, data = call(node, "GET", "/nodes/node-3/whoami", assertion("GET", "/nodes/node-3/whoami"))
-    assert json.loads(data) == {"subject": SUBJECT, "userId": "carol", "nodeId": "node-3"}  # whoami stays local
+    assert json.loads(data) == {
+        "subject": SUBJECT,
+        "userId": "carol",
+        "nodeId": "node-3",
+        "identityRule": "default",
+    }  # local
     assert call(node, "GET", "/healthz", {})[0] == 200
 
 
@@ -325,3 +330,20 @@ def test_request_framing_is_checked_at_the_node_as_at_the_edge(node: NodeServer,
     received = _raw(node, request + smuggled)
     assert received.startswith(b"HTTP/1.1 %d" % status), received[:80]
     assert received.count(b"HTTP/1.1 ") == 1
+
+
+def test_an_svid_identity_with_an_empty_subject_and_its_rule_reach_the_upstream() -> None:
+    """An X.509-SVID often has an empty subject: "sub" may be empty, the other claims may not; the rule name the
+    authorizer matched goes on as X-Identity-Rule (an assertion without one, from an older authorizer: default)."""
+    verifier = AssertionVerifier(KMS_KEY.public_key())
+    path = "/nodes/node-3/x"
+    token = SIGNER.sign(Claims("svid-1", "GET", path, "node-3", "alice", "", rule="spire"), time.time())
+    identity = verifier.verify([token], "GET", path)
+    assert identity == {"subject": "", "userId": "alice", "nodeId": "node-3", "identityRule": "spire"}
+    assert identity_headers(identity)["X-Identity-Rule"] == "spire"
+    for claims in (
+        Claims("svid-2", "GET", path, "node-3", "", "CN=x"),
+        Claims("svid-3", "GET", path, "node-3", "a", "", ""),
+    ):
+        with pytest.raises(Refused, match="lacks a claim"):
+            verifier.verify([SIGNER.sign(claims, time.time())], "GET", path)

@@ -236,7 +236,12 @@ def test_look_alike_identity_headers_never_reach_the_upstream(parts: Parts, name
     for _, headers in parts.upstream.seen[before:]:
         identity = [(fold(k), v) for k, v in headers if fold(k) in {fold(h) for h in IDENTITY_HEADERS}]
         assert sorted(identity) == sorted(
-            [("x-client-cert-sub", SUBJECT), ("x-user-id", "alice"), ("x-node-id", "node-1")]
+            [
+                ("x-client-cert-sub", SUBJECT),
+                ("x-user-id", "alice"),
+                ("x-node-id", "node-1"),
+                ("x-identity-rule", "default"),
+            ]
         ), headers
 
 

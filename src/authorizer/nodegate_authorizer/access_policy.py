@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass, field
 
 from .identity import Identity, IdentityRule, valid_id
+from .identity_rules import IdentityRules, RuleError, parse_rules
 from .reasons import Denied, Reason
 
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "*"})
@@ -34,6 +35,8 @@ class AccessPolicy:
 
     grants: dict[str, tuple[Grant, ...]] = field(default_factory=dict)
     disabled_users: frozenset[str] = frozenset()
+    identity_rules: IdentityRules | None = None
+    """Where ids come from per issuing CA; None: the subject attributes of the settings, for every CA."""
 
 
 DEFAULT_POLICY = AccessPolicy()
@@ -44,7 +47,8 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
     """Parse and check a version-1 JSON policy; raise PolicyError naming the first problem.
 
     ``{"version": 1, "disabledUsers": ["mallory"],
-       "grants": [{"user": "alice", "nodes": ["node-2"], "methods": ["GET"]}]}``
+       "grants": [{"user": "alice", "nodes": ["node-2"], "methods": ["GET"]}],
+       "identityRules": [...]}`` (``identity_rules.parse_rules``; docs/access-policy.schema.json)
     """
     if len(data) > MAX_POLICY_BYTES:
         raise PolicyError("policy document is larger than 1 MiB")
@@ -52,9 +56,9 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"policy is not JSON: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("version") != 1:
+    if not isinstance(doc, dict) or isinstance(doc.get("version"), bool) or doc.get("version") != 1:
         raise PolicyError('policy must be a JSON object with "version": 1')
-    unknown = set(doc) - {"version", "grants", "disabledUsers"}
+    unknown = set(doc) - {"version", "grants", "disabledUsers", "identityRules"}
     if unknown:
         raise PolicyError(f"unknown policy keys: {sorted(unknown)}")
     disabled = doc.get("disabledUsers", [])
@@ -75,7 +79,11 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
         if not isinstance(methods, list) or not methods or not all(m in METHODS for m in methods):
             raise PolicyError(f"grant {number}: methods must be a non-empty list of {sorted(METHODS)}")
         grants.setdefault(user, []).extend(Grant(node, frozenset(methods)) for node in nodes)
-    return AccessPolicy({u: tuple(g) for u, g in grants.items()}, frozenset(u.casefold() for u in disabled))
+    try:
+        rules = parse_rules(doc["identityRules"]) if "identityRules" in doc else None
+    except RuleError as exc:
+        raise PolicyError(str(exc)) from None
+    return AccessPolicy({u: tuple(g) for u, g in grants.items()}, frozenset(u.casefold() for u in disabled), rules)
 
 
 def authorize(identity: Identity, node_id: str, method: str, policy: AccessPolicy) -> Grant:

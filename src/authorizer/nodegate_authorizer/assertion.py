@@ -22,6 +22,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from .identity import DEFAULT_RULE
 from .reasons import Denied, Reason
 
 ASSERTION_SECONDS = 30
@@ -63,6 +64,8 @@ class Claims:
     node_id: str
     user_id: str
     subject: str
+    rule: str = DEFAULT_RULE
+    """The identity rule that read the ids (README, Identity rules)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class AssertionSigner:
                 "node": claims.node_id,
                 "user": claims.user_id,
                 "sub": claims.subject,
+                "rule": claims.rule,
             }
         )
         signature = key.private.sign(body, SIGNATURE)

@@ -14,6 +14,7 @@ from .certificates import load_leaf_pem, serial_hex, sha256_hex
 from .chain import PathPolicy, build_path
 from .event import AuthRequest
 from .identity import Identity, IdentityRule, extract_identity, valid_id
+from .identity_rules import identify
 from .reasons import Denied, Reason
 from .revocation.answers import RevocationOutcome
 from .truststore import Truststore
@@ -87,7 +88,11 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Decis
         path, revocation = validate_certificate(leaf, inputs, now)
         if revocation.refusal:
             raise Denied(*revocation.refusal)
-        identity = extract_identity(leaf, inputs.identity_rule)
+        rules = inputs.access_policy.identity_rules
+        if rules is None:
+            identity = extract_identity(leaf, inputs.identity_rule)
+        else:
+            identity = identify(leaf, path[1], rules, inputs.identity_rule, inputs.truststore)
         if not valid_id(request.node_id, inputs.identity_rule):
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
         grant = authorize(identity, request.node_id, request.method, inputs.access_policy)

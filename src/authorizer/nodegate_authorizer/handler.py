@@ -117,6 +117,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
             "decision": "Allow",
             "userId": decision.identity.user_id,
             "nodeId": decision.grant.node_id,
+            "identityRule": decision.identity.rule,
         }
         if decision.revocation.unavailable:
             fields["softFailed"] = list(decision.revocation.unavailable)
@@ -162,6 +163,7 @@ def claims(request: AuthRequest, decision: Allowed, request_id: str | None) -> C
         node_id=decision.grant.node_id,
         user_id=decision.identity.user_id,
         subject=decision.identity.subject,
+        rule=decision.identity.rule,
     )
 
 

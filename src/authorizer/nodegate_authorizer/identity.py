@@ -1,4 +1,5 @@
-"""Identity: exactly one user id and one node id from the certificate subject, under a strict pattern."""
+"""Identity: exactly one user id and one node id from the certificate subject, under a strict pattern (the
+default rule; ``identity_rules`` reads SANs and chooses a rule per issuing CA)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ class IdentityRule:
     pattern: re.Pattern[str]
 
 
+DEFAULT_RULE = "default"
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who is calling (user) and which node the certificate is bound to."""
@@ -41,6 +45,8 @@ class Identity:
     user_id: str
     node_id: str
     subject: str
+    rule: str = DEFAULT_RULE
+    """The name of the identity rule that matched (``default``: the subject attributes of the settings)."""
 
 
 def valid_id(value: str, rule: IdentityRule) -> bool:
@@ -52,7 +58,8 @@ def _oid(name: str) -> x509.ObjectIdentifier:
     return ATTRIBUTE_OIDS.get(name) or x509.ObjectIdentifier(name)
 
 
-def _single(subject: x509.Name, name: str, rule: IdentityRule, role: str) -> str:
+def subject_id(subject: x509.Name, name: str, rule: IdentityRule, role: str) -> str:
+    """The one value of attribute ``name``; raise Denied(BAD_IDENTITY) unless it is there once and well-formed."""
     values = subject.get_attributes_for_oid(_oid(name))
     if len(values) != 1:
         raise Denied(Reason.BAD_IDENTITY, f"subject has {len(values)} {name} attributes for the {role} id (need 1)")
@@ -68,6 +75,6 @@ def extract_identity(cert: x509.Certificate, rule: IdentityRule) -> Identity:
         subject = cert.subject.rfc4514_string()
     except ValueError as exc:
         raise Denied(Reason.BAD_IDENTITY, f"subject cannot be rendered: {exc}") from None
-    user_id = _single(cert.subject, rule.user_attribute, rule, "user")
-    node_id = _single(cert.subject, rule.node_attribute, rule, "node")
+    user_id = subject_id(cert.subject, rule.user_attribute, rule, "user")
+    node_id = subject_id(cert.subject, rule.node_attribute, rule, "node")
     return Identity(user_id=user_id, node_id=node_id, subject=subject)

@@ -43,6 +43,7 @@ def allow_response(
         "userId": identity.user_id,
         "nodeId": grant.node_id,
         "certNodeId": identity.node_id,
+        "identityRule": identity.rule,
         "clientCertSub": base64.b64encode(identity.subject.encode()).decode(),
         **certificate,
     }

@@ -101,9 +101,12 @@ class AssertionVerifier:
         body = _decode(parts[2])
         _verify(signer, _decode(parts[3]), body, "assertion")
         claims = _object(body)
-        fields = ("rid", "method", "path", "node", "user", "sub")
+        fields = ("rid", "method", "path", "node", "user")
         if not all(isinstance(claims.get(name), str) and claims[name] for name in fields):
             raise Refused("assertion lacks a claim")
+        rule = claims.get("rule", "default")  # an authorizer without identity rules sends none
+        if not isinstance(claims.get("sub"), str) or not isinstance(rule, str) or not rule:
+            raise Refused("assertion lacks a claim")  # "sub" may be empty: an SVID's subject often is
         issued, expires = claims.get("iat"), claims.get("exp")
         if not isinstance(issued, int) or not isinstance(expires, int) or not 0 < expires - issued <= MAX_LIFETIME:
             raise Refused("assertion has no valid lifetime")
@@ -115,7 +118,7 @@ class AssertionVerifier:
         if len(node) < 2 or node[0] != "nodes" or node[1] != claims["node"]:
             raise Refused("assertion is for another node")
         self._first_use(claims["rid"], expires + CLOCK_SKEW, now)
-        return {"subject": claims["sub"], "userId": claims["user"], "nodeId": claims["node"]}
+        return {"subject": claims["sub"], "userId": claims["user"], "nodeId": claims["node"], "identityRule": rule}
 
     def _certified_key(self, certificate: str, signature: str, now: float) -> ec.EllipticCurvePublicKey:
         """The ephemeral key certified by the KMS key (verified once per certificate, then cached)."""

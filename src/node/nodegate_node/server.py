@@ -26,7 +26,7 @@ from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_pub
 from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id")
+IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id", "X-Identity-Rule")
 MAX_BODY = 1024 * 1024
 MAX_PROXY_BODY = 10 * 1024 * 1024
 UPSTREAM_TIMEOUT = 25.0
@@ -68,6 +68,7 @@ def identity_headers(identity: dict[str, str]) -> dict[str, str]:
         "X-Client-Cert-Sub": base64.b64encode(identity["subject"].encode()).decode(),
         "X-User-Id": identity["userId"],
         "X-Node-Id": identity["nodeId"],
+        "X-Identity-Rule": identity["identityRule"],
     }
 
 

@@ -164,7 +164,7 @@ def point_stack_at(cloudformation: Any, stack: str, key: str, version: str) -> N
     cloudformation.get_waiter("stack_update_complete").wait(StackName=stack, WaiterConfig={"Delay": 5})
 
 
-SAMCONFIG = Path(__file__).resolve().parents[2] / "samconfig.toml"
+SAMCONFIG = Path(__file__).resolve().parents[3] / "samconfig.toml"
 
 
 def samconfig_region(path: Path = SAMCONFIG) -> str | None:

@@ -110,6 +110,7 @@ def explain(event: dict[str, Any], runtime: Runtime, now: datetime) -> dict[str,
             "userId": decision.identity.user_id,
             "nodeId": decision.identity.node_id,
             "subject": decision.identity.subject,
+            "rule": decision.identity.rule,
         }
         own = decision.grant.node_id == decision.identity.node_id
         report["grant"] = {
@@ -166,7 +167,10 @@ def render(report: dict[str, Any]) -> str:
             lines.append(f"      {answer['source']}: {answer['status'].upper()}{age} - {answer['detail']}")
     if report["decision"] == "Allow":
         identity, grant = report["identity"], report["grant"]
-        lines.append(f"3. identity: user {identity['userId']}, node {identity['nodeId']} ({identity['subject']})")
+        lines.append(
+            f"3. identity: user {identity['userId']}, node {identity['nodeId']} ({identity['subject']}),"
+            f" by identity rule {identity['rule']}"
+        )
         lines.append(f"4. policy: node {grant['nodeId']}, methods {grant['methods']}, by {grant['rule']}")
         lines.append("5. response: Allow for " + ", ".join(_resources(report["response"])))
     else:

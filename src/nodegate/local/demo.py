@@ -6,12 +6,16 @@ import datetime as dt
 import json
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from nodegate.local.stack import Stack, running_stack
-from nodegate.pki.authority import CertificateAuthority, client_name, utcnow
-from nodegate.pki.directory import DevPki
+from nodegate.local.stack import DEFAULT_POLICY, Stack, free_port, running_stack
+from nodegate.pki.authority import CertificateAuthority, client_name, pem, utcnow
+from nodegate.pki.directory import DevPki, init_pki
+from nodegate.pki.workloads import identity_rules, workloads
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,11 @@ CASES = (
     Case("policy grant: carol may GET node-1", "carol-node-3", "node-1", "200"),
     Case("policy grant is GET only: carol POST", "carol-node-3", "node-1", "403", method="POST", route="echo"),
     Case("node-3 proxied to its node software", "carol-node-3", "node-3", "200", method="POST", route="api/v1?x=1"),
+    Case("SPIFFE ID (URI SAN) on its own node", "spiffe-alice-node-1", "node-1", "200"),
+    Case("SPIFFE ID on another node", "spiffe-alice-node-1", "node-2", "403"),
+    Case("SVID with two SPIFFE IDs (ambiguous)", "spiffe-two-ids", "node-1", "403"),
+    Case("email SAN on its own node", "mail-alice-node-1", "node-1", "200"),
+    Case("email SAN of a domain no rule names", "mail-other-domain", "node-1", "403"),
 )
 
 
@@ -51,6 +60,33 @@ def prepare(pki: DevPki) -> None:
     mallory = foreign.issue(client_name("mallory", "node-1"))
     (pki.root / "clients" / "mallory-node-1.pem").write_bytes(mallory.cert_pem())
     (pki.root / "clients" / "mallory-node-1.key").write_bytes(mallory.key_pem())
+
+
+def add_workloads(pki: DevPki) -> dict[str, Any]:
+    """A SPIFFE CA and an email CA under the dev root, in the truststore beside the dev issuing CA, their
+    certificates in clients/; return the demo policy with an identity rule for each of the three CAs."""
+    top, issuing = pki.ca("root"), pki.ca("issuing")
+    found = workloads(top)
+    (pki.root / "truststore.pem").write_bytes(pem(top.cert, issuing.cert, found.spiffe.cert, found.mail.cert))
+    (pki.root / "clients").mkdir(exist_ok=True)
+    for stem, issued in found.clients.items():
+        (pki.root / "clients" / f"{stem}.pem").write_bytes(issued.cert_pem())
+        (pki.root / "clients" / f"{stem}.key").write_bytes(issued.key_pem())
+    for file_name, der in found.crls(days=7).items():  # the stack syncs crl/ to the CRL store
+        (pki.root / "crl" / file_name).write_bytes(der)
+    return DEFAULT_POLICY | {"identityRules": identity_rules(found, issuing)}
+
+
+@contextmanager
+def demo_stack(root: Path) -> Iterator[Stack]:
+    """The stack as ``make demo`` runs it: the dev PKI (created in ``root`` if needed) with the SAN-identity CAs,
+    the demo policy and every case's certificate."""
+    if not (root / "config.json").exists():
+        init_pki(root, f"http://127.0.0.1:{free_port()}")
+    policy = add_workloads(DevPki(root))
+    with running_stack(root, policy=policy) as stack:
+        prepare(stack.pki)
+        yield stack
 
 
 def run_case(stack: Stack, case: Case) -> tuple[str, str]:
@@ -89,7 +125,8 @@ def run_case(stack: Stack, case: Case) -> tuple[str, str]:
     if status == "200" and "upstream" in payload:
         seen = f"upstream saw {payload['method']} {payload['path']}?{payload['query']} from {payload['caller']}"
     elif status == "200" and "userId" in payload:
-        seen = f"user={payload['userId']} node={payload['nodeId']} subject={payload.get('subject', '')[:40]}"
+        seen = f"user={payload['userId']} node={payload['nodeId']} rule={payload.get('identityRule')}"
+        seen += f" subject={payload.get('subject', '')[:30]}"
     elif status == "200" and "caller" in payload:
         seen = f"caller={payload['caller']}"
     else:
@@ -101,8 +138,7 @@ def main(directory: Path | None = None) -> int:
     """Run every case; print the table; return 0 only when every row is as expected."""
     with tempfile.TemporaryDirectory(prefix="nodegate-demo-") as tmp:
         root = directory or Path(tmp) / "pki"
-        with running_stack(root) as stack:
-            prepare(stack.pki)
+        with demo_stack(root) as stack:
             rows = [(case, *run_case(stack, case)) for case in CASES]
     width = max(len(case.title) for case in CASES)
     print(f"{'case':<{width}}  expect  got   ok  backend saw / TLS error")

@@ -46,8 +46,11 @@ IDENTITY_HEADERS = {
     "x-client-cert-sub": "clientCertSub",
     "x-user-id": "userId",
     "x-node-id": "nodeId",
+    "x-identity-rule": "identityRule",
     "x-nodegate-assertion": "assertion",
 }
+IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
+"""Methods a proxy may send again when a kept-alive backend connection turns out closed (RFC 9110 9.2.2)."""
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
 FORBIDDEN = {"message": "Forbidden"}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
@@ -191,6 +194,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
     """One client connection: authorize each request, then proxy it to the backend."""
 
     server: EdgeServer
+    _backend: http.client.HTTPConnection | None = None
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
     server_version = "nodegate-edge"
@@ -312,21 +316,15 @@ class EdgeHandler(BaseHTTPRequestHandler):
         headers = forwarded_headers(self.headers.items())
         for header, key in IDENTITY_HEADERS.items():
             headers[header.title()] = str(context.get(key, ""))
-        backend = self.server.backend
-        connection = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
+        target = path + (f"?{query}" if query else "")
         try:
-            connection.request(self.command, path + (f"?{query}" if query else ""), body=body or None, headers=headers)
-            upstream = connection.getresponse()
-            payload = upstream.read()
-            status, upstream_headers = upstream.status, upstream.getheaders()
+            status, upstream_headers, payload = self._exchange(target, body, headers)
         except (OSError, http.client.HTTPException) as exc:
             log["integrationError"] = repr(exc)[:300]
             self._reply(
                 502 if not isinstance(exc, TimeoutError) else 504, {"message": "Internal server error"}, log, started
             )
             return
-        finally:
-            connection.close()
         self.send_response(status)
         for name, value in upstream_headers:
             if name.lower() not in HOP_BY_HOP | {"content-length", "server", "date"}:
@@ -336,6 +334,44 @@ class EdgeHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(payload)
         self._log(status, log, started)
+
+    def _exchange(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """One request to the backend on this client connection's own backend connection, kept open between
+        requests as a VPC link keeps its connections. A connection the backend closed while idle is replaced once,
+        for a method that may be repeated (RFC 9110 9.2.2); any other failure closes it (nothing half-read is
+        reused), and so does a response that asks to close."""
+        reused = self._backend is not None
+        try:
+            return self._send(target, body, headers)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            if not reused or self.command not in IDEMPOTENT:
+                raise
+        return self._send(target, body, headers)
+
+    def _send(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
+        if self._backend is None:
+            backend = self.server.backend
+            self._backend = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
+        try:
+            self._backend.request(self.command, target, body=body or None, headers=headers)
+            upstream = self._backend.getresponse()
+            payload = upstream.read()
+        except (OSError, http.client.HTTPException):
+            self._close_backend()
+            raise
+        if upstream.will_close:
+            self._close_backend()
+        return upstream.status, upstream.getheaders(), payload
+
+    def _close_backend(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def finish(self) -> None:
+        """The client connection ends: so does its backend connection."""
+        self._close_backend()
+        super().finish()
 
     def _reply(self, status: int, payload: dict[str, Any], log: dict[str, Any], started: float) -> None:
         data = json.dumps(payload).encode()

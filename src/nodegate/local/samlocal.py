@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 
 
 class Intrinsic:
