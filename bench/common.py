@@ -29,6 +29,9 @@ def use_env(env: dict[str, str]) -> None:
     for key in [k for k in os.environ if k.startswith(("TRUSTSTORE_", "CRL_STORE", "REVOCATION_", "ACCESS_POLICY"))]:
         del os.environ[key]
     os.environ.update(env)
+    from nodegate_authorizer.handler import reset
+
+    reset()  # the handler reads its environment once per process
 
 
 def timed(fn: Callable[[], Any], count: int) -> list[float]:

@@ -40,6 +40,14 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 Invoke = Callable[..., tuple[str, str | None, dict[str, Any]]]
 
 
+@pytest.fixture(autouse=True)
+def fresh_authorizer() -> Iterator[None]:
+    """Each test's lambda_handler reads the environment it sets (the handler reads it once per process)."""
+    authorizer.reset()
+    yield
+    authorizer.reset()
+
+
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
     w = World(tmp_path)
@@ -52,6 +60,7 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     """Run the real handler on an event for ``cert`` with the world's environment plus overrides."""
 
     applied: set[str] = set(SETTING_NAMES)  # start clean, whatever the process environment holds
+    current: list[dict[str, str]] = []
 
     def run(
         cert_pem: bytes | str | None,
@@ -62,9 +71,13 @@ def invoke(world: World, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     ) -> tuple[str, str | None, dict[str, Any]]:
         for key in applied | set(env or {}):
             monkeypatch.delenv(key, raising=False)
-        for key, value in world.env(**(env or {})).items():
+        wanted = world.env(**(env or {}))
+        for key, value in wanted.items():
             monkeypatch.setenv(key, value)
             applied.add(key)
+        if current != [wanted]:  # the handler reads its environment once per process, as in Lambda
+            authorizer.reset()
+            current[:] = [wanted]
         response = authorizer.lambda_handler(raw_event if raw_event is not None else event(cert_pem, node, method))
         effect, reason = decision(response)
         return effect, reason, response

@@ -276,6 +276,7 @@ def test_any_setting_value_is_a_config_error_or_works(
     if "\x00" in value:
         return  # an environment variable cannot hold NUL
     monkeypatch.setenv(name, value)
+    authorizer.reset()
     response = authorizer.lambda_handler(event(fx.good.cert_pem(), "node-1"))
     well_formed(response)
     assert response.get("context", {}).get("reason") != "INTERNAL_ERROR", (name, value, response)
@@ -301,6 +302,7 @@ def test_reported_setting_values_are_config_errors(
     fx: Fixture, monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
+    authorizer.reset()
     response = authorizer.lambda_handler(event(fx.good.cert_pem(), "node-1"))
     assert well_formed(response) == "Deny"
     assert response["context"]["reason"] == "CONFIG_INVALID", response

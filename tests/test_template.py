@@ -117,7 +117,30 @@ def test_authorizer_is_a_request_authorizer_without_caching() -> None:
     authorizer = scheme["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "request"
     assert authorizer["authorizerResultTtlInSeconds"] == 0
-    assert "AuthorizerFunction.Arn" in authorizer["authorizerUri"]["Fn::Sub"]
+    condition, alias, function = authorizer["authorizerUri"]["Fn::If"]
+    assert condition == "SnapStartOn"
+    assert "${AuthorizerFunctionAliaslive}/invocations" in alias["Fn::Sub"]
+    assert "${AuthorizerFunction.Arn}/invocations" in function["Fn::Sub"]
+
+
+def test_snapstart_is_opt_in_and_the_api_then_calls_the_published_alias() -> None:
+    """SnapStart applies to published versions only: the function publishes one behind `live` on every deploy,
+    and with AuthorizerSnapStart=true API Gateway invokes (and may invoke) that alias, not $LATEST."""
+    parameter = TEMPLATE["Parameters"]["AuthorizerSnapStart"]
+    assert (parameter["Default"], parameter["AllowedValues"]) == ("false", ["true", "false"])
+    assert TEMPLATE["Conditions"]["SnapStartOn"] == {"Fn::Equals": [{"Ref": "AuthorizerSnapStart"}, "true"]}
+    function = props("AuthorizerFunction")
+    assert function["AutoPublishAlias"] == "live"
+    assert function["SnapStart"] == {"ApplyOn": {"Fn::If": ["SnapStartOn", "PublishedVersions", "None"]}}
+    assert props("AuthorizerInvokePermission")["FunctionName"] == {
+        "Fn::If": ["SnapStartOn", {"Ref": "AuthorizerFunctionAliaslive"}, {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}]
+    }
+    resources = translated(AuthorizerSnapStart="true")["Resources"]
+    alias = resources["AuthorizerFunctionAliaslive"]
+    assert (alias["Type"], alias["Properties"]["Name"]) == ("AWS::Lambda::Alias", "live")
+    version = resources[alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0]]
+    assert version["Type"] == "AWS::Lambda::Version"
+    assert resources["AuthorizerFunction"]["Properties"]["SnapStart"] == function["SnapStart"]
 
 
 def test_every_route_uses_the_authorizer_and_vpc_link_and_overwrites_identity_headers() -> None:
@@ -599,7 +622,10 @@ def test_optional_trail_records_data_events_of_the_bucket_and_the_authorizer() -
     selectors = trail["Properties"]["AdvancedEventSelectors"]
     fields = [{f["Field"]: f for f in s["FieldSelectors"]} for s in selectors]
     assert fields[0]["resources.ARN"]["StartsWith"] == [{"Fn::Sub": "${TruststoreBucket.Arn}/"}]
-    assert fields[1]["resources.ARN"]["Equals"] == [{"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}]
+    assert fields[1]["resources.ARN"]["Equals"] == [
+        {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]},
+        {"Fn::Sub": "${AuthorizerFunction.Arn}:live"},  # invocations through the alias (AuthorizerSnapStart)
+    ]
     assert all(f["eventCategory"]["Equals"] == ["Data"] for f in fields)
     assert trail["Properties"]["EnableLogFileValidation"] is True
 

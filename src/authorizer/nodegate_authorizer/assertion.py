@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,6 +31,18 @@ KEY_SECONDS = 6 * 3600
 """How long one ephemeral key is certified (one KMS Sign per container per this many seconds)."""
 Certifier = Callable[[bytes], bytes]
 """Signs bytes with the KMS key (ECDSA_SHA_256, DER signature); raises on any failure."""
+
+
+P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+SIGNATURE = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
+"""RFC 6979 nonces: a signature needs no random state, so environments restored from one SnapStart snapshot (one
+user-space generator state) cannot share a nonce."""
+
+
+def ephemeral_key() -> ec.EllipticCurvePrivateKey:
+    """A P-256 key whose scalar comes from os.urandom, the kernel's generator (which a SnapStart restore reseeds),
+    uniform in [1, n-1] up to a 2^-128 bias."""
+    return ec.derive_private_key(int.from_bytes(os.urandom(48), "big") % (P256_ORDER - 1) + 1, ec.SECP256R1())
 
 
 def b64url(data: bytes) -> str:
@@ -72,6 +85,12 @@ class AssertionSigner:
         self._key: _Key | None = None
         self._lock = threading.Lock()
 
+    def forget(self) -> None:
+        """Drop the ephemeral key: the next assertion is signed with a new one (after a SnapStart restore, every
+        restored environment would otherwise share the key held in the snapshot)."""
+        with self._lock:
+            self._key = None
+
     def sign(self, claims: Claims, now: float) -> str:
         """The assertion for ``claims`` at ``now`` (epoch seconds); Denied(ASSERTION_UNAVAILABLE) when the key
         cannot be certified."""
@@ -91,7 +110,7 @@ class AssertionSigner:
                 "rule": claims.rule,
             }
         )
-        signature = key.private.sign(body, ec.ECDSA(hashes.SHA256()))
+        signature = key.private.sign(body, SIGNATURE)
         return f"{key.certificate}.{b64url(body)}.{b64url(signature)}"
 
     def _current(self, now: float) -> _Key:
@@ -104,7 +123,7 @@ class AssertionSigner:
             return self._key
 
     def _new_key(self, now: float) -> _Key:
-        private = ec.generate_private_key(ec.SECP256R1())
+        private = ephemeral_key()
         public = private.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         )

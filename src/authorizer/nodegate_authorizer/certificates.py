@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import count
 from typing import TypeVar
 
 from cryptography import x509
@@ -19,6 +20,25 @@ MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 
 E = TypeVar("E", bound=x509.ExtensionType)
+MAX_TOKENS = 8192
+"""Certificate objects given a token at most (then the table starts again: tokens are new, memos miss once)."""
+_tokens: dict[int, tuple[x509.Certificate, int]] = {}
+_next_token = count()
+
+
+def token(cert: x509.Certificate) -> int:
+    """A small int naming this certificate object, for memo keys: hashing a ``Certificate`` costs ~5 µs (its
+    whole DER), an int nothing. A token is never reused; the table holds the object, so its ``id`` cannot pass
+    to another while the entry lives. Another object of the same certificate gets another token: a memo miss,
+    never a wrong hit."""
+    entry = _tokens.get(id(cert))
+    if entry is not None and entry[0] is cert:
+        return entry[1]
+    if len(_tokens) >= MAX_TOKENS:
+        _tokens.clear()
+    value = next(_next_token)
+    _tokens[id(cert)] = (cert, value)
+    return value
 
 
 def load_leaf_pem(pem: str) -> x509.Certificate:

@@ -22,6 +22,7 @@ from .certificates import (
     issued_by,
     key_weakness,
     signature_weakness,
+    token,
 )
 from .name_constraints import NameConstraintError, check_names, constraints_of, names_of
 from .names import is_self_issued
@@ -63,14 +64,17 @@ def build_path(
     """Return the first valid path ``(leaf, ..., anchor)``; raise Denied with the most telling reason.
 
     Everything but the validity windows depends only on the certificates, so it is memoised per truststore."""
-    problem = store.remember(("leaf", leaf, policy, role), lambda: _leaf_problem(leaf, policy, role))
+    leaf_token = token(leaf)
+    problem = store.remember(("leaf", leaf_token, policy, role), lambda: _leaf_problem(leaf, policy, role))
     if problem:
         raise problem
     failures: list[Denied] = []
-    paths = store.remember(("paths", leaf, policy), lambda: _candidate_paths(leaf, store, policy.max_intermediates))
+    paths = store.remember(
+        ("paths", leaf_token, policy), lambda: _candidate_paths(leaf, store, policy.max_intermediates)
+    )
     for path in paths:
         problem = _time_problem(path, now) or store.remember(
-            ("structure", path, policy), partial(_structure_problem, path, policy)
+            ("structure", tuple(map(token, path)), policy), partial(_structure_problem, path, policy)
         )
         if problem is None:
             return path

@@ -10,7 +10,6 @@ import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -19,16 +18,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 from .assertion import Claims
 from .decision import Allowed, Refused, decide
 from .event import AuthRequest, parse_event
+from .log_line import write_info
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .revocation.answers import RevocationOutcome
 from .runtime import Runtime, build_runtime
-from .settings import SETTING_NAMES, ConfigError, Settings, load_settings
+from .settings import ConfigError, Settings, load_settings
 from .truststore import Truststore
 
 logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
 metrics = Metrics(namespace="nodegate", service="authorizer")
-_runtimes: dict[Settings, Runtime] = {}
+_settings: list[Settings] = []
+_runtime: list[Runtime] = []
 Handler = Callable[[dict[str, Any], object], dict[str, Any]]
 Clock = Callable[[], datetime]
 
@@ -38,28 +39,42 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@lru_cache(maxsize=8)
-def _settings(values: tuple[tuple[str, str], ...]) -> Settings:
-    return load_settings(dict(values))
-
-
 def settings_from_environment() -> Settings:
-    """Settings from os.environ, parsed once per distinct set of values (a ConfigError is not cached)."""
-    environ = os.environ
-    return _settings(tuple((name, value) for name in SETTING_NAMES if (value := environ.get(name)) is not None))
+    """Settings from os.environ, read once per process: a function's environment does not change while its
+    runtime lives (a ConfigError is not kept; the next call reads again). ``reset`` forgets them."""
+    if not _settings:
+        _settings.append(load_settings(os.environ))
+    return _settings[0]
 
 
 def runtime_for(settings: Settings) -> Runtime:
     """The runtime for these settings, kept across invocations of a warm container."""
-    if settings not in _runtimes:
-        _runtimes.clear()
-        _runtimes[settings] = build_runtime(settings)
-    return _runtimes[settings]
+    if not _runtime or _runtime[0].settings != settings:
+        _runtime[:] = [build_runtime(settings)]
+    return _runtime[0]
+
+
+def current_runtime() -> Runtime:
+    """The kept runtime, built from the environment on the first invocation."""
+    return _runtime[0] if _runtime else runtime_for(settings_from_environment())
+
+
+def kept_runtime() -> Runtime | None:
+    """The runtime kept by earlier invocations (or a SnapStart init), if any."""
+    return _runtime[0] if _runtime else None
+
+
+def reset() -> None:
+    """Forget the settings, the runtime and the truststore report: the next invocation reads the environment and
+    builds again (for callers that change the environment: tests, the bench)."""
+    _settings.clear()
+    _runtime.clear()
+    _reported.clear()
 
 
 def lambda_handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     """API Gateway REST REQUEST authorizer entry point: settings from the environment."""
-    return handle(event, lambda: runtime_for(settings_from_environment()), utc_now)
+    return handle(event, current_runtime, utc_now)
 
 
 def make_handler(runtime: Runtime, clock: Clock = utc_now) -> Handler:
@@ -122,7 +137,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
     too_large = runtime.revocation.too_large - too_large_before if runtime else 0
     if too_large:
         fields["revocationSourcesTooLarge"] = too_large
-    logger.info("authorization decision", extra=fields)
+    write_info(logger, "authorization decision", fields)
     _count(fields, failed, too_large)
     return response
 

@@ -47,6 +47,22 @@ class Runtime:
             raise Denied(Reason.POLICY_UNAVAILABLE, f"access policy unusable, denying all: {exc}") from None
         return DecisionInputs(truststore, self.path_policy, self.identity_rule, policy, self.revocation.check)
 
+    def forget(self) -> None:
+        """Make what a SnapStart snapshot froze current again: every source is read again on next use (no stale
+        value to fall back on), the revocation caches are emptied and the assertion key is dropped."""
+        for source in (self.truststore, self.crl_store, self.access_policy):
+            if source is not None:
+                source.forget()
+        self.revocation.forget()
+        if self.signer is not None:
+            self.signer.forget()
+
+    def load(self) -> None:
+        """Read every source now (truststore, access policy, CRL store); raise Denied or the source's error."""
+        self.inputs()
+        if self.crl_store is not None:
+            self.crl_store.get()
+
 
 def _snapshot(crl_store: Refreshing[CrlStore] | None) -> CrlStore:
     """The stored CRLs; an unreadable store is marked unavailable, so its certificates cannot pass hard-fail."""

@@ -13,6 +13,7 @@ from .certificates import ca_problem, extension, is_ca, issued_by, key_weakness,
 from .names import CanonicalName, canonical, is_self_issued
 
 MAX_MEMO = 50_000
+_MISSING = object()
 T = TypeVar("T")
 
 
@@ -67,11 +68,12 @@ class Truststore:
 
     def remember(self, key: Hashable, compute: Callable[[], T]) -> T:
         """``compute()``, memoised (bounded) for the life of this truststore; only for time-independent facts."""
-        if key not in self.memo:
+        value = self.memo.get(key, _MISSING)
+        if value is _MISSING:
             if len(self.memo) > MAX_MEMO:
                 self.memo.clear()
-            self.memo[key] = compute()
-        return self.memo[key]  # type: ignore[no-any-return]
+            value = self.memo[key] = compute()
+        return value  # type: ignore[no-any-return]
 
     def signed(self, child: x509.Certificate, issuer: x509.Certificate) -> bool:
         """``issued_by(child, issuer)``, memoised: a signature link never changes."""

@@ -9,13 +9,12 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import lru_cache
 from itertools import pairwise
 from typing import TypeVar
 
 from cryptography import x509
 
-from ..certificates import extension, serial_hex, signed_with
+from ..certificates import extension, serial_hex, signed_with, token
 from ..chain import PathPolicy, Role, build_path
 from ..names import CanonicalName, canonical
 from ..reasons import Denied
@@ -25,8 +24,9 @@ from ..truststore import Truststore
 from .answers import Answer, CertificateRevocation, RevocationOutcome, SourceInvalid, Status, evaluate
 from .cache import SourceCache, cache_times
 from .crl import CrlIndex, parse_crl
-from .crl_validation import CrlVerdict, crl_status
+from .crl_validation import crl_status
 from .fetcher import Fetch, Fetcher
+from .memo import Evaluation, EvaluationMemo, Freshness, Scope, Used, scope_of
 from .ocsp import ocsp_answer, ocsp_request
 from .plan import MAX_PER_KIND, Plan, Source, http_urls, plan_sources
 from .store import CrlStore, StoreSnapshot
@@ -36,6 +36,8 @@ MAX_CACHE = 100_000
 """Cached answers, failure marks and plans kept at most (per container); expired ones go first."""
 V = TypeVar("V")
 MAX_SIGNER_DEPTH = 2
+MAX_EVALUATIONS = 4096
+"""CRL evaluations memoised per container (one per certificate and set of CRLs in scope; FIFO beyond it)."""
 """How many CRL-signer paths deep revocation checking goes before the answer counts as unavailable."""
 
 
@@ -52,12 +54,22 @@ class RevocationChecker:
         self._crls: SourceCache[CrlIndex] = SourceCache(MAX_CACHE)
         self._ocsp: SourceCache[Answer] = SourceCache(MAX_CACHE)
         self._signatures: dict[tuple[bytes, x509.Certificate], bool] = {}
-        self._plans: dict[tuple[x509.Certificate, x509.Certificate], Plan] = {}
-        self._newest: dict[_Scope, int] = {}
+        self._plans: dict[tuple[int, int], Plan] = {}
+        self._newest: dict[Scope, int] = {}
+        self.evaluations = EvaluationMemo(MAX_EVALUATIONS)
         self._lock = threading.Lock()
         self.source_failures = 0
         self.too_large = 0
         """Sources met over FETCH_MAX_BYTES (fetched, or files of the CRL store), for the metric."""
+
+    def forget(self) -> None:
+        """Empty what depends on the clock or the network (cached CRLs and OCSP answers, failure marks, memoised
+        evaluations); keep what cannot change (signature checks, plans) and the cRLNumbers already used (the
+        rollback guard only ever grows stricter)."""
+        with self._lock:
+            self._crls = SourceCache(MAX_CACHE)
+            self._ocsp = SourceCache(MAX_CACHE)
+        self.evaluations.clear()
 
     def check(self, path: Sequence[x509.Certificate], now: datetime, truststore: Truststore) -> RevocationOutcome:
         """Every answer for the path and what the mode makes of them (``refusal`` is set when it refuses)."""
@@ -86,13 +98,11 @@ class RevocationChecker:
         crls: dict[Source, tuple[CrlIndex | None, str | None]] = {}
         for (_, issuer), plan in zip(pairs, plans, strict=True):
             crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls}
-        plans = [
-            replace(plan, crls=(*plan.crls, *self._advertised(cert, plan, crls, context)))
-            for (cert, _), plan in zip(pairs, plans, strict=True)
-        ]
-        more = {s: None for plan in plans for s in plan.crls if s not in crls and self._crls.needs_fetch(s, now)}
-        if fetching:
-            fetched |= self._fetcher.fetch_all(more, deadline)
+        advertised = [self._advertised(cert, plan, crls, context) for (cert, _), plan in zip(pairs, plans, strict=True)]
+        plans = [replace(p, crls=(*p.crls, *more)) if more else p for p, more in zip(plans, advertised, strict=True)]
+        later = {s: None for more in advertised for s in more if s not in crls and self._crls.needs_fetch(s, now)}
+        if fetching and later:
+            fetched |= self._fetcher.fetch_all(later, deadline)
         for (_, issuer), plan in zip(pairs, plans, strict=True):
             crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls if s not in crls}
         return [
@@ -120,13 +130,14 @@ class RevocationChecker:
         return tuple(Source("crl", url, plan.issuer_key) for url in list(dict.fromkeys(urls))[:MAX_PER_KIND])
 
     def _plan(self, cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
-        plan = self._plans.get((cert, issuer))
+        key = (token(cert), token(issuer))
+        plan = self._plans.get(key)
         if plan is None:
             plan = plan_sources(cert, issuer)
             with self._lock:
                 if len(self._plans) > MAX_PLANS:
                     self._plans.clear()
-                self._plans[(cert, issuer)] = plan
+                self._plans[key] = plan
         return plan
 
     def _answers(
@@ -173,13 +184,38 @@ class RevocationChecker:
 
     def _verdict(
         self, cert: x509.Certificate, crls: list[CrlIndex], issuer: x509.Certificate, context: _Context
-    ) -> tuple[CrlVerdict, list[str]]:
+    ) -> tuple[Evaluation, list[str]]:
         """6.3.3 over ``crls`` for ``cert``, after refusing rolled-back scopes, and the CRL numbers it used
-        remembered; with why each rolled-back scope was refused. One sequence for certificates and delegates."""
+        remembered; with why each rolled-back scope was refused. One sequence for certificates and delegates.
+
+        The evaluation is memoised per (certificate, issuer, CRL objects, anchor, signer depth) for this truststore,
+        and reused only while every CRL's freshness at ``now`` is what it was; an evaluation that asked a separate
+        CRL signer's path (which depends on the clock in other ways) is not memoised."""
         current, rolled_back = self._not_rolled_back(crls)
-        verdict = crl_status(cert, current, context.now, self._skew, lambda i: self._signer_problem(i, issuer, context))
-        self._remember(verdict.used)
-        return verdict, rolled_back
+        key = (
+            token(cert),
+            token(issuer),
+            tuple(index.uid for index in current),
+            token(context.anchor),
+            context.depth,
+            tuple(map(token, context.signers)),
+        )
+        freshness: Freshness = tuple(index.usable_problem(context.now, self._skew) for index in current)
+        evaluation = self.evaluations.get(context.truststore, key, freshness)
+        if evaluation is None:
+            separate: list[CrlIndex] = []
+
+            def signer_problem(index: CrlIndex) -> str | None:
+                problem, asked_signer = self._signer_problem(index, issuer, context)
+                if asked_signer:
+                    separate.append(index)
+                return problem
+
+            evaluation = Evaluation.of(crl_status(cert, current, context.now, self._skew, signer_problem))
+            if not separate:
+                self.evaluations.put(context.truststore, key, freshness, evaluation)
+        self._remember(evaluation.used)
+        return evaluation, rolled_back
 
     def _crl_answer(
         self,
@@ -197,12 +233,12 @@ class RevocationChecker:
             index, failure = crls[source]
             if index is not None:
                 candidates.append(index)
-                origins[id(index)] = source.url
+                origins[index.uid] = source.url
             if failure:
                 failures.append(f"{source}: {failure}")
         stored = self._stored(cert, context)
         origins |= {
-            id(index): uri for name in _issuer_names(cert) for uri, index in context.store.by_issuer.get(name, ())
+            index.uid: uri for name in _issuer_names(cert) for uri, index in context.store.by_issuer.get(name, ())
         }
         if context.store.unavailable:
             failures.append(context.store.unavailable)
@@ -210,11 +246,11 @@ class RevocationChecker:
             return Answer(
                 "crl", Status.UNAVAILABLE, f"the CRL store holds no CRL of {cert.issuer.rfc4514_string()[:120]}"
             )
-        if not (candidates or stored or failures or extension(cert, x509.CRLDistributionPoints)):
+        if not (candidates or stored or failures or plan.has_cdp):
             return None
         verdict, rolled_back = self._verdict(cert, candidates + stored, issuer, context)
         failures += rolled_back
-        used = ", ".join(f"{_describe(index)} from {origins.get(id(index), 'the CRL store')}" for index in verdict.used)
+        used = ", ".join(f"{u.label} from {origins.get(u.uid, 'the CRL store')}" for u in verdict.used)
         if verdict.revoked is not None:
             reason = verdict.revoked.reason.value if verdict.revoked.reason else "unspecified"
             when = verdict.revoked.revoked_at.isoformat()
@@ -229,9 +265,9 @@ class RevocationChecker:
         """The CRLs of every scope (issuer, issuingDistributionPoint, complete or delta) whose newest present
         cRLNumber is not below one already used: a rollback to an older CRL still inside its nextUpdate is
         refused (RFC 5280 5.2.3: cRLNumbers increase), the older CRLs beside a current one are still read."""
-        groups: dict[_Scope, list[CrlIndex]] = {}
+        groups: dict[Scope, list[CrlIndex]] = {}
         for index in crls:
-            groups.setdefault(_scope(index), []).append(index)
+            groups.setdefault(scope_of(index), []).append(index)
         kept: list[CrlIndex] = []
         problems: list[str] = []
         for scope, group in groups.items():
@@ -243,15 +279,14 @@ class RevocationChecker:
                 kept += group
         return kept, problems
 
-    def _remember(self, used: Sequence[CrlIndex]) -> None:
+    def _remember(self, used: Sequence[Used]) -> None:
         """Keep the highest cRLNumber used per scope (only CRLs that passed 6.3.3, signature included)."""
         with self._lock:
             if len(self._newest) > MAX_CACHE:
                 self._newest.clear()
-            for index in used:
-                if index.number is not None:
-                    scope = _scope(index)
-                    self._newest[scope] = max(self._newest.get(scope, index.number), index.number)
+            for crl in used:
+                if crl.number is not None:
+                    self._newest[crl.scope] = max(self._newest.get(crl.scope, crl.number), crl.number)
 
     def _stored(self, cert: x509.Certificate, context: _Context) -> list[CrlIndex]:
         """CRLs of the CRL store whose issuer may have issued a CRL for ``cert``."""
@@ -297,7 +332,7 @@ class RevocationChecker:
 
         def validate(data: bytes) -> tuple[CrlIndex, datetime]:
             index = parse_crl(data)
-            problem = index.usable_problem(context.now, self._skew) or self._signer_problem(index, issuer, context)
+            problem = index.usable_problem(context.now, self._skew) or self._signer_problem(index, issuer, context)[0]
             if problem:
                 raise SourceInvalid(problem)
             return index, index.next_update or context.now
@@ -324,14 +359,16 @@ class RevocationChecker:
             return kept[0]
         return Answer(str(source), Status.UNAVAILABLE, kept[1] or "")
 
-    def _signer_problem(self, index: CrlIndex, issuer: x509.Certificate, context: _Context) -> str | None:
+    def _signer_problem(self, index: CrlIndex, issuer: x509.Certificate, context: _Context) -> tuple[str | None, bool]:
         """6.3.3 (f)-(g): find a certificate that signed the CRL, with a valid, unrevoked path to the same anchor;
-        a weak or unsupported signature algorithm is refused as on certificates."""
+        a weak or unsupported signature algorithm is refused as on certificates. Also says whether a separate
+        CRL signer's path was asked (an answer that depends on the clock beyond the CRL's own freshness)."""
         if index.weakness and self._path_policy.refuse_weak_crypto:
-            return f"CRL: {index.weakness}"
+            return f"CRL: {index.weakness}", False
         candidates = [issuer] if canonical(issuer.subject) == index.issuer else []
         candidates += [c for c in context.truststore.named(index.issuer_name) if c not in candidates]
         problems: list[str] = []
+        asked = False
         for candidate in candidates:
             if not self._signed(index, candidate):
                 continue
@@ -340,13 +377,14 @@ class RevocationChecker:
                 problems.append("CRL signer keyUsage lacks cRLSign")
                 continue
             if candidate is issuer or candidate in context.signers or candidate == context.anchor:
-                return None  # the issuer, the path's own anchor (6.3.3 (f): a path of length zero), or a CRL
-                # signer whose own status this CRL is being asked for
+                return None, asked  # the issuer, the path's own anchor (6.3.3 (f): a path of length zero), or a
+                # CRL signer whose own status this CRL is being asked for
+            asked = True
             problem = self._separate_signer_problem(candidate, context)
             if problem is None:
-                return None
+                return None, asked
             problems.append(problem)
-        return "; ".join(problems) or "CRL signature is not valid for any certificate of its issuer"
+        return "; ".join(problems) or "CRL signature is not valid for any certificate of its issuer", asked
 
     def _separate_signer_problem(self, signer: x509.Certificate, context: _Context) -> str | None:
         """A CRL signer other than the certificate's issuer: its own path and revocation status."""
@@ -394,23 +432,19 @@ class _Context:
     signers: tuple[x509.Certificate, ...] = ()
 
 
-_Scope = tuple[CanonicalName, x509.IssuingDistributionPoint | None, bool]
-"""A CRL's scope for cRLNumber ordering: issuer, issuingDistributionPoint, and whether it is a delta."""
+_names: dict[int, frozenset[CanonicalName]] = {}
 
 
-def _scope(index: CrlIndex) -> _Scope:
-    return index.issuer, index.idp, index.delta_base is not None
-
-
-@lru_cache(maxsize=MAX_CACHE)
 def _issuer_names(cert: x509.Certificate) -> frozenset[CanonicalName]:
-    """The certificate's issuer and every cRLIssuer directory name of its distribution points (memoised: it
-    depends on the certificate alone)."""
-    points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
-    named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
-    return frozenset({canonical(cert.issuer)} | named)
-
-
-def _describe(index: CrlIndex) -> str:
-    number = f" #{index.number}" if index.number is not None else ""
-    return f"CRL of {index.issuer_name.rfc4514_string()[:120]}{number}"
+    """The certificate's issuer and every cRLIssuer directory name of its distribution points (memoised per
+    certificate token, at most MAX_CACHE: it depends on the certificate alone)."""
+    key = token(cert)
+    names = _names.get(key)
+    if names is None:
+        points: list[x509.DistributionPoint] = list(extension(cert, x509.CRLDistributionPoints) or [])
+        named = {canonical(n.value) for p in points for n in p.crl_issuer or () if isinstance(n, x509.DirectoryName)}
+        names = frozenset({canonical(cert.issuer)} | named)
+        if len(_names) >= MAX_CACHE:
+            _names.clear()
+        _names[key] = names
+    return names

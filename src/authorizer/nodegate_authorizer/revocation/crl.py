@@ -6,8 +6,10 @@ SourceInvalid and nothing raises later."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
+from itertools import count
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -20,6 +22,7 @@ from .revoked import Entry, RevokedEntries
 
 __all__ = ["CrlIndex", "Entry", "parse_crl"]
 
+_UIDS = count()
 KNOWN_CRL_EXTENSIONS = frozenset(
     {
         ExtensionOID.CRL_NUMBER,
@@ -39,7 +42,9 @@ class CrlIndex:
     ``revoked`` finds an entry by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
     extension sets the issuer for that entry and the ones after it, every directory name it holds counting
     (RFC 5280 5.3.3). ``freshest`` is the CRL's own freshestCRL extension (5.2.6); ``weakness`` says why its
-    signature algorithm is weak or unsupported."""
+    signature algorithm is weak or unsupported. ``uid`` names this parsed object for the life of the process
+    (never reused, unlike ``id()``): memoised evaluations are keyed by it, so a new CRL version, even with the same
+    URL or cRLNumber, is a new key."""
 
     crl: x509.CertificateRevocationList
     digest: bytes
@@ -54,6 +59,13 @@ class CrlIndex:
     unsupported: str | None
     freshest: x509.FreshestCRL | None = None
     weakness: str | None = None
+    uid: int = field(default_factory=lambda: next(_UIDS), compare=False)
+
+    @cached_property
+    def label(self) -> str:
+        """``CRL of <issuer>[ #number]``, for answers and logs (computed once)."""
+        number = f" #{self.number}" if self.number is not None else ""
+        return f"CRL of {self.issuer_name.rfc4514_string()[:120]}{number}"
 
     def usable_problem(self, now: datetime, skew: timedelta) -> str | None:
         """Why this CRL cannot be used at ``now``, or None."""

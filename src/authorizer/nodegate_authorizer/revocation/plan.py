@@ -38,6 +38,8 @@ class Plan:
     ocsp: tuple[Source, ...]
     unusable: tuple[str, ...]
     issuer_key: bytes = b""
+    has_cdp: bool = False
+    """The certificate carries a cRLDistributionPoints extension (usable or not)."""
 
 
 def issuer_key_id(issuer: x509.Certificate) -> bytes:
@@ -83,4 +85,5 @@ def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
         ocsp=tuple(Source("ocsp", url, key, cert.serial_number) for url in ocsp_urls[:MAX_PER_KIND]),
         unusable=tuple(unusable),
         issuer_key=key,
+        has_cdp=extension(cert, x509.CRLDistributionPoints) is not None,
     )

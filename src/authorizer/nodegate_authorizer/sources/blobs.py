@@ -63,6 +63,11 @@ def _s3(timeout: float, max_attempts: int = 2) -> Any:
     return _s3_clients[key]
 
 
+def forget_clients() -> None:
+    """Drop the S3 clients (their connections and credentials belong to the environment that made them)."""
+    _s3_clients.clear()
+
+
 def _split(uri: str) -> tuple[str, str, str]:
     parts = urlsplit(uri)
     if parts.scheme == "s3":

@@ -48,6 +48,13 @@ class Refreshing(Generic[T]):
         self._next_refresh = 0.0
         self.last_error: str | None = None
 
+    def forget(self) -> None:
+        """Drop the value: the next ``get`` reads the source again, with no older value to fall back on (after a
+        SnapStart restore, when the monotonic clock cannot say how old the value is)."""
+        with self._lock:
+            self._current = None
+            self._next_refresh = 0.0
+
     def get(self) -> T:
         """Return the current value, reloading it when due; raise the loader's error when none is usable."""
         with self._lock:
