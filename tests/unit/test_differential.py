@@ -218,7 +218,7 @@ def constrained_chains(draw: st.DrawFn) -> dict[str, Any]:
             return [general_name(form, d) for d in draw(st.lists(st.sampled_from(DIRECTORIES), max_size=2))]
         pool = 3 * BASES[form] + (MALFORMED_BASES.get(form, []) if oracle == "pyca" else [])
         values = draw(st.lists(st.sampled_from(pool), max_size=2))
-        if form == "dns" and b"example.com." in values:
+        if form in ("dns", "email") and set(values) & set(MALFORMED_BASES[form]):
             features.add("N2")
         if form == "ip" and set(values) & set(MALFORMED_BASES["ip"]):
             features.add("N3")

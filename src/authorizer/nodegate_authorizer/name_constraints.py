@@ -183,9 +183,9 @@ def check_names(names: Iterable[x509.GeneralName], constraints: Iterable[Constra
     """Raise NameConstraintError unless every name satisfies every CA's constraints.
 
     Under a constraint of its form, a name fails when this module cannot match it (otherName, an SmtpUTF8Mailbox
-    under rfc822Name, ...), when it is malformed, or when an excluded subtree of that form is malformed: a name
-    that cannot be read is never taken to be inside, or outside, a subtree. A malformed permitted subtree
-    permits nothing (it can only narrow what the CA's other permitted subtrees allow)."""
+    under rfc822Name, ...), when it is malformed, or when any subtree of that form, permitted or excluded, is
+    malformed: a name that cannot be read is never taken to be inside, or outside, a subtree, and a CA whose
+    constraints cannot all be read does not constrain by the part that can (whatever order they come in)."""
     names = list(names)
     for constraint in constraints:
         for name in names:
@@ -202,12 +202,11 @@ def _check(name: x509.GeneralName, kind: type[x509.GeneralName], constraint: Con
         raise NameConstraintError(f"name constraints on {kind.__name__} names cannot be checked for {_show(name)}")
     if _parse_name(name) is None:
         raise NameConstraintError(f"{_show(name)} is malformed, and its form is constrained")
-    if any(_parse_subtree(subtree) is None for subtree in excluded):
-        raise NameConstraintError(f"an excluded {kind.__name__} name constraint is malformed")
+    if any(_parse_subtree(subtree) is None for subtree in (*excluded, *permitted)):
+        raise NameConstraintError(f"a {kind.__name__} name constraint of the issuing CAs is malformed")
     if any(matches(name, subtree) for subtree in excluded):
         raise NameConstraintError(f"{_show(name)} is in an excluded subtree")
-    readable = [subtree for subtree in permitted if _parse_subtree(subtree) is not None]
-    if permitted and not any(matches(name, subtree) for subtree in readable):
+    if permitted and not any(matches(name, subtree) for subtree in permitted):
         raise NameConstraintError(f"{_show(name)} is outside the permitted subtrees")
 
 
