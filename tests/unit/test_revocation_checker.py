@@ -755,3 +755,21 @@ def test_an_indirect_crl_signed_by_the_trust_anchor_itself_answers(listed: bool)
     outcome = checker(web, REVOCATION_MODE="hard-fail").check((leaf, ca.cert, top.cert), NOW, trust)
     answers = [a.status for a in outcome.results[0].answers if a.source.startswith("crl")]
     assert answers == [Status.REVOKED if listed else Status.GOOD]
+
+
+def test_a_bad_signature_over_a_real_crl_does_not_poison_the_real_one() -> None:
+    """Signature checks are remembered per whole CRL (its TBS, algorithm and signature), not per TBS: a network
+    attacker who serves the CA's real TBS with a broken signature first gets only that copy refused, and the CA's
+    own CRL is accepted as soon as it is fetched."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=True).cert
+    genuine = crl_bytes(ca, next_update=NOW + 24 * HOUR)
+    broken = bytearray(genuine)
+    broken[-1] ^= 0x01  # the last octet of the signature value: still DER, no longer the CA's signature
+    web = Web()
+    web.pages[CRL_URL] = bytes(broken)
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
+    web.pages[CRL_URL] = genuine
+    assert passes(check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=1), store))

@@ -113,7 +113,7 @@ def _index(crl: x509.CertificateRevocationList, der: bytes) -> CrlIndex:
     freshest = _value(crl, x509.FreshestCRL)
     _ = crl.signature_algorithm_parameters, crl.signature, crl.signature_algorithm_oid
     digest = hashes.Hash(hashes.SHA256())
-    digest.update(crl.tbs_certlist_bytes)
+    digest.update(der)  # the whole CRL: a broken signature over a real TBS is another CRL, not the CA's
     return CrlIndex(
         crl=crl,
         digest=digest.finalize(),
