@@ -72,7 +72,7 @@ bench-record: $(STAMP)
 	$(PY) bench/run.py --record
 
 fuzz: $(STAMP)
-	NODEGATE_FUZZ_EXAMPLES=20000 NODEGATE_DER_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_der_fuzz.py
+	NODEGATE_FUZZ_EXAMPLES=20000 NODEGATE_DER_FUZZ_EXAMPLES=10000 $(PY) -m pytest -q -p no:cacheprovider tests/functional/test_fuzz.py tests/functional/test_der_fuzz.py
 
 # checkov lives in its own virtualenv: its dependencies would move the pins of the main one.
 lint: $(STAMP)

@@ -15,7 +15,7 @@ from nodegate_dev.world import World, decision, event
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """After the run: how many fuzz examples reached each stage (tests/test_fuzz.py counts them)."""
+    """After the run: how many fuzz examples reached each stage (tests/functional/test_fuzz.py counts them)."""
     fuzz = sys.modules.get("test_fuzz")
     if fuzz is not None and fuzz.REACH:
         reach = ", ".join(f"{stage}: {count}" for stage, count in sorted(fuzz.REACH.items()))

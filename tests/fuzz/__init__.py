@@ -1,1 +1,1 @@
-"""Structure-aware DER fuzzing of the authorizer's inputs (tests/test_der_fuzz.py drives it)."""
+"""Structure-aware DER fuzzing of the authorizer's inputs (tests/functional/test_der_fuzz.py drives it)."""

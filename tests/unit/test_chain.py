@@ -7,12 +7,12 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
-from crafted import general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
 from hypothesis import event as hypothesis_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crafted import general_name, make, raw_alt_names, raw_constraints
 from fixed import NOW, T0, client, root, sub
 from nodegate.pki.authority import CertificateAuthority, as_v1, client_name, name, new_key, pem
 from nodegate_authorizer.chain import PathPolicy, Role, build_path

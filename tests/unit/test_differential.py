@@ -23,7 +23,6 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from crafted import DEFECTS, general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -33,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import event as hypothesis_event
 from hypothesis import strategies as st
 
+from crafted import DEFECTS, general_name, make, raw_alt_names, raw_constraints
 from fixed import NOW, T0
 from nodegate.pki.authority import CA_USAGE, as_v1, build, client_name, name, new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem

@@ -5,12 +5,12 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from crafted import general_name, make, raw_alt_names, raw_constraints
 from cryptography import x509
 from hypothesis import event as hypothesis_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crafted import general_name, make, raw_alt_names, raw_constraints
 from fixed import NOW
 from nodegate.pki.authority import new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem

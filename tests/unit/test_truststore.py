@@ -6,12 +6,12 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from crafted import general_name, make, raw_constraints
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from crafted import general_name, make, raw_constraints
 from fixed import NOW, T0, client, root, sub
 from nodegate.pki.authority import CLIENT_USAGE, CertificateAuthority, client_name, new_key, pem
 from nodegate_authorizer.certificates import load_leaf_pem

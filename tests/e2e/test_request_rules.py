@@ -298,6 +298,6 @@ def test_a_well_formed_request_still_reaches_the_upstream(parts: Parts) -> None:
 
 def test_module_has_no_test_only_imports() -> None:
     """http_rules ships to the EC2 nodes: stdlib only."""
-    source = (Path(__file__).resolve().parent.parent / "src/node/nodegate_node/http_rules.py").read_text()
+    source = (Path(__file__).resolve().parents[2] / "src/node/nodegate_node/http_rules.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"__future__", "re", "collections", "email"}

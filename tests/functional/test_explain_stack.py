@@ -23,7 +23,7 @@ from nodegate.aws.stack_settings import DeployedAuthorizer, _notes
 from nodegate.local.edge import ApiIdentity, build_event
 from nodegate_authorizer import handler as authorizer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 ROLE_POLICY = {

@@ -50,7 +50,7 @@ def decide(cert_pem: bytes, node: str = "node-1") -> tuple[str, str | None]:
 
 def test_app_registers_both_hooks_with_the_runtime_library(monkeypatch: pytest.MonkeyPatch) -> None:
     """The Handler module (app.py, as Lambda loads it from the package root) registers them when imported."""
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "src" / "authorizer"))
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[2] / "src" / "authorizer"))
     monkeypatch.delitem(sys.modules, "app", raising=False)
     before = len(snapshot_restore_py._before_snapshot_registry)
     after = len(snapshot_restore_py._after_restore_registry)

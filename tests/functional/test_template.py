@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nodegate_authorizer.settings import load_settings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE: dict[str, Any] = cfn_yaml.load(str(ROOT / "template.yaml"))
 RESOURCES = TEMPLATE["Resources"]
 

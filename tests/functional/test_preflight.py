@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from nodegate.aws.preflight import concurrency_problems, covers, vpc_quota_problems
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 DOMAIN = "nodes.example.com"

@@ -99,6 +99,7 @@ def test_publish_shows_the_difference_asks_and_tests_samples(
     tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import boto3
+
     from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
 
     describe_parameters_as_aws_does(monkeypatch)

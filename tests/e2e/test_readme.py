@@ -9,8 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from test_cli import NODEGATE, ROOT, serving
-
+from commands import NODEGATE, ROOT, serving
 from nodegate.local.stack import free_port
 
 README = (ROOT / "README.md").read_text()
@@ -156,7 +155,6 @@ def test_node_routes_examples_survive_sams_parser_and_stay_inside_the_vpc(tmp_pa
     from urllib.parse import urlsplit
 
     from aws_stand_in import TEMPLATE, sam_overrides
-
     from nodegate_node.server import load_routes
 
     parameters = TEMPLATE["Parameters"]

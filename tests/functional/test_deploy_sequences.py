@@ -14,6 +14,12 @@ from typing import Any
 
 import click
 import pytest
+from samcli.commands.deploy import guided_context
+from samcli.commands.deploy.command import cli as deploy_command
+from samcli.commands.deploy.deploy_context import DeployContext
+from samcli.commands.deploy.guided_config import GuidedConfig
+from samcli.commands.deploy.utils import sanitize_parameter_overrides
+
 from aws_stand_in import (
     REQUIRED,
     ROOT,
@@ -23,13 +29,7 @@ from aws_stand_in import (
     samconfig_deploy,
     stand_in_template,
 )
-from samcli.commands.deploy import guided_context
-from samcli.commands.deploy.command import cli as deploy_command
-from samcli.commands.deploy.deploy_context import DeployContext
-from samcli.commands.deploy.guided_config import GuidedConfig
-from samcli.commands.deploy.utils import sanitize_parameter_overrides
-from test_cli import NODEGATE
-
+from commands import NODEGATE
 from nodegate.pki.authority import CertificateAuthority, pem
 
 STACK = "nodegate"

@@ -33,7 +33,7 @@ from nodegate.aws.private_ca import (
 )
 from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, pem, utcnow
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 SPIFFE = "spiffe://example.org/operator/alice/node/node-1"

@@ -354,7 +354,7 @@ def test_lambda_handler_publishes_the_metric_the_alarm_watches(
     import importlib.util
     import json
 
-    entry = Path(__file__).resolve().parent.parent / "src" / "authorizer" / "mirror_app.py"
+    entry = Path(__file__).resolve().parents[2] / "src" / "authorizer" / "mirror_app.py"
     spec = importlib.util.spec_from_file_location("mirror_app", entry)  # the module the template's Handler names
     assert spec is not None
     assert spec.loader is not None

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from test_cli import serving
 
+from commands import serving
 from nodegate.local.samlocal import (
     Intrinsic,
     declared_variables,
@@ -30,7 +30,7 @@ from nodegate.local.samlocal import (
 )
 from nodegate.local.stack import free_port
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
 SAMPLES = [
     ("allow", "Allow", None),

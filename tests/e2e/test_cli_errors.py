@@ -15,8 +15,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from test_cli import NODEGATE, ROOT, run
 
+from commands import NODEGATE, ROOT, run
 from nodegate.local.stack import free_port
 from nodegate.pki.directory import init_pki
 

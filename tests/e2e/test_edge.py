@@ -53,7 +53,7 @@ def test_demo_cases_with_curl(stack: Stack, case) -> None:
 
 def test_readme_demo_table_lists_every_case() -> None:
     """The README shows `make demo`'s table: one row per case, with the case's expectation."""
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     rows = {line[:38].strip(): line[38:].split()[0] for line in readme.splitlines() if line[38:46].strip()}
     assert {case.title: case.expect for case in CASES}.items() <= rows.items()
 

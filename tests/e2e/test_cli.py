@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import json
@@ -15,13 +14,13 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
+from commands import NODEGATE, ROOT, run, serving
 from nodegate.aws.publish import check_bundle
 from nodegate.local.stack import free_port
 from nodegate.pki.authority import CertificateAuthority, pem, utcnow
@@ -29,41 +28,6 @@ from nodegate.pki.directory import REASONS, DevPki
 from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.revocation.ocsp import ocsp_answer, ocsp_request
 from nodegate_authorizer.sources.http import fetch_url
-
-ROOT = Path(__file__).resolve().parent.parent
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
-
-
-def run(
-    *args: str, cwd: Path = ROOT, stdin: str | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [NODEGATE, *args], cwd=cwd, input=stdin, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-@contextlib.contextmanager
-def serving(*args: str, cwd: Path = ROOT) -> Iterator[list[str]]:
-    """`nodegate ARGS` running: yields the lines it printed up to its "Ctrl-C" line; then Ctrl-C, which must end
-    it with exit 0."""
-    process = subprocess.Popen(
-        [NODEGATE, *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=os.environ | {"PYTHONUNBUFFERED": "1"},
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        while "Ctrl-C" not in (lines[-1] if lines else ""):
-            lines.append(process.stdout.readline())
-            assert lines[-1], f"nodegate {' '.join(args)} ended before it was ready: {lines}"
-        yield lines
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
 
 
 def test_pki_commands_write_private_keys_0600_and_revoke_publishes_crl(tmp_path: Path) -> None:
@@ -491,6 +455,7 @@ def test_publish_truststore_uploads_and_points_the_stack_at_key_and_version(
     """Against moto's S3, SSM and CloudFormation: a relative --bundle and --region, the stack's own key, the
     version written to the stack's SSM parameter, and clear errors."""
     import boto3
+
     from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
 
     describe_parameters_as_aws_does(monkeypatch)
