@@ -28,7 +28,7 @@ from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_authorizer.assertion import AssertionSigner, Claims
 from nodegate_node.assertion import AssertionVerifier
-from nodegate_node.http_rules import clean_path, fold, inside, remove_dot_segments
+from nodegate_node.http_rules import clean_path, clean_target, fold, inside, remove_dot_segments
 from nodegate_node.server import IDENTITY_HEADERS, NodeServer
 
 
@@ -301,3 +301,120 @@ def test_module_has_no_test_only_imports() -> None:
     source = (Path(__file__).resolve().parents[2] / "src/node/nodegate_node/http_rules.py").read_text()
     imports = {line.split()[1].split(".")[0] for line in source.splitlines() if line.startswith(("import ", "from "))}
     assert imports <= {"__future__", "re", "collections", "email"}
+
+
+QUERY_BYTES = st.binary(min_size=0, max_size=12).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b""))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(query=QUERY_BYTES)
+def test_a_query_reaches_the_upstream_only_as_rfc_3986_characters(parts: Parts, query: bytes) -> None:
+    """Any octets after '?' (a non-ASCII byte made the edge's own HTTP client raise before): a query outside
+    RFC 3986 3.4 is a 400 at the edge and at the node, and one inside it is forwarded as it came."""
+    text = query.decode("latin-1")
+    well_formed = clean_target("/nodes/node-1/x?" + text) is not None
+    if any(chr(octet).isspace() for octet in query):
+        return  # whitespace ends the request-target in the stdlib's request-line parser: framing, not the query
+    before = len(parts.upstream.seen)
+    status = through_edge(parts, b"GET /nodes/node-1/x?" + query + b" HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+    reached = _new_upstream_paths(parts, before)
+    assert (status, len(reached)) == ((200, 1) if well_formed else (400, 0)), (query, status, reached)
+    if well_formed:
+        assert reached == ["/tenants/node-1/x" + (f"?{text}" if text else "")]
+    direct = to_node(
+        parts,
+        b"GET /nodes/node-1/x?"
+        + query
+        + b" HTTP/1.1\r\nHost: n\r\nConnection: close\r\n"
+        + node_1_identity()
+        + b"\r\n",
+    )
+    assert direct == (200 if well_formed else 400), (query, direct)
+
+
+class Interim(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers 103 Early Hints before its 200, or 204/304 without content."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        if self.path.endswith("/hints"):
+            self.wfile.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n")
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            return
+        status = 204 if self.path.endswith("/none") else 200
+        self.send_response(status)
+        if status == 200:
+            self.send_header("Content-Length", "2")
+        self.end_headers()
+        if status == 200 and self.command != "HEAD":
+            self.wfile.write(b"{}")
+
+    do_HEAD = do_POST = do_GET
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def node_request(method: str, path: str) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: n\r\nContent-Length: 0\r\n".encode()
+    return head + node_1_identity(path, method) + b"\r\n"
+
+
+def read_answer(reader: BinaryIO, method: str) -> tuple[int, bytes]:
+    """One response read by RFC 9112 6.3 from a reader kept across responses, so left-over bytes show."""
+    status = int(reader.readline().split()[1])
+    headers = {}
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.decode().partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if method == "HEAD" or status in (204, 304) or status < 200:
+        return status, b""
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while size := int(reader.readline().split(b";")[0], 16):
+            body += reader.read(size)
+            reader.readline()
+        reader.readline()
+        return status, body
+    return status, reader.read(int(headers.get("content-length", "0")))
+
+
+def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None:
+    """A 1xx is not a final answer (RFC 9110 15.2): the node answers 502 instead of passing the 103 on as the
+    answer. A HEAD answer and a 204 carry no content (RFC 9112 6.3): the next request on the same connection is
+    read as a request, not as left-over framing."""
+    upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Interim)
+    upstream.daemon_threads = True
+    _serve(upstream)
+    routes = {"node-1": f"http://127.0.0.1:{upstream.server_address[1]}/app"}
+    node = NodeServer(AssertionVerifier(ASSERTION_KEY.public_key()), "127.0.0.1", 0, routes)
+    _serve(node)
+    try:
+        with socket.create_connection(("127.0.0.1", node.server_address[1]), timeout=10) as raw:
+            reader = raw.makefile("rb")
+            answers = []
+            for method, path in [
+                ("GET", "/nodes/node-1/hints"),
+                ("HEAD", "/nodes/node-1/page"),
+                ("GET", "/nodes/node-1/none"),
+                ("POST", "/nodes/node-1/page"),
+                ("HEAD", "/nodes/node-1/whoami"),
+                ("GET", "/nodes/node-1/page"),
+            ]:
+                raw.sendall(node_request(method, path))
+                status, body = read_answer(reader, method)
+                answers.append((method, path.rsplit("/", 1)[1], status, body))
+        assert [(m, p, s) for m, p, s, _ in answers] == [
+            ("GET", "hints", 502),
+            ("HEAD", "page", 200),
+            ("GET", "none", 204),
+            ("POST", "page", 200),
+            ("HEAD", "whoami", 200),
+            ("GET", "page", 200),
+        ]
+        assert [b for m, _, _, b in answers if m == "HEAD"] == [b"", b""]
+    finally:
+        for server in (node, upstream):
+            server.shutdown()
+            server.server_close()

@@ -57,6 +57,24 @@ def clean_path(path: str) -> str | None:
     return remove_dot_segments(path)
 
 
+QUERY = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
+"""RFC 3986 3.4: a query is pchars, "/" and "?"; anything else (non-ASCII, spaces, controls, "#") is refused."""
+
+
+def clean_target(target: str) -> tuple[str, str] | None:
+    """The origin-form request-target as its cleaned path (``clean_path``) and its query, or None when either
+    must be refused: what is authorized and routed is exactly what is forwarded, in ASCII."""
+    raw_path, _, query = target.partition("?")
+    path = clean_path(raw_path)
+    return (path, query) if path is not None and QUERY.fullmatch(query) else None
+
+
+def final_status(status: int) -> bool:
+    """Whether an upstream's answer is a final response (RFC 9110 15: 2xx-5xx); a 1xx is interim, and one
+    that reaches a client as the answer hides the real one behind it."""
+    return 200 <= status <= 599
+
+
 def inside(base: str, below: str) -> str | None:
     """``base``'s path joined with ``below`` (a path under it), or None when the result would leave ``base``."""
     prefix = base.rstrip("/") + "/"

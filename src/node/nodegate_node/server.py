@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
-from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, inside, without
+from nodegate_node.http_rules import Framing, body_length, clean_target, final_status, framing_problem, inside, without
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id", "X-Identity-Rule")
@@ -118,6 +118,7 @@ class NodeHandler(BaseHTTPRequestHandler):
         self._route()
 
     do_PUT = do_PATCH = do_DELETE = do_POST
+    do_HEAD = do_OPTIONS = do_GET  # the access policy may grant them; a HEAD answer carries no content
 
     unread_body = False
     """True while the request has a body this handler has not read: the answer then closes the connection, so
@@ -168,8 +169,10 @@ class NodeHandler(BaseHTTPRequestHandler):
     def _checked_path(self) -> str | None:
         """The request's path with dot segments resolved, or None after a 400 for broken framing or a path
         that must be refused (``nodegate_node.http_rules``), whatever the edge in front did."""
-        path = clean_path(self.path.split("?", 1)[0])
-        problem = framing_problem(self.headers) or (None if path is not None else "path refused (RFC 3986 5.2.4)")
+        target = clean_target(self.path)
+        path = target[0] if target is not None else None
+        refused = None if path is not None else "path or query refused (RFC 3986 3.4, 5.2.4)"
+        problem = framing_problem(self.headers) or refused
         if problem is not None:
             self.close_connection = True
             self._json(400, {"error": problem})
@@ -200,16 +203,27 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(502, {"error": f"upstream of {identity['nodeId']} failed: {exc.__class__.__name__}"})
             connection.close()
             return
+        if not final_status(response.status):
+            self._json(
+                502, {"error": f"upstream of {identity['nodeId']} answered {response.status}, not a final response"}
+            )
+            connection.close()
+            return
+        bodiless = self.command == "HEAD" or response.status in (204, 304)  # RFC 9112 6.3: no content, no framing
         try:
             self.send_response(response.status, response.reason)
             for name, value in response.getheaders():
-                if name.lower() not in HOP_BY_HOP | {"server", "date"}:
+                if name.lower() not in HOP_BY_HOP | {"server", "date"} or (
+                    bodiless and name.lower() == "content-length"
+                ):
                     self.send_header(name, value)
-            self.send_header("Transfer-Encoding", "chunked")
+            if not bodiless:
+                self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            while chunk := response.read1(65536):
+            while not bodiless and (chunk := response.read1(65536)):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            self.wfile.write(b"0\r\n\r\n")
+            if not bodiless:
+                self.wfile.write(b"0\r\n\r\n")
         except (OSError, http.client.HTTPException):
             self.close_connection = True  # the answer was cut mid-stream: the client sees a truncated body
         finally:
@@ -223,7 +237,8 @@ class NodeHandler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         """Quiet: the edge (or API Gateway) keeps the access log."""

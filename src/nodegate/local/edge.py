@@ -39,7 +39,7 @@ from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
-from nodegate_node.http_rules import Framing, body_length, clean_path, framing_problem, without
+from nodegate_node.http_rules import Framing, body_length, clean_target, final_status, framing_problem, without
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -229,13 +229,13 @@ class EdgeHandler(BaseHTTPRequestHandler):
             log["framingError"] = str(exc)
             self._reply(exc.status, {"message": FRAMING_MESSAGES[exc.status]}, log, started)
             return
-        raw_path, _, query = self.path.partition("?")
-        path = clean_path(raw_path)
-        if path is None:  # refused before authorization: what is authorized is what is routed
+        target = clean_target(self.path)
+        if target is None:  # refused before authorization: what is authorized is what is routed
             self.close_connection = True
-            log["pathError"] = "not origin-form, or an encoded dot, slash or backslash (RFC 3986 5.2.4)"
+            log["pathError"] = "not origin-form, an encoded dot, slash or backslash, or a query outside RFC 3986 3.4"
             self._reply(400, {"message": FRAMING_MESSAGES[400]}, log, started)
             return
+        path, query = target
         cert_der = self.connection.getpeercert(binary_form=True)
         headers = dict(self.headers.items())
         event = build_event(self.server.api, self.command, path, query, headers, self.client_address[0], cert_der)
@@ -359,8 +359,10 @@ class EdgeHandler(BaseHTTPRequestHandler):
         except (OSError, http.client.HTTPException):
             self._close_backend()
             raise
-        if upstream.will_close:
+        if upstream.will_close or not final_status(upstream.status):
             self._close_backend()
+        if not final_status(upstream.status):
+            raise http.client.HTTPException(f"backend answered {upstream.status}, not a final response")
         return upstream.status, upstream.getheaders(), payload
 
     def _close_backend(self) -> None:
