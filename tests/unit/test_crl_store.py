@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,27 @@ def test_a_crl_whose_signature_parameters_do_not_read_is_malformed() -> None:
     parsed["tbs_cert_list"]["signature"] = algorithm
     with pytest.raises(SourceInvalid, match="malformed CRL: UnsupportedAlgorithm"):
         parse_crl(parsed.dump(force=True))
+
+
+def test_a_crl_replaced_in_place_with_the_same_size_and_mtime_is_read_again(tmp_path: Path) -> None:
+    """`cp -p`, `rsync -t` or a coarse clock keep a file's size and mtime across a new CRL of the same size: the
+    store's change tag is the content, so the CRL that revokes is read on the next listing (found by review)."""
+    ca = sub(root())
+    leaf = client(ca).cert
+    other = leaf.serial_number ^ 1  # a serial of the same DER length
+    before, after = crl_bytes(ca, [other]), crl_bytes(ca, [leaf.serial_number])
+    while len(after) != len(before):  # ECDSA signatures vary by an octet or two
+        after = crl_bytes(ca, [leaf.serial_number])
+    path = tmp_path / "issuing.crl"
+    path.write_bytes(before)
+    stamp = path.stat()
+    first = load_crl_store(tmp_path.as_uri(), None, timeout=1, max_bytes=1 << 20)
+    path.write_bytes(after)
+    os.utime(path, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stamp.st_size, stamp.st_mtime_ns)
+    second = load_crl_store(tmp_path.as_uri(), first, timeout=1, max_bytes=1 << 20)
+    issuer = canonical(ca.cert.subject)
+    ((_, old),) = first.by_issuer[issuer]
+    ((_, new),) = second.by_issuer[issuer]
+    assert old.revoked.get(issuer, leaf.serial_number) is None
+    assert new.revoked.get(issuer, leaf.serial_number) is not None

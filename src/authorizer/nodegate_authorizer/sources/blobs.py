@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,12 @@ def _split(uri: str) -> tuple[str, str, str]:
     raise BlobError(f"unsupported URI {uri!r}")
 
 
+def _content_tag(data: bytes) -> str:
+    """A local file's change tag: its content, not its size and mtime, which ``cp -p``, ``rsync -t`` or a coarse
+    clock keep the same across a new CRL of the same size (S3's tag is its ETag and version)."""
+    return hashlib.sha256(data).hexdigest()
+
+
 def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max_bytes: int) -> Blob:
     """Read one object (optionally a given S3 version); raise BlobError when it cannot be read or is too big."""
     scheme, bucket, key = _split(uri)
@@ -86,7 +93,8 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
             stat = path.stat()
             if stat.st_size > max_bytes:
                 raise BlobTooLarge(too_large(uri, stat.st_size, max_bytes))
-            return Blob(path.read_bytes(), f"{stat.st_mtime_ns}:{stat.st_size}")
+            data = path.read_bytes()
+            return Blob(data, _content_tag(data))
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -112,7 +120,7 @@ def list_blobs(prefix_uri: str, *, timeout: float = 2.0, page_size: int = 1000) 
         folder = Path(prefix)
         try:
             entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-            return {p.as_uri(): f"{p.stat().st_mtime_ns}:{p.stat().st_size}" for p in entries}
+            return {p.as_uri(): _content_tag(p.read_bytes()) for p in entries}
         except OSError as exc:
             raise BlobError(f"{prefix_uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
     from botocore.exceptions import BotoCoreError, ClientError
