@@ -20,7 +20,7 @@ MIN_RSA_BITS = 2048
 MIN_EC_BITS = 256
 
 E = TypeVar("E", bound=x509.ExtensionType)
-MAX_TOKENS = 8192
+MAX_TOKENS = 2048
 """Certificate objects given a token at most (then the table starts again: tokens are new, memos miss once)."""
 _tokens: dict[int, tuple[x509.Certificate, int]] = {}
 _next_token = count()

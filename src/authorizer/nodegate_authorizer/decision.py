@@ -44,7 +44,7 @@ class Allowed:
     path: tuple[x509.Certificate, ...]
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)  # up to 64 KiB of PEM each: bounded in bytes too
 def _parse_leaf(pem: str) -> tuple[x509.Certificate, dict[str, str]]:
     """Parse a client PEM once per distinct PEM (parsing is pure; failures are not cached)."""
     leaf = load_leaf_pem(pem)

@@ -12,7 +12,7 @@ from cryptography import x509
 from .certificates import ca_problem, extension, is_ca, issued_by, key_weakness, load_certificate, pem_blocks
 from .names import CanonicalName, canonical, is_self_issued
 
-MAX_MEMO = 50_000
+MAX_MEMO = 4096
 _MISSING = object()
 T = TypeVar("T")
 
