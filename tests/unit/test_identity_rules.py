@@ -496,7 +496,7 @@ def test_the_runtime_handler_and_explain_show_the_rule(tmp_path: Path) -> None:
     cert = leaf(SPIRE, uri("spiffe://example.org/operator/alice/node/node-1"))
     response = make_handler(runtime, lambda: NOW)(event(cert.cert_pem()))
     assert (response["principalId"], response["context"]["identityRule"]) == ("alice", "spire")
-    report = explain(event(cert.cert_pem()), runtime, NOW)
+    report = explain(event(cert.cert_pem()), lambda: runtime, NOW)
     assert report["identity"]["rule"] == "spire"
     assert "by identity rule spire" in render(report)
     stray = leaf(SPIRE, uri("spiffe://example.org/operator/alice/node/node-1"), uri("spiffe://example.org/x/y"))
