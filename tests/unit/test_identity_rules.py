@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fixed import NOW, T0, root, sub
 from nodegate.diagnostics.explain import explain, render
-from nodegate.pki.authority import CLIENT_USAGE, CertificateAuthority, Issued, client_name, name
+from nodegate.pki.authority import CA_USAGE, CLIENT_USAGE, CertificateAuthority, Issued, client_name, name, new_key
 from nodegate_authorizer.access_policy import PolicyError, parse_policy
 from nodegate_authorizer.chain import PathPolicy
 from nodegate_authorizer.decision import Allowed, DecisionInputs, Refused, decide
@@ -326,6 +327,87 @@ class TestPerCa:
         ]
         cert = leaf(MAIL, x509.RFC822Name("alice@example.com"), subject=name(CN="node-1"))
         assert isinstance(run(cert, document=policy(rules)), Allowed)
+
+
+def certify(
+    parent: CertificateAuthority, subject: x509.Name, ski: bytes, key: CertificateAuthority | None = None
+) -> CertificateAuthority:
+    """A CA certificate from ``parent`` whose subjectKeyIdentifier extension says ``ski``, whatever its key (a new
+    one, or ``key``'s: a cross-certificate). ``CertificateAuthority.issue`` always writes the key's own SKI."""
+    private = key.key if key is not None else new_key()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(parent.cert.subject)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(T0)
+        .not_valid_after(T0 + (NOW - T0) * 10)
+        .add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(parent.key.public_key()), critical=False)  # type: ignore[arg-type]
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(CA_USAGE, critical=True)
+        .sign(parent.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return CertificateAuthority(cert, private)
+
+
+def decide_in(cas: list[CertificateAuthority], rules: list[dict[str, Any]], cert: Issued) -> Allowed | Refused:
+    store = parse_truststore(b"".join(ca.cert_pem() for ca in cas))
+    access = parse_policy(policy(rules), RULE)
+    inputs = DecisionInputs(store, PathPolicy(), RULE, access, lambda path, now, store: RevocationOutcome())
+    return decide(parse_event(event(cert.cert_pem())), inputs, NOW)
+
+
+class TestRulesBindToCaKeys:
+    """A rule selects CA certificates by what they say of themselves (an SKI is only a hint, RFC 5280 4.2.1.2; a
+    name can repeat); it binds to the keys of the truststore CAs it selects, and selecting two keys is ambiguous."""
+
+    ROOT_A, ROOT_B = root("Root A"), root("Root B")
+    ISSUING_A = sub(ROOT_A, "Ops CA")
+    OPS = "spiffe://example.org/operator/{user}/node/{node}"
+    SVID = uri("spiffe://example.org/operator/alice/node/node-1")
+
+    def rule(self, issuer: dict[str, str]) -> list[dict[str, Any]]:
+        return [{"name": "a", "issuer": issuer, "uri": self.OPS}]
+
+    def test_a_ca_claiming_anothers_ski_does_not_inherit_its_rule(self) -> None:
+        ski = key_id(self.ISSUING_A.cert)
+        issuing_b = certify(self.ROOT_B, name(O="B", CN="B Issuing"), ski)
+        cas = [self.ROOT_A, self.ISSUING_A, self.ROOT_B, issuing_b]
+        rules = self.rule({"subjectKeyIdentifier": ski.hex()})
+        for issuing in (issuing_b, self.ISSUING_A):
+            decision = decide_in(cas, rules, leaf(issuing, self.SVID))
+            assert isinstance(decision, Refused), decision
+            assert decision.reason == Reason.AMBIGUOUS_IDENTITY
+            assert "selects 2 CA keys" in decision.detail
+        assert isinstance(decide_in(cas[:2], rules, leaf(self.ISSUING_A, self.SVID)), Allowed)
+
+    def test_a_ca_of_another_root_with_the_rules_name_does_not_inherit_it(self) -> None:
+        ops = name(O="A", CN="Ops CA")
+        issuing_a, issuing_b = certify(self.ROOT_A, ops, b"\xaa" * 20), certify(self.ROOT_B, ops, b"\xbb" * 20)
+        rules = self.rule({"subject": ops.rfc4514_string()})
+        cas = [self.ROOT_A, issuing_a, self.ROOT_B, issuing_b]
+        for issuing in (issuing_b, issuing_a):
+            decision = decide_in(cas, rules, leaf(issuing, self.SVID))
+            assert isinstance(decision, Refused), decision
+            assert decision.reason == Reason.AMBIGUOUS_IDENTITY
+        assert isinstance(decide_in(cas[:2], rules, leaf(issuing_a, self.SVID)), Allowed)
+
+    def test_a_cross_certified_key_keeps_its_rule_under_another_ski(self) -> None:
+        """Root A is not in the store, so the only path runs through Root B's certificate of the same key."""
+        cross = certify(self.ROOT_B, self.ISSUING_A.cert.subject, b"\x01" * 20, key=self.ISSUING_A)
+        rules = self.rule({"subjectKeyIdentifier": key_id(self.ISSUING_A.cert).hex()})
+        decision = decide_in([self.ISSUING_A, self.ROOT_B, cross], rules, leaf(self.ISSUING_A, self.SVID))
+        assert isinstance(decision, Allowed), decision
+        assert decision.path[1] == cross.cert
+        assert decision.identity.rule == "a"
+
+    def test_a_rule_selecting_no_truststore_ca_reads_nothing(self) -> None:
+        rules = self.rule({"subjectKeyIdentifier": "ab" * 20})
+        decision = decide_in([self.ROOT_A, self.ISSUING_A], rules, leaf(self.ISSUING_A, self.SVID))
+        assert isinstance(decision, Refused)
+        assert decision.reason == Reason.BAD_IDENTITY
 
 
 BAD_RULES: dict[str, Any] = {

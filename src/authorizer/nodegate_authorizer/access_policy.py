@@ -44,7 +44,7 @@ DEFAULT_POLICY = AccessPolicy()
 
 
 def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
-    """Parse and check a version-1 JSON policy; raise PolicyError naming the first problem.
+    """Parse and check a version-1 JSON policy; raise PolicyError naming the first problem, and nothing else.
 
     ``{"version": 1, "disabledUsers": ["mallory"],
        "grants": [{"user": "alice", "nodes": ["node-2"], "methods": ["GET"]}],
@@ -56,6 +56,16 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise PolicyError(f"policy is not JSON: {exc}") from None
+    try:
+        return read_policy(doc, rule)
+    except PolicyError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the boundary: a document the checks missed is refused, never a crash
+        raise PolicyError(f"policy cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
+
+
+def read_policy(doc: object, rule: IdentityRule) -> AccessPolicy:
+    """The policy a parsed JSON document says; every value is type-checked before use (PolicyError otherwise)."""
     if not isinstance(doc, dict) or isinstance(doc.get("version"), bool) or doc.get("version") != 1:
         raise PolicyError('policy must be a JSON object with "version": 1')
     unknown = set(doc) - {"version", "grants", "disabledUsers", "identityRules"}
@@ -76,7 +86,11 @@ def parse_policy(data: bytes, rule: IdentityRule) -> AccessPolicy:
             raise PolicyError(f"grant {number}: user must be a valid id")
         if not isinstance(nodes, list) or not nodes or not all(isinstance(n, str) and valid_id(n, rule) for n in nodes):
             raise PolicyError(f"grant {number}: nodes must be a non-empty list of valid node ids")
-        if not isinstance(methods, list) or not methods or not all(m in METHODS for m in methods):
+        if (
+            not isinstance(methods, list)
+            or not methods
+            or not all(isinstance(m, str) and m in METHODS for m in methods)
+        ):
             raise PolicyError(f"grant {number}: methods must be a non-empty list of {sorted(METHODS)}")
         grants.setdefault(user, []).extend(Grant(node, frozenset(methods)) for node in nodes)
     try:

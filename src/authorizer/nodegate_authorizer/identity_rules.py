@@ -3,13 +3,15 @@
 A rule reads the subject, a URI SAN, an email SAN or a DNS SAN. A SAN template is literal text and whole-part
 placeholders ``{user}`` and ``{node}`` (a URI path segment, the email local part, a DNS label); there is no
 regular expression in a policy. Templates are split into tokens when the policy loads, so a decision splits one
-string and compares a few tokens. The rule is chosen by the issuing CA of the validated path (its subject key
-identifier or its name), never by anything the leaf claims. Docs: README *Identity rules*,
-docs/access-policy.schema.json."""
+string and compares a few tokens. A rule binds to CA public keys: its issuer selector (a subject key identifier or
+a name, which a CA certificate only claims) is resolved against the truststore's CAs once per truststore and
+policy, and the issuing CA of the validated path is matched by its key, never by anything the leaf claims.
+Docs: README *Identity rules*, docs/decisions.md 10, docs/access-policy.schema.json."""
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,7 @@ from .certificates import extension, is_ca
 from .identity import ATTRIBUTE_OIDS, Identity, IdentityRule, subject_id, valid_id
 from .names import CanonicalName, canonical
 from .reasons import Denied, Reason
+from .revocation.plan import issuer_key_id as key_digest
 from .truststore import Truststore
 
 USER, NODE = "{user}", "{node}"
@@ -91,9 +94,10 @@ class Rule:
         return any(template.spiffe for template in self.templates)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class IdentityRules:
-    """The rules of a policy, keyed by issuing CA: subject key identifier (bytes) or canonical subject name."""
+    """The rules of a policy, keyed by their issuer selector: subject key identifier (bytes) or canonical subject
+    name. Equal and hashed by identity: a truststore remembers its key bindings per rules object."""
 
     by_key_id: Mapping[bytes, Rule]
     by_subject: Mapping[CanonicalName, Rule]
@@ -201,15 +205,42 @@ def key_id(ca: x509.Certificate) -> bytes:
     return ski.digest if ski is not None else x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
 
 
+def bind(rules: IdentityRules, store: Truststore) -> Mapping[bytes, Rule | str]:
+    """Each CA public key (``key_digest``) the rules select among the truststore's CAs: its one rule, or why it
+    has none (two rules select it, or its rule selects two keys). The selectors are what CA certificates say of
+    themselves (an SKI is only a hint, RFC 5280 4.2.1.2; names repeat across PKIs), so a rule selecting two keys
+    is ambiguous for all of them; a key certified again under another SKI keeps its rule."""
+    cas = [ca for group in store.by_subject.values() for ca in group]
+    selected = [(rule, [ca for ca in cas if key_id(ca) == ski]) for ski, rule in rules.by_key_id.items()]
+    selected += [(rule, list(store.by_subject.get(name, ()))) for name, rule in rules.by_subject.items()]
+    rules_of: dict[bytes, list[Rule]] = defaultdict(list)
+    problems: dict[str, str] = {}
+    for rule, matched in selected:
+        keys = {key_digest(ca): ca for ca in matched}
+        for key in keys:
+            rules_of[key].append(rule)
+        if len(keys) > 1:
+            subjects = ", ".join(repr(ca.subject.rfc4514_string()) for ca in keys.values())
+            problems[rule.name] = f"rule {rule.name!r} selects {len(keys)} CA keys in the truststore ({subjects})"
+    bound: dict[bytes, Rule | str] = {}
+    for key, found in rules_of.items():
+        if len(found) > 1:
+            bound[key] = f"rules {' and '.join(repr(rule.name) for rule in found)} select the same CA key"
+        else:
+            bound[key] = problems.get(found[0].name, found[0])
+    return bound
+
+
 def rule_for(issuer: x509.Certificate, rules: IdentityRules, store: Truststore) -> Rule:
-    """The one rule of the issuing CA (a truststore certificate of the validated path); Deny when none or two."""
-    key, name = store.remember(("identity-key", issuer), lambda: (key_id(issuer), canonical(issuer.subject)))
-    found = [rule for rule in (rules.by_key_id.get(key), rules.by_subject.get(name)) if rule is not None]
-    if not found:
+    """The one rule bound to the public key of the issuing CA (a truststore certificate of the validated path);
+    Deny when none or when the binding is ambiguous."""
+    bound = store.remember(("identity-rules", rules), lambda: bind(rules, store))
+    found = bound.get(store.remember(("key-digest", issuer), lambda: key_digest(issuer)))
+    if found is None:
         raise Denied(Reason.BAD_IDENTITY, f"no identity rule for the issuing CA {issuer.subject.rfc4514_string()!r}")
-    if len(found) == 2 and found[0] is not found[1]:
-        raise Denied(Reason.AMBIGUOUS_IDENTITY, f"rules {found[0].name!r} and {found[1].name!r} both name the CA")
-    return found[0]
+    if isinstance(found, str):
+        raise Denied(Reason.AMBIGUOUS_IDENTITY, found)
+    return found
 
 
 def _sans(leaf: x509.Certificate) -> x509.SubjectAlternativeName | None:
