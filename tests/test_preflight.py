@@ -323,3 +323,89 @@ def test_a_private_ca_whose_crls_the_authorizer_would_not_find(tmp_path: Path, a
     )
     assert right.returncode == 0, right.stdout
     assert f"ok    private-ca: {arn} CRLs in s3://pca/rev/" in right.stdout
+
+
+# ---------------------------------------------------------------- review finding (LOW): bad input, one line each
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version = 0.1\n[default.deploy.parameters]\nparameter_overrides = "DomainName=\\"x\n', "line 3"),
+        ("version = 0.1\n[default.deploy.parameters\n", "samconfig.toml: "),
+        (None, "no such file"),
+    ],
+)
+def test_a_samconfig_that_cannot_be_read_is_one_error_line(tmp_path: Path, text: str | None, expected: str) -> None:
+    """An unterminated string once ended in `TypeError: __str__ returned non-string (type FileParseException)`; a
+    missing --config-file was read as empty. Each is one error line, exit 1 (the CLI's failure code)."""
+    config = tmp_path / "samconfig.toml"
+    if text is not None:
+        config.write_text(text)
+    done = subprocess.run(
+        [NODEGATE, "preflight", "--config-file", str(config), "--region", REGION],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(f"nodegate preflight: error: {config}: "), done.stderr
+    assert expected in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_parameters_the_template_would_refuse_are_parameter_problems(tmp_path: Path, account: dict[str, str]) -> None:
+    """`AuthorizerConcurrency=abc` stopped preflight with "invalid literal for int()". Every value CloudFormation
+    would refuse by the template's own constraints (and a name it does not declare) is one parameters line; the
+    other checks still run."""
+    overrides = "AuthorizerConcurrency=abc LogRetentionDays=7 RevocationMode=maybe NodeCount=0 Typo=1"
+    done = preflight(
+        tmp_path,
+        "--parameter-overrides",
+        overrides,
+        domain=account["domain"],
+        certificate=account["issued"],
+        image=account["arm64"],
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert sorted(line for line in fails(done) if line.startswith("FAIL  parameters")) == sorted(
+        [
+            "FAIL  parameters: AuthorizerConcurrency='abc' is not a number: set it in samconfig.toml's "
+            "parameter_overrides",
+            "FAIL  parameters: RevocationMode='maybe' is not one of require, hard-fail, soft-fail, off: set it in "
+            "samconfig.toml's parameter_overrides",
+            "FAIL  parameters: LogRetentionDays='7' is not one of 90, 180, 365, 400, 545, 731, 1096, 1827, 2557, 3653: "
+            "set it in samconfig.toml's parameter_overrides",
+            "FAIL  parameters: NodeCount='0' is below the minimum 1: set it in samconfig.toml's parameter_overrides",
+            "FAIL  parameters: Typo is not a parameter of template.yaml: remove it from parameter_overrides",
+        ]
+    )
+    assert "ok    quotas" in done.stdout
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.text(max_size=12))
+def test_every_declared_constraint_is_checked_as_cloudformation_would(value: str) -> None:
+    """Each template parameter's constraint, for any value: a Number takes what parses as one, within its bounds;
+    a String matches its AllowedPattern whole and is one of its AllowedValues."""
+    from nodegate.aws.preflight import constraint_problem
+    from nodegate.local.samlocal import read_template
+
+    for name, declared in read_template()["Parameters"].items():
+        problem = constraint_problem(value, declared)
+        if declared["Type"] == "Number":
+            try:
+                number = float(value)
+            except ValueError:
+                assert problem == "is not a number", name
+                continue
+            assert (problem is None) == (
+                number >= float(declared.get("MinValue", number))
+                and number <= float(declared.get("MaxValue", number))
+                and number in [float(v) for v in declared.get("AllowedValues", [number])]
+            ), name
+        else:
+            pattern = declared.get("AllowedPattern")
+            allowed = [str(v) for v in declared.get("AllowedValues", [value])]
+            ok = value in allowed and (pattern is None or re.fullmatch(pattern, value) is not None)
+            assert (problem is None) == ok, name

@@ -3,6 +3,7 @@ Each check is a pure rule over what AWS describes (``*_problems``); ``preflight`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,14 +26,49 @@ class Check:
     problems: tuple[str, ...] = ()
 
 
-def parameter_problems(parameters: Mapping[str, str]) -> list[str]:
-    """Parameters with no value or still the samconfig.toml placeholder."""
+def parameter_problems(parameters: Mapping[str, str], declared: Mapping[str, Any]) -> list[str]:
+    """Parameters with no value, still the samconfig.toml placeholder, not declared by the template, or breaking
+    the constraints the template declares for them (what CloudFormation would refuse the deploy for)."""
     missing = [name for name in REQUIRED if not parameters.get(name)]
     placeholders = [name for name, value in parameters.items() if PLACEHOLDER in value]
-    return [f"{name} has no value: set it in samconfig.toml's parameter_overrides" for name in missing] + [
-        f"{name} is still a placeholder ({parameters[name]}): set it in samconfig.toml's parameter_overrides"
-        for name in placeholders
+    fix = "set it in samconfig.toml's parameter_overrides"
+    problems = [f"{name} has no value: {fix}" for name in missing] + [
+        f"{name} is still a placeholder ({parameters[name]}): {fix}" for name in placeholders
     ]
+    for name, value in parameters.items():
+        if name in missing or name in placeholders:
+            continue
+        if name not in declared:
+            problems.append(f"{name} is not a parameter of template.yaml: remove it from parameter_overrides")
+        elif broken := constraint_problem(value, declared[name]):
+            problems.append(f"{name}={value!r} {broken}: {fix}")
+    return problems
+
+
+def constraint_problem(value: str, declared: Mapping[str, Any]) -> str | None:
+    """How ``value`` breaks a template parameter's declared constraints (CloudFormation's Parameters section:
+    Type Number, AllowedValues, AllowedPattern, MinValue/MaxValue, MinLength/MaxLength), or None."""
+    allowed = [str(v) for v in declared.get("AllowedValues", [])]
+    if declared.get("Type") == "Number":
+        try:
+            number = float(value)
+        except ValueError:
+            return "is not a number"
+        if allowed and not any(float(v) == number for v in allowed):
+            return f"is not one of {', '.join(allowed)}"
+        if "MinValue" in declared and number < float(declared["MinValue"]):
+            return f"is below the minimum {declared['MinValue']}"
+        if "MaxValue" in declared and number > float(declared["MaxValue"]):
+            return f"is above the maximum {declared['MaxValue']}"
+        return None
+    if allowed and value not in allowed:
+        return f"is not one of {', '.join(allowed)}"
+    pattern = declared.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        return f"does not match {pattern}"
+    if len(value) < int(declared.get("MinLength", 0)) or len(value) > int(declared.get("MaxLength", len(value))):
+        return "has a length the template does not allow"
+    return None
 
 
 def covers(name: str, domain: str) -> bool:
@@ -133,8 +169,9 @@ def private_ca_problems(ca: Mapping[str, Any], bucket: str, path: str) -> list[s
     return problems
 
 
-def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[Check]:
-    """Every check, in the order a deploy meets them; stops after the credentials when there are none."""
+def preflight(session: Any, stack: str, parameters: Mapping[str, str], declared: Mapping[str, Any]) -> list[Check]:
+    """Every check, in the order a deploy meets them; stops after the credentials when there are none.
+    ``declared`` is template.yaml's Parameters section."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     region = session.region_name
@@ -144,7 +181,7 @@ def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[C
         fix = "configure credentials (aws configure, AWS_PROFILE or --profile)"
         return [Check("credentials", region, (f"{one_line(exc)}: {fix}",))]
     checks = [Check("credentials", f"account {account}, region {region}")]
-    checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters))))
+    checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters, declared))))
     steps: list[tuple[str, Callable[[], tuple[str, list[str]]]]] = [
         ("certificate", lambda: _certificate(session, parameters, region)),
         ("domain", lambda: _domain(session, stack, parameters.get("DomainName", ""))),
@@ -248,7 +285,7 @@ def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[st
     limit = float(quota["Quota"]["Value"])
     vpcs = len(session.client("ec2").describe_vpcs()["Vpcs"])
     problems = vpc_quota_problems(vpcs, limit)
-    reserve = int(parameters.get("AuthorizerConcurrency", "0") or 0)
+    reserve = _whole(parameters.get("AuthorizerConcurrency", ""))  # a bad value is a parameters problem
     if reserve > 0:
         aws_lambda = session.client("lambda")
         unreserved = int(aws_lambda.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"])
@@ -260,3 +297,11 @@ def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[st
             current = {}
         problems += concurrency_problems(unreserved, int(current.get("ReservedConcurrentExecutions", 0)), reserve)
     return f"VPCs {vpcs}/{limit:g}, AuthorizerConcurrency {reserve}", problems
+
+
+def _whole(value: str) -> int:
+    """A Number parameter's value as an int; 0 when it is not one (the parameters check names it)."""
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):
+        return 0
