@@ -22,6 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodegate.aws.preflight import concurrency_problems, covers, vpc_quota_problems
+from nodegate.local.samlocal import read_template
+from nodegate.pki.authority import CertificateAuthority, pem
+
+ROOT_CA = CertificateAuthority.root("preflight truststore").cert
 
 ROOT = Path(__file__).resolve().parents[1]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
@@ -144,6 +148,8 @@ def account(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     images = boto3.client("ec2", region_name=REGION).describe_images(Owners=["amazon"])["Images"]
     arm64 = next(i["ImageId"] for i in images if i.get("Architecture") == "arm64" and i.get("State") == "available")
     x86 = next(i["ImageId"] for i in images if i.get("Architecture") == "x86_64")
+    ssm = boto3.client("ssm", region_name=REGION)  # README, Deploy step 3
+    ssm.put_parameter(Name="/nodegate/truststore-version", Type="String", Value="none", Overwrite=True)
     return {
         "domain": f"nodes.{unique}.example.com",
         "issued": issued,
@@ -192,7 +198,8 @@ def test_a_ready_account_passes_every_check(tmp_path: Path, account: dict[str, s
     done = preflight(tmp_path, domain=account["domain"], certificate=account["issued"], image=account["arm64"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines()[:-1]] == [
-        f"ok    {name}" for name in ("credentials", "parameters", "certificate", "domain", "image", "quotas")
+        f"ok    {name}"
+        for name in ("credentials", "parameters", "certificate", "domain", "image", "quotas", "truststore")
     ]
     assert done.stdout.splitlines()[-1] == "preflight: ready to deploy (stack ng-preflight)"
 
@@ -383,22 +390,23 @@ def test_parameters_the_template_would_refuse_are_parameter_problems(tmp_path: P
     assert "ok    quotas" in done.stdout
 
 
+DECLARED: dict[str, Any] = read_template()["Parameters"]
+
+
 @settings(max_examples=200, deadline=None)
-@given(value=st.text(max_size=12))
+@given(value=st.one_of(st.text(max_size=12), st.from_regex(r"-?[0-9]{1,11}(\.[0-9]{1,3})?", fullmatch=True)))
 def test_every_declared_constraint_is_checked_as_cloudformation_would(value: str) -> None:
     """Each template parameter's constraint, for any value: a Number takes what parses as one, within its bounds;
     a String matches its AllowedPattern whole and is one of its AllowedValues."""
     from nodegate.aws.preflight import constraint_problem
-    from nodegate.local.samlocal import read_template
 
-    for name, declared in read_template()["Parameters"].items():
+    for name, declared in DECLARED.items():
         problem = constraint_problem(value, declared)
         if declared["Type"] == "Number":
-            try:
-                number = float(value)
-            except ValueError:
+            if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):  # nan, inf, 1_0, " 1" parse as floats
                 assert problem == "is not a number", name
                 continue
+            number = float(value)
             assert (problem is None) == (
                 number >= float(declared.get("MinValue", number))
                 and number <= float(declared.get("MaxValue", number))
@@ -409,3 +417,54 @@ def test_every_declared_constraint_is_checked_as_cloudformation_would(value: str
             allowed = [str(v) for v in declared.get("AllowedValues", [value])]
             ok = value in allowed and (pattern is None or re.fullmatch(pattern, value) is not None)
             assert (problem is None) == ok, name
+
+
+# ---------------------------------------------------------------- review finding (MEDIUM): the truststore version
+def test_a_truststore_version_written_outside_publish_refuses_the_deploy(
+    tmp_path: Path, account: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Standard SSM parameters take no resource policy: a PowerUser can write an older object version or `none`
+    into the truststore-version parameter, and the next honest deploy rolls the truststore back or deletes the
+    custom domain's. Preflight refuses unless it names the newest object version (only the publisher writes
+    objects) or is `none` while no object exists."""
+    import boto3
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
+
+    describe_parameters_as_aws_does(monkeypatch)
+    cloudformation, s3, ssm = (boto3.client(name, region_name=REGION) for name in ("cloudformation", "s3", "ssm"))
+    bucket = create_stand_in(cloudformation, s3, ssm, "ng-version")
+    name = "/ng-version/truststore-version"
+
+    def truststore(value: str | None) -> list[str]:
+        if value is None:
+            ssm.delete_parameter(Name=name)
+        else:
+            ssm.put_parameter(Name=name, Type="String", Value=value, Overwrite=True)
+        done = preflight(
+            tmp_path,
+            "--stack",
+            "ng-version",
+            "--parameter-overrides",
+            f"TruststoreVersionParameter={name}",
+            domain=account["domain"],
+            certificate=account["issued"],
+            image=account["arm64"],
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        lines = [line for line in fails(done) if line.startswith("FAIL  truststore")]
+        assert (done.returncode == 0) == (not lines), done.stdout
+        return lines
+
+    assert truststore("none") == []
+    (stray,) = truststore("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    assert f"holds 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY but s3://{bucket}/truststore.pem has no object" in stray
+    older = s3.put_object(Bucket=bucket, Key="truststore.pem", Body=pem(ROOT_CA))["VersionId"]
+    newest = s3.put_object(Bucket=bucket, Key="truststore.pem", Body=pem(ROOT_CA) * 2)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="truststore.pem.bak", Body=b"x")  # another key under the same prefix
+    assert truststore(newest) == []
+    for written in (older, "none"):
+        (line,) = truststore(written)
+        assert line.startswith(f"FAIL  truststore: {name} holds {written}, not the newest version {newest} "), line
+        assert f"--value {newest}" in line
+    (missing,) = truststore(None)
+    assert missing.startswith(f"FAIL  truststore: no SSM parameter {name}: create it")

@@ -33,6 +33,20 @@ LEAF = ISSUING.issue(client_name("alice", "node-1"))
 BROKEN = b"-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
 
 
+def publish_cli(cwd: Path, server: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`nodegate publish-truststore` against the moto server, with no terminal."""
+    return subprocess.run(
+        [NODEGATE, "publish-truststore", "--stack", stack, "--region", "eu-west-1", *args],
+        cwd=cwd,
+        env=os.environ | {"AWS_ENDPOINT_URL": server},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_a_crl_signer_certificate_is_accepted() -> None:
     """The README asks for the CRL signer in the bundle; the authorizer keeps it; the check must accept it."""
     assert check_bundle(pem(ROOT.cert, ISSUING.cert, CRL_SIGNER.cert), utcnow()) == []
@@ -112,16 +126,7 @@ def test_publish_shows_the_difference_asks_and_tests_samples(
     (tmp_path / "alice.pem").write_bytes(LEAF.cert_pem())
 
     def publish(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [NODEGATE, "publish-truststore", "--stack", "ng-rotate", "--region", "eu-west-1", *args],
-            cwd=tmp_path,
-            env=os.environ | {"AWS_ENDPOINT_URL": s3_server},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return publish_cli(tmp_path, s3_server, "ng-rotate", *args)
 
     def version() -> str:
         parameters = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Parameters"]
@@ -258,16 +263,7 @@ def test_publish_uploads_only_the_checked_certificates(
     (tmp_path / "noted.pem").write_bytes(b"Bag Attributes\n" + pem(ROOT.cert) + b"subject=x\n" + pem(ISSUING.cert))
 
     def publish(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [NODEGATE, "publish-truststore", "--stack", "ng-keyed", "--region", "eu-west-1", *args],
-            cwd=tmp_path,
-            env=os.environ | {"AWS_ENDPOINT_URL": s3_server},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return publish_cli(tmp_path, s3_server, "ng-keyed", *args)
 
     for extra in ("--check-only", "--yes"):
         refused = publish("--bundle", "keyed.pem", extra)
