@@ -418,7 +418,7 @@ def _preflight(args: argparse.Namespace) -> int:
     parameters = {name: str(body["Default"]) for name, body in declared.items() if "Default" in body} | overrides
     stack = args.stack or str(configuration.get("stack_name") or "nodegate")
     session = open_session(args.region or configuration.get("region"), args.profile or configuration.get("profile"))
-    checks = preflight(session, stack, parameters)
+    checks = preflight(session, stack, parameters, declared)
     for check in checks:
         lines = [f"FAIL  {check.name}: {problem}" for problem in check.problems]
         print("\n".join(lines or [f"ok    {check.name}: {check.found}"]))

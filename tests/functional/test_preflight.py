@@ -22,6 +22,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nodegate.aws.preflight import concurrency_problems, covers, vpc_quota_problems
+from nodegate.local.samlocal import read_template
+from nodegate.pki.authority import CertificateAuthority, pem
+
+ROOT_CA = CertificateAuthority.root("preflight truststore").cert
 
 ROOT = Path(__file__).resolve().parents[2]
 NODEGATE = str(Path(sys.executable).parent / "nodegate")
@@ -144,6 +148,8 @@ def account(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     images = boto3.client("ec2", region_name=REGION).describe_images(Owners=["amazon"])["Images"]
     arm64 = next(i["ImageId"] for i in images if i.get("Architecture") == "arm64" and i.get("State") == "available")
     x86 = next(i["ImageId"] for i in images if i.get("Architecture") == "x86_64")
+    ssm = boto3.client("ssm", region_name=REGION)  # README, Deploy step 3
+    ssm.put_parameter(Name="/nodegate/truststore-version", Type="String", Value="none", Overwrite=True)
     return {
         "domain": f"nodes.{unique}.example.com",
         "issued": issued,
@@ -192,7 +198,8 @@ def test_a_ready_account_passes_every_check(tmp_path: Path, account: dict[str, s
     done = preflight(tmp_path, domain=account["domain"], certificate=account["issued"], image=account["arm64"])
     assert done.returncode == 0, done.stdout + done.stderr
     assert [line.split(":")[0] for line in done.stdout.splitlines()[:-1]] == [
-        f"ok    {name}" for name in ("credentials", "parameters", "certificate", "domain", "image", "quotas")
+        f"ok    {name}"
+        for name in ("credentials", "parameters", "certificate", "domain", "image", "quotas", "truststore")
     ]
     assert done.stdout.splitlines()[-1] == "preflight: ready to deploy (stack ng-preflight)"
 
@@ -323,3 +330,142 @@ def test_a_private_ca_whose_crls_the_authorizer_would_not_find(tmp_path: Path, a
     )
     assert right.returncode == 0, right.stdout
     assert f"ok    private-ca: {arn} CRLs in s3://pca/rev/" in right.stdout
+
+
+# ---------------------------------------------------------------- review finding (LOW): bad input, one line each
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('version = 0.1\n[default.deploy.parameters]\nparameter_overrides = "DomainName=\\"x\n', "line 3"),
+        ("version = 0.1\n[default.deploy.parameters\n", "samconfig.toml: "),
+        (None, "no such file"),
+    ],
+)
+def test_a_samconfig_that_cannot_be_read_is_one_error_line(tmp_path: Path, text: str | None, expected: str) -> None:
+    """An unterminated string once ended in `TypeError: __str__ returned non-string (type FileParseException)`; a
+    missing --config-file was read as empty. Each is one error line, exit 1 (the CLI's failure code)."""
+    config = tmp_path / "samconfig.toml"
+    if text is not None:
+        config.write_text(text)
+    done = subprocess.run(
+        [NODEGATE, "preflight", "--config-file", str(config), "--region", REGION],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith(f"nodegate preflight: error: {config}: "), done.stderr
+    assert expected in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_parameters_the_template_would_refuse_are_parameter_problems(tmp_path: Path, account: dict[str, str]) -> None:
+    """`AuthorizerConcurrency=abc` stopped preflight with "invalid literal for int()". Every value CloudFormation
+    would refuse by the template's own constraints (and a name it does not declare) is one parameters line; the
+    other checks still run."""
+    overrides = "AuthorizerConcurrency=abc LogRetentionDays=7 RevocationMode=maybe NodeCount=0 Typo=1"
+    done = preflight(
+        tmp_path,
+        "--parameter-overrides",
+        overrides,
+        domain=account["domain"],
+        certificate=account["issued"],
+        image=account["arm64"],
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr, done.stderr
+    assert sorted(line for line in fails(done) if line.startswith("FAIL  parameters")) == sorted(
+        [
+            "FAIL  parameters: AuthorizerConcurrency='abc' is not a number: set it in samconfig.toml's "
+            "parameter_overrides",
+            "FAIL  parameters: RevocationMode='maybe' is not one of require, hard-fail, soft-fail, off: set it in "
+            "samconfig.toml's parameter_overrides",
+            "FAIL  parameters: LogRetentionDays='7' is not one of 90, 180, 365, 400, 545, 731, 1096, 1827, 2557, 3653: "
+            "set it in samconfig.toml's parameter_overrides",
+            "FAIL  parameters: NodeCount='0' is below the minimum 1: set it in samconfig.toml's parameter_overrides",
+            "FAIL  parameters: Typo is not a parameter of template.yaml: remove it from parameter_overrides",
+        ]
+    )
+    assert "ok    quotas" in done.stdout
+
+
+DECLARED: dict[str, Any] = read_template()["Parameters"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(value=st.one_of(st.text(max_size=12), st.from_regex(r"-?[0-9]{1,11}(\.[0-9]{1,3})?", fullmatch=True)))
+def test_every_declared_constraint_is_checked_as_cloudformation_would(value: str) -> None:
+    """Each template parameter's constraint, for any value: a Number takes what parses as one, within its bounds;
+    a String matches its AllowedPattern whole and is one of its AllowedValues."""
+    from nodegate.aws.preflight import constraint_problem
+
+    for name, declared in DECLARED.items():
+        problem = constraint_problem(value, declared)
+        if declared["Type"] == "Number":
+            if not re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", value):  # nan, inf, 1_0, " 1" parse as floats
+                assert problem == "is not a number", name
+                continue
+            number = float(value)
+            assert (problem is None) == (
+                number >= float(declared.get("MinValue", number))
+                and number <= float(declared.get("MaxValue", number))
+                and number in [float(v) for v in declared.get("AllowedValues", [number])]
+            ), name
+        else:
+            pattern = declared.get("AllowedPattern")
+            allowed = [str(v) for v in declared.get("AllowedValues", [value])]
+            ok = value in allowed and (pattern is None or re.fullmatch(pattern, value) is not None)
+            assert (problem is None) == ok, name
+
+
+# ---------------------------------------------------------------- review finding (MEDIUM): the truststore version
+def test_a_truststore_version_written_outside_publish_refuses_the_deploy(
+    tmp_path: Path, account: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Standard SSM parameters take no resource policy: a PowerUser can write an older object version or `none`
+    into the truststore-version parameter, and the next honest deploy rolls the truststore back or deletes the
+    custom domain's. Preflight refuses unless it names the newest object version (only the publisher writes
+    objects) or is `none` while no object exists."""
+    import boto3
+
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
+
+    describe_parameters_as_aws_does(monkeypatch)
+    cloudformation, s3, ssm = (boto3.client(name, region_name=REGION) for name in ("cloudformation", "s3", "ssm"))
+    bucket = create_stand_in(cloudformation, s3, ssm, "ng-version")
+    name = "/ng-version/truststore-version"
+
+    def truststore(value: str | None) -> list[str]:
+        if value is None:
+            ssm.delete_parameter(Name=name)
+        else:
+            ssm.put_parameter(Name=name, Type="String", Value=value, Overwrite=True)
+        done = preflight(
+            tmp_path,
+            "--stack",
+            "ng-version",
+            "--parameter-overrides",
+            f"TruststoreVersionParameter={name}",
+            domain=account["domain"],
+            certificate=account["issued"],
+            image=account["arm64"],
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        lines = [line for line in fails(done) if line.startswith("FAIL  truststore")]
+        assert (done.returncode == 0) == (not lines), done.stdout
+        return lines
+
+    assert truststore("none") == []
+    (stray,) = truststore("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY")
+    assert f"holds 3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY but s3://{bucket}/truststore.pem has no object" in stray
+    older = s3.put_object(Bucket=bucket, Key="truststore.pem", Body=pem(ROOT_CA))["VersionId"]
+    newest = s3.put_object(Bucket=bucket, Key="truststore.pem", Body=pem(ROOT_CA) * 2)["VersionId"]
+    s3.put_object(Bucket=bucket, Key="truststore.pem.bak", Body=b"x")  # another key under the same prefix
+    assert truststore(newest) == []
+    for written in (older, "none"):
+        (line,) = truststore(written)
+        assert line.startswith(f"FAIL  truststore: {name} holds {written}, not the newest version {newest} "), line
+        assert f"--value {newest}" in line
+    (missing,) = truststore(None)
+    assert missing.startswith(f"FAIL  truststore: no SSM parameter {name}: create it")

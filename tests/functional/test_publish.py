@@ -33,6 +33,20 @@ LEAF = ISSUING.issue(client_name("alice", "node-1"))
 BROKEN = b"-----BEGIN CERTIFICATE-----\nTUlJQg==\n-----END CERTIFICATE-----\n"
 
 
+def publish_cli(cwd: Path, server: str, stack: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`nodegate publish-truststore` against the moto server, with no terminal."""
+    return subprocess.run(
+        [NODEGATE, "publish-truststore", "--stack", stack, "--region", "eu-west-1", *args],
+        cwd=cwd,
+        env=os.environ | {"AWS_ENDPOINT_URL": server},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_a_crl_signer_certificate_is_accepted() -> None:
     """The README asks for the CRL signer in the bundle; the authorizer keeps it; the check must accept it."""
     assert check_bundle(pem(ROOT.cert, ISSUING.cert, CRL_SIGNER.cert), utcnow()) == []
@@ -113,16 +127,7 @@ def test_publish_shows_the_difference_asks_and_tests_samples(
     (tmp_path / "alice.pem").write_bytes(LEAF.cert_pem())
 
     def publish(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [NODEGATE, "publish-truststore", "--stack", "ng-rotate", "--region", "eu-west-1", *args],
-            cwd=tmp_path,
-            env=os.environ | {"AWS_ENDPOINT_URL": s3_server},
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
+        return publish_cli(tmp_path, s3_server, "ng-rotate", *args)
 
     def version() -> str:
         parameters = cloudformation.describe_stacks(StackName="ng-rotate")["Stacks"][0]["Parameters"]
@@ -183,3 +188,115 @@ def test_a_stack_update_that_fails_leaves_the_published_version_as_it_was(s3_ser
             point_stack_at(RefusingCloudFormation(), ssm, "refused", current, "v2")
         value = ssm.get_parameter(Name="/refused/truststore-version")["Parameter"]["Value"]
         assert value == (before or "none")
+
+
+def _foreign(kind: str) -> bytes:
+    """PEM blocks that are not certificates, as operators paste them into bundles."""
+    from cryptography.hazmat.primitives import serialization
+
+    key = ROOT.key
+    if kind == "pkcs8 key":
+        return ROOT.key_pem()
+    if kind == "traditional key":
+        traditional = serialization.PrivateFormat.TraditionalOpenSSL
+        return key.private_bytes(serialization.Encoding.PEM, traditional, serialization.NoEncryption())
+    if kind == "encrypted key":
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"secret"),
+        )
+    if kind == "crl":
+        return ROOT.crl().public_bytes(serialization.Encoding.PEM)
+    if kind == "public key":
+        return key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    return b"-----BEGIN CERTIFICATE-----\n" + pem(ISSUING.cert).split(b"\n", 1)[1].rsplit(b"-----END", 1)[0]
+
+
+FOREIGN = ["pkcs8 key", "traditional key", "encrypted key", "crl", "public key", "unterminated certificate"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    entries=st.lists(st.sampled_from(["issuing", "crl-signer", "comment", *FOREIGN]), max_size=5),
+    at=st.integers(min_value=0, max_value=5),
+)
+def test_every_block_that_is_not_a_certificate_is_refused_and_never_published(entries: list[str], at: int) -> None:
+    """Review finding (HIGH): `cat ca.pem ca.key > bundle.pem` passed --check-only and the key went to the public
+    truststore bucket. Every non-CERTIFICATE block is refused by line (a key with its own message), and the
+    published bytes are the checked certificates re-encoded, nothing else."""
+    from nodegate.pki.bundle import BundleError, public_bundle
+
+    certs = {"root": ROOT.cert, "issuing": ISSUING.cert, "crl-signer": CRL_SIGNER.cert}
+    entries = [*entries[:at], "root", *entries[at:]]
+    data = b"".join(
+        pem(certs[e]) if e in certs else b"Bag Attributes: x\n" if e == "comment" else _foreign(e) for e in entries
+    )
+    problems = check_bundle(data, utcnow())
+    foreign = [e for e in entries if e in FOREIGN]
+    assert bool(problems) == bool(foreign), problems
+    keys = [e for e in foreign if e.endswith("key") and e != "public key"]
+    assert len([p for p in problems if "the truststore is public, remove the key" in p]) == len(keys)
+    if foreign:
+        with pytest.raises(BundleError):
+            public_bundle(data, "bundle.pem")
+    else:
+        assert public_bundle(data, "bundle.pem") == pem(*(certs[e] for e in entries if e in certs))
+
+
+def test_publish_uploads_only_the_checked_certificates(
+    tmp_path: Path, s3_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Review finding (HIGH), through the CLI and moto S3: a CA's key after its certificate is refused with one
+    line naming it, under --check-only and --yes alike, and nothing is uploaded; an accepted bundle is uploaded
+    as its certificates re-encoded (text between blocks does not reach the bucket)."""
+    import boto3
+
+    from aws_stand_in import create_stand_in, describe_parameters_as_aws_does
+
+    describe_parameters_as_aws_does(monkeypatch)
+    cloudformation, s3, ssm = (
+        boto3.client(name, endpoint_url=s3_server, region_name="eu-west-1") for name in ("cloudformation", "s3", "ssm")
+    )
+    bucket = create_stand_in(cloudformation, s3, ssm, "ng-keyed")
+    (tmp_path / "keyed.pem").write_bytes(pem(ROOT.cert, ISSUING.cert) + ROOT.key_pem())
+    (tmp_path / "noted.pem").write_bytes(b"Bag Attributes\n" + pem(ROOT.cert) + b"subject=x\n" + pem(ISSUING.cert))
+
+    def publish(*args: str) -> subprocess.CompletedProcess[str]:
+        return publish_cli(tmp_path, s3_server, "ng-keyed", *args)
+
+    for extra in ("--check-only", "--yes"):
+        refused = publish("--bundle", "keyed.pem", extra)
+        assert refused.returncode == 1, refused.stdout
+        assert "PRIVATE KEY block: the truststore is public, remove the key" in refused.stderr
+        assert "Versions" not in s3.list_object_versions(Bucket=bucket)
+    published = publish("--bundle", "noted.pem", "--yes")
+    assert published.returncode == 0, published.stderr
+    objects = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert len(objects) == 1
+    body = s3.get_object(Bucket=bucket, Key=objects[0]["Key"])["Body"].read()
+    assert body == pem(ROOT.cert, ISSUING.cert)
+
+
+def test_the_local_sample_store_refuses_a_bundle_with_a_key(tmp_path: Path) -> None:
+    """The same class in the local product: `nodegate sample-store` serves the samples' truststore.pem from S3;
+    a key in it is refused with one line, never served."""
+    import socket
+
+    (tmp_path / "crls").mkdir()
+    (tmp_path / "truststore.pem").write_bytes(pem(ROOT.cert) + ROOT.key_pem())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    done = subprocess.run(
+        [NODEGATE, "sample-store", "--samples", str(tmp_path), "--port", str(port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stdout
+    assert "PRIVATE KEY block: the truststore is public, remove the key" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from cfnlint.decode import cfn_yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -883,8 +884,11 @@ def test_the_watchers_are_watched_and_new_paths_to_the_nodes_page() -> None:
     watched = [b["detail"]["requestParameters"]["name"] for b in branches if b["source"] == ["aws.events"]]
     assert watched == [[{"Fn::Sub": "${AWS::StackName}-monitor-tamper"}]]
     assert tamper["Name"] == {"Fn::Sub": "${AWS::StackName}-monitor-tamper"}
-    by_source = {b["source"][0]: b["detail"] for b in tamper["EventPattern"]["$or"]}
-    assert by_source["aws.events"]["requestParameters"]["name"] == [changes["Name"]]
+    by_source: dict[str, Any] = {}
+    for branch in tamper["EventPattern"]["$or"]:
+        by_source.setdefault(branch["source"][0], branch["detail"])  # the first branch of each source
+    objects = props("TruststoreObjectChangeRule")["Name"]
+    assert by_source["aws.events"]["requestParameters"]["name"] == [changes["Name"], objects]
     assert {"DisableRule", "RemoveTargets", "DeleteRule"} <= set(by_source["aws.events"]["eventName"])
     assert {"Unsubscribe", "SetTopicAttributes"} <= set(by_source["aws.sns"]["eventName"])
     assert {"DisableAlarmActions", "DeleteAlarms"} <= set(by_source["aws.monitoring"]["eventName"])
@@ -898,3 +902,83 @@ def test_the_watchers_are_watched_and_new_paths_to_the_nodes_page() -> None:
     (gateway,) = [set(b["detail"]["eventName"]) for b in branches if b["source"] == ["aws.apigateway"]]
     assert {"CreateVpcLink", "CreateIntegration", "CreateApi"} <= gateway
     assert any(b["source"] == ["aws.servicediscovery"] for b in branches)
+
+
+STACK, ACCOUNT = "ng", "arn:aws:sns:eu-west-1:123456789012"
+TOPIC = f"{ACCOUNT}:ng-AlarmTopic-1A2B3C"
+
+
+def _deployed(value: Any) -> Any:
+    """A template value as the deployed stack ng resolves it (conditions true, physical ids made up)."""
+    if isinstance(value, list):
+        return [v for v in (_deployed(item) for item in value) if v is not None]
+    if not isinstance(value, dict):
+        return value
+    if "Ref" in value:
+        return {"AWS::StackName": STACK, "AWS::NoValue": None, "AlarmTopic": TOPIC}.get(
+            value["Ref"], f"{STACK}-{value['Ref']}-1A2B3C"
+        )
+    if "Fn::GetAtt" in value:
+        return f"arn:aws:x:eu-west-1:123456789012:{value['Fn::GetAtt'][0]}"
+    if "Fn::If" in value:
+        return _deployed(value["Fn::If"][1])
+    if "Fn::Sub" in value:
+        text, names = value["Fn::Sub"] if isinstance(value["Fn::Sub"], list) else (value["Fn::Sub"], {})
+        for name, given in {"AWS::StackName": STACK, **{k: _deployed(v) for k, v in names.items()}}.items():
+            text = text.replace(f"${{{name}}}", given)
+        return text
+    return {key: _deployed(item) for key, item in value.items()}
+
+
+def _pages(source: str, name: str, parameters: dict[str, Any]) -> bool:
+    """Whether a CloudTrail management event, as EventBridge delivers it, matches a watching rule of the
+    template (moto's EventBridge pattern matcher over the template's own patterns)."""
+    from moto.events.models import EventPattern
+
+    event = {
+        "source": source,
+        "detail-type": "AWS API Call via CloudTrail",
+        "detail": {"eventSource": f"{source[4:]}.amazonaws.com", "eventName": name, "requestParameters": parameters},
+    }
+    rules = ("TruststoreObjectChangeRule", "TrustConfigurationChangeRule", "TrustMonitorTamperRule")
+    return any(
+        EventPattern.load(json.dumps(_deployed(props(rule)["EventPattern"]))).matches_event(event) for rule in rules
+    )
+
+
+SILENCING = [
+    ("aws.monitoring", "PutMetricAlarm", {"alarmName": f"{STACK}-DenyRiseAlarm-1A2B3C", "alarmActions": []}),
+    ("aws.monitoring", "DeleteAlarms", {"alarmNames": [f"{STACK}-DenyRiseAlarm-1A2B3C"]}),
+    ("aws.monitoring", "DisableAlarmActions", {"alarmNames": [f"{STACK}-DenyRiseAlarm-1A2B3C"]}),
+    ("aws.sns", "Unsubscribe", {"subscriptionArn": f"{TOPIC}:0d8f-4b3c"}),
+    (
+        "aws.sns",
+        "SetSubscriptionAttributes",
+        {"subscriptionArn": f"{TOPIC}:0d8f-4b3c", "attributeName": "FilterPolicy", "attributeValue": '{"x":["y"]}'},
+    ),
+    *[("aws.events", call, {"name": f"{STACK}-truststore-objects"}) for call in ("DisableRule", "DeleteRule")],
+    ("aws.events", "RemoveTargets", {"name": f"{STACK}-truststore-objects", "ids": ["alarm-topic"]}),
+    ("aws.events", "PutRule", {"name": f"{STACK}-truststore-objects", "state": "DISABLED"}),
+    ("aws.ssm", "DeleteParameter", {"name": f"/{STACK}/truststore-version"}),
+    ("aws.ssm", "DeleteParameters", {"names": ["/other/x", f"/{STACK}/truststore-version"]}),
+]
+UNRELATED = [
+    ("aws.monitoring", "PutMetricAlarm", {"alarmName": "billing-alarm"}),
+    ("aws.sns", "Unsubscribe", {"subscriptionArn": f"{ACCOUNT}:newsletter:0d8f-4b3c"}),
+    ("aws.sns", "Unsubscribe", {"subscriptionArn": f"{TOPIC}-other:0d8f-4b3c"}),
+    ("aws.events", "DisableRule", {"name": "nightly-report"}),
+    ("aws.ssm", "DeleteParameters", {"names": ["/other/x", "/other/y"]}),
+]
+
+
+@pytest.mark.parametrize(("source", "name", "parameters"), SILENCING)
+def test_every_way_to_silence_a_watcher_pages(source: str, name: str, parameters: dict[str, Any]) -> None:
+    """Review finding (MEDIUM): overwriting a nodegate alarm without actions, changing or removing the alarm
+    topic's subscription, disabling the (then unnamed) truststore-object rule and deleting the truststore-version
+    parameter with DeleteParameters (`names`, a list) matched no rule."""
+    assert _pages(source, name, parameters)
+
+
+@pytest.mark.parametrize(("source", "name", "parameters"), UNRELATED)
+def test_the_same_calls_on_other_resources_do_not_page(source: str, name: str, parameters: dict[str, Any]) -> None:
+    assert not _pages(source, name, parameters)

@@ -21,7 +21,7 @@ MAY_IMPORT = {
     "nodegate_authorizer": set(),
     "nodegate_node": set(),
     "nodegate.pki": {"nodegate_authorizer"},
-    "nodegate.aws": {"nodegate_authorizer"},
+    "nodegate.aws": {"nodegate.pki", "nodegate_authorizer"},
     "nodegate.diagnostics": {"nodegate_authorizer"},
     "nodegate.local": {"nodegate.pki", "nodegate_authorizer", "nodegate_node"},
     "nodegate": {

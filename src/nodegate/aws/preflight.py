@@ -3,10 +3,12 @@ Each check is a pure rule over what AWS describes (``*_problems``); ``preflight`
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from nodegate.aws.publish import NOT_PUBLISHED
 from nodegate.aws.session import AwsError, arn_region, error_code, one_line
 
 PLACEHOLDER = "REPLACE_ME"
@@ -14,6 +16,7 @@ REQUIRED = ("DomainName", "CertificateArn", "NodeAmiId", "PublisherRoleArn", "De
 ARM64_AMI = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64"
 VPC_QUOTA = ("vpc", "L-F678F1CE")  # VPCs per Region
 LAMBDA_UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
+NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")  # a Number parameter's value: an integer or a decimal fraction
 
 
 @dataclass(frozen=True)
@@ -25,14 +28,48 @@ class Check:
     problems: tuple[str, ...] = ()
 
 
-def parameter_problems(parameters: Mapping[str, str]) -> list[str]:
-    """Parameters with no value or still the samconfig.toml placeholder."""
+def parameter_problems(parameters: Mapping[str, str], declared: Mapping[str, Any]) -> list[str]:
+    """Parameters with no value, still the samconfig.toml placeholder, not declared by the template, or breaking
+    the constraints the template declares for them (what CloudFormation would refuse the deploy for)."""
     missing = [name for name in REQUIRED if not parameters.get(name)]
     placeholders = [name for name, value in parameters.items() if PLACEHOLDER in value]
-    return [f"{name} has no value: set it in samconfig.toml's parameter_overrides" for name in missing] + [
-        f"{name} is still a placeholder ({parameters[name]}): set it in samconfig.toml's parameter_overrides"
-        for name in placeholders
+    fix = "set it in samconfig.toml's parameter_overrides"
+    problems = [f"{name} has no value: {fix}" for name in missing] + [
+        f"{name} is still a placeholder ({parameters[name]}): {fix}" for name in placeholders
     ]
+    for name, value in parameters.items():
+        if name in missing or name in placeholders:
+            continue
+        if name not in declared:
+            problems.append(f"{name} is not a parameter of template.yaml: remove it from parameter_overrides")
+        elif broken := constraint_problem(value, declared[name]):
+            problems.append(f"{name}={value!r} {broken}: {fix}")
+    return problems
+
+
+def constraint_problem(value: str, declared: Mapping[str, Any]) -> str | None:
+    """How ``value`` breaks a template parameter's declared constraints (CloudFormation's Parameters section:
+    Type Number, AllowedValues, AllowedPattern, MinValue/MaxValue, MinLength/MaxLength), or None."""
+    allowed = [str(v) for v in declared.get("AllowedValues", [])]
+    if declared.get("Type") == "Number":
+        if not NUMBER.fullmatch(value):  # float() would take nan, inf, 1_0 and spaces
+            return "is not a number"
+        number = float(value)
+        if allowed and not any(float(v) == number for v in allowed):
+            return f"is not one of {', '.join(allowed)}"
+        if "MinValue" in declared and number < float(declared["MinValue"]):
+            return f"is below the minimum {declared['MinValue']}"
+        if "MaxValue" in declared and number > float(declared["MaxValue"]):
+            return f"is above the maximum {declared['MaxValue']}"
+        return None
+    if allowed and value not in allowed:
+        return f"is not one of {', '.join(allowed)}"
+    pattern = declared.get("AllowedPattern")
+    if pattern is not None and not re.fullmatch(str(pattern), value):
+        return f"does not match {pattern}"
+    if len(value) < int(declared.get("MinLength", 0)) or len(value) > int(declared.get("MaxLength", len(value))):
+        return "has a length the template does not allow"
+    return None
 
 
 def covers(name: str, domain: str) -> bool:
@@ -133,8 +170,28 @@ def private_ca_problems(ca: Mapping[str, Any], bucket: str, path: str) -> list[s
     return problems
 
 
-def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[Check]:
-    """Every check, in the order a deploy meets them; stops after the credentials when there are none."""
+def truststore_version_problems(parameter: str, value: str | None, newest: str | None, location: str) -> list[str]:
+    """The truststore-version parameter must name the newest object version at ``location`` (only the publisher
+    may write objects there, so the newest is authentic), or be ``none`` when no object exists: anything else
+    was written outside publish-truststore and the deploy would roll the truststore back or delete the custom
+    domain's truststore (``none``)."""
+    if value is None:
+        put = f"aws ssm put-parameter --name {parameter} --type String --value none"
+        return [f"no SSM parameter {parameter}: create it (`{put}`, README, Deploy step 3)"]
+    if value == (newest or NOT_PUBLISHED):
+        return []
+    if newest is None:
+        return [f"{parameter} holds {value} but {location} has no object: set it to none (nothing is published)"]
+    restore = f"aws ssm put-parameter --name {parameter} --type String --overwrite --value {newest}"
+    return [
+        f"{parameter} holds {value}, not the newest version {newest} of {location}: it was written outside "
+        f"publish-truststore (a rollback or tampering); check who wrote it (CloudTrail), then `{restore}`"
+    ]
+
+
+def preflight(session: Any, stack: str, parameters: Mapping[str, str], declared: Mapping[str, Any]) -> list[Check]:
+    """Every check, in the order a deploy meets them; stops after the credentials when there are none.
+    ``declared`` is template.yaml's Parameters section."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     region = session.region_name
@@ -144,12 +201,13 @@ def preflight(session: Any, stack: str, parameters: Mapping[str, str]) -> list[C
         fix = "configure credentials (aws configure, AWS_PROFILE or --profile)"
         return [Check("credentials", region, (f"{one_line(exc)}: {fix}",))]
     checks = [Check("credentials", f"account {account}, region {region}")]
-    checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters))))
+    checks.append(Check("parameters", f"{len(parameters)} set", tuple(parameter_problems(parameters, declared))))
     steps: list[tuple[str, Callable[[], tuple[str, list[str]]]]] = [
         ("certificate", lambda: _certificate(session, parameters, region)),
         ("domain", lambda: _domain(session, stack, parameters.get("DomainName", ""))),
         ("image", lambda: _image(session, parameters, region)),
         ("quotas", lambda: _quotas(session, stack, parameters)),
+        ("truststore", lambda: _truststore(session, stack, parameters)),
     ]
     if parameters.get("PrivateCaArn"):
         steps.append(("private-ca", lambda: _private_ca(session, parameters)))
@@ -248,7 +306,7 @@ def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[st
     limit = float(quota["Quota"]["Value"])
     vpcs = len(session.client("ec2").describe_vpcs()["Vpcs"])
     problems = vpc_quota_problems(vpcs, limit)
-    reserve = int(parameters.get("AuthorizerConcurrency", "0") or 0)
+    reserve = _whole(parameters.get("AuthorizerConcurrency", ""))  # a bad value is a parameters problem
     if reserve > 0:
         aws_lambda = session.client("lambda")
         unreserved = int(aws_lambda.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"])
@@ -260,3 +318,48 @@ def _quotas(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[st
             current = {}
         problems += concurrency_problems(unreserved, int(current.get("ReservedConcurrentExecutions", 0)), reserve)
     return f"VPCs {vpcs}/{limit:g}, AuthorizerConcurrency {reserve}", problems
+
+
+def _truststore(session: Any, stack: str, parameters: Mapping[str, str]) -> tuple[str, list[str]]:
+    from botocore.exceptions import ClientError
+
+    parameter, key = parameters.get("TruststoreVersionParameter", ""), parameters.get("TruststoreKey", "")
+    try:
+        value = str(session.client("ssm").get_parameter(Name=parameter)["Parameter"]["Value"])
+    except ClientError as exc:
+        if error_code(exc) != "ParameterNotFound":
+            raise
+        value = None
+    try:
+        described = session.client("cloudformation").describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as exc:
+        if error_code(exc) != "ValidationError":
+            raise
+        described = {}  # not deployed yet: no bucket, so no object
+    outputs = {o["OutputKey"]: str(o["OutputValue"]) for o in described.get("Outputs", [])}
+    bucket = outputs.get("TruststoreBucketName", "")
+    newest = _newest_version(session.client("s3"), bucket, key) if bucket else None
+    location = f"s3://{bucket}/{key}" if bucket else f"stack {stack}'s bucket (not created yet)"
+    return f"{parameter} = {value} ({location})", truststore_version_problems(parameter, value, newest, location)
+
+
+def _newest_version(s3: Any, bucket: str, key: str) -> str | None:
+    """The id of the newest object version (a delete marker aside) under exactly ``key``, or None."""
+    versions = [
+        version
+        for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        for version in page.get("Versions", [])
+        if version["Key"] == key
+    ]
+    if not versions:
+        return None
+    newest = next((v for v in versions if v.get("IsLatest")), max(versions, key=lambda v: v["LastModified"]))
+    return str(newest["VersionId"])
+
+
+def _whole(value: str) -> int:
+    """A Number parameter's value as an int; 0 when it is not one (the parameters check names it)."""
+    try:
+        return int(float(value))
+    except (ValueError, OverflowError):
+        return 0

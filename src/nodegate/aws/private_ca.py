@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.aws.session import AwsError, error_code, one_line
+from nodegate.pki.bundle import public_bundle
 
 CLIENT_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1"
 """A client-authentication end-entity template that takes the subject and SANs from ApiPassthrough."""
@@ -157,7 +158,8 @@ class PrivateCaDirectory:
         key_algorithm = described.get("CertificateAuthorityConfiguration", {}).get("KeyAlgorithm", "RSA_2048")
         self.root.mkdir(parents=True, exist_ok=True)
         truststore = self.root / "truststore.pem"
-        truststore.write_text(_bundle(chain["Certificate"], chain.get("CertificateChain")))
+        pems = _bundle(chain["Certificate"], chain.get("CertificateChain")).encode("ascii", errors="replace")
+        truststore.write_bytes(public_bundle(pems, f"{ca_arn}'s certificate chain"))
         config = {"ca_arn": ca_arn, "region": session.region_name, "key_algorithm": key_algorithm}
         (self.root / CONFIG).write_text(json.dumps(config, indent=2) + "\n")
         self._save([])

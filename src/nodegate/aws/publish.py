@@ -14,6 +14,7 @@ from typing import Any
 from cryptography import x509
 
 from nodegate.aws.session import AwsError, open_session
+from nodegate.pki.bundle import foreign_blocks, public_bundle
 from nodegate_authorizer.certificates import issued_by, load_certificate, load_leaf_pem, pem_blocks, sha256_hex
 from nodegate_authorizer.chain import PathPolicy, build_path
 from nodegate_authorizer.reasons import Denied
@@ -39,11 +40,12 @@ def bundle_certificates(data: bytes) -> list[x509.Certificate]:
 def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] = ()) -> list[str]:
     """Problems that would make API Gateway or the authorizer reject or skip part of the bundle, and sample
     client certificates ``(name, PEM)`` that would not chain to it; empty when it is fine. Every entry the
-    authorizer's own parse_truststore would skip is a problem: a published bundle must be used whole."""
+    authorizer's own parse_truststore would skip is a problem: a published bundle must be used whole. So is
+    every PEM block that is not a certificate (a private key above all): the truststore bucket is public."""
+    problems = foreign_blocks(data)
     if not pem_blocks(data):
-        return ["not a PEM certificate bundle: no PEM certificate block"]
+        return [*problems, "not a PEM certificate bundle: no PEM certificate block"]
     certs = bundle_certificates(data)
-    problems = []
     for cert in certs:
         label = cert.subject.rfc4514_string()
         if cert.not_valid_after_utc < now:
@@ -214,6 +216,7 @@ def publish(
     if problems:
         print("truststore rejected:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
+    data = public_bundle(data, str(bundle))  # what was checked, re-encoded: nothing else is uploaded
     for warning in expiry_warnings(data, now):
         print(f"warning: {warning}", file=sys.stderr)
     print(

@@ -37,18 +37,19 @@ def sam_deploy_configuration(path: Path = SAMCONFIG, overrides: str = "") -> tup
     try:
         from click import ClickException
         from samcli.cli.types import CfnParameterOverridesType
+        from samcli.lib.config.exceptions import FileParseException, SamConfigVersionException
         from samcli.lib.config.samconfig import SamConfig
     except ImportError:
         raise AwsError("samconfig.toml is read with the SAM CLI's own parser: run from .venv (make tools)") from None
+    if not path.is_file():
+        raise AwsError(f"{path}: no such file: pass the samconfig.toml `sam deploy` reads (--config-file)")
     try:
-        configuration = (
-            SamConfig(str(path.parent), path.name).get_all(["deploy"], "parameters") if path.is_file() else {}
-        )
+        configuration = SamConfig(str(path.parent), path.name).get_all(["deploy"], "parameters")
         parse = CfnParameterOverridesType().convert
         parameters = parse(configuration.get("parameter_overrides", ""), None, None)
         parameters |= parse(overrides, None, None) if overrides else {}
-    except (ClickException, ValueError) as exc:
-        raise AwsError(f"{path}: {exc}") from None
+    except (ClickException, FileParseException, SamConfigVersionException, ValueError) as exc:
+        raise AwsError(f"{path}: {one_line(exc)}") from None
     return dict(configuration), {str(k): str(v) for k, v in parameters.items()}
 
 
@@ -57,9 +58,16 @@ def error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
-def one_line(exc: Exception) -> str:
-    """An exception's message on one line."""
-    return " ".join(str(exc).split())
+def one_line(exc: BaseException) -> str:
+    """An exception's message on one line, from the innermost exception it wraps as its argument: the SAM CLI's
+    FileParseException wraps the TOML error as an object, and str() on it raises TypeError."""
+    if exc.args and isinstance(exc.args[0], BaseException):
+        return one_line(exc.args[0])
+    try:
+        text = str(exc)
+    except (TypeError, ValueError):  # a __str__ that does not return a string
+        text = ""
+    return " ".join(text.split()) or type(exc).__name__
 
 
 def open_session(region: str | None, profile: str | None) -> Any:

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from nodegate.local.edge import EdgeServer
 from nodegate.local.upstream import UpstreamServer
 from nodegate.pki.authority import utcnow
+from nodegate.pki.bundle import public_bundle
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_node.assertion import AssertionVerifier, load_public_key
@@ -125,11 +126,16 @@ def publish(pki: DevPki, policy: dict[str, Any] | None) -> str:
     """Upload truststore, CRL store and policy to the versioned bucket; return the truststore version."""
     s3 = _s3()
     _versioned_bucket(s3, BUCKET)
-    version = s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=(pki.root / "truststore.pem").read_bytes())
+    version = s3.put_object(Bucket=BUCKET, Key="truststore.pem", Body=_truststore(pki.root / "truststore.pem"))
     sync_crls(pki)
     if policy is not None:
         s3.put_object(Bucket=BUCKET, Key="policy/access-policy.json", Body=json.dumps(policy).encode())
     return str(version.get("VersionId", ""))
+
+
+def _truststore(path: Path) -> bytes:
+    """The bundle's certificates, re-encoded (a private key or other block in it is refused, never served)."""
+    return public_bundle(path.read_bytes(), str(path))
 
 
 def sync_crls(pki: DevPki) -> None:
@@ -246,7 +252,7 @@ def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[
             aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
         )
         _versioned_bucket(s3, SAMPLES_BUCKET)
-        s3.put_object(Bucket=SAMPLES_BUCKET, Key="truststore.pem", Body=(samples / "truststore.pem").read_bytes())
+        s3.put_object(Bucket=SAMPLES_BUCKET, Key="truststore.pem", Body=_truststore(samples / "truststore.pem"))
         for path in sorted((samples / "crls").glob("*.crl")):
             s3.put_object(Bucket=SAMPLES_BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
         yield endpoint
