@@ -60,7 +60,8 @@ def test_an_event_reads_as_powertools_reads_it(node: str, method: str, tail: str
     try:
         ours = parse_event(raw)
     except Denied as denied:
-        assert denied.reason is Reason.BAD_REQUEST
+        reason = denied.reason
+        assert reason is Reason.BAD_REQUEST
         return
     theirs = APIGatewayAuthorizerRequestEvent(raw)
     assert fields(ours.route) == fields(theirs.parsed_arn)
