@@ -48,7 +48,8 @@ def test_an_identity_is_read_once_per_leaf(inputs: tuple[DecisionInputs, str, ob
     runtime_inputs, leaf, _ = inputs
     seen = reads(monkeypatch)
     first, second = (decide(parse_event(event(leaf)), runtime_inputs, NOW) for _ in range(2))
-    assert isinstance(first, Allowed) and isinstance(second, Allowed)
+    assert isinstance(first, Allowed)
+    assert isinstance(second, Allowed)
     assert first.identity == second.identity
     assert seen == ["read"]
 
