@@ -16,6 +16,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 from conftest import Invoke
 from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, name, pem, utcnow
 from nodegate_authorizer.handler import logger as authorizer_logger
+from nodegate_authorizer.log_line import JsonFormatter
 from nodegate_dev.world import API, World, openssl_v1_client
 
 
@@ -203,11 +204,12 @@ def test_chain_constraints(world: World, invoke: Invoke, tmp_path) -> None:
 def log_stream() -> Iterator[io.StringIO]:
     """The authorizer's log handler, pointed at a buffer for the test (it binds its stream at import)."""
     buffer = io.StringIO()
-    previous = [handler.setStream(buffer) for handler in authorizer_logger.handlers]
-    level = authorizer_logger.log_level
+    ours = [handler for handler in authorizer_logger.handlers if isinstance(handler.formatter, JsonFormatter)]
+    previous = [handler.setStream(buffer) for handler in ours]  # type: ignore[attr-defined]
+    level = authorizer_logger.level
     authorizer_logger.setLevel("INFO")
     yield buffer
-    for handler, stream in zip(authorizer_logger.handlers, previous, strict=True):
+    for handler, stream in zip(ours, previous, strict=True):
         handler.setStream(stream)
     authorizer_logger.setLevel(level)
 

@@ -77,7 +77,7 @@ class Crashes(logging.Handler):
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pki]:
     built = Pki.build(tmp_path_factory.mktemp("der-fuzz"))
     crashes = Crashes()
-    logger = authorizer.logger._logger
+    logger = authorizer.logger
     level, handlers, propagate = logger.level, list(logger.handlers), logger.propagate
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("POWERTOOLS_METRICS_DISABLED", "true")

@@ -1,4 +1,4 @@
-"""The Allow policy document is built once per (principal, API stage, grant) by Powertools and copied out: it
+"""The Allow policy document is built once per (principal, API stage, grant) and copied out: it
 equals what Powertools builds for every request, and a caller changing one response cannot change the next."""
 
 from __future__ import annotations

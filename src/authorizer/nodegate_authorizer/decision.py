@@ -10,7 +10,7 @@ from functools import lru_cache
 from cryptography import x509
 
 from .access_policy import AccessPolicy, Grant, authorize
-from .certificates import load_leaf_pem, serial_hex, sha256_hex
+from .certificates import load_leaf_pem, serial_hex, sha256_hex, token
 from .chain import PathPolicy, build_path
 from .event import AuthRequest
 from .identity import Identity, IdentityRule, extract_identity, valid_id
@@ -60,6 +60,36 @@ def validate_certificate(
     return path, inputs.check_revocation(path, now, inputs.truststore)
 
 
+MAX_IDENTITIES = 2048
+"""Identities kept (then the memo starts again); keyed by certificate tokens, so they keep no certificate alive."""
+_identities: dict[tuple[int, int], Identity] = {}
+_read_under: list[tuple[object, ...]] = []
+"""The objects the kept identities were read under: one set, so a superseded truststore or policy is not kept."""
+
+
+def identity_of(leaf: x509.Certificate, path: tuple[x509.Certificate, ...], inputs: DecisionInputs) -> Identity:
+    """The leaf's identity under the access policy's identity rules (chosen by the issuing CA), else the default
+    rule; raise Denied. An identity depends on the leaf, the issuing CA and the rules in force, never on the clock:
+    it is kept per (leaf, issuer) while the very same rule, rules and truststore objects are in force, and all are
+    forgotten when one changes. Refusals are not kept."""
+    rules = inputs.access_policy.identity_rules
+    under = (inputs.identity_rule, rules, inputs.truststore)
+    if not _read_under or any(a is not b for a, b in zip(_read_under[0], under, strict=True)):
+        _identities.clear()
+        _read_under[:] = [under]
+    key = (token(leaf), token(path[1]) if rules is not None else 0)
+    identity = _identities.get(key)
+    if identity is None:
+        if rules is None:
+            identity = extract_identity(leaf, inputs.identity_rule)
+        else:
+            identity = identify(leaf, path[1], rules, inputs.identity_rule, inputs.truststore)
+        if len(_identities) >= MAX_IDENTITIES:
+            _identities.clear()
+        _identities[key] = identity
+    return identity
+
+
 @dataclass(frozen=True)
 class Refused:
     """A Deny: the reason for the client, the detail for the log, and the certificate facts known by then."""
@@ -88,11 +118,7 @@ def decide(request: AuthRequest, inputs: DecisionInputs, now: datetime) -> Decis
         path, revocation = validate_certificate(leaf, inputs, now)
         if revocation.refusal:
             raise Denied(*revocation.refusal)
-        rules = inputs.access_policy.identity_rules
-        if rules is None:
-            identity = extract_identity(leaf, inputs.identity_rule)
-        else:
-            identity = identify(leaf, path[1], rules, inputs.identity_rule, inputs.truststore)
+        identity = identity_of(leaf, path, inputs)
         if not valid_id(request.node_id, inputs.identity_rule):
             raise Denied(Reason.BAD_REQUEST, f"path node id {request.node_id[:80]!r} does not match the id pattern")
         grant = authorize(identity, request.node_id, request.method, inputs.access_policy)

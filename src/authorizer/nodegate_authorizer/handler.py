@@ -6,19 +6,16 @@ handler to a runtime built elsewhere (the local edge, the stack, tests), with an
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
-
 from .assertion import Claims
 from .decision import Allowed, Refused, decide
+from .emf import Metrics
 from .event import AuthRequest, parse_event
-from .log_line import write_info
+from .log_line import make_logger, write_info
 from .reasons import Denied, Reason
 from .response import allow_response, deny_response
 from .revocation.answers import RevocationOutcome
@@ -26,7 +23,7 @@ from .runtime import Runtime, build_runtime
 from .settings import ConfigError, Settings, load_settings
 from .truststore import Truststore
 
-logger = Logger(service="nodegate-authorizer", stream=sys.stderr)
+logger = make_logger("nodegate-authorizer")
 metrics = Metrics(namespace="nodegate", service="authorizer")
 _settings: list[Settings] = []
 _runtime: list[Runtime] = []
@@ -121,7 +118,7 @@ def handle(event: dict[str, Any], get_runtime: Callable[[], Runtime], clock: Clo
         }
         if decision.revocation.unavailable:
             fields["softFailed"] = list(decision.revocation.unavailable)
-            metrics.add_metric(name="RevocationSoftFail", unit=MetricUnit.Count, value=1)
+            metrics.add("RevocationSoftFail")
     else:
         fields = {"decision": "Deny", "reason": decision.reason.value, "detail": decision.detail}
     if decision.revocation is not None and decision.revocation.results:
@@ -194,7 +191,7 @@ def _report_skipped(truststore: Truststore) -> None:
     for entry in truststore.skipped:
         logger.warning("truststore entry skipped", extra={"entry": entry})
     if truststore.skipped:
-        metrics.add_metric(name="TruststoreEntrySkipped", unit=MetricUnit.Count, value=len(truststore.skipped))
+        metrics.add("TruststoreEntrySkipped", len(truststore.skipped))
 
 
 DENY_METRIC = "Deny"
@@ -208,16 +205,13 @@ def decision_metric(reason: Reason | None) -> str:
 def _count(fields: dict[str, Any], source_failures: int, too_large: int) -> None:
     try:
         reason = None if fields["decision"] == "Allow" else Reason(fields["reason"])
-        metrics.add_metric(name=decision_metric(reason), unit=MetricUnit.Count, value=1)
+        metrics.add(decision_metric(reason))
         if reason is not None:  # every deny also counts in one metric: DenyRiseAlarm watches it
-            metrics.add_metric(name=DENY_METRIC, unit=MetricUnit.Count, value=1)
+            metrics.add(DENY_METRIC)
         if source_failures:
-            metrics.add_metric(name="RevocationSourceFailure", unit=MetricUnit.Count, value=source_failures)
+            metrics.add("RevocationSourceFailure", source_failures)
         if too_large:
-            metrics.add_metric(name="RevocationSourceTooLarge", unit=MetricUnit.Count, value=too_large)
-        metrics.flush_metrics()
-        # flush_metrics keeps the set when POWERTOOLS_METRICS_DISABLED is true, and add_metric then prints it
-        # anyway once it holds 100 values: clear it every time.
-        metrics.clear_metrics()
+            metrics.add("RevocationSourceTooLarge", too_large)
+        metrics.flush()
     except Exception:  # noqa: BLE001 - metrics must never change a decision
         logger.warning("metrics flush failed")
