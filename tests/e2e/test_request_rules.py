@@ -418,3 +418,25 @@ def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None
         for server in (node, upstream):
             server.shutdown()
             server.server_close()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(segment=QUERY_BYTES)
+def test_a_path_reaches_the_upstream_only_as_rfc_3986_characters(parts: Parts, segment: bytes) -> None:
+    """Any octets in a path segment (a control character passed the path rule and broke the edge's HTTP client
+    after an Allow): outside RFC 3986 3.3 it is a 400 at the edge and at the node, before authorization."""
+    if any(chr(octet).isspace() for octet in segment) or b"?" in segment or b"#" in segment:
+        return  # request-line framing and the query's own rule
+    path = b"/nodes/node-1/" + segment
+    well_formed = clean_path(path.decode("latin-1")) is not None
+    before = len(parts.upstream.seen)
+    status = through_edge(parts, b"GET " + path + b" HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+    reached = _new_upstream_paths(parts, before)
+    if not well_formed:
+        assert (status, reached) == (400, []), (segment, status, reached)
+        direct = to_node(
+            parts, b"GET " + path + b" HTTP/1.1\r\nHost: n\r\nConnection: close\r\n" + node_1_identity() + b"\r\n"
+        )
+        assert direct == 400, (segment, direct)
+    else:
+        assert status in (200, 404), (segment, status)

@@ -150,7 +150,8 @@ def test_a_crl_whose_signature_parameters_do_not_read_is_malformed() -> None:
 
 def test_a_crl_replaced_in_place_with_the_same_size_and_mtime_is_read_again(tmp_path: Path) -> None:
     """`cp -p`, `rsync -t` or a coarse clock keep a file's size and mtime across a new CRL of the same size: the
-    store's change tag is the content, so the CRL that revokes is read on the next listing (found by review)."""
+    store's change tag includes the change time, which every write moves, so the CRL that revokes is read on
+    the next listing (found by review)."""
     ca = sub(root())
     leaf = client(ca).cert
     other = leaf.serial_number ^ 1  # a serial of the same DER length

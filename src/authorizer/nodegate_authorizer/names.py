@@ -34,9 +34,12 @@ def prepare(value: str) -> str:
     return " ".join(folded.split())
 
 
-@lru_cache(maxsize=16384)
-def canonical(name: x509.Name) -> CanonicalName:
-    """A hashable form of ``name`` in which two names are equal exactly when RFC 5280 7.1 says they match."""
+MAX_CACHED_NAME = 1024
+"""Characters of attribute text up to which a name's canonical form is cached: CA names, and any ordinary subject.
+A larger one (a client can present a 64 KiB subject) is prepared each time, so the cache stays small in bytes."""
+
+
+def _canonical(name: x509.Name) -> CanonicalName:
     return tuple(
         frozenset(
             (
@@ -47,6 +50,16 @@ def canonical(name: x509.Name) -> CanonicalName:
         )
         for rdn in name.rdns
     )
+
+
+_cached = lru_cache(maxsize=16384)(_canonical)
+
+
+def canonical(name: x509.Name) -> CanonicalName:
+    """A hashable form of ``name`` in which two names are equal exactly when RFC 5280 7.1 says they match."""
+    if sum(len(attribute.value) for attribute in name) > MAX_CACHED_NAME:
+        return _canonical(name)
+    return _cached(name)
 
 
 def same_name(a: x509.Name, b: x509.Name) -> bool:

@@ -50,13 +50,15 @@ def remove_dot_segments(path: str) -> str:
 
 def clean_path(path: str) -> str | None:
     """The origin-form path (no query) with its dot segments resolved, or None when it must be refused: not
-    starting with ``/``, not ASCII (RFC 3986 3.3: other octets are percent-encoded), a backslash, or an encoded
-    dot, slash or backslash in any case, encoded once or more."""
-    if not path.startswith("/") or not path.isascii() or "\\" in path or ENCODED_SEPARATORS.search(path):
+    starting with ``/``, a character outside RFC 3986 3.3 (non-ASCII, a control, a backslash: other octets are
+    percent-encoded), or an encoded dot, slash or backslash in any case, encoded once or more."""
+    if not path.startswith("/") or not PATH.fullmatch(path) or ENCODED_SEPARATORS.search(path):
         return None
     return remove_dot_segments(path)
 
 
+PATH = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/]|%[0-9A-Fa-f]{2})*")
+"""RFC 3986 3.3: a path is segments of pchars; anything else (non-ASCII, controls, spaces, a backslash) is refused."""
 QUERY = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?]|%[0-9A-Fa-f]{2})*")
 """RFC 3986 3.4: a query is pchars, "/" and "?"; anything else (non-ASCII, spaces, controls, "#") is refused."""
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,10 +78,24 @@ def _split(uri: str) -> tuple[str, str, str]:
     raise BlobError(f"unsupported URI {uri!r}")
 
 
-def _content_tag(data: bytes) -> str:
-    """A local file's change tag: its content, not its size and mtime, which ``cp -p``, ``rsync -t`` or a coarse
-    clock keep the same across a new CRL of the same size (S3's tag is its ETag and version)."""
-    return hashlib.sha256(data).hexdigest()
+def _file_tag(info: os.stat_result) -> str:
+    """A local file's change tag from its inode: ``cp -p`` and ``rsync -t`` keep size and mtime across a new CRL of
+    the same size, but every write or ``utime`` moves the change time (S3's tag is its ETag and version)."""
+    return f"{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+
+
+def _read_file(uri: str, path: Path, max_bytes: int) -> Blob:
+    """A regular file, read within ``max_bytes``: a FIFO would block and /dev/zero never end."""
+    info = path.stat()
+    if not stat.S_ISREG(info.st_mode):
+        raise BlobError(f"{uri}: not a regular file", transient=False)
+    if info.st_size > max_bytes:
+        raise BlobTooLarge(too_large(uri, info.st_size, max_bytes))
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise BlobTooLarge(too_large(uri, len(data), max_bytes))
+    return Blob(data, _file_tag(info))
 
 
 def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max_bytes: int) -> Blob:
@@ -89,12 +103,7 @@ def read_blob(uri: str, *, version: str | None = None, timeout: float = 2.0, max
     scheme, bucket, key = _split(uri)
     try:
         if scheme == "file":
-            path = Path(key)
-            stat = path.stat()
-            if stat.st_size > max_bytes:
-                raise BlobTooLarge(too_large(uri, stat.st_size, max_bytes))
-            data = path.read_bytes()
-            return Blob(data, _content_tag(data))
+            return _read_file(uri, Path(key), max_bytes)
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -120,7 +129,7 @@ def list_blobs(prefix_uri: str, *, timeout: float = 2.0, page_size: int = 1000) 
         folder = Path(prefix)
         try:
             entries = sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith("."))
-            return {p.as_uri(): _content_tag(p.read_bytes()) for p in entries}
+            return {p.as_uri(): _file_tag(p.stat()) for p in entries}
         except OSError as exc:
             raise BlobError(f"{prefix_uri}: {exc}", transient=not isinstance(exc, FileNotFoundError)) from None
     from botocore.exceptions import BotoCoreError, ClientError
