@@ -72,6 +72,17 @@ def _serve(server: http.server.HTTPServer) -> None:
     threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
 
 
+def authorizer_env(root: Path) -> dict[str, str]:
+    """The edge's authorizer settings for the dev PKI in ``root``."""
+    return {
+        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
+        "CRL_STORE_URI": f"file://{root}/crl/",
+        "REVOCATION_MODE": "hard-fail",
+        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
     root = tmp_path_factory.mktemp("rules") / "pki"
@@ -84,13 +95,7 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
     routes = {"node-1": f"{base}/node-1", "node-2": f"{base}/node-2"}
     node = NodeServer(AssertionVerifier(ASSERTION_KEY.public_key()), "127.0.0.1", 0, routes)
     _serve(node)
-    env = {
-        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
-        "CRL_STORE_URI": f"file://{root}/crl/",
-        "REVOCATION_MODE": "hard-fail",
-        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = authorizer_env(root)
     backend = f"http://127.0.0.1:{node.server_address[1]}"
     edge = EdgeServer(
         0,
@@ -537,13 +542,7 @@ def test_edge_states_no_content_length_on_204_304_and_head(parts: Parts, raw_ups
     the representation, so the edge states none there, and still states it on a 200 to GET."""
     raw_upstream.answers["nm"] = b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n'
     root = parts.pki.root
-    env = {
-        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
-        "CRL_STORE_URI": f"file://{root}/crl/",
-        "REVOCATION_MODE": "hard-fail",
-        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = authorizer_env(root)
     backend = f"http://127.0.0.1:{raw_upstream.server_address[1]}"
     edge = EdgeServer(
         0, backend, str(root / "server.pem"), str(root / "server.key"), env=env, access_log=lambda e: None,
