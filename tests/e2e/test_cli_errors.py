@@ -217,3 +217,39 @@ def test_version() -> None:
     result = run("--version")
     assert result.returncode == 0
     assert result.stdout.strip() == "nodegate 0.1.0"
+
+
+@pytest.mark.parametrize("kind", ["key-after-crl", "key-as-crl", "der-key", "two-crls", "certificate"])
+def test_sample_store_serves_only_parsed_crls(tmp_path: Path, kind: str) -> None:
+    """A CRL file is parsed (DER, or one PEM X509 CRL block: RFC 5280 5, RFC 7468 7) and served re-encoded as
+    DER; a key appended to a CRL, a key saved as ``*.crl`` or any other content is refused by file, one line,
+    before anything is served (same rule as ``nodegate up``'s CRL sync: nodegate.pki.bundle.public_crl)."""
+    samples = tmp_path / "samples"
+    (samples / "crls").mkdir(parents=True)
+    (samples / "truststore.pem").write_bytes((ROOT / "certificates" / "truststore.pem").read_bytes())
+    crl = x509.load_der_x509_crl((ROOT / "certificates" / "crls" / "issuing.crl").read_bytes())
+    pem_crl = crl.public_bytes(serialization.Encoding.PEM)
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    der_key = key.private_bytes(
+        serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    cert = (ROOT / "certificates" / "alice-node-1.pem").read_bytes()
+    content, named = {
+        "key-after-crl": (pem_crl + pem_key, "PRIVATE KEY block: the CRL store is public, remove the key"),
+        "key-as-crl": (pem_key, "PRIVATE KEY block: the CRL store is public, remove the key"),
+        "der-key": (der_key, "not a CRL (DER or one PEM X509 CRL block)"),
+        "two-crls": (pem_crl + pem_crl, "one X509 CRL block a file"),
+        "certificate": (cert, "a CERTIFICATE block is not a CRL"),
+    }[kind]
+    (samples / "crls" / "issuing.crl").write_bytes(crl.public_bytes(serialization.Encoding.DER))
+    (samples / "crls" / "notes.crl").write_bytes(content)
+    result = subprocess.run(
+        [NODEGATE, "sample-store", "--samples", str(samples), "--port", str(free_port())],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert one_line(result).startswith(f"nodegate sample-store: error: {samples / 'crls' / 'notes.crl'}: ")
+    assert named in one_line(result)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import http.server
+import io
 import posixpath
 import socket
+import socketserver
 import ssl
 import threading
 import time
@@ -70,6 +72,17 @@ def _serve(server: http.server.HTTPServer) -> None:
     threading.Thread(target=server.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
 
 
+def authorizer_env(root: Path) -> dict[str, str]:
+    """The edge's authorizer settings for the dev PKI in ``root``."""
+    return {
+        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
+        "CRL_STORE_URI": f"file://{root}/crl/",
+        "REVOCATION_MODE": "hard-fail",
+        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+
+
 @pytest.fixture(scope="module")
 def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
     root = tmp_path_factory.mktemp("rules") / "pki"
@@ -82,13 +95,7 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
     routes = {"node-1": f"{base}/node-1", "node-2": f"{base}/node-2"}
     node = NodeServer(AssertionVerifier(ASSERTION_KEY.public_key()), "127.0.0.1", 0, routes)
     _serve(node)
-    env = {
-        "TRUSTSTORE_URI": f"file://{root}/truststore.pem",
-        "CRL_STORE_URI": f"file://{root}/crl/",
-        "REVOCATION_MODE": "hard-fail",
-        "FETCH_ALLOWED_NETWORKS": "127.0.0.0/8",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-    }
+    env = authorizer_env(root)
     backend = f"http://127.0.0.1:{node.server_address[1]}"
     edge = EdgeServer(
         0,
@@ -440,3 +447,147 @@ def test_a_path_reaches_the_upstream_only_as_rfc_3986_characters(parts: Parts, s
         assert direct == 400, (segment, direct)
     else:
         assert status in (200, 404), (segment, status)
+
+
+class RawUpstream(socketserver.ThreadingTCPServer):
+    """An upstream that answers each request with the canned bytes ``answers[last path segment]``, then closes:
+    framing a well-behaved server would never send."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, answers: dict[str, bytes]) -> None:
+        super().__init__(("127.0.0.1", 0), RawAnswer)
+        self.answers = answers
+
+
+class RawAnswer(socketserver.BaseRequestHandler):
+    server: RawUpstream
+
+    def handle(self) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data and (more := self.request.recv(65536)):
+            data += more
+        name = data.split(b" ", 2)[1].decode().rsplit("/", 1)[-1]
+        self.request.sendall(self.server.answers[name])
+
+
+BAD_ANSWERS = {
+    "twocl": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 5\r\n\r\nabcde",
+    "listcl": b"HTTP/1.1 200 OK\r\nContent-Length: 3, 5\r\n\r\nabcde",
+    "neg": b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nabc",
+    "plus": b"HTTP/1.1 200 OK\r\nContent-Length: +3\r\n\r\nabc",
+    "clte": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    "te": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+    "fold": b"HTTP/1.1 200 OK\r\nX-A: a\r\n b\r\nContent-Length: 2\r\n\r\nok",
+    "crhdr": b"HTTP/1.1 200 OK\r\nX-A: a\rX-User-Id: mallory\r\nContent-Length: 2\r\n\r\nok",
+    "nul": b"HTTP/1.1 200 OK\r\nX-A: a\x00b\r\nContent-Length: 2\r\n\r\nok",
+    "reason": b"HTTP/1.1 200 O\x00K\r\nContent-Length: 2\r\n\r\nok",
+    "space": b"HTTP/1.1 200 OK\r\nX-A : a\r\nContent-Length: 2\r\n\r\nok",
+}
+GOOD_ANSWERS = {
+    "ok": b"HTTP/1.1 200 OK\r\nX-A: a\tb\r\nContent-Length: 2\r\n\r\nok",
+    "lf": b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+    "close": b"HTTP/1.0 200 OK\r\n\r\nok",
+    "none": b"HTTP/1.1 204 No Content\r\n\r\n",
+}
+
+
+def node_answer(upstream: RawUpstream, method: str, name: str) -> bytes:
+    """Everything the node sends back, up to its close, for one request proxied to ``upstream``."""
+    routes = {"node-1": f"http://127.0.0.1:{upstream.server_address[1]}/app"}
+    node = NodeServer(AssertionVerifier(ASSERTION_KEY.public_key()), "127.0.0.1", 0, routes)
+    _serve(node)
+    try:
+        with socket.create_connection(("127.0.0.1", node.server_address[1]), timeout=10) as raw:
+            raw.sendall(node_request(method, f"/nodes/node-1/{name}")[:-2] + b"Connection: close\r\n\r\n")
+            answer = b""
+            while more := raw.recv(65536):
+                answer += more
+            return answer
+    finally:
+        node.shutdown()
+        node.server_close()
+
+
+@pytest.fixture(scope="module")
+def raw_upstream() -> Iterator[RawUpstream]:
+    upstream = RawUpstream(BAD_ANSWERS | GOOD_ANSWERS | {"short": b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"})
+    threading.Thread(target=upstream.serve_forever, args=(POLL_SECONDS,), daemon=True).start()
+    yield upstream
+    upstream.shutdown()
+    upstream.server_close()
+
+
+@pytest.mark.parametrize("name", sorted(BAD_ANSWERS))
+def test_node_answers_502_for_an_upstream_answer_it_cannot_frame_or_forward(
+    raw_upstream: RawUpstream, name: str
+) -> None:
+    """RFC 9112 6.3: an invalid or conflicting Content-Length, or one with Transfer-Encoding, is a 502 at a
+    proxy; RFC 9112 5.2 and RFC 9110 5.5: obs-fold, a bare CR or a NUL is not passed on."""
+    answer = node_answer(raw_upstream, "GET", name)
+    assert answer.startswith(b"HTTP/1.1 502 "), answer[:200]
+    assert b"mallory" not in answer
+
+
+@given(octet=st.sampled_from([c for c in range(32) if c != 9] + [127]), at=st.integers(0, 2))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_a_control_octet_anywhere_in_an_upstream_head_is_a_502(raw_upstream: RawUpstream, octet: int, at: int) -> None:
+    """RFC 9110 5.5, RFC 9112 4: no control octet but HTAB in a status line, field name or field value."""
+    lines = [b"HTTP/1.1 200 OK", b"X-A: ab", b"Content-Length: 2"]
+    lines[at] = lines[at][:6] + bytes([octet]) + lines[at][6:]
+    raw_upstream.answers["gen"] = b"\r\n".join(lines) + b"\r\n\r\nok"
+    answer = node_answer(raw_upstream, "GET", "gen")
+    assert answer.startswith(b"HTTP/1.1 502 "), answer[:200]
+
+
+@pytest.mark.parametrize("name", sorted(GOOD_ANSWERS))
+def test_node_still_forwards_well_framed_upstream_answers(raw_upstream: RawUpstream, name: str) -> None:
+    reader = io.BytesIO(node_answer(raw_upstream, "GET", name))
+    status, body = read_answer(reader, "GET")
+    assert (status, body) == ((204, b"") if name == "none" else (200, b"ok"))
+
+
+def test_node_ends_a_short_upstream_body_without_the_last_chunk(raw_upstream: RawUpstream) -> None:
+    """RFC 9112 8: a body shorter than its Content-Length is incomplete; the node closes the connection
+    before the last chunk, so the client sees a truncated answer, never a complete ``abc``."""
+    answer = node_answer(raw_upstream, "GET", "short")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"transfer-encoding: chunked" in head.lower()
+    assert body == b"3\r\nabc\r\n"
+
+
+def test_edge_states_no_content_length_on_204_304_and_head(parts: Parts, raw_upstream: RawUpstream) -> None:
+    """RFC 9110 8.6: no Content-Length on a 204; on a 304 or a HEAD answer ``0`` would misstate the length of
+    the representation, so the edge states none there, and still states it on a 200 to GET."""
+    raw_upstream.answers["nm"] = b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n'
+    root = parts.pki.root
+    env = authorizer_env(root)
+    backend = f"http://127.0.0.1:{raw_upstream.server_address[1]}"
+    edge = EdgeServer(
+        0, backend, str(root / "server.pem"), str(root / "server.key"), env=env, access_log=lambda e: None,
+        assertion_key=ASSERTION_KEY,
+    )  # fmt: skip
+    edge.start()
+    context = ssl.create_default_context(cafile=str(root / "root-ca.pem"))
+    stem = root / "clients" / "alice-node-1"
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    heads = {}
+    try:
+        for method, name in [("GET", "none"), ("GET", "nm"), ("HEAD", "ok"), ("GET", "ok")]:
+            with (
+                socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=10) as raw,
+                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+            ):
+                tls.sendall(f"{method} /nodes/node-1/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+                answer = b""
+                while more := tls.recv(65536):
+                    answer += more
+            heads[(method, name)] = answer.partition(b"\r\n\r\n")[0].lower()
+    finally:
+        edge.shutdown()
+        edge.server_close()
+    assert [head.split(b" ")[1] for head in heads.values()] == [b"204", b"304", b"200", b"200"]
+    assert [b"content-length:" in head for head in heads.values()] == [False, False, False, True]

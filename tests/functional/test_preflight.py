@@ -469,3 +469,36 @@ def test_a_truststore_version_written_outside_publish_refuses_the_deploy(
         assert f"--value {newest}" in line
     (missing,) = truststore(None)
     assert missing.startswith(f"FAIL  truststore: no SSM parameter {name}: create it")
+
+
+@pytest.mark.parametrize(
+    ("line", "extra", "expected"),
+    [
+        ("region = 5", [], "region = 5 is not a string"),
+        ("profile = true", [], "profile = True is not a string"),
+        ("stack_name = [1]", [], "stack_name = [1] is not a string"),
+        ("parameter_overrides = 5", [], "parameter_overrides must be a string or a list of strings"),
+        ('parameter_overrides = ["A=1", 2]', [], "parameter_overrides must be a string or a list of strings"),
+        ('parameter_overrides = "DomainName=\\"unterminated AuthorizerConcurrency=-1"', [], 'the quote " opened'),
+        ('parameter_overrides = "DomainName=\'x y"', [], "the quote ' opened"),
+        ('parameter_overrides = ["A=1", "B=\\"x\\\\\\""]', [], 'the quote " opened at character 3'),
+        ("", ["--parameter-overrides", 'DomainName="unterminated AuthorizerConcurrency=-1'], "--parameter-overrides"),
+    ],
+)
+def test_samconfig_values_of_the_wrong_type_or_with_an_open_quote_are_one_line(
+    tmp_path: Path, line: str, extra: list[str], expected: str
+) -> None:
+    """A samconfig.toml setting of another type than `sam deploy` reads (``region = 5`` once gave a TypeError
+    traceback) and a parameter override whose quote never closes (once minutes inside the SAM CLI's own
+    pattern) are refused at once, one line naming the problem, before any AWS call."""
+    config = tmp_path / "samconfig.toml"
+    config.write_text(f"version = 0.1\n[default.deploy.parameters]\n{line}\n")
+    env = {"PATH": "/usr/bin", "HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    done = subprocess.run(
+        [NODEGATE, "preflight", "--config-file", str(config), *extra],
+        capture_output=True, text=True, timeout=30, check=False, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert done.stderr.startswith("nodegate preflight: error: "), done.stderr
+    assert expected in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr

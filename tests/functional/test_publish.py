@@ -300,3 +300,29 @@ def test_the_local_sample_store_refuses_a_bundle_with_a_key(tmp_path: Path) -> N
     assert done.returncode == 1, done.stdout
     assert "PRIVATE KEY block: the truststore is public, remove the key" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+CRL_DER = (Path(__file__).parents[2] / "certificates" / "crls" / "issuing.crl").read_bytes()
+
+
+@given(tail=st.binary(min_size=1, max_size=64), pem_form=st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_a_crl_file_is_served_only_as_its_der_re_encoding(tail: bytes, pem_form: bool) -> None:
+    """RFC 5280 5 / RFC 7468 7: a CRL file is DER or one X509 CRL block, served as DER; bytes after a DER CRL
+    (a key, anything) make it refused, and whatever follows a PEM block is never served."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate.pki.bundle import PEM_BEGIN, BundleError, public_crl
+
+    crl = x509.load_der_x509_crl(CRL_DER)
+    assert public_crl(CRL_DER, "c.crl") == crl.public_bytes(Encoding.DER)
+    if pem_form:
+        text = crl.public_bytes(Encoding.PEM) + tail
+        if len(PEM_BEGIN.findall(text)) > 1:
+            with pytest.raises(BundleError, match=r"^c\.crl: "):
+                public_crl(text, "c.crl")
+        else:
+            assert public_crl(text, "c.crl") == crl.public_bytes(Encoding.DER)
+    else:
+        with pytest.raises(BundleError, match=r"^c\.crl: "):
+            public_crl(CRL_DER + tail, "c.crl")

@@ -26,6 +26,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
 from nodegate_node.http_rules import Framing, body_length, clean_target, final_status, framing_problem, inside, without
+from nodegate_node.upstream import RecordingConnection, answer_problem
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 IDENTITY_HEADERS = ("X-Client-Cert-Sub", "X-User-Id", "X-Node-Id", "X-Identity-Rule")
@@ -191,7 +192,7 @@ class NodeHandler(BaseHTTPRequestHandler):
         body = self.rfile.read(self.body_size) if self.body_size else None
         self.unread_body = False
         headers = forwarded_headers(self.headers.items()) | identity_headers(identity)
-        connection = http.client.HTTPConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
+        connection = RecordingConnection(base.hostname or "", base.port or 80, timeout=UPSTREAM_TIMEOUT)
         try:
             connection.request(self.command, target, body=body, headers=headers)
             response = connection.getresponse()
@@ -203,10 +204,11 @@ class NodeHandler(BaseHTTPRequestHandler):
             self._json(502, {"error": f"upstream of {identity['nodeId']} failed: {exc.__class__.__name__}"})
             connection.close()
             return
+        problem = answer_problem(response)
         if not final_status(response.status):
-            self._json(
-                502, {"error": f"upstream of {identity['nodeId']} answered {response.status}, not a final response"}
-            )
+            problem = f"answered {response.status}, not a final response"
+        if problem is not None:
+            self._json(502, {"error": f"upstream of {identity['nodeId']} {problem}"})
             connection.close()
             return
         bodiless = self.command == "HEAD" or response.status in (204, 304)  # RFC 9112 6.3: no content, no framing
@@ -222,10 +224,12 @@ class NodeHandler(BaseHTTPRequestHandler):
             self.end_headers()
             while not bodiless and (chunk := response.read1(65536)):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            if not bodiless and response.length:  # closed before its Content-Length: incomplete (RFC 9112 8)
+                raise http.client.IncompleteRead(b"", response.length)
             if not bodiless:
                 self.wfile.write(b"0\r\n\r\n")
         except (OSError, http.client.HTTPException):
-            self.close_connection = True  # the answer was cut mid-stream: the client sees a truncated body
+            self.close_connection = True  # cut mid-stream: no last chunk, so the client sees a truncated body
         finally:
             connection.close()
 

@@ -25,9 +25,53 @@ def read_samconfig(path: Path = SAMCONFIG) -> dict[str, Any]:
 
 
 def samconfig_region(path: Path = SAMCONFIG) -> str | None:
-    """The region `sam deploy` uses, from samconfig.toml's default deploy parameters."""
-    region = read_samconfig(path).get("default", {}).get("deploy", {}).get("parameters", {}).get("region")
-    return str(region) if region else None
+    """The region `sam deploy` uses, from samconfig.toml's default deploy parameters; AwsError (one line) when
+    a table on the way or the region is not of the type TOML would give it in a working samconfig.toml."""
+    table: Any = read_samconfig(path)
+    for key in ("default", "deploy", "parameters"):
+        table = table.get(key, {}) if isinstance(table, dict) else None
+    if not isinstance(table, dict):
+        raise AwsError(f"{path}: [default.deploy.parameters] is not a table: fix samconfig.toml")
+    return checked_settings(path, table).get("region") or None
+
+
+SETTINGS = ("region", "profile", "stack_name")
+"""The samconfig.toml deploy settings nodegate reads: each one is a string."""
+
+
+def checked_settings(path: Path, settings: dict[str, Any]) -> dict[str, Any]:
+    """``settings`` when the ones nodegate reads have the types `sam deploy` needs (strings; parameter_overrides
+    a string or a list of strings, whose quotes close); else AwsError, one line naming the setting."""
+    for key in SETTINGS:
+        if key in settings and not isinstance(settings[key], str):
+            value = settings[key]
+            raise AwsError(f"{path}: {key} = {value!r} is not a string: write it in quotes")
+    overrides = settings.get("parameter_overrides", "")
+    texts = [overrides] if isinstance(overrides, str) else overrides
+    if not isinstance(texts, list) or not all(isinstance(text, str) for text in texts):
+        raise AwsError(f"{path}: parameter_overrides must be a string or a list of strings (Key=Value)")
+    for text in texts:
+        if problem := quote_problem(text):
+            raise AwsError(f"{path}: parameter_overrides: {problem}")
+    return settings
+
+
+def quote_problem(overrides: str) -> str | None:
+    """Why ``Key=Value ...`` cannot be read (None when it can): a value that opens a quote right after ``=``
+    and never closes it (a backslash escapes the next character, as in the SAM CLI's grammar). The SAM CLI's
+    own pattern backtracks for minutes on such a value, so it is refused before it gets there."""
+    index = 0
+    while (index := overrides.find("=", index) + 1) > 0:
+        quote = overrides[index : index + 1]
+        if quote not in ('"', "'"):
+            continue
+        start, index = index, index + 1
+        while index < len(overrides) and overrides[index] != quote:
+            index += 2 if overrides[index] == "\\" else 1
+        if index >= len(overrides):
+            return f"the quote {quote} opened at character {start + 1} is never closed: close it or escape it"
+        index += 1
+    return None
 
 
 def sam_deploy_configuration(path: Path = SAMCONFIG, overrides: str = "") -> tuple[dict[str, Any], dict[str, str]]:
@@ -44,7 +88,9 @@ def sam_deploy_configuration(path: Path = SAMCONFIG, overrides: str = "") -> tup
     if not path.is_file():
         raise AwsError(f"{path}: no such file: pass the samconfig.toml `sam deploy` reads (--config-file)")
     try:
-        configuration = SamConfig(str(path.parent), path.name).get_all(["deploy"], "parameters")
+        configuration = checked_settings(path, SamConfig(str(path.parent), path.name).get_all(["deploy"], "parameters"))
+        if problem := quote_problem(overrides):
+            raise AwsError(f"--parameter-overrides: {problem}")
         parse = CfnParameterOverridesType().convert
         parameters = parse(configuration.get("parameter_overrides", ""), None, None)
         parameters |= parse(overrides, None, None) if overrides else {}

@@ -329,9 +329,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
         for name, value in upstream_headers:
             if name.lower() not in HOP_BY_HOP | {"content-length", "server", "date"}:
                 self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        bodiless = self.command == "HEAD" or status in (204, 304)  # RFC 9110 8.6: no length to state on these
+        if not bodiless:
+            self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if self.command != "HEAD":
+        if not bodiless:
             self.wfile.write(payload)
         self._log(status, log, started)
 

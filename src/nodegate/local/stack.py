@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from nodegate.local.edge import EdgeServer
 from nodegate.local.upstream import UpstreamServer
 from nodegate.pki.authority import utcnow
-from nodegate.pki.bundle import public_bundle
+from nodegate.pki.bundle import public_bundle, public_crl
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_node.assertion import AssertionVerifier, load_public_key
@@ -138,11 +138,17 @@ def _truststore(path: Path) -> bytes:
     return public_bundle(path.read_bytes(), str(path))
 
 
+def _crls(directory: Path) -> dict[str, bytes]:
+    """Every ``*.crl`` file in ``directory`` by name, re-encoded as DER; all parsed before any is uploaded (a key
+    or anything else in one is refused, never served)."""
+    return {path.name: public_crl(path.read_bytes(), str(path)) for path in sorted(directory.glob("*.crl"))}
+
+
 def sync_crls(pki: DevPki) -> None:
     """Copy the published CRLs into the CRL store prefix."""
     s3 = _s3()
-    for path in sorted((pki.root / "crl").glob("*.crl")):
-        s3.put_object(Bucket=BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
+    for name, crl in _crls(pki.root / "crl").items():
+        s3.put_object(Bucket=BUCKET, Key=f"crls/{name}", Body=crl)
 
 
 @contextmanager
@@ -253,8 +259,8 @@ def sample_store(samples: Path, port: int, host: str = "127.0.0.1") -> Iterator[
         )
         _versioned_bucket(s3, SAMPLES_BUCKET)
         s3.put_object(Bucket=SAMPLES_BUCKET, Key="truststore.pem", Body=_truststore(samples / "truststore.pem"))
-        for path in sorted((samples / "crls").glob("*.crl")):
-            s3.put_object(Bucket=SAMPLES_BUCKET, Key=f"crls/{path.name}", Body=path.read_bytes())
+        for name, crl in _crls(samples / "crls").items():
+            s3.put_object(Bucket=SAMPLES_BUCKET, Key=f"crls/{name}", Body=crl)
         yield endpoint
     finally:
         moto.stop()
