@@ -591,3 +591,19 @@ def test_edge_states_no_content_length_on_204_304_and_head(parts: Parts, raw_ups
         edge.server_close()
     assert [head.split(b" ")[1] for head in heads.values()] == [b"204", b"304", b"200", b"200"]
     assert [b"content-length:" in head for head in heads.values()] == [False, False, False, True]
+
+
+@pytest.mark.parametrize("octet", [0x00, 0x01, 0x08, 0x0B, 0x0C, 0x1B, 0x1F, 0x7F])
+def test_a_control_character_in_a_request_header_is_a_400_at_both_hops(parts: Parts, octet: int) -> None:
+    """RFC 9110 5.5: a NUL must be refused (or replaced), and a field value holds no other control but HTAB; the
+    same rule as for an upstream's answer (``http_rules.CONTROL``). Before, a NUL reached the upstream."""
+    line = b"X-Note: a" + bytes([octet]) + b"b\r\n"
+    before = len(parts.upstream.seen)
+    assert (
+        through_edge(parts, b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n" + line + b"Connection: close\r\n\r\n") == 400
+    )
+    assert _new_upstream_paths(parts, before) == []
+    direct = (
+        b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\n" + line + b"Connection: close\r\n" + node_1_identity() + b"\r\n"
+    )
+    assert to_node(parts, direct) == 400

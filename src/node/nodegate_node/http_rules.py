@@ -95,6 +95,11 @@ def without(headers: Iterable[tuple[str, str]], names: Iterable[str]) -> dict[st
     return {name: value for name, value in headers if fold(name) not in dropped}
 
 
+CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
+"""RFC 9110 5.5 and RFC 9112 4: a field line or a status line holds no control character but HTAB (its own
+CRLF ending excepted): a NUL or a bare CR is refused, never split on or passed on."""
+
+
 def framing_problem(headers: Message) -> str | None:
     """Why the parsed header section breaks RFC 9112 5 (None when it does not): obs-fold, a line that is
     not ``name: value`` (whitespace before the colon included), or a field name that is not a token."""
@@ -105,6 +110,8 @@ def framing_problem(headers: Message) -> str | None:
             return f"header {name!r} is continued by obs-fold (RFC 9112 5.2)"
         if not TOKEN.fullmatch(name):
             return f"header name {name!r} is not a token (RFC 9110 5.1)"
+        if CONTROL.search(value):
+            return f"header {name!r} holds a control character (RFC 9110 5.5)"
     return None
 
 

@@ -6,16 +6,11 @@ needs on top: the bytes the stdlib parser does not keep (a bare CR or a NUL it s
 from __future__ import annotations
 
 import http.client
-import re
 import socket
 import sys
 from typing import Any, cast
 
-from nodegate_node.http_rules import Framing, body_length, framing_problem
-
-CONTROL = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
-"""RFC 9110 5.5 and RFC 9112 4: a field line or status line holds no control octet but HTAB (the line's own
-CRLF or LF ending excepted): a bare CR or a NUL is refused, never split on or passed on."""
+from nodegate_node.http_rules import CONTROL, Framing, body_length, framing_problem
 
 
 class _HeadRecorder:
@@ -73,7 +68,7 @@ def answer_problem(response: RecordedResponse) -> str | None:
     5.2), or framing ``http_rules.body_length`` refuses (two or invalid Content-Lengths, Content-Length with
     Transfer-Encoding: RFC 9112 6.3 makes the proxy answer 502)."""
     for line in response.head:
-        if CONTROL.search(line.removesuffix(b"\n").removesuffix(b"\r")):
+        if CONTROL.search(line.removesuffix(b"\n").removesuffix(b"\r").decode("latin-1")):
             return "a control character in the status or a header line (RFC 9110 5.5)"
     if problem := framing_problem(response.msg):
         return problem
