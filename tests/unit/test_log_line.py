@@ -20,7 +20,7 @@ from aws_lambda_powertools import Logger
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from nodegate_authorizer.log_line import make_logger, timestamp, write_info
+from nodegate_authorizer.log_line import log_level, make_logger, timestamp, write_info
 
 FIELDS = {
     "decision": "Deny",
@@ -144,3 +144,12 @@ def test_the_line_costs_a_fraction_of_a_logger_call() -> None:
     their_time = min(per_call(lambda: theirs.info("authorization decision", extra=fields)) for _ in range(3))
     our_time = min(per_call(lambda: write_info(ours, "authorization decision", fields)) for _ in range(3))
     assert our_time < their_time / 2, (our_time, their_time)
+
+
+@pytest.mark.parametrize("value", ["TRACE", " info", "verbose", "", "warning "])
+def test_an_unknown_log_level_falls_back_instead_of_stopping_the_function(value: str) -> None:
+    """Review rev-D: `TRACE` (a Lambda name) or a typo in POWERTOOLS_LOG_LEVEL raised at import, so every
+    invocation failed to start; a level Python does not know is INFO, a known one with spaces is read."""
+    level = log_level({"POWERTOOLS_LOG_LEVEL": value})
+    assert level == ("WARNING" if value.strip().upper() == "WARNING" else "INFO")
+    logging.getLogger("nodegate-test-level").setLevel(level)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from .reasons import Denied, Reason
 
 METHOD_ARN = re.compile(
-    r"arn:aws[a-z-]*:execute-api:[a-z0-9-]+:\d{12}:[A-Za-z0-9]+/[A-Za-z0-9_-]+/"
+    r"arn:aws[a-z-]*:execute-api:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9]+/[A-Za-z0-9_-]+/"
     r"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)/nodes/[^/]+(/.*)?"
 )
 MAX_ARN_LENGTH = 4096
@@ -20,8 +20,9 @@ MAX_ARN_LENGTH = 4096
 
 @dataclass(frozen=True)
 class Route:
-    """A REST method ARN's parts, split as Powertools' ``parse_api_gateway_arn`` splits them (on every ``:`` and
-    ``/``; the resource without its leading ``/``)."""
+    """A REST method ARN's parts, as Powertools' ``parse_api_gateway_arn`` names them, but split on the first five
+    ``:`` only (the path may hold ``:``, RFC 3986 3.3; Powertools cuts it there) and on ``/``; the resource
+    without its leading ``/``."""
 
     partition: str
     region: str
@@ -35,7 +36,7 @@ class Route:
 def parse_route(arn: str) -> Route:
     """The parts of a method ARN ``arn:<partition>:execute-api:<region>:<account>:<api>/<stage>/<method>/<path>``
     (checked against ``METHOD_ARN`` first; an ARN of another shape raises IndexError, as Powertools does)."""
-    parts = arn.split(":")
+    parts = arn.split(":", 5)
     api = parts[5].split("/")
     return Route(parts[1], parts[3], parts[4], api[0], api[1], api[2], "/".join(api[3:]).lstrip("/"))
 

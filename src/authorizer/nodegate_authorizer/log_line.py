@@ -28,6 +28,8 @@ ALC_LEVELS = {
     "FATAL": "CRITICAL",
 }
 """Lambda's advanced logging control levels, as Powertools maps them to Python's."""
+LEVELS = frozenset({"NOTSET", "DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL", "FATAL"})
+"""The level names Python's logging accepts; any other falls back to INFO."""
 _RECORD_KEYS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
@@ -41,8 +43,8 @@ def log_level(env: Mapping[str, str]) -> str:
     alc = ALC_LEVELS.get(env.get("AWS_LAMBDA_LOG_LEVEL", ""))
     if alc:
         return alc
-    level = env.get("POWERTOOLS_LOG_LEVEL") or env.get("LOG_LEVEL")
-    return level.upper() if level else "INFO"
+    level = (env.get("POWERTOOLS_LOG_LEVEL") or env.get("LOG_LEVEL") or "INFO").strip().upper()
+    return level if level in LEVELS else "INFO"  # an unknown name must not stop the function at import
 
 
 def render(level: str, location: str, message: str, service: str, fields: Mapping[str, Any]) -> str:

@@ -70,7 +70,7 @@ class Settings:
 
 
 _KMS_KEY = re.compile(
-    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]{1,250})$"
+    r"^(arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:(key|alias)/[A-Za-z0-9/_-]{1,256}|[0-9a-f-]{36}|alias/[A-Za-z0-9/_-]{1,250})$"
 )
 _URI = re.compile(r"^(s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.*|file:///.*)$")
 _FLOATS = {
