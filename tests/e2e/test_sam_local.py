@@ -20,7 +20,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from commands import serving
+from commands import ROOT, run, serving
 from nodegate.local.samlocal import (
     Intrinsic,
     declared_variables,
@@ -30,8 +30,6 @@ from nodegate.local.samlocal import (
 )
 from nodegate.local.stack import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
 SAMPLES = [
     ("allow", "Allow", None),
     ("other-node", "Deny", "NODE_MISMATCH"),
@@ -51,14 +49,7 @@ def verdict(response: dict[str, object]) -> tuple[str, str | None]:
 
 @pytest.mark.parametrize(("sample", "effect", "reason"), SAMPLES)
 def test_nodegate_invoke_on_the_sample_events(sample: str, effect: str, reason: str | None) -> None:
-    result = subprocess.run(
-        [NODEGATE, "invoke", "-e", f"events/{sample}.json", "--env-vars", "events/env.json"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run("invoke", "-e", f"events/{sample}.json", "--env-vars", "events/env.json")
     assert result.returncode == 0, result.stderr
     assert verdict(json.loads(result.stdout)) == (effect, reason)
 

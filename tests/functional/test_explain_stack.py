@@ -9,8 +9,6 @@ import io
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,13 +16,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from test_authorizer import log_stream  # noqa: F401 - the authorizer's log, in a buffer
 
+from commands import NODEGATE, ROOT
 from conftest import use_authorizer_settings
 from nodegate.aws.stack_settings import DeployedAuthorizer, _notes
 from nodegate.local.edge import ApiIdentity, build_event
 from nodegate_authorizer import handler as authorizer
 
-ROOT = Path(__file__).resolve().parents[2]
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 ROLE_POLICY = {
     "Version": "2012-10-17",

@@ -9,7 +9,6 @@ import datetime as dt
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +20,13 @@ from cryptography.x509.oid import NameOID
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commands import NODEGATE, ROOT
 from nodegate.aws.preflight import concurrency_problems, covers, vpc_quota_problems
 from nodegate.local.samlocal import read_template
 from nodegate.pki.authority import CertificateAuthority, pem
 
 ROOT_CA = CertificateAuthority.root("preflight truststore").cert
 
-ROOT = Path(__file__).resolve().parents[2]
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 DOMAIN = "nodes.example.com"
 

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commands import NODEGATE, ROOT
 from conftest import use_authorizer_settings
 from nodegate.aws.private_ca import (
     CLIENT_TEMPLATE,
@@ -33,8 +33,6 @@ from nodegate.aws.private_ca import (
 )
 from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, pem, utcnow
 
-ROOT = Path(__file__).resolve().parents[2]
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
 REGION = "eu-west-1"
 SPIFFE = "spiffe://example.org/operator/alice/node/node-1"
 

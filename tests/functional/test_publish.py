@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,12 +15,12 @@ from cryptography import x509
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from commands import NODEGATE
 from nodegate.aws.publish import check_bundle, confirm, difference, expiry_warnings
 from nodegate.pki.authority import CertificateAuthority, client_name, name, pem, utcnow
 from nodegate_authorizer.certificates import sha256_hex
 from nodegate_authorizer.truststore import parse_truststore
 
-NODEGATE = str(Path(sys.executable).parent / "nodegate")
 ROOT = CertificateAuthority.root("publish root")
 ISSUING = ROOT.sub_ca("publish issuing")
 CRL_SIGNER = ROOT.issue(
