@@ -113,9 +113,10 @@ def uri_rule(floor_p50: float) -> float:
     from cryptography import x509
 
     from nodegate.pki.workloads import SPIFFE_TEMPLATE, spiffe_id
+    from nodegate_authorizer.identity_rules import key_id
 
     world = World(Path(tempfile.mkdtemp(prefix="nodegate-bench-")), key="ec")
-    identifier = x509.SubjectKeyIdentifier.from_public_key(world.issuing.cert.public_key()).digest.hex()
+    identifier = key_id(world.issuing.cert).hex()  # how the authorizer reads a rule's issuer
     policy = world.tmp / "access-policy.json"
     rule = {"name": "spire", "issuer": {"subjectKeyIdentifier": identifier}, "uri": SPIFFE_TEMPLATE}
     policy.write_text(json.dumps({"version": 1, "identityRules": [rule]}))
