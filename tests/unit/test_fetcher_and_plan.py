@@ -8,8 +8,9 @@ import time
 from cryptography import x509
 
 from fixed import cdp, client, root, sub, uri_point
+from nodegate_authorizer.certificates import key_digest
 from nodegate_authorizer.revocation.fetcher import Fetcher
-from nodegate_authorizer.revocation.plan import Source, issuer_key_id, plan_sources
+from nodegate_authorizer.revocation.plan import Source, plan_sources
 
 
 def test_fetcher_asks_every_source_and_holds_one_deadline() -> None:
@@ -62,13 +63,13 @@ def test_plan_names_every_source_and_what_cannot_be_used() -> None:
     freshest = (x509.FreshestCRL([uri_point("http://pki.example/delta.crl")]), False)
     leaf = client(ca, with_crl_url=False, extensions=[points, freshest]).cert
     plan = plan_sources(leaf, ca.cert)
-    key = issuer_key_id(ca.cert)
+    key = key_digest(ca.cert)
     assert [s.url for s in plan.crls] == ["http://pki.example/part.crl", "http://pki.example/delta.crl"]
     assert all(s.kind == "crl" and s.issuer_key == key for s in plan.crls)
     assert plan.ocsp == (Source("ocsp", "http://pki.example/ocsp", key, leaf.serial_number),)
     assert len(plan.unusable) == 1
     assert plan.unusable[0].startswith("CRL distribution point without an http(s) URL")
-    assert issuer_key_id(top.cert) != key
+    assert key_digest(top.cert) != key
     bare = plan_sources(client(ca, with_crl_url=False, with_ocsp_url=False).cert, ca.cert)
     assert (bare.crls, bare.ocsp, bare.unusable) == ((), (), ())
 
@@ -110,4 +111,4 @@ def test_the_plan_bounds_sources_per_certificate_and_names_the_rest() -> None:
     assert [s.url for s in plan.crls] == crl_urls[:MAX_PER_KIND]
     assert len(plan.ocsp) == MAX_PER_KIND
     assert len([u for u in plan.unusable if "not asked" in u]) == 3
-    assert plan.issuer_key == issuer_key_id(ca.cert)
+    assert plan.issuer_key == key_digest(ca.cert)

@@ -196,6 +196,14 @@ def ca_problem(cert: x509.Certificate) -> tuple[Reason, str] | None:
     return (Reason.INVALID_CHAIN, f"has {problem}") if problem else None
 
 
+def key_digest(cert: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate's SubjectPublicKeyInfo: names its key, whatever else the certificate claims."""
+    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize()
+
+
 def sha256_hex(cert: x509.Certificate) -> str:
     """Lower-case hex SHA-256 fingerprint of the DER certificate."""
     return cert.fingerprint(hashes.SHA256()).hex()

@@ -18,11 +18,10 @@ from typing import Any
 
 from cryptography import x509
 
-from .certificates import extension, is_ca
+from .certificates import extension, is_ca, key_digest
 from .identity import ATTRIBUTE_OIDS, Identity, IdentityRule, subject_id, valid_id
 from .names import CanonicalName, canonical
 from .reasons import Denied, Reason
-from .revocation.plan import issuer_key_id as key_digest
 from .truststore import Truststore
 
 USER, NODE = "{user}", "{node}"

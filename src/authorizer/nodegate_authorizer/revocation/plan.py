@@ -6,11 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
-from ..certificates import extension
+from ..certificates import extension, key_digest
 
 MAX_PER_KIND = 4
 """CRL URLs and OCSP URLs asked per certificate at most; the others are named unusable (so one certificate
@@ -42,14 +40,6 @@ class Plan:
     """The certificate carries a cRLDistributionPoints extension (usable or not)."""
 
 
-def issuer_key_id(issuer: x509.Certificate) -> bytes:
-    """SHA-256 of the issuer's public key: failure marks and OCSP answers are kept per issuer key."""
-    spki = issuer.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
-    digest = hashes.Hash(hashes.SHA256())
-    digest.update(spki)
-    return digest.finalize()
-
-
 def http_urls(names: Iterable[x509.GeneralName] | None) -> list[str]:
     """The http(s) URIs among ``names`` (scheme compared case-insensitively)."""
     return [
@@ -61,7 +51,7 @@ def http_urls(names: Iterable[x509.GeneralName] | None) -> list[str]:
 
 def plan_sources(cert: x509.Certificate, issuer: x509.Certificate) -> Plan:
     """Every CRL distribution point (with reasons or cRLIssuer too), freshest-CRL and OCSP location of ``cert``."""
-    key = issuer_key_id(issuer)
+    key = key_digest(issuer)  # failure marks and OCSP answers are kept per issuer key
     unusable: list[str] = []
     crl_urls: list[str] = []
     for kind, points in (
