@@ -10,6 +10,7 @@ import re
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from nodegate.pki.authority import pem
 from nodegate_authorizer.certificates import PEM_BLOCK, load_certificate
 
 PEM_BEGIN = re.compile(rb"-----BEGIN ([^\r\n]*?)-----")
@@ -40,11 +41,6 @@ def foreign_blocks(data: bytes, wanted: str = "CERTIFICATE", public: str = "the 
     return problems
 
 
-def certificates_pem(certs: list[x509.Certificate]) -> bytes:
-    """The certificates re-encoded as PEM, one block each, nothing else."""
-    return b"".join(cert.public_bytes(Encoding.PEM) for cert in certs)
-
-
 def public_bundle(data: bytes, source: str) -> bytes:
     """The bundle's certificates re-encoded; raise BundleError (one line) when it holds any other block or a
     certificate block that does not parse."""
@@ -57,7 +53,7 @@ def public_bundle(data: bytes, source: str) -> bytes:
             problems.append(f"certificate {number} does not parse: {str(exc)[:200]}")
     if problems or not certs:
         raise BundleError(f"{source}: {'; '.join(problems) or 'no PEM certificate block'}")
-    return certificates_pem(certs)
+    return pem(*certs)
 
 
 def public_crl(data: bytes, source: str) -> bytes:
