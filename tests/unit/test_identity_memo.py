@@ -3,7 +3,6 @@ under are in force (decision 16); any change to them is seen on the very next de
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -57,8 +56,8 @@ def test_an_identity_is_read_once_per_leaf(inputs: tuple[DecisionInputs, str, ob
 def test_a_new_id_pattern_is_seen_on_the_next_decision(inputs: tuple[DecisionInputs, str, object]) -> None:
     runtime_inputs, leaf, _ = inputs
     assert isinstance(decide(parse_event(event(leaf)), runtime_inputs, NOW), Allowed)
-    strict = dataclasses.replace(runtime_inputs.identity_rule, pattern=re.compile(r"node-[0-9]+|bob"))
-    refused = decide(parse_event(event(leaf)), dataclasses.replace(runtime_inputs, identity_rule=strict), NOW)
+    strict = runtime_inputs.identity_rule._replace(pattern=re.compile(r"node-[0-9]+|bob"))
+    refused = decide(parse_event(event(leaf)), runtime_inputs._replace(identity_rule=strict), NOW)
     assert isinstance(refused, Refused)
     assert refused.reason is Reason.BAD_IDENTITY
 
@@ -70,8 +69,8 @@ def test_new_identity_rules_are_seen_on_the_next_decision(inputs: tuple[Decision
     attributes = {"user": default.user_attribute, "node": default.node_attribute}
     issuer = {"subjectKeyIdentifier": key_id(ca.cert).hex()}  # type: ignore[attr-defined]
     rules = parse_rules([{"name": "by-key", "issuer": issuer, "subject": attributes}])
-    policy = dataclasses.replace(runtime_inputs.access_policy, identity_rules=rules)
-    by_key = decide(parse_event(event(leaf)), dataclasses.replace(runtime_inputs, access_policy=policy), NOW)
+    policy = runtime_inputs.access_policy._replace(identity_rules=rules)
+    by_key = decide(parse_event(event(leaf)), runtime_inputs._replace(access_policy=policy), NOW)
     assert isinstance(by_key, Allowed)
     assert by_key.identity.rule == "by-key"
 

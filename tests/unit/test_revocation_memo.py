@@ -157,7 +157,7 @@ def test_the_memo_is_bounded_and_keeps_no_old_crl_alive(tmp_path: Path, monkeypa
         for _, index in s.runtime.crl_store.get().entries.values()
         if index and index.issuer_name == s.ca.cert.subject
     )
-    gone = weakref.ref(old)
+    gone = weakref.ref(old.revoked)  # the parsed CRL and its DER: held by the CrlIndex, and only by it
     del old
     s.publish("issuing.crl", crl_bytes(s.ca, [leaves[1].cert.serial_number], number=2))
     assert s.decide(leaves[1].cert_pem()) == ("Deny", "REVOKED")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from .identity import Identity, IdentityRule, valid_id
 from .identity_rules import IdentityRules, RuleError, parse_rules
@@ -17,23 +19,21 @@ class PolicyError(ValueError):
     """The policy document is not valid; every request is denied until it is fixed."""
 
 
-@dataclass(frozen=True)
-class Grant:
+class Grant(NamedTuple):
     """Methods one user may call on one node (``*`` means every method)."""
 
     node_id: str
     methods: frozenset[str]
 
 
-@dataclass(frozen=True)
-class AccessPolicy:
+class AccessPolicy(NamedTuple):
     """Extra grants per user, and users whose certificates are refused outright.
 
     ``disabled_users`` are kept case-folded and matched without regard to case (LDAP's uid is case-insensitive,
     so ``Mallory`` must not dodge a ban on ``mallory``); grants match exactly, so a grant never reaches more
     than it names."""
 
-    grants: dict[str, tuple[Grant, ...]] = field(default_factory=dict)
+    grants: Mapping[str, tuple[Grant, ...]] = MappingProxyType({})
     disabled_users: frozenset[str] = frozenset()
     identity_rules: IdentityRules | None = None
     """Where ids come from per issuing CA; None: the subject attributes of the settings, for every CA."""

@@ -16,10 +16,11 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives._serialization import Encoding, PublicFormat  # see certificates.py
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from .identity import DEFAULT_RULE
@@ -34,9 +35,14 @@ Certifier = Callable[[bytes], bytes]
 
 
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-SIGNATURE = ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
-"""RFC 6979 nonces: a signature needs no random state, so environments restored from one SnapStart snapshot (one
-user-space generator state) cannot share a nonce."""
+
+
+@cache
+def signature_algorithm() -> ec.ECDSA:
+    """ECDSA with RFC 6979 nonces: a signature needs no random state, so environments restored from one SnapStart
+    snapshot (one user-space generator state) cannot share a nonce. Made at the first signature: checking that
+    OpenSSL supports it loads the OpenSSL backend (~8 ms), which a Deny never needs."""
+    return ec.ECDSA(hashes.SHA256(), deterministic_signing=True)
 
 
 def ephemeral_key() -> ec.EllipticCurvePrivateKey:
@@ -54,8 +60,7 @@ def _json(value: dict[str, Any]) -> bytes:
     return json.dumps(value, separators=(",", ":"), sort_keys=True).encode()
 
 
-@dataclass(frozen=True)
-class Claims:
+class Claims(NamedTuple):
     """What an assertion says about one authorized request."""
 
     request_id: str
@@ -68,8 +73,7 @@ class Claims:
     """The identity rule that read the ids (README, Identity rules)."""
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):
     private: ec.EllipticCurvePrivateKey
     certificate: str
     expires: float
@@ -110,7 +114,7 @@ class AssertionSigner:
                 "rule": claims.rule,
             }
         )
-        signature = key.private.sign(body, SIGNATURE)
+        signature = key.private.sign(body, signature_algorithm())
         return f"{key.certificate}.{b64url(body)}.{b64url(signature)}"
 
     def _current(self, now: float) -> _Key:
@@ -124,9 +128,7 @@ class AssertionSigner:
 
     def _new_key(self, now: float) -> _Key:
         private = ephemeral_key()
-        public = private.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        public = private.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
         expires = int(now + self._key_seconds)
         certificate = _json({"v": 1, "kid": self.key_id, "pub": base64.b64encode(public).decode(), "exp": expires})
         try:

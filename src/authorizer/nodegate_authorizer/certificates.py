@@ -8,7 +8,11 @@ from typing import TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+
+# The enums ``cryptography.x509`` itself uses, re-exported by ``serialization``: importing that package also loads
+# its SSH key support and ``dataclasses`` (~17 ms of a cold start; docs/decisions.md, decision 17).
+from cryptography.hazmat.primitives._serialization import Encoding, PublicFormat
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID
 
@@ -120,7 +124,7 @@ def structure_problem(cert: x509.Certificate) -> str | None:
         return "extensions in a certificate that is not X.509 v3 (RFC 5280 4.1.2.9)"
     tbs = children(cert.tbs_certificate_bytes)
     inner = tbs[2] if tbs[0][0] == 0xA0 else tbs[1]
-    if inner != children(cert.public_bytes(serialization.Encoding.DER))[1]:
+    if inner != children(cert.public_bytes(Encoding.DER))[1]:
         return "the TBS signature algorithm differs from signatureAlgorithm (RFC 5280 4.1.1.2)"
     return None
 
@@ -198,7 +202,7 @@ def ca_problem(cert: x509.Certificate) -> tuple[Reason, str] | None:
 
 def key_digest(cert: x509.Certificate) -> bytes:
     """SHA-256 of the certificate's SubjectPublicKeyInfo: names its key, whatever else the certificate claims."""
-    spki = cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    spki = cert.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
     digest = hashes.Hash(hashes.SHA256())
     digest.update(spki)
     return digest.finalize()

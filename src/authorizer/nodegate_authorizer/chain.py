@@ -7,9 +7,9 @@ named in PathPolicy."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -38,8 +38,7 @@ class Role:
     CRL_SIGNER = "crl-signer"
 
 
-@dataclass(frozen=True)
-class PathPolicy:
+class PathPolicy(NamedTuple):
     """What a valid path must satisfy. Every rule is explicit; there are no hidden defaults.
 
     ``refuse_ca_leaf`` and ``refuse_weak_crypto`` are the deliberate deviations from RFC 5280 (see
@@ -55,7 +54,7 @@ class PathPolicy:
     refuse_weak_crypto: bool = True
     refuse_v1_leaf: bool = False
     require_authority_key_id: bool = True
-    policies: PolicyInputs = field(default_factory=PolicyInputs)
+    policies: PolicyInputs = PolicyInputs()
 
 
 def build_path(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from functools import lru_cache
+from types import MappingProxyType
+from typing import NamedTuple
 
 from cryptography import x509
 
@@ -22,8 +23,7 @@ from .truststore import Truststore
 CheckRevocation = Callable[[Sequence[x509.Certificate], datetime, Truststore], RevocationOutcome]
 
 
-@dataclass(frozen=True)
-class DecisionInputs:
+class DecisionInputs(NamedTuple):
     """Everything a decision reads besides the request: all parsed, with revocation behind one call."""
 
     truststore: Truststore
@@ -33,8 +33,7 @@ class DecisionInputs:
     check_revocation: CheckRevocation
 
 
-@dataclass(frozen=True)
-class Allowed:
+class Allowed(NamedTuple):
     """An Allow, with what the response, the log and ``nodegate explain`` need."""
 
     identity: Identity
@@ -90,13 +89,12 @@ def identity_of(leaf: x509.Certificate, path: tuple[x509.Certificate, ...], inpu
     return identity
 
 
-@dataclass(frozen=True)
-class Refused:
+class Refused(NamedTuple):
     """A Deny: the reason for the client, the detail for the log, and the certificate facts known by then."""
 
     reason: Reason
     detail: str
-    certificate: dict[str, str] = field(default_factory=dict)
+    certificate: Mapping[str, str] = MappingProxyType({})
     path: tuple[x509.Certificate, ...] = ()
     revocation: RevocationOutcome | None = None
 

@@ -7,7 +7,7 @@ for generated method ARNs (docs/decisions.md, decision 16)."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .reasons import Denied, Reason
 
@@ -18,8 +18,7 @@ METHOD_ARN = re.compile(
 MAX_ARN_LENGTH = 4096
 
 
-@dataclass(frozen=True)
-class Route:
+class Route(NamedTuple):
     """A REST method ARN's parts, as Powertools' ``parse_api_gateway_arn`` names them, but split on the first five
     ``:`` only (the path may hold ``:``, RFC 3986 3.3; Powertools cuts it there) and on ``/``; the resource
     without its leading ``/``."""
@@ -41,8 +40,7 @@ def parse_route(arn: str) -> Route:
     return Route(parts[1], parts[3], parts[4], api[0], api[1], api[2], "/".join(api[3:]).lstrip("/"))
 
 
-@dataclass(frozen=True)
-class AuthRequest:
+class AuthRequest(NamedTuple):
     """What the decision reads from the event: the client PEM, the target node, the method and the route."""
 
     client_cert_pem: str | None

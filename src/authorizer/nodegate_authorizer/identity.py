@@ -4,7 +4,7 @@ default rule; ``identity_rules`` reads SANs and chooses a rule per issuing CA)."
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -26,8 +26,7 @@ ATTRIBUTE_OIDS = {
 }
 
 
-@dataclass(frozen=True)
-class IdentityRule:
+class IdentityRule(NamedTuple):
     """Which subject attributes hold the ids, and the pattern both ids must fully match."""
 
     user_attribute: str
@@ -38,8 +37,7 @@ class IdentityRule:
 DEFAULT_RULE = "default"
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """Who is calling (user) and which node the certificate is bound to."""
 
     user_id: str

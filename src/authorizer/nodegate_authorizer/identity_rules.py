@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 
@@ -51,8 +50,7 @@ class RuleError(ValueError):
     """An identity rule is not valid (the whole policy is refused)."""
 
 
-@dataclass(frozen=True)
-class Template:
+class Template(NamedTuple):
     """A SAN template split at its separator: literal tokens and placeholders, matched token by token."""
 
     kind: str
@@ -78,8 +76,7 @@ class Template:
         return found
 
 
-@dataclass(frozen=True)
-class Rule:
+class Rule(NamedTuple):
     """One compiled identity rule: its SAN templates (at most one per kind) and subject attributes by role."""
 
     name: str
@@ -93,13 +90,15 @@ class Rule:
         return any(template.spiffe for template in self.templates)
 
 
-@dataclass(frozen=True, eq=False)
 class IdentityRules:
     """The rules of a policy, keyed by their issuer selector: subject key identifier (bytes) or canonical subject
     name. Equal and hashed by identity: a truststore remembers its key bindings per rules object."""
 
-    by_key_id: Mapping[bytes, Rule]
-    by_subject: Mapping[CanonicalName, Rule]
+    __slots__ = ("by_key_id", "by_subject")
+
+    def __init__(self, by_key_id: Mapping[bytes, Rule], by_subject: Mapping[CanonicalName, Rule]) -> None:
+        self.by_key_id = by_key_id
+        self.by_subject = by_subject
 
 
 def _template(kind: str, text: object, where: str) -> Template:

@@ -13,9 +13,9 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from cryptography import x509
@@ -45,8 +45,7 @@ class Action:
     KEPT = "kept-last-good"
 
 
-@dataclass(frozen=True)
-class UrlResult:
+class UrlResult(NamedTuple):
     """One URL's outcome: the store object it maps to, the action, and why (for kept-last-good)."""
 
     url: str
@@ -55,8 +54,7 @@ class UrlResult:
     why: str = ""
 
 
-@dataclass(frozen=True)
-class Freshness:
+class Freshness(NamedTuple):
     """Per CRL issuer: age of its newest stored CRL, and the least time left before a stored CRL's nextUpdate."""
 
     issuer: str
@@ -64,8 +62,7 @@ class Freshness:
     seconds_to_next_update: float
 
 
-@dataclass(frozen=True)
-class MirrorReport:
+class MirrorReport(NamedTuple):
     """Everything one run did; ``error`` is set when the run could not start (truststore or store unreadable)."""
 
     results: tuple[UrlResult, ...] = ()

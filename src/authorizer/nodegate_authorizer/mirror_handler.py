@@ -68,6 +68,6 @@ def lambda_handler(event: dict[str, Any] | None = None, context: object = None) 
     _publish(report)
     return {
         "error": report.error,
-        "results": [vars(result) for result in report.results],
-        "freshness": [vars(item) for item in report.freshness],
+        "results": [result._asdict() for result in report.results],
+        "freshness": [item._asdict() for item in report.freshness],
     }

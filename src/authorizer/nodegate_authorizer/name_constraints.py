@@ -8,8 +8,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -37,8 +36,7 @@ class NameConstraintError(ValueError):
     """A name of the certificate lies outside what a CA above it permits."""
 
 
-@dataclass(frozen=True)
-class Constraints:
+class Constraints(NamedTuple):
     """One CA's nameConstraints: ``None`` means that part was absent."""
 
     permitted: tuple[x509.GeneralName, ...] | None

@@ -6,7 +6,7 @@ policy set, or raises PolicyError. Every policy extension is processed whatever 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
@@ -21,8 +21,7 @@ class PolicyError(ValueError):
     """The path does not satisfy the policy rules."""
 
 
-@dataclass(frozen=True)
-class PolicyInputs:
+class PolicyInputs(NamedTuple):
     """The four RFC 5280 6.1.1 policy inputs, spelled out."""
 
     initial_policy_set: frozenset[str] = frozenset({ANY_POLICY})
@@ -31,12 +30,16 @@ class PolicyInputs:
     initial_any_policy_inhibit: bool = False
 
 
-@dataclass(eq=False)
 class _Node:
-    valid_policy: str
-    expected: set[str]
-    parent: _Node | None
-    children: list[_Node] = field(default_factory=list)
+    """A node of the valid_policy_tree (RFC 5280 6.1.2 (a)); equal only to itself."""
+
+    __slots__ = ("children", "expected", "parent", "valid_policy")
+
+    def __init__(self, valid_policy: str, expected: set[str], parent: _Node | None) -> None:
+        self.valid_policy = valid_policy
+        self.expected = expected
+        self.parent = parent
+        self.children: list[_Node] = []
 
     def add(self, policy: str, expected: set[str]) -> _Node:
         child = _Node(policy, expected, self)

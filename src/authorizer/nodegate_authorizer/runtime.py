@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from .access_policy import DEFAULT_POLICY, AccessPolicy, PolicyError, parse_policy
 from .assertion import AssertionSigner, kms_certifier
@@ -21,8 +21,7 @@ from .sources.refresh import Refreshing, blob_loader
 from .truststore import Truststore, TruststoreError, parse_truststore
 
 
-@dataclass
-class Runtime:
+class Runtime(NamedTuple):
     """Long-lived sources for one Settings; ``inputs()`` gives a decision what it needs right now."""
 
     settings: Settings

@@ -5,9 +5,8 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cryptography import x509
 
@@ -40,8 +39,7 @@ class ConfigError(ValueError):
     """A setting is missing or invalid; every request is denied until it is fixed."""
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Every knob of the authorizer, with the defaults used when a variable is unset."""
 
     truststore_uri: str

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Callable, Hashable, Mapping
+from typing import Any, NamedTuple, TypeVar
 
 from cryptography import x509
 
@@ -21,8 +20,7 @@ class TruststoreError(ValueError):
     """The bundle is unreadable or holds no usable trust anchor."""
 
 
-@dataclass(frozen=True)
-class SkippedEntry:
+class SkippedEntry(NamedTuple):
     """A bundle entry left out: its number (from 1), its subject (RFC 4514; empty when it does not parse) and
     the rule it breaks. ``str()`` is the line the authorizer logs."""
 
@@ -34,19 +32,28 @@ class SkippedEntry:
         return f"entry {self.number}: {self.subject + ': ' if self.subject else ''}{self.rule}"
 
 
-@dataclass(frozen=True)
 class Truststore:
     """CA certificates indexed by subject (RFC 5280 7.1 form); self-signed ones are anchors.
 
     ``crl_signers`` are non-CA certificates whose key usage is cRLSign: they may sign CRLs, never certificates.
-    ``skipped`` says which bundle entries were left out and why (API Gateway, too, ignores unusable entries)."""
+    ``skipped`` says which bundle entries were left out and why (API Gateway, too, ignores unusable entries).
+    ``memo`` keeps results that depend only on certificates (signature links, path structure) for this
+    truststore: a truststore is equal only to itself."""
 
-    anchors: frozenset[x509.Certificate]
-    by_subject: dict[CanonicalName, tuple[x509.Certificate, ...]] = field(repr=False)
-    crl_signers: dict[CanonicalName, tuple[x509.Certificate, ...]] = field(default_factory=dict, repr=False)
-    skipped_entries: tuple[SkippedEntry, ...] = ()
-    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
-    """Results that depend only on certificates (signature links, path structure), kept for this truststore."""
+    __slots__ = ("anchors", "by_subject", "crl_signers", "memo", "skipped_entries")
+
+    def __init__(
+        self,
+        anchors: frozenset[x509.Certificate],
+        by_subject: Mapping[CanonicalName, tuple[x509.Certificate, ...]],
+        crl_signers: Mapping[CanonicalName, tuple[x509.Certificate, ...]],
+        skipped_entries: tuple[SkippedEntry, ...],
+    ) -> None:
+        self.anchors = anchors
+        self.by_subject = by_subject
+        self.crl_signers = crl_signers
+        self.skipped_entries = skipped_entries
+        self.memo: dict[Hashable, Any] = {}
 
     @property
     def skipped(self) -> tuple[str, ...]:

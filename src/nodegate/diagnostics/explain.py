@@ -127,7 +127,7 @@ def explain(event: dict[str, Any], get_runtime: Callable[[], Runtime], now: date
         }
     else:
         report |= {"decision": "Deny", "reason": decision.reason.value, "detail": decision.detail}
-    report["certificate"] = decision.certificate
+    report["certificate"] = dict(decision.certificate)
     report["response"] = respond(decision, request)
     return report
 

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -493,7 +493,7 @@ class EdgeServer(ThreadingHTTPServer):
         self.api = api or ApiIdentity()
         runtime = build_runtime(settings)
         if assertion_key is not None:
-            runtime = replace(runtime, signer=AssertionSigner("local", local_certifier(assertion_key)))
+            runtime = runtime._replace(signer=AssertionSigner("local", local_certifier(assertion_key)))
         self.authorizer = authorizer or make_handler(runtime)
         self.watchdog = Watchdog()
         self.access_log = access_log or (lambda entry: print(json.dumps(entry), file=sys.stderr, flush=True))

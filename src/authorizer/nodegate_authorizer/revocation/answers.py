@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
 from cryptography import x509
 
@@ -26,8 +26,7 @@ class SourceInvalid(ValueError):
     """A CRL or OCSP answer that cannot be used: unreachable, malformed, stale or wrongly signed."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """One source's answer; ``valid_until`` bounds how long it may be reused, ``produced_at`` is the
     answer's own thisUpdate (its age); ``delegate`` is an OCSP responder certificate whose own revocation
     status must still be checked (no id-pkix-ocsp-nocheck)."""
@@ -40,8 +39,7 @@ class Answer:
     delegate: x509.Certificate | None = None
 
 
-@dataclass(frozen=True)
-class CertificateRevocation:
+class CertificateRevocation(NamedTuple):
     """Every answer gathered for one certificate of the path."""
 
     role: str
@@ -49,8 +47,7 @@ class CertificateRevocation:
     answers: tuple[Answer, ...]
 
 
-@dataclass(frozen=True)
-class RevocationOutcome:
+class RevocationOutcome(NamedTuple):
     """The revocation step as a value: every answer, the refusal the mode makes of them (reason and detail,
     or None), and the sources that failed softly."""
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from .plan import Source
 
 V = TypeVar("V")
 
 
-@dataclass(frozen=True)
-class Cached(Generic[V]):
+class Cached(NamedTuple, Generic[V]):
     """A value and its two times: fetch again after ``refresh_at``; never use after ``valid_until``."""
 
     value: V

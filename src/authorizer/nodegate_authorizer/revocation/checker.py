@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from cryptography import x509
 
@@ -99,7 +98,7 @@ class RevocationChecker:
         for (_, issuer), plan in zip(pairs, plans, strict=True):
             crls |= {s: self._crl_from(s, fetched, issuer, context) for s in plan.crls}
         advertised = [self._advertised(cert, plan, crls, context) for (cert, _), plan in zip(pairs, plans, strict=True)]
-        plans = [replace(p, crls=(*p.crls, *more)) if more else p for p, more in zip(plans, advertised, strict=True)]
+        plans = [p._replace(crls=(*p.crls, *more)) if more else p for p, more in zip(plans, advertised, strict=True)]
         later = {s: None for more in advertised for s in more if s not in crls and self._crls.needs_fetch(s, now)}
         if fetching and later:
             fetched |= self._fetcher.fetch_all(later, deadline)
@@ -397,7 +396,7 @@ class RevocationChecker:
         if path[-1] != context.anchor:
             return "CRL signer chains to another trust anchor"
         results = self._path_answers(
-            path, replace(context, depth=context.depth + 1, signers=(*context.signers, signer))
+            path, context._replace(depth=context.depth + 1, signers=(*context.signers, signer))
         )
         refusal = evaluate(results, self._settings.revocation_mode).refusal
         return f"CRL signer: {refusal[1]}" if refusal else None
@@ -419,8 +418,7 @@ class RevocationChecker:
         target.mark_failed(source, now + self._retry, now)
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     """What one decision's revocation step shares: time, truststore, CRL store, anchor, and the CRL signers
     whose paths are being checked (their depth is bounded)."""
 

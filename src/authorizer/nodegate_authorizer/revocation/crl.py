@@ -6,13 +6,13 @@ SourceInvalid and nothing raises later."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import cached_property
 from itertools import count
+from typing import NamedTuple
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives._serialization import Encoding  # see certificates.py
 from cryptography.x509.oid import ExtensionOID
 
 from ..certificates import signature_weakness
@@ -35,8 +35,7 @@ KNOWN_CRL_EXTENSIONS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class CrlIndex:
+class CrlIndex(NamedTuple):
     """A parsed CRL; ``digest`` identifies it for memoised signature checks.
 
     ``revoked`` finds an entry by (certificate issuer, serial): on an indirect CRL the certificateIssuer entry
@@ -44,7 +43,7 @@ class CrlIndex:
     (RFC 5280 5.3.3). ``freshest`` is the CRL's own freshestCRL extension (5.2.6); ``weakness`` says why its
     signature algorithm is weak or unsupported. ``uid`` names this parsed object for the life of the process
     (never reused, unlike ``id()``): memoised evaluations are keyed by it, so a new CRL version, even with the same
-    URL or cRLNumber, is a new key."""
+    URL or cRLNumber, is a new key. ``label`` (``CRL of <issuer>[ #number]``) names it in answers and logs."""
 
     crl: x509.CertificateRevocationList
     digest: bytes
@@ -57,15 +56,10 @@ class CrlIndex:
     delta_base: int | None
     idp: x509.IssuingDistributionPoint | None
     unsupported: str | None
-    freshest: x509.FreshestCRL | None = None
-    weakness: str | None = None
-    uid: int = field(default_factory=lambda: next(_UIDS), compare=False)
-
-    @cached_property
-    def label(self) -> str:
-        """``CRL of <issuer>[ #number]``, for answers and logs (computed once)."""
-        number = f" #{self.number}" if self.number is not None else ""
-        return f"CRL of {self.issuer_name.rfc4514_string()[:120]}{number}"
+    freshest: x509.FreshestCRL | None
+    weakness: str | None
+    uid: int
+    label: str
 
     def usable_problem(self, now: datetime, skew: timedelta) -> str | None:
         """Why this CRL cannot be used at ``now``, or None."""
@@ -109,6 +103,7 @@ def _index(crl: x509.CertificateRevocationList, der: bytes) -> CrlIndex:
     idp = idp if isinstance(idp, x509.IssuingDistributionPoint) else None
     revoked = RevokedEntries.read(crl, der, bool(idp and idp.indirect_crl))
     number = _value(crl, x509.CRLNumber)
+    serial = number.crl_number if isinstance(number, x509.CRLNumber) else None
     delta = _value(crl, x509.DeltaCRLIndicator)
     freshest = _value(crl, x509.FreshestCRL)
     _ = crl.signature_algorithm_parameters, crl.signature, crl.signature_algorithm_oid
@@ -122,12 +117,14 @@ def _index(crl: x509.CertificateRevocationList, der: bytes) -> CrlIndex:
         revoked=revoked,
         this_update=crl.last_update_utc,
         next_update=crl.next_update_utc,
-        number=number.crl_number if isinstance(number, x509.CRLNumber) else None,
+        number=serial,
         delta_base=delta.crl_number if isinstance(delta, x509.DeltaCRLIndicator) else None,
         idp=idp,
         unsupported=_unsupported(crl) or revoked.problem,
         freshest=freshest if isinstance(freshest, x509.FreshestCRL) else None,
         weakness=signature_weakness(crl),  # type: ignore[arg-type]  # reads only the signature algorithm
+        uid=next(_UIDS),
+        label=f"CRL of {crl.issuer.rfc4514_string()[:120]}{'' if serial is None else f' #{serial}'}",
     )
 
 
@@ -136,7 +133,7 @@ def parse_crl(data: bytes) -> CrlIndex:
     try:
         if data.lstrip().startswith(b"-----BEGIN"):
             crl = x509.load_pem_x509_crl(data)
-            return _index(crl, crl.public_bytes(serialization.Encoding.DER))
+            return _index(crl, crl.public_bytes(Encoding.DER))
         return _index(x509.load_der_x509_crl(data), data)
     except PARSE_ERRORS as exc:
         raise SourceInvalid(f"malformed CRL: {exc.__class__.__name__}: {exc}") from None

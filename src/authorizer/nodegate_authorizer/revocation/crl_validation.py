@@ -6,8 +6,8 @@ handled here; the signature and the CRL issuer's own path are checked by the ``s
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from cryptography import x509
 
@@ -32,14 +32,13 @@ SignerProblem = Callable[[CrlIndex], str | None]
 """Check a CRL's signature and its issuer's path; return why it fails, or None."""
 
 
-@dataclass(frozen=True)
-class CrlVerdict:
+class CrlVerdict(NamedTuple):
     """``revoked`` (an entry), ``good`` (every reason covered and not listed) or neither (undetermined)."""
 
     revoked: Entry | None = None
     good: bool = False
     used: tuple[CrlIndex, ...] = ()
-    problems: tuple[str, ...] = field(default=())
+    problems: tuple[str, ...] = ()
 
 
 def _names(names: Sequence[x509.GeneralName] | None) -> set[object]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Hashable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from cryptography import x509
 
@@ -30,8 +30,7 @@ def scope_of(index: CrlIndex) -> Scope:
     return index.issuer, index.idp, index.delta_base is not None
 
 
-@dataclass(frozen=True)
-class Used:
+class Used(NamedTuple):
     """What an answer and the rollback guard need of a CRL that was used."""
 
     uid: int
@@ -42,8 +41,7 @@ class Used:
     next_update: datetime | None
 
 
-@dataclass(frozen=True)
-class Evaluation:
+class Evaluation(NamedTuple):
     """A ``CrlVerdict`` whose CRLs are reduced to ``Used`` facts."""
 
     revoked: Entry | None

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives._serialization import Encoding  # see certificates.py
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, SignatureAlgorithmOID
@@ -38,7 +39,7 @@ PSS_HASHES: dict[str, type[hashes.HashAlgorithm]] = {
 def ocsp_request(cert: x509.Certificate, issuer: x509.Certificate) -> bytes:
     """DER OCSP request for ``cert`` (SHA-1 CertID, as RFC 6960 responders expect)."""
     builder = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1())  # noqa: S303
-    return builder.build().public_bytes(serialization.Encoding.DER)
+    return builder.build().public_bytes(Encoding.DER)
 
 
 def _key_hash(cert: x509.Certificate) -> bytes:

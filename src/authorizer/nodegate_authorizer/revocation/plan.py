@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
@@ -15,8 +15,7 @@ MAX_PER_KIND = 4
 cannot take the fetch pool, and no source of the path goes unasked for another's sake)."""
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """One place to ask: a CRL URL, or an OCSP responder for one (issuer key, serial)."""
 
     kind: str
@@ -28,8 +27,7 @@ class Source:
         return f"{self.kind}:{self.url}"
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Sources for one certificate; ``unusable`` names entries we cannot ask (they answer nothing)."""
 
     crls: tuple[Source, ...]

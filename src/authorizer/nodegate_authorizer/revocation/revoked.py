@@ -11,9 +11,9 @@ Measured alternatives are in docs/decisions.md."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.x509.oid import CRLEntryExtensionOID
@@ -36,8 +36,7 @@ class EntryError(ValueError):
     """A CRL entry that cannot be read: the CRL answers nothing."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):
     """One revoked certificate: when, and why (``None`` when no reason code is given)."""
 
     revoked_at: datetime
@@ -88,18 +87,27 @@ def _entry(revoked: x509.RevokedCertificate) -> tuple[Entry, list[CanonicalName]
     return Entry(revoked.revocation_date_utc, reason), issuers, problem
 
 
-@dataclass
 class RevokedEntries:
     """The entries of one CRL. ``indexed`` holds every entry of a CRL read entry by entry (None: searched on
-    demand); ``problem`` says why the CRL cannot be used, when an entry forbids it."""
+    demand); ``problem`` says why the CRL cannot be used, when an entry forbids it; ``memo`` keeps the entries
+    found by serial on demand."""
 
-    crl: x509.CertificateRevocationList
-    issuer: CanonicalName
-    der: bytes = field(repr=False)
-    span: tuple[int, int]
-    indexed: dict[tuple[CanonicalName, int], Entry] | None
-    problem: str | None = None
-    memo: dict[int, Entry | None] = field(default_factory=dict, repr=False)
+    def __init__(
+        self,
+        crl: x509.CertificateRevocationList,
+        issuer: CanonicalName,
+        der: bytes,
+        span: tuple[int, int],
+        indexed: dict[tuple[CanonicalName, int], Entry] | None,
+        problem: str | None = None,
+    ) -> None:
+        self.crl = crl
+        self.issuer = issuer
+        self.der = der
+        self.span = span
+        self.indexed = indexed
+        self.problem = problem
+        self.memo: dict[int, Entry | None] = {}
 
     @classmethod
     def read(cls, crl: x509.CertificateRevocationList, der: bytes, indirect: bool) -> RevokedEntries:

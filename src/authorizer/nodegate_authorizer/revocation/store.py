@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import NamedTuple
 
 from ..names import CanonicalName
 from ..sources.blobs import BlobError, list_blobs, read_blob
@@ -12,14 +13,13 @@ from .answers import SourceInvalid
 from .crl import CrlIndex, parse_crl
 
 
-@dataclass(frozen=True)
-class CrlStore:
+class CrlStore(NamedTuple):
     """Stored CRLs by issuer name (RFC 5280 7.1 form); ``entries`` keeps each file's tag, so unchanged files
     are not parsed again. ``configured`` is True for a store loaded from CRL_STORE_URI: it is then the
     revocation source of every certificate that names none of its own."""
 
-    by_issuer: dict[CanonicalName, tuple[tuple[str, CrlIndex], ...]] = field(default_factory=dict)
-    entries: dict[str, tuple[str, CrlIndex | None]] = field(default_factory=dict)
+    by_issuer: Mapping[CanonicalName, tuple[tuple[str, CrlIndex], ...]] = MappingProxyType({})
+    entries: Mapping[str, tuple[str, CrlIndex | None]] = MappingProxyType({})
     errors: tuple[str, ...] = ()
     unavailable: str | None = None
     configured: bool = False

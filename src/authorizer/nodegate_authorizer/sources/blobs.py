@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from .limits import TooLarge, too_large
@@ -36,8 +35,7 @@ def _s3_error(uri: str, exc: Exception) -> BlobError:
     return BlobError(f"{uri}: {exc}", transient=code not in DEFINITIVE_S3_ERRORS)
 
 
-@dataclass(frozen=True)
-class Blob:
+class Blob(NamedTuple):
     """An object's bytes and a tag that changes whenever the object does (ETag+version or mtime+size)."""
 
     data: bytes
