@@ -287,6 +287,53 @@ def scale() -> None:
     world.close()
 
 
+LEAVES = r"""
+import json, os, resource, sys, tempfile
+from pathlib import Path
+from cryptography import x509
+from nodegate.pki.authority import client_name
+from nodegate_dev.world import World, event
+world = World(Path(tempfile.mkdtemp(prefix="nodegate-bench-")))
+os.environ.update(world.env(REVOCATION_CACHE_SECONDS="3600"))
+sys.path.insert(0, os.environ["AUTHORIZER_DIR"])
+import app
+marks = {}
+for n in range(int(os.environ["BENCH_LEAVES"])):
+    filler = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.99999.7"), os.urandom(46_000))
+    leaf = world.issuing.issue(
+        client_name(f"user{n}", "node-1"), key=world.key, with_ocsp_url=False, extensions=[(filler, False)]
+    ).cert_pem()
+    response = app.lambda_handler(event(leaf), None)
+    assert response["policyDocument"]["Statement"][0]["Effect"] == "Allow", response["context"]
+    if (n + 1) % 1000 == 0:
+        marks[n + 1] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"marks": marks, "pem_bytes": len(leaf)}))
+world.close()
+"""
+LEAF_COUNT = 6000
+"""Distinct leaves for the memory row: past every certificate-keyed memo's bound (the largest is 4,096)."""
+
+
+def many_leaves() -> None:
+    """Peak RSS of a handler process that decides on many distinct near-limit leaves (64 KiB of PEM is the most
+    the authorizer parses): every memo keyed by certificate fills to its bound, and memory must stop growing
+    well under the function's MemorySize (512 MB in template.yaml)."""
+    if not PACKAGE:
+        PACKAGE.append(built_package())
+    env = os.environ | {"AUTHORIZER_DIR": str(PACKAGE[0]), "BENCH_LEAVES": str(LEAF_COUNT)}
+    env |= {"POWERTOOLS_LOG_LEVEL": "WARNING", "POWERTOOLS_METRICS_DISABLED": "true"}
+    out = subprocess.run([sys.executable, "-c", LEAVES], env=env, capture_output=True, text=True, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    marks = {int(k): v for k, v in result["marks"].items()}
+    steps = ", ".join(f"{n:,}: {mb:.0f} MB" for n, mb in sorted(marks.items()))
+    row(
+        f"peak RSS, handler process: {LEAF_COUNT:,} distinct {result['pem_bytes'] / 1e3:.0f} kB-PEM leaves",
+        f"{marks[LEAF_COUNT]:.0f} MB",
+        "-",
+        f"after {steps}; the PKI and its CRL server share the process",
+    )
+
+
 def edge() -> None:
     from nodegate.local.demo import prepare
     from nodegate.local.stack import running_stack
@@ -336,6 +383,7 @@ def main(argv: list[str] | None = None) -> None:
     constrained()
     import_ratio = cold_start()
     scale()
+    many_leaves()
     ROWS.extend(crl_scale.rows(CRL_SIZES))
     ROWS.extend(crl_scale.mirror_rows())
     edge()

@@ -52,7 +52,10 @@ def _canonical(name: x509.Name) -> CanonicalName:
     )
 
 
-_cached = lru_cache(maxsize=16384)(_canonical)
+MAX_CACHED_NAMES = 4096
+"""Names whose canonical form is kept: every CA of a large truststore, and leaves up to the bound of the other
+certificate-keyed memos (``make bench``'s many-leaves row shows memory level off past it)."""
+_cached = lru_cache(maxsize=MAX_CACHED_NAMES)(_canonical)
 
 
 def canonical(name: x509.Name) -> CanonicalName:
