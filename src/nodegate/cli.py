@@ -31,16 +31,13 @@ def read_json(path: str) -> Any:
 
 def _checked_policy(path: str) -> Any:
     """The access policy file, checked the way the authorizer will read it (``up`` refuses to start otherwise)."""
-    from nodegate_authorizer.access_policy import PolicyError, parse_policy
-    from nodegate_authorizer.runtime import build_runtime
-    from nodegate_authorizer.settings import load_settings
+    from nodegate.aws.publish import PublishError, read_policy
 
     policy = read_json(path)
-    rule = build_runtime(load_settings({"TRUSTSTORE_URI": "s3://bucket/key"})).identity_rule  # as `up`s edge
     try:
-        parse_policy(json.dumps(policy).encode(), rule)
-    except PolicyError as exc:
-        raise ValueError(f"{path}: not a usable access policy ({exc}); see README, Access policy") from None
+        read_policy(Path(path))
+    except PublishError as exc:
+        raise ValueError(str(exc)) from None
     return policy
 
 
@@ -405,6 +402,7 @@ def _publish(args: argparse.Namespace) -> int:
         check_only=args.check_only,
         yes=args.yes,
         samples=args.test_client,
+        policy=args.policy,
     )
 
 

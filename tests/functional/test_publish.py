@@ -6,6 +6,7 @@ CloudFormation)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -16,9 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from commands import NODEGATE
-from nodegate.aws.publish import check_bundle, confirm, difference, expiry_warnings
+from nodegate.aws.publish import check_bundle, confirm, difference, expiry_warnings, read_policy
 from nodegate.pki.authority import CertificateAuthority, client_name, name, pem, utcnow
 from nodegate_authorizer.certificates import sha256_hex
+from nodegate_authorizer.identity_rules import key_id
 from nodegate_authorizer.truststore import parse_truststore
 
 ROOT = CertificateAuthority.root("publish root")
@@ -325,3 +327,72 @@ def test_a_crl_file_is_served_only_as_its_der_re_encoding(tail: bytes, pem_form:
     else:
         with pytest.raises(BundleError, match=r"^c\.crl: "):
             public_crl(CRL_DER + tail, "c.crl")
+
+
+def _policy(tmp_path: Path, *rules: dict[str, object]) -> Path:
+    path = tmp_path / "access-policy.json"
+    path.write_text(json.dumps({"version": 1, "identityRules": list(rules)}))
+    return path
+
+
+def _by_subject(ca: CertificateAuthority, rule: str = "legacy") -> dict[str, object]:
+    issuer = {"subject": ca.cert.subject.rfc4514_string()}
+    return {"name": rule, "issuer": issuer, "subject": {"user": "UID", "node": "CN"}}
+
+
+def test_identity_rules_must_bind_one_ca_key_each_in_the_new_bundle(tmp_path: Path) -> None:
+    """A bundle that leaves a rule of the access policy in force without a CA (its clients: BAD_IDENTITY) or makes
+    it ambiguous (a second CA of the same name: AMBIGUOUS_IDENTITY for both) is refused before it is published,
+    with the rule named; the binding is the authorizer's own (identity_rules.bind)."""
+    good = read_policy(_policy(tmp_path, _by_subject(ISSUING)))
+    assert check_bundle(pem(ROOT.cert, ISSUING.cert), utcnow(), policy=good) == []
+    assert check_bundle(pem(ROOT.cert), utcnow(), policy=good) == [
+        "identity rules of the access policy: rule 'legacy' selects no CA in the truststore"
+    ]
+    namesake = ROOT.sub_ca("publish issuing")  # same subject, another key
+    (ambiguous,) = check_bundle(pem(ROOT.cert, ISSUING.cert, namesake.cert), utcnow(), policy=good)
+    assert ambiguous.startswith("identity rules of the access policy: rule 'legacy' selects 2 CA keys")
+    by_key = {
+        "name": "again",
+        "issuer": {"subjectKeyIdentifier": key_id(ISSUING.cert).hex()},
+        "dns": "{node}.x.example",
+        "user": {"subject": "UID"},
+    }
+    twice = read_policy(_policy(tmp_path, _by_subject(ISSUING), by_key))
+    (shared,) = check_bundle(pem(ROOT.cert, ISSUING.cert), utcnow(), policy=twice)
+    assert shared == "identity rules of the access policy: rules 'again' and 'legacy' select the same CA key"
+
+
+def test_sample_certificates_must_get_an_identity_under_the_rules(tmp_path: Path) -> None:
+    """A sample that chains but that its CA's rule cannot read is refused with the authorizer's reason."""
+    spiffe = {"name": "spire", "issuer": {"subject": ISSUING.cert.subject.rfc4514_string()}}
+    policy = read_policy(_policy(tmp_path, spiffe | {"uri": "spiffe://example.org/{user}/{node}"}))
+    (problem,) = check_bundle(pem(ROOT.cert, ISSUING.cert), utcnow(), [("alice.pem", LEAF.cert_pem().decode())], policy)
+    assert problem.startswith("sample alice.pem: AMBIGUOUS_IDENTITY: rule spire: no uri SAN")
+    readable = read_policy(_policy(tmp_path, _by_subject(ISSUING)))
+    assert (
+        check_bundle(pem(ROOT.cert, ISSUING.cert), utcnow(), [("alice.pem", LEAF.cert_pem().decode())], readable) == []
+    )
+
+
+def test_publish_check_only_refuses_a_bundle_that_unbinds_a_rule_and_names_a_bad_policy(tmp_path: Path) -> None:
+    (tmp_path / "bundle.pem").write_bytes(pem(ROOT.cert))
+    policy = _policy(tmp_path, _by_subject(ISSUING))
+    refused = publish_cli(
+        tmp_path, "http://127.0.0.1:1", "s", "--bundle", "bundle.pem", "--check-only", "--policy", str(policy)
+    )
+    assert refused.returncode == 1
+    assert "rule 'legacy' selects no CA in the truststore" in refused.stderr
+    (tmp_path / "bundle.pem").write_bytes(pem(ROOT.cert, ISSUING.cert))
+    passed = publish_cli(
+        tmp_path, "http://127.0.0.1:1", "s", "--bundle", "bundle.pem", "--check-only", "--policy", str(policy)
+    )
+    assert passed.returncode == 0, passed.stderr
+    policy.write_text('{"version": 2}')
+    bad = publish_cli(
+        tmp_path, "http://127.0.0.1:1", "s", "--bundle", "bundle.pem", "--check-only", "--policy", str(policy)
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.count("\n") == 1
+    assert str(policy) in bad.stderr
+    assert "Traceback" not in bad.stderr

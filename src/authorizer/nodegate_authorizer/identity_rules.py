@@ -203,17 +203,29 @@ def key_id(ca: x509.Certificate) -> bytes:
     return ski.digest if ski is not None else x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
 
 
+def _selected(rules: IdentityRules, store: Truststore) -> list[tuple[Rule, list[x509.Certificate]]]:
+    """Each rule with the truststore CAs its issuer selector names."""
+    cas = [ca for group in store.by_subject.values() for ca in group]
+    selected = [(rule, [ca for ca in cas if key_id(ca) == ski]) for ski, rule in rules.by_key_id.items()]
+    return selected + [(rule, list(store.by_subject.get(name, ()))) for name, rule in rules.by_subject.items()]
+
+
+def binding_problems(rules: IdentityRules, store: Truststore) -> list[str]:
+    """Why some clients of ``store`` would get no identity under ``rules``: a rule that selects no CA (BAD_IDENTITY
+    for its clients), and each ambiguous binding (AMBIGUOUS_IDENTITY); empty when every rule binds one CA key."""
+    selected = _selected(rules, store)
+    empty = [f"rule {rule.name!r} selects no CA in the truststore" for rule, matched in selected if not matched]
+    return empty + sorted({found for found in bind(rules, store).values() if isinstance(found, str)})
+
+
 def bind(rules: IdentityRules, store: Truststore) -> Mapping[bytes, Rule | str]:
     """Each CA public key (``key_digest``) the rules select among the truststore's CAs: its one rule, or why it
     has none (two rules select it, or its rule selects two keys). The selectors are what CA certificates say of
     themselves (an SKI is only a hint, RFC 5280 4.2.1.2; names repeat across PKIs), so a rule selecting two keys
     is ambiguous for all of them; a key certified again under another SKI keeps its rule."""
-    cas = [ca for group in store.by_subject.values() for ca in group]
-    selected = [(rule, [ca for ca in cas if key_id(ca) == ski]) for ski, rule in rules.by_key_id.items()]
-    selected += [(rule, list(store.by_subject.get(name, ()))) for name, rule in rules.by_subject.items()]
     rules_of: dict[bytes, list[Rule]] = defaultdict(list)
     problems: dict[str, str] = {}
-    for rule, matched in selected:
+    for rule, matched in _selected(rules, store):
         keys = {key_digest(ca): ca for ca in matched}
         for key in keys:
             rules_of[key].append(rule)

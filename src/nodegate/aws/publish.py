@@ -9,14 +9,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 
 from nodegate.aws.session import AwsError, open_session
 from nodegate.pki.bundle import foreign_blocks, public_bundle
+from nodegate_authorizer.access_policy import AccessPolicy, PolicyError, parse_policy
 from nodegate_authorizer.certificates import issued_by, load_certificate, load_leaf_pem, pem_blocks, sha256_hex
 from nodegate_authorizer.chain import PathPolicy, build_path
+from nodegate_authorizer.identity import IdentityRule
+from nodegate_authorizer.identity_rules import binding_problems, identify
 from nodegate_authorizer.reasons import Denied
 from nodegate_authorizer.truststore import Truststore, TruststoreError, parse_truststore
 
@@ -37,11 +40,15 @@ def bundle_certificates(data: bytes) -> list[x509.Certificate]:
     return certs
 
 
-def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] = ()) -> list[str]:
+def check_bundle(
+    data: bytes, now: datetime, samples: Sequence[tuple[str, str]] = (), policy: Policy | None = None
+) -> list[str]:
     """Problems that would make API Gateway or the authorizer reject or skip part of the bundle, and sample
     client certificates ``(name, PEM)`` that would not chain to it; empty when it is fine. Every entry the
     authorizer's own parse_truststore would skip is a problem: a published bundle must be used whole. So is
-    every PEM block that is not a certificate (a private key above all): the truststore bucket is public."""
+    every PEM block that is not a certificate (a private key above all): the truststore bucket is public. With
+    the access policy in force, so is an identity rule that selects no CA of the bundle or is ambiguous, and a
+    sample that would get no identity."""
     problems = foreign_blocks(data)
     if not pem_blocks(data):
         return [*problems, "not a PEM certificate bundle: no PEM certificate block"]
@@ -63,8 +70,13 @@ def check_bundle(data: bytes, now: datetime, samples: Sequence[tuple[str, str]] 
     except TruststoreError as exc:
         return [*problems, f"no self-signed root CA in the bundle: {exc}"]
     problems += [f"the authorizer would skip {entry}" for entry in truststore.skipped]
+    rules = policy.access.identity_rules if policy else None
+    if rules:
+        problems += [f"identity rules of the access policy: {line}" for line in binding_problems(rules, truststore)]
     problems += [
-        f"sample {name}: {problem}" for name, pem in samples if (problem := sample_problem(pem, truststore, now))
+        f"sample {name}: {problem}"
+        for name, pem in samples
+        if (problem := sample_problem(pem, truststore, now, policy))
     ]
     return problems
 
@@ -79,11 +91,15 @@ def expiry_warnings(data: bytes, now: datetime) -> list[str]:
     ]
 
 
-def sample_problem(pem: str, truststore: Truststore, now: datetime) -> str | None:
+def sample_problem(pem: str, truststore: Truststore, now: datetime, policy: Policy | None = None) -> str | None:
     """Why a sample client certificate would have no valid path to the bundle (the authorizer's own path
-    building, revocation aside), or None when it has one."""
+    building, revocation aside), or, under the access policy's identity rules, no identity; None when it has
+    both."""
     try:
-        build_path(load_leaf_pem(pem), truststore, now, PathPolicy())
+        leaf = load_leaf_pem(pem)
+        path = build_path(leaf, truststore, now, PathPolicy())
+        if policy and policy.access.identity_rules:
+            identify(leaf, path[1], policy.access.identity_rules, policy.id_rule, truststore)
     except ValueError as exc:
         return f"not a certificate: {exc}"
     except Denied as denied:
@@ -109,6 +125,28 @@ def _depth(cert: x509.Certificate, certs: list[x509.Certificate]) -> int | None:
             return None
         depth, current = depth + 1, parent
     return depth
+
+
+class Policy(NamedTuple):
+    """An access policy as the authorizer reads it, with the default identity rule it was read under."""
+
+    access: AccessPolicy
+    id_rule: IdentityRule
+
+
+def read_policy(path: Path) -> Policy:
+    """The access policy file, parsed as the authorizer parses it with its default id settings; PublishError
+    names the file when it is unreadable or unusable."""
+    from nodegate_authorizer.runtime import build_runtime
+    from nodegate_authorizer.settings import load_settings
+
+    id_rule = build_runtime(load_settings({"TRUSTSTORE_URI": "s3://bucket/key"})).identity_rule
+    try:
+        return Policy(parse_policy(path.read_bytes(), id_rule), id_rule)
+    except OSError as exc:
+        raise PublishError(f"cannot read the access policy {path}: {exc.strerror}") from None
+    except PolicyError as exc:
+        raise PublishError(f"{path}: not a usable access policy ({exc}); see README, Access policy") from None
 
 
 class PublishError(Exception):
@@ -200,9 +238,10 @@ def publish(
     check_only: bool,
     yes: bool = False,
     samples: Sequence[Path] = (),
+    policy: Path | None = None,
 ) -> int:
-    """Check the bundle (and the sample client certificates against it), show the difference from the
-    published one, ask, upload it, and point the stack at the new object version."""
+    """Check the bundle (and the sample client certificates and the access policy's identity rules against it),
+    show the difference from the published one, ask, upload it, and point the stack at the new object version."""
     try:
         data = bundle.read_bytes()
     except OSError as exc:
@@ -212,7 +251,7 @@ def publish(
     except OSError as exc:
         raise PublishError(f"cannot read the sample certificate {exc.filename}: {exc.strerror}") from None
     now = datetime.now(UTC)
-    problems = check_bundle(data, now, pems)
+    problems = check_bundle(data, now, pems, read_policy(policy) if policy else None)
     if problems:
         print("truststore rejected:\n  " + "\n  ".join(problems), file=sys.stderr)
         return 1
@@ -265,6 +304,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--check-only", action="store_true", help="only check the bundle, as API Gateway and the authorizer would"
     )
     parser.add_argument("--yes", action="store_true", help="publish without asking (for scripts)")
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        metavar="JSON",
+        help="the access policy in force (ACCESS_POLICY_URI): refuse a bundle its identity rules do not bind 1:1",
+    )
     parser.add_argument(
         "--test-client",
         action="append",
