@@ -321,7 +321,11 @@ def _load_env_vars(path: str | None, function: str) -> None:
             f"function {function!r} is not in template.yaml (its functions: {', '.join(functions(template))})"
         )
     declared = declared_variables(template, function)
-    given = overrides(read_json(path), function) if path else {}
+    env_file = read_json(path) if path else {}
+    try:
+        given = overrides(env_file, function)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
     for name in sorted(set(given) - set(declared)):
         print(
             f"nodegate: note: {name} is not declared for {function} in template.yaml; SAM drops it, so does nodegate",

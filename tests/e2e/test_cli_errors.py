@@ -118,6 +118,19 @@ def test_json_and_pem_errors_name_the_file(tmp_path: Path) -> None:
         assert named in one_line(result)
 
 
+@pytest.mark.parametrize("content", ["[1]", '"x"', "3", '{"AuthorizerFunction": [1]}', '{"Parameters": "x"}'])
+@pytest.mark.parametrize("command", [["invoke", "-e", "events/allow.json"], ["explain", "-e", "events/allow.json"]])
+def test_an_env_vars_file_that_is_not_an_object_of_objects_is_one_line(
+    tmp_path: Path, content: str, command: list[str]
+) -> None:
+    """Valid JSON of the wrong shape is refused like SAM refuses it, naming the file, never with a traceback."""
+    env_vars = tmp_path / "env.json"
+    env_vars.write_text(content)
+    result = run(*command, "--env-vars", str(env_vars))
+    assert result.returncode == 1
+    assert f"{env_vars}: environment variables in incorrect format" in one_line(result)
+
+
 def test_up_refuses_an_invalid_policy_at_start(tmp_path: Path) -> None:
     policy = tmp_path / "policy.json"
     policy.write_text('{"version": 1, "grants": [{"user": "carol", "nodes": ["node 1"], "methods": ["GET"]}]}')

@@ -203,6 +203,8 @@ def test_metric_values_per_issuer(world: World) -> None:
     ("overrides", "message"),
     [
         ({"CRL_MIRROR_URLS": "ftp://example.com/x.crl"}, "CRL_MIRROR_URLS"),
+        ({"CRL_MIRROR_URLS": "http://[::1/x.crl"}, "CRL_MIRROR_URLS"),  # urlsplit raises on it
+        ({"CRL_MIRROR_URLS": "http://example.com:99999/x.crl"}, "CRL_MIRROR_URLS"),
         ({"CRL_STORE_URI": ""}, "CRL_STORE_URI is not set"),
         ({"TRUSTSTORE_URI": "file:///nonexistent/ts.pem"}, "nonexistent"),
         ({"FETCH_MAX_BYTES": "x"}, "FETCH_MAX_BYTES"),
@@ -214,6 +216,19 @@ def test_a_run_that_cannot_start_is_one_error_line(world: World, overrides: dict
     assert message in report.error
     assert report.lines() == [f"error: {report.error}"]
     assert metric_values(report) == [("CrlMirrorFailed", 1.0, {})]
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://[::1/a.crl", "http://h:99999/a.crl", "http://h:-1/a.crl"])
+def test_a_ca_whose_cdp_is_no_usable_url_is_skipped_and_the_others_are_mirrored(world: World, url: str) -> None:
+    """One truststore CA with a CDP that urlsplit cannot parse (or a port out of range) must not stop the mirror
+    for every other CA: its URL is no source, as it is for the authorizer."""
+    odd = CertificateAuthority.root("odd CDP root", crl_url=url)
+    world.truststore.write_bytes(world.truststore.read_bytes() + pem(odd.sub_ca("odd CDP issuing").cert))
+    good_root = crl(world.root)
+    serve(world, root=good_root, issuing=crl(world.issuing))
+    report = run(world)
+    assert actions(report) == {"root.crl": Action.WRITTEN, "issuing.crl": Action.WRITTEN}
+    assert stored(world, root_url(world)) == good_root
 
 
 def test_mirror_into_s3_writes_only_changes_and_the_authorizer_decides_from_it(

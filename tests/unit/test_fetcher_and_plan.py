@@ -6,11 +6,14 @@ import threading
 import time
 
 from cryptography import x509
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from fixed import cdp, client, root, sub, uri_point
 from nodegate_authorizer.certificates import key_digest
 from nodegate_authorizer.revocation.fetcher import Fetcher
 from nodegate_authorizer.revocation.plan import Source, plan_sources
+from nodegate_authorizer.urls import http_url
 
 
 def test_fetcher_asks_every_source_and_holds_one_deadline() -> None:
@@ -112,3 +115,28 @@ def test_the_plan_bounds_sources_per_certificate_and_names_the_rest() -> None:
     assert len(plan.ocsp) == MAX_PER_KIND
     assert len([u for u in plan.unusable if "not asked" in u]) == 3
     assert plan.issuer_key == key_digest(ca.cert)
+
+
+CA = sub(root())
+URL_TEXT = st.text(alphabet="hpst:/[]@%?#.-0123456789aAfF:x ", max_size=40)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tail=URL_TEXT, scheme=st.sampled_from(["http://", "https://", "HTTP://", "ftp://", ""]))
+@example(tail="[::1", scheme="http://")
+@example(tail="h:99999/a.crl", scheme="http://")
+@example(tail="h:-1/a.crl", scheme="https://")
+def test_a_url_from_outside_is_usable_or_nothing_never_an_exception(tail: str, scheme: str) -> None:
+    """``urls.http_url`` is the one parse of a certificate's or a setting's URL: it never raises, and what it
+    accepts can be fetched (a host, a port in range); ``urlsplit`` itself raises ValueError on ``[::1`` and
+    ``.port`` on a port out of range. A certificate naming such URLs plans only the usable ones."""
+    text = scheme + tail
+    parts = http_url(text)
+    if parts is not None:
+        assert parts.scheme in ("http", "https")
+        assert parts.hostname
+        assert parts.port is None or 0 <= parts.port <= 65535
+    leaf = client(CA, with_crl_url=False, with_ocsp_url=False, extensions=[cdp(uri_point(text))]).cert
+    plan = plan_sources(leaf, CA.cert)
+    assert [source.url for source in plan.crls] == ([text] if parts is not None else [])
+    assert len(plan.unusable) == (parts is None)

@@ -29,6 +29,7 @@ from .revocation.plan import plan_sources
 from .settings import ConfigError, Settings
 from .sources.blobs import BlobError, list_blobs, read_blob
 from .truststore import Truststore, parse_truststore
+from .urls import http_url
 
 WORKERS = 8
 """URLs fetched in parallel."""
@@ -85,9 +86,8 @@ def mirror_urls_setting(env: Mapping[str, str]) -> tuple[str, ...]:
     """CRL_MIRROR_URLS: comma-separated http(s) URLs; raise ConfigError for anything else."""
     urls = [item.strip() for item in env.get("CRL_MIRROR_URLS", "").split(",") if item.strip()]
     for url in urls:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ConfigError(f"CRL_MIRROR_URLS entry {url!r} is not an http(s) URL")
+        if http_url(url) is None:
+            raise ConfigError(f"CRL_MIRROR_URLS entry {url!r} is not an http(s) URL with a host and a valid port")
     return tuple(urls)
 
 

@@ -74,8 +74,8 @@ def _upstream_url(url: object) -> bool:
     """Whether ``url`` is ``http://host[:port][/path]``: no credentials, query or fragment, a port in range."""
     if not isinstance(url, str):
         return False
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)  # raises ValueError on a malformed IPv6 literal
         parts.port  # noqa: B018 - raises ValueError outside 0-65535
     except ValueError:
         return False

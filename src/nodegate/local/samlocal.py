@@ -70,11 +70,14 @@ def _resolve(value: Any, parameters: Mapping[str, Any]) -> str:
     return "" if value is None or isinstance(value, dict | list) else str(value)
 
 
-def overrides(env_file: Mapping[str, Any], function: str) -> dict[str, str]:
-    """The env-vars file's values for ``function``: its own section over ``Parameters``."""
+def overrides(env_file: Any, function: str) -> dict[str, str]:
+    """The env-vars file's values for ``function``: its own section over ``Parameters``. Like SAM, refuse (with
+    ValueError) a file that is not an object of objects."""
+    if not isinstance(env_file, dict) or not all(isinstance(section, dict) for section in env_file.values()):
+        raise ValueError('environment variables in incorrect format: use {"FunctionName": {"NAME": "value"}}')
     values: dict[str, str] = {}
     for section in ("Parameters", function):
-        values |= {name: _resolve(value, {}) for name, value in (env_file.get(section) or {}).items()}
+        values |= {name: _resolve(value, {}) for name, value in env_file.get(section, {}).items()}
     return values
 
 

@@ -9,6 +9,7 @@ from cryptography import x509
 from cryptography.x509.oid import AuthorityInformationAccessOID
 
 from ..certificates import extension, key_digest
+from ..urls import http_url
 
 MAX_PER_KIND = 4
 """CRL URLs and OCSP URLs asked per certificate at most; the others are named unusable (so one certificate
@@ -39,11 +40,10 @@ class Plan(NamedTuple):
 
 
 def http_urls(names: Iterable[x509.GeneralName] | None) -> list[str]:
-    """The http(s) URIs among ``names`` (scheme compared case-insensitively)."""
+    """The usable http(s) URIs among ``names`` (``urls.http_url``: scheme compared case-insensitively, a host and
+    a port in range); the others are no source."""
     return [
-        name.value
-        for name in names or ()
-        if isinstance(name, x509.UniformResourceIdentifier) and name.value.lower().startswith(("http://", "https://"))
+        name.value for name in names or () if isinstance(name, x509.UniformResourceIdentifier) and http_url(name.value)
     ]
 
 

@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from urllib.parse import urlsplit
 
+from ..urls import http_url
 from .limits import TooLarge, too_large
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -121,15 +121,12 @@ def fetch_url(
     """GET (or POST ``body`` to) an http(s) URL; raise FetchError on any failure, a status other than 200,
     a refused destination, more than ``max_bytes``, or more than ``timeout`` seconds in total. Redirects are
     not followed (a 3xx is a failure)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    parts = http_url(url)
+    if parts is None or parts.hostname is None:
         raise FetchError(f"unsupported URL {url!r}")
     deadline = time.monotonic() + timeout
     tls = parts.scheme == "https"
-    try:
-        port = parts.port or (443 if tls else 80)
-    except ValueError as exc:
-        raise FetchError(f"{url}: {exc}") from None
+    port = parts.port or (443 if tls else 80)
     address = resolve(parts.hostname, port, allowed_networks)[0]
     remaining = deadline - time.monotonic()
     if remaining <= 0:
