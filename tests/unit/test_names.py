@@ -6,6 +6,7 @@ import ipaddress
 
 import pytest
 from cryptography import x509
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from hypothesis import event as hypothesis_event
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -56,6 +57,9 @@ def N(text: str) -> x509.Name:
         ("CN=Good CA,O=Test", "CN=Good CB,O=Test", False),
         ("CN=A+UID=x,O=T", "UID=X+CN=a,O=T", True),  # attributes of one RDN are a set
         ("CN=Stra\u00dfe", "CN=STRASSE", True),  # case folding, not lower()
+        ("CN=a+CN=A,O=T", "CN=a,O=T", False),  # RFC 5280 7.1: an RDN's attributes are counted, not collapsed
+        ("CN=a+CN=A,O=T", "CN=A+CN=a,O=T", True),
+        ("CN=a+CN=A,O=T", "CN=a+CN=b,O=T", False),
     ],
 )
 def test_same_name(a: str, b: str, same: bool) -> None:
@@ -328,3 +332,28 @@ def test_code_points_mapped_to_nothing_do_not_split_a_name(text: str, hidden: st
 
     bent = text[:at] + hidden + text[at:]
     assert within(named(bent, x509.NameAttribute(x509.NameOID.COMMON_NAME, "leaf")), named(text)), ascii(bent)
+
+
+def test_an_issuer_with_a_doubled_rdn_attribute_does_not_chain_to_the_single_valued_ca() -> None:
+    """RFC 5280 7.1 (RDNs match with the same number of attributes): a leaf signed by the CA ``CN=Doubled CA,O=T``
+    whose issuer field says ``CN=Doubled CA+CN=doubled ca,O=T`` names another CA. pyca's verifier, the second
+    implementation, builds no path either."""
+    root_key, leaf_key = new_key("ec"), new_key("ec")
+    ca_name = N("CN=Doubled CA,O=T")
+    anchor = make(ca_name, root_key, ca_name, root_key, ca=True)
+    sans = [(x509.SubjectAlternativeName([x509.RFC822Name("alice@example.com")]), False)]
+    doubled = N("CN=Doubled CA+CN=doubled ca,O=T")
+    for issuer, chains in ((ca_name, True), (doubled, False)):
+        leaf = make(N("CN=node-1,UID=alice"), leaf_key, issuer, root_key, ca=False, extensions=sans)
+        try:
+            build_path(leaf, parse_truststore(pem(anchor)), NOW, PathPolicy())
+            ours = True
+        except Denied:
+            ours = False
+        verifier = PolicyBuilder().store(Store([anchor])).time(NOW).build_client_verifier()
+        try:
+            verifier.verify(leaf, [])
+            theirs = True
+        except VerificationError:
+            theirs = False
+        assert (ours, theirs) == (chains, chains)

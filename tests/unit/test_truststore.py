@@ -169,3 +169,22 @@ def test_ip_constraints_of_any_bytes_never_escape_the_parser(permitted: list[byt
 def _contiguous(mask: bytes) -> bool:
     bits = "".join(f"{octet:08b}" for octet in mask)
     return "01" not in bits
+
+
+def test_a_ca_with_an_empty_subject_is_no_anchor_and_no_intermediate() -> None:
+    """RFC 5280 4.1.2.6: a CA's subject MUST be a non-empty name (the name its certificates' issuer field
+    repeats). A self-signed entry without one is left out, named; an intermediate without one breaks the path."""
+    good = root()
+    key, below = new_key(), new_key()
+    empty = x509.Name([])
+    anchor = make(empty, key, empty, key, ca=True)
+    intermediate = make(empty, below, good.cert.subject, good.key, ca=True)
+    store = parse_truststore(pem(good.cert, anchor, intermediate))
+    assert store.anchors == {good.cert}
+    (entry,) = store.skipped_entries
+    assert (entry.number, entry.subject) == (2, "")
+    assert "has an empty subject" in entry.rule
+    leaf = make(client_name("alice", "node-1"), new_key(), empty, below, ca=False)
+    with pytest.raises(Denied) as denied:
+        build_path(leaf, store, NOW, PathPolicy())
+    assert "has an empty subject" in denied.value.detail

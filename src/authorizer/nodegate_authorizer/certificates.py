@@ -189,6 +189,8 @@ def ca_problem(cert: x509.Certificate) -> tuple[Reason, str] | None:
     follow the certificate's role); None when ``cert`` may issue client certificates. Strength is checked apart."""
     if not is_ca(cert):
         return Reason.INVALID_CHAIN, "is not a CA (basicConstraints)"
+    if not cert.subject.rdns:
+        return Reason.INVALID_CHAIN, "has an empty subject (a CA's must name it, RFC 5280 4.1.2.6)"
     usage = extension(cert, x509.KeyUsage)
     if usage is not None and not usage.key_cert_sign:
         return Reason.WRONG_KEY_USAGE, "keyUsage lacks keyCertSign"

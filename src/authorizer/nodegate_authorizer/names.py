@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import unicodedata
+from collections import Counter
 from functools import lru_cache
 
 from cryptography import x509
 
-CanonicalRdn = frozenset[tuple[str, str | bytes]]
+CanonicalRdn = frozenset[tuple[tuple[str, str | bytes], int]]
+"""An RDN as a multiset of (type, prepared value): RFC 5280 7.1 matches RDNs with the same number of attributes
+and a match for each, in any order, so ``CN=a+CN=A`` is not ``CN=a``."""
 CanonicalName = tuple[CanonicalRdn, ...]
 
 
@@ -42,11 +45,13 @@ A larger one (a client can present a 64 KiB subject) is prepared each time, so t
 def _canonical(name: x509.Name) -> CanonicalName:
     return tuple(
         frozenset(
-            (
-                attribute.oid.dotted_string,
-                prepare(attribute.value) if isinstance(attribute.value, str) else attribute.value,
-            )
-            for attribute in rdn
+            Counter(
+                (
+                    attribute.oid.dotted_string,
+                    prepare(attribute.value) if isinstance(attribute.value, str) else attribute.value,
+                )
+                for attribute in rdn
+            ).items()
         )
         for rdn in name.rdns
     )
