@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 import subprocess
 import time
@@ -276,6 +277,27 @@ def test_a_client_gone_mid_request_is_one_log_line_not_a_traceback(
     assert "Traceback" not in capfd.readouterr().err
 
 
+def test_expect_100_continue_is_answered_before_the_body(stack: Stack) -> None:
+    """RFC 9110 10.1.1: the edge sends ``100 Continue`` at once (its final answers are written in one piece when
+    the handler returns; the interim one must not wait for that), then the answer to the body sent after it."""
+    context = ssl.create_default_context(cafile=str(stack.pki.root / "root-ca.pem"))
+    stem = stack.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    head = b"POST /nodes/node-1/echo HTTP/1.1\r\nHost: edge\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+    with (
+        socket.create_connection(("127.0.0.1", stack.edge.server_address[1]), timeout=2) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(head)
+        reader = tls.makefile("rb")
+        assert reader.readline() == b"HTTP/1.1 100 Continue\r\n"
+        assert reader.readline() == b"\r\n"
+        tls.sendall(b"hello")
+        assert reader.readline().startswith(b"HTTP/1.1 200 ")
+        fields = dict(line.decode().split(": ", 1) for line in iter(reader.readline, b"\r\n"))
+        assert json.loads(reader.read(int(fields["Content-Length"])))["body"] == "hello"
+
+
 def test_refused_client_body_is_never_read(stack: Stack) -> None:
     """A client denied by the authorizer announces 300 MiB: the 403 comes before any of it is sent."""
     import resource
@@ -293,13 +315,25 @@ def test_refused_client_body_is_never_read(stack: Stack) -> None:
     assert grown_mb < 20
 
 
-def test_slow_clients_are_cut_off(stack: Stack) -> None:
-    """Slowloris: headers that never finish are cut at the header deadline, not waited for."""
+def test_slow_clients_are_cut_off(stack: Stack, capfd: pytest.CaptureFixture[str]) -> None:
+    """Slowloris: headers that never finish are cut at the header deadline, not waited for. The parser reads the
+    cut as the end of the header section: the half request is logged, never authorized, and no traceback."""
+    entries: list[dict[str, object]] = []
+    logger, stack.edge.access_log = stack.edge.access_log, entries.append
     stack.edge.header_seconds = 1.0
     try:
         started = time.monotonic()
         response = raw_exchange(stack, "alice-node-1", b"GET /nodes/node-1/whoami HTTP/1.1\r\nX-Slow: 1\r\n", wait=10)
         assert response == b""
         assert time.monotonic() - started < 3
+        while not entries:  # the server thread may still be writing its line
+            assert time.monotonic() - started < 8
+            time.sleep(0.05)
     finally:
         stack.edge.header_seconds = 10.0
+        stack.edge.access_log = logger
+    assert entries == [
+        {"ip": "127.0.0.1", "method": "GET", "path": "/nodes/node-1/whoami", "status": None,
+         "framingError": "header section cut off at its deadline"}
+    ]  # fmt: skip
+    assert "Traceback" not in capfd.readouterr().err

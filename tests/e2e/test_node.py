@@ -56,14 +56,27 @@ def assertion(
     return IDENTITY | {"X-Node-Id": node, "X-Nodegate-Assertion": token}
 
 
+FIRST_CHUNK_SEEN = threading.Event()
+"""Set by a test once the first chunk of ``/trickle`` reached it; the upstream ends the answer then."""
+
+
 class Streaming(http.server.BaseHTTPRequestHandler):
-    """An upstream that streams 4 MiB in chunks, or stalls (``/stall``)."""
+    """An upstream that streams 4 MiB in chunks, stalls (``/stall``), or sends one chunk and waits until the client
+    saw it before it ends (``/trickle``)."""
 
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
         if self.path.startswith("/stall"):
             time.sleep(3)
+            return
+        if self.path.startswith("/trickle"):
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"5\r\nfirst\r\n")
+            FIRST_CHUNK_SEEN.wait(5)
+            self.wfile.write(b"4\r\nlast\r\n0\r\n\r\n")
             return
         self.send_response(200)
         self.send_header("Transfer-Encoding", "chunked")
@@ -149,6 +162,20 @@ def test_proxy_refuses_without_identity_and_for_other_nodes(node: NodeServer) ->
 def test_proxy_streams_large_answers(node: NodeServer) -> None:
     status, data = call(node, "GET", "/nodes/node-5/big", assertion("GET", "/nodes/node-5/big", "node-5"))
     assert (status, len(data)) == (200, 64 * 65536)
+
+
+def test_proxy_passes_each_chunk_on_as_it_comes(node: NodeServer) -> None:
+    """The node's answers are buffered, but a proxied answer's head and chunks leave as the upstream sends them:
+    the first chunk reaches the client while the upstream still waits for the client to have seen it."""
+    FIRST_CHUNK_SEEN.clear()
+    connection = http.client.HTTPConnection("127.0.0.1", node.server_address[1], timeout=3)
+    connection.request("GET", "/nodes/node-5/trickle", headers=assertion("GET", "/nodes/node-5/trickle", "node-5"))
+    response = connection.getresponse()
+    assert response.status == 200
+    assert response.read1(5) == b"first"  # a TimeoutError here: the chunk waited in the node's buffer
+    FIRST_CHUNK_SEEN.set()
+    assert response.read() == b"last"
+    connection.close()
 
 
 def test_upstream_failures_are_502_and_504(node: NodeServer, monkeypatch: pytest.MonkeyPatch) -> None:

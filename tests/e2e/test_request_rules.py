@@ -224,6 +224,30 @@ def test_dot_segments_follow_rfc_3986_examples() -> None:
     assert inside("/tenants/node-1/", "a/../b") == "/tenants/node-1/b"
 
 
+def test_a_client_gone_before_the_node_answers_leaves_no_traceback(
+    parts: Parts, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The node buffers an answer and streams a proxied one: a client that reads the status line and leaves
+    (a reset) ends the connection quietly, for a local and a proxied route."""
+    for path in ("/nodes/node-1/whoami", "/nodes/node-1/x") * 5:
+        request = b"GET " + path.encode() + b" HTTP/1.1\r\nHost: n\r\nConnection: close\r\n"
+        assert to_node(parts, request + node_1_identity(path) + b"\r\n") == 200
+    time.sleep(0.5)  # the server threads finish after the client has gone
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_the_node_answers_expect_100_continue_before_the_body(parts: Parts) -> None:
+    """RFC 9110 10.1.1: the node's buffered answers do not hold back its ``100 Continue``."""
+    head = b"POST /nodes/node-1/x HTTP/1.1\r\nHost: n\r\nExpect: 100-continue\r\nContent-Length: 5\r\n"
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=2) as raw:
+        raw.sendall(head + node_1_identity("/nodes/node-1/x", "POST") + b"\r\n")
+        reader = raw.makefile("rb")
+        assert reader.readline() == b"HTTP/1.1 100 Continue\r\n"
+        raw.sendall(b"hello")
+        assert reader.readline() == b"\r\n"
+        assert reader.readline().split(b" ")[:2] == [b"HTTP/1.1", b"501"]  # the final answer (from the upstream)
+
+
 RESERVED_NAMES = st.sampled_from(list(IDENTITY_HEADERS)).flatmap(
     lambda name: st.tuples(
         *[st.sampled_from([c.lower(), c.upper()]) if c != "-" else st.sampled_from(["-", "_"]) for c in name]

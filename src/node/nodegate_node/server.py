@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import http.client
 import json
 import re
@@ -106,7 +107,10 @@ class NodeHandler(BaseHTTPRequestHandler):
     server: NodeServer
 
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
+    disable_nagle_algorithm = True  # a streamed answer goes in several writes: no 40 ms Nagle/delayed-ACK stall
+    wbufsize = 1 << 16
+    """A local answer's status line, headers and body leave in one write when the handler returns; a proxied
+    answer is flushed head first, then chunk by chunk, so it still streams."""
     server_version = "nodegate-node/1"
     started = time.time()
 
@@ -126,6 +130,12 @@ class NodeHandler(BaseHTTPRequestHandler):
     the body is never taken for the next request on it (RFC 9112 6.3, 9.6)."""
     body_size = 0
     """The request's Content-Length, once ``body_length`` (RFC 9112 6) has accepted the framing."""
+
+    def handle_expect_100(self) -> bool:
+        """``100 Continue`` leaves at once (RFC 9110 10.1.1), not with the buffered final answer."""
+        answer = super().handle_expect_100()
+        self.wfile.flush()
+        return answer
 
     def _route(self) -> None:
         path = self._checked_path()
@@ -222,8 +232,10 @@ class NodeHandler(BaseHTTPRequestHandler):
             if not bodiless:
                 self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
+            self.wfile.flush()  # the head leaves as soon as the upstream's did, before its first byte of content
             while not bodiless and (chunk := response.read1(65536)):
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                self.wfile.flush()
             if not bodiless and response.length:  # closed before its Content-Length: incomplete (RFC 9112 8)
                 raise http.client.IncompleteRead(b"", response.length)
             if not bodiless:
@@ -263,6 +275,12 @@ class NodeServer(ThreadingHTTPServer):
         super().__init__((host, port), NodeHandler)
         self.verifier = verifier
         self.routes = dict(routes or {})
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer was written ends its connection quietly: the buffered answer
+        is not news for stderr (a traceback per dropped connection would be)."""
+        with contextlib.suppress(ConnectionError):
+            super().finish_request(request, client_address)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -52,6 +52,8 @@ IDENTITY_HEADERS = {
 IDEMPOTENT = {"GET", "HEAD", "OPTIONS", "PUT", "DELETE"}
 """Methods a proxy may send again when a kept-alive backend connection turns out closed (RFC 9110 9.2.2)."""
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer", "host"}
+NOT_RETURNED = HOP_BY_HOP | {"content-length", "server", "date"}
+"""A backend's response headers the edge does not pass on (it frames the body and names itself)."""
 FORBIDDEN = {"message": "Forbidden"}
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
 MAX_BODY = 10 * 1024 * 1024
@@ -106,9 +108,18 @@ def client_cert_context(der: bytes) -> dict[str, Any]:
 
 
 def build_event(
-    api: ApiIdentity, method: str, raw_path: str, query: str, headers: dict[str, str], source_ip: str, cert_der: bytes
+    api: ApiIdentity,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    source_ip: str,
+    cert_der: bytes,
+    *,
+    client_cert: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
-    """The REST API REQUEST authorizer event for ``/nodes/{nodeId}[/{proxy+}]``, or None for other paths."""
+    """The REST API REQUEST authorizer event for ``/nodes/{nodeId}[/{proxy+}]``, or None for other paths.
+    ``client_cert`` is ``client_cert_context(cert_der)`` when the caller already has it (one per connection)."""
     match = ROUTE.match(raw_path)
     if match is None:
         return None
@@ -147,7 +158,7 @@ def build_event(
             "identity": {
                 "sourceIp": source_ip,
                 "userAgent": headers.get("User-Agent", ""),
-                "clientCert": client_cert_context(cert_der),
+                "clientCert": client_cert or client_cert_context(cert_der),
             },
             "domainName": api.domain,
             "apiId": api.api_id,
@@ -195,8 +206,11 @@ class EdgeHandler(BaseHTTPRequestHandler):
 
     server: EdgeServer
     _backend: http.client.HTTPConnection | None = None
+    _client_cert: tuple[bytes, dict[str, Any]] | None = None
     protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body go in separate writes: no 40 ms Nagle/delayed-ACK stall
+    disable_nagle_algorithm = True  # a response larger than the buffer goes in several writes: no Nagle stall
+    wbufsize = 1 << 16
+    """Status line, headers and body leave in one write (one TLS record) when the handler returns, not in two."""
     server_version = "nodegate-edge"
 
     def do_GET(self) -> None:
@@ -205,6 +219,12 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self._handle()
 
     do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = do_GET
+
+    def handle_expect_100(self) -> bool:
+        """``100 Continue`` leaves at once (RFC 9110 10.1.1), not with the buffered final answer."""
+        answer = super().handle_expect_100()
+        self.wfile.flush()
+        return answer
 
     def handle_one_request(self) -> None:
         """One request, its headers under a deadline (a slow client is cut off, not waited for)."""
@@ -215,13 +235,19 @@ class EdgeHandler(BaseHTTPRequestHandler):
             self.server.watchdog.disarm(self._deadline)
 
     def _handle(self) -> None:
-        self.server.watchdog.disarm(self._deadline)
         started = time.perf_counter()
         log: dict[str, Any] = {"ip": self.client_address[0], "method": self.command, "path": self.path}
+        if not self.server.watchdog.disarm(self._deadline):
+            # The deadline cut the connection mid-headers: the parser read the EOF as the end of the header
+            # section. What was received is not a whole request: nothing is authorized or forwarded.
+            self.close_connection = True
+            self.server.access_log(log | {"framingError": "header section cut off at its deadline", "status": None})
+            return
+        fields = self.headers.items()
         try:
             if problem := framing_problem(self.headers):
                 raise Framing(400, problem)
-            if sum(len(k) + len(v) for k, v in self.headers.items()) > MAX_HEADER_BYTES:
+            if sum(len(k) + len(v) for k, v in fields) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
             length = body_length(self.headers, MAX_BODY)
         except Framing as exc:
@@ -237,8 +263,17 @@ class EdgeHandler(BaseHTTPRequestHandler):
             return
         path, query = target
         cert_der = self.connection.getpeercert(binary_form=True)
-        headers = dict(self.headers.items())
-        event = build_event(self.server.api, self.command, path, query, headers, self.client_address[0], cert_der)
+        headers = dict(fields)
+        event = build_event(
+            self.server.api,
+            self.command,
+            path,
+            query,
+            headers,
+            self.client_address[0],
+            cert_der,
+            client_cert=self._described(cert_der),
+        )
         if event is None:
             self.close_connection = True  # the body, if any, is not read
             self._reply(403, MISSING_TOKEN, log, started)
@@ -271,7 +306,15 @@ class EdgeHandler(BaseHTTPRequestHandler):
             log["framingError"] = str(exc)[:200]
             self._reply(status, {"message": FRAMING_MESSAGES[status]}, log, started)
             return
-        self._proxy(path, query, body, context, log, started)
+        self._proxy(path, query, body, forwarded_headers(fields), context, log, started)
+
+    def _described(self, cert_der: bytes) -> dict[str, Any]:
+        """``client_cert_context(cert_der)``, worked out once per certificate (a TLS connection keeps its own), and
+        copied for each request so that one request's event never shares a dict with the next one's."""
+        if self._client_cert is None or self._client_cert[0] != cert_der:
+            self._client_cert = (cert_der, client_cert_context(cert_der))
+        described = self._client_cert[1]
+        return described | {"validity": dict(described["validity"])}
 
     def _read_body(self, length: int | None) -> bytes:
         """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
@@ -311,9 +354,15 @@ class EdgeHandler(BaseHTTPRequestHandler):
         raise Framing(400, "too many trailer fields")
 
     def _proxy(
-        self, path: str, query: str, body: bytes, context: dict[str, Any], log: dict[str, Any], started: float
+        self,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str],
+        context: dict[str, Any],
+        log: dict[str, Any],
+        started: float,
     ) -> None:
-        headers = forwarded_headers(self.headers.items())
         for header, key in IDENTITY_HEADERS.items():
             headers[header.title()] = str(context.get(key, ""))
         target = path + (f"?{query}" if query else "")
@@ -327,7 +376,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             return
         self.send_response(status)
         for name, value in upstream_headers:
-            if name.lower() not in HOP_BY_HOP | {"content-length", "server", "date"}:
+            if name.lower() not in NOT_RETURNED:
                 self.send_header(name, value)
         bodiless = self.command == "HEAD" or status in (204, 304)  # RFC 9110 8.6: no length to state on these
         if not bodiless:
@@ -418,10 +467,10 @@ class Watchdog:
                 self._thread.start()
         return token
 
-    def disarm(self, token: int) -> None:
-        """Forget a deadline (a no-op when it already fired or was disarmed)."""
+    def disarm(self, token: int) -> bool:
+        """Forget a deadline; False when it had already fired (the socket is cut) or was disarmed before."""
         with self._lock:
-            self._armed.pop(token, None)
+            return self._armed.pop(token, None) is not None
 
     def _run(self) -> None:
         while True:
