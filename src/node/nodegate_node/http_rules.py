@@ -6,7 +6,8 @@
 - Header names: an identity header is recognised after case folding and ``_``/``-`` folding (CGI and WSGI map
   ``X_User_Id`` and ``X-User-Id`` to the same variable).
 - Header framing: obs-fold and whitespace between a field name and its colon are refused (RFC 9112 5.1, 5.2);
-  the stdlib parser accepts the first and silently stops at the second.
+  the stdlib parser accepts the first and silently stops at the second. So is a header section that the end of
+  the stream ends instead of its empty line (RFC 9112 2.1), which the stdlib parser takes for a whole one.
 - Body framing: one Content-Length or chunked, never both, never two lengths (RFC 9112 6), so both hops agree
   on where a request ends.
 """
@@ -16,6 +17,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from email.message import Message
+from http.server import BaseHTTPRequestHandler
+from io import BufferedIOBase
+from typing import cast
 
 ENCODED_SEPARATORS = re.compile(r"%(?:25)*(?:2e|2f|5c)", re.IGNORECASE)
 """``%2e`` (.), ``%2f`` (/), ``%5c`` (\\), also encoded again (``%252e``): a decoding hop could turn them into
@@ -100,9 +104,41 @@ CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")
 CRLF ending excepted): a NUL or a bare CR is refused, never split on or passed on."""
 
 
-def framing_problem(headers: Message) -> str | None:
-    """Why the parsed header section breaks RFC 9112 5 (None when it does not): obs-fold, a line that is
-    not ``name: value`` (whitespace before the colon included), or a field name that is not a token."""
+class SectionReader:
+    """The stream a header section is parsed from, remembering whether the stream ended before the section did."""
+
+    def __init__(self, stream: BufferedIOBase) -> None:
+        self.stream = stream
+        self.cut = False
+
+    def readline(self, limit: int = -1) -> bytes:
+        line = self.stream.readline(limit)
+        self.cut = self.cut or not line
+        return line
+
+
+class WholeSectionHandler(BaseHTTPRequestHandler):
+    """A request handler that knows whether its request's header section ended at its empty line (RFC 9112 2.1)
+    or at the end of the stream (``section_cut``), which the stdlib parser does not tell apart."""
+
+    section_cut = False
+
+    def parse_request(self) -> bool:
+        reader = SectionReader(self.rfile)
+        self.rfile, stream = cast(BufferedIOBase, reader), self.rfile
+        try:
+            return super().parse_request()
+        finally:
+            self.rfile = stream
+            self.section_cut = reader.cut
+
+
+def framing_problem(headers: Message, cut: bool = False) -> str | None:
+    """Why the parsed header section breaks RFC 9112 (None when it does not): ``cut`` (the stream ended before
+    the empty line that ends a header section, 2.1), obs-fold, a line that is not ``name: value`` (whitespace
+    before the colon included), or a field name that is not a token (5)."""
+    if cut:
+        return "the header section ends without its empty line (RFC 9112 2.1)"
     if headers.defects or headers.get_payload() or headers.get_unixfrom():
         return "a header line is not 'name: value' (RFC 9112 5.1: no whitespace before the colon)"
     for name, value in headers.items():

@@ -18,7 +18,7 @@ import http.client
 import json
 import re
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,7 +26,16 @@ from urllib.parse import urlsplit
 from cryptography.exceptions import UnsupportedAlgorithm
 
 from nodegate_node.assertion import HEADER, AssertionVerifier, Refused, load_public_key
-from nodegate_node.http_rules import Framing, body_length, clean_target, final_status, framing_problem, inside, without
+from nodegate_node.http_rules import (
+    Framing,
+    WholeSectionHandler,
+    body_length,
+    clean_target,
+    final_status,
+    framing_problem,
+    inside,
+    without,
+)
 from nodegate_node.upstream import RecordingConnection, answer_problem
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -100,7 +109,7 @@ def forwarded_headers(received: Any) -> dict[str, str]:
     return without(received, [*HOP_BY_HOP, *IDENTITY_HEADERS, HEADER])
 
 
-class NodeHandler(BaseHTTPRequestHandler):
+class NodeHandler(WholeSectionHandler):
     """``/healthz`` (no identity), and under ``/nodes/<id>/``: ``whoami``, ``status``, ``echo``, or the
     node's upstream when the routes file names one."""
 
@@ -183,7 +192,7 @@ class NodeHandler(BaseHTTPRequestHandler):
         target = clean_target(self.path)
         path = target[0] if target is not None else None
         refused = None if path is not None else "path or query refused (RFC 3986 3.4, 5.2.4)"
-        problem = framing_problem(self.headers) or refused
+        problem = framing_problem(self.headers, self.section_cut) or refused
         if problem is not None:
             self.close_connection = True
             self._json(400, {"error": problem})

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -39,7 +39,15 @@ from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
 from nodegate_authorizer.sources.refresh import Refreshing, blob_loader
-from nodegate_node.http_rules import Framing, body_length, clean_target, final_status, framing_problem, without
+from nodegate_node.http_rules import (
+    Framing,
+    WholeSectionHandler,
+    body_length,
+    clean_target,
+    final_status,
+    framing_problem,
+    without,
+)
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -201,7 +209,7 @@ def forwarded_headers(received: Iterable[tuple[str, str]]) -> dict[str, str]:
     return without(received, [*HOP_BY_HOP, "content-length", *IDENTITY_HEADERS])
 
 
-class EdgeHandler(BaseHTTPRequestHandler):
+class EdgeHandler(WholeSectionHandler):
     """One client connection: authorize each request, then proxy it to the backend."""
 
     server: EdgeServer
@@ -245,7 +253,7 @@ class EdgeHandler(BaseHTTPRequestHandler):
             return
         fields = self.headers.items()
         try:
-            if problem := framing_problem(self.headers):
+            if problem := framing_problem(self.headers, self.section_cut):
                 raise Framing(400, problem)
             if sum(len(k) + len(v) for k, v in fields) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
