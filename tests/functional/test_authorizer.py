@@ -178,6 +178,9 @@ def test_invalid_settings_deny_with_config_invalid(world: World, invoke: Invoke)
         {"TRUSTSTORE_URI": "http://x/y"},
         {"ID_PATTERN": "(["},
         {"USER_ID_ATTRIBUTE": "favouriteColour"},
+        {"TRUSTSTORE_URI": "file:///tmp/%00x"},  # a NUL no path can hold: os calls raise ValueError on it
+        {"ACCESS_POLICY_URI": "file:///tmp/a%00b.json"},
+        {"CRL_STORE_URI": "file:///tmp/%00/"},
     ):
         assert invoke(cert, env=env)[:2] == ("Deny", "CONFIG_INVALID"), env
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import Invoke
 from nodegate.pki.authority import CertificateAuthority, client_name, crl_der, pem, utcnow
 from nodegate_authorizer.revocation.crl import parse_crl
+from nodegate_authorizer.sources.blobs import BlobError, list_blobs, read_blob
 from nodegate_dev.world import World
 
 
@@ -144,3 +147,13 @@ def test_crl_store_lists_every_object_and_rereads_only_what_changed(bucket) -> N
     assert index.revoked.get(index.issuer, revoked.cert.serial_number) is not None
     reread = sorted(uri for uri, entry in store.entries.items() if entry[1] is not filler_index)
     assert reread == [f"{prefix}a-00007.crl", f"{prefix}zzz-issuing.crl"]
+
+
+@pytest.mark.parametrize("uri", ["file:///tmp/%00x", "file:///tmp/a%00/b.pem", "ftp://h/x"])
+def test_a_uri_no_object_can_have_is_a_blob_error_never_a_crash(uri: str) -> None:
+    """The blob boundary (the CLI's mirror and publish use it too, not only checked settings): a path with a NUL
+    makes os calls raise ValueError; it is a non-transient BlobError like a missing file."""
+    for call in (lambda: read_blob(uri, max_bytes=10), lambda: list_blobs(uri)):
+        with pytest.raises(BlobError) as error:
+            call()
+        assert not error.value.transient

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import NamedTuple, TypeVar
+from urllib.parse import unquote
 
 from cryptography import x509
 
@@ -109,6 +110,8 @@ def _uri(env: Mapping[str, str], name: str, *, required: bool = False) -> str | 
         return None
     if not _URI.match(value):
         raise ConfigError(f"{name}={value!r} is not an s3://bucket/key or file:///path URI")
+    if "\x00" in unquote(value):
+        raise ConfigError(f"{name}={value!r} holds a NUL (%00): no object or file has such a name")
     return value
 
 

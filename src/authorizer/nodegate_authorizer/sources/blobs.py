@@ -68,12 +68,13 @@ def forget_clients() -> None:
 
 
 def _split(uri: str) -> tuple[str, str, str]:
+    """(scheme, bucket, key or path); BlobError for a URI no object or file can have (a NUL in a path)."""
     parts = urlsplit(uri)
     if parts.scheme == "s3":
         return "s3", parts.netloc, parts.path.lstrip("/")
-    if parts.scheme == "file":
+    if parts.scheme == "file" and "\x00" not in unquote(parts.path):
         return "file", "", unquote(parts.path)
-    raise BlobError(f"unsupported URI {uri!r}")
+    raise BlobError(f"unsupported URI {uri!r}", transient=False)
 
 
 def _file_tag(info: os.stat_result) -> str:
