@@ -521,6 +521,36 @@ def test_a_refresh_that_goes_back_in_crl_number_keeps_the_newest_crl(
             assert passes(outcome), outcome
 
 
+OCSP_ANSWERS = st.lists(
+    st.tuples(st.booleans(), st.integers(1, 50)), min_size=1, max_size=6, unique_by=lambda answer: answer[1]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@example(served=[(True, 5), (False, 30)])  # a "good" of 30 minutes ago replayed after the "revoked" of 5
+@given(served=OCSP_ANSWERS)
+def test_an_older_ocsp_answer_never_replaces_a_newer_cached_one(served: list[tuple[bool, int]]) -> None:
+    """The responder (or a replay on its plain-HTTP path) serves signed answers, each still inside its
+    validity and OCSP_MAX_AGE_SECONDS, in any order of thisUpdate. An answer older than the cached one is a
+    failed refresh (the same rule as for CRL numbers), so the decision follows the newest answer served so far."""
+    top, ca = pki(ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False).cert
+    web = Web()
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    newest: tuple[bool, int] | None = None
+    for step, (revoked, minutes) in enumerate(served):
+        status = ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD
+        web.pages[OCSP_URL] = _ocsp_for(ca, status, this_update=NOW - dt.timedelta(minutes=minutes))
+        newest = min(newest or (revoked, minutes), (revoked, minutes), key=lambda answer: answer[1])
+        outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=step), store)
+        if newest[0]:
+            assert outcome.refusal is not None
+            assert outcome.refusal[0] == Reason.REVOKED, outcome
+        else:
+            assert passes(outcome), outcome
+
+
 def test_every_source_of_a_long_path_is_asked_and_none_is_marked_failed_unasked() -> None:
     """root -> policy CA -> issuing CA -> leaf, each below the root with a CDP and an OCSP URL: six sources
     in one decision, all asked in the same batch (the old per-decision cap of four left two unasked and

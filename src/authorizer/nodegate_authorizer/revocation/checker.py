@@ -361,11 +361,19 @@ class RevocationChecker:
         fetched: dict[Source, bytes | Exception],
         now: datetime,
     ) -> Answer:
-        """A verified fresh OCSP answer (cached until its nextUpdate), else the cached one while valid."""
+        """A verified fresh OCSP answer no older (thisUpdate) than the cached one (then cached until its
+        nextUpdate), else the cached one while valid: an older answer served after a newer one (a replay of a
+        "good" captured before the revocation) is a failed refresh, as an older CRL is (RFC 6960 4.2.2.1)."""
         max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
 
         def validate(data: bytes) -> tuple[Answer, datetime]:
             answer: Answer = ocsp_answer(str(source), data, cert, issuer, now, self._skew, max_age)
+            cached = self._ocsp.get(source, now)
+            if cached and cached.produced_at and answer.produced_at and answer.produced_at < cached.produced_at:
+                raise SourceInvalid(
+                    f"OCSP answer of {answer.produced_at.isoformat()} is older than the cached one of "
+                    f"{cached.produced_at.isoformat()}"
+                )
             return answer, answer.valid_until or now
 
         kept = self._refreshed(self._ocsp, source, fetched, now, validate)
