@@ -412,12 +412,14 @@ FOREIGN_KEY = new_key()
     number=st.none() | st.integers(0, 6),
     stored_number=st.none() | st.integers(0, 6),
     foreign=st.booleans(),
+    others=st.lists(st.integers(0, 9), max_size=3),
 )
 def test_judge_writes_exactly_the_crls_every_rule_allows(
-    this_hours: int, valid_hours: int, number: int | None, stored_number: int | None, foreign: bool
+    this_hours: int, valid_hours: int, number: int | None, stored_number: int | None, foreign: bool, others: list[int]
 ) -> None:
     """Generated CRLs: written iff signed by the issuing CA, thisUpdate not in the future, nextUpdate not
-    passed (both with the 60 s skew), a cRLNumber, and a number above the stored copy's."""
+    passed (both with the 60 s skew), a cRLNumber, and a number above the stored copy's of its scope; the root's
+    CRLs stored beside it (another issuer, any number) change nothing."""
     from nodegate_authorizer.chain import PathPolicy
     from nodegate_authorizer.mirror import judge
     from nodegate_authorizer.truststore import parse_truststore
@@ -429,7 +431,8 @@ def test_judge_writes_exactly_the_crls_every_rule_allows(
     if number is not None:
         builder = builder.add_extension(x509.CRLNumber(number), critical=False)
     fetched = crl_der(builder.sign(FOREIGN_KEY if foreign else ISSUING_CA.key, hashes.SHA256()))
-    stored = [] if stored_number is None else [crl(ISSUING_CA, number=stored_number, this_update=NOW - 2 * HOUR)]
+    stored = [crl(ROOT_CA, number=n) for n in others]
+    stored += [] if stored_number is None else [crl(ISSUING_CA, number=stored_number, this_update=NOW - 2 * HOUR)]
     truststore = parse_truststore(pem(ROOT_CA.cert, ISSUING_CA.cert))
     skew = dt.timedelta(seconds=60)
     index, why = judge(fetched, stored, truststore, NOW, skew, PathPolicy())
