@@ -11,13 +11,16 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from hypothesis import given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from conftest import Invoke
 from nodegate.pki.authority import CertificateAuthority, crl_der, new_key, pem, utcnow
-from nodegate_authorizer.mirror import Action, MirrorReport, object_name
+from nodegate_authorizer import handler as authorizer
+from nodegate_authorizer.mirror import Action, MirrorReport, url_objects
 from nodegate_authorizer.mirror_handler import metric_values, run_from_environment
+from nodegate_authorizer.names import canonical
+from nodegate_authorizer.revocation.crl import parse_crl
 from nodegate_authorizer.settings import ConfigError, RevocationFetch, load_settings
 from nodegate_dev.world import World
 
@@ -58,8 +61,10 @@ def crl(ca: CertificateAuthority, number: int = 1, **kw: Any) -> bytes:
 
 
 def stored(world: World, url: str) -> bytes | None:
-    path = world.crl_store / object_name(url)
-    return path.read_bytes() if path.exists() else None
+    """The URL's one stored CRL (every test here serves one issuer and scope per URL), or None."""
+    paths = [path for path in world.crl_store.iterdir() if url_objects(url, [path.name])]
+    assert len(paths) <= 1, paths
+    return paths[0].read_bytes() if paths else None
 
 
 def run(world: World, *, dry_run: bool = False, **extra: str) -> MirrorReport:
@@ -91,7 +96,8 @@ def test_only_changed_crls_are_written(world: World) -> None:
     serve(world, issuing=newer)
     assert actions(run(world)) == {"root.crl": Action.UNCHANGED, "issuing.crl": Action.WRITTEN}
     assert stored(world, issuing_url(world)) == newer
-    assert (world.crl_store / object_name(root_url(world))).stat().st_mtime_ns == before[object_name(root_url(world))]
+    (root_object,) = url_objects(root_url(world), before)
+    assert (world.crl_store / root_object).stat().st_mtime_ns == before[root_object]
 
 
 @pytest.mark.parametrize("fault", ["500", "garbage", "hang", "down"])
@@ -250,7 +256,8 @@ def test_mirror_into_s3_writes_only_changes_and_the_authorizer_decides_from_it(
     }
     versions = s3.list_object_versions(Bucket=name, Prefix="crls/")["Versions"]
     assert len(versions) == 2  # one PutObject per CRL: the second run wrote nothing
-    assert s3.get_object(Bucket=name, Key=f"crls/{object_name(issuing_url(world))}")["Body"].read() == revoked
+    (key,) = url_objects(issuing_url(world), [v["Key"] for v in versions])
+    assert s3.get_object(Bucket=name, Key=key)["Body"].read() == revoked
     hits = dict(world.server.hits)
     store_only = overrides | {"CRL_STORE_URI": store, "REVOCATION_FETCH": "store-only"}
     assert invoke(alice.cert_pem(), env=store_only)[:2] == ("Allow", None)
@@ -405,12 +412,14 @@ FOREIGN_KEY = new_key()
     number=st.none() | st.integers(0, 6),
     stored_number=st.none() | st.integers(0, 6),
     foreign=st.booleans(),
+    others=st.lists(st.integers(0, 9), max_size=3),
 )
 def test_judge_writes_exactly_the_crls_every_rule_allows(
-    this_hours: int, valid_hours: int, number: int | None, stored_number: int | None, foreign: bool
+    this_hours: int, valid_hours: int, number: int | None, stored_number: int | None, foreign: bool, others: list[int]
 ) -> None:
     """Generated CRLs: written iff signed by the issuing CA, thisUpdate not in the future, nextUpdate not
-    passed (both with the 60 s skew), a cRLNumber, and a number above the stored copy's."""
+    passed (both with the 60 s skew), a cRLNumber, and a number above the stored copy's of its scope; the root's
+    CRLs stored beside it (another issuer, any number) change nothing."""
     from nodegate_authorizer.chain import PathPolicy
     from nodegate_authorizer.mirror import judge
     from nodegate_authorizer.truststore import parse_truststore
@@ -422,10 +431,12 @@ def test_judge_writes_exactly_the_crls_every_rule_allows(
     if number is not None:
         builder = builder.add_extension(x509.CRLNumber(number), critical=False)
     fetched = crl_der(builder.sign(FOREIGN_KEY if foreign else ISSUING_CA.key, hashes.SHA256()))
-    stored = None if stored_number is None else crl(ISSUING_CA, number=stored_number, this_update=NOW - 2 * HOUR)
+    stored = [crl(ROOT_CA, number=n) for n in others]
+    stored += [] if stored_number is None else [crl(ISSUING_CA, number=stored_number, this_update=NOW - 2 * HOUR)]
     truststore = parse_truststore(pem(ROOT_CA.cert, ISSUING_CA.cert))
     skew = dt.timedelta(seconds=60)
-    write, why = judge(fetched, stored, truststore, NOW, skew, PathPolicy())
+    index, why = judge(fetched, stored, truststore, NOW, skew, PathPolicy())
+    write = index is not None
     expected = (
         not foreign
         and this_update <= NOW + skew
@@ -435,3 +446,45 @@ def test_judge_writes_exactly_the_crls_every_rule_allows(
     )
     assert write is expected, why
     assert bool(why) is not write
+
+
+PUBLICATIONS = st.lists(st.tuples(st.sampled_from(["issuing", "root"]), st.integers(1, 5)), min_size=1, max_size=6)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@example(publications=[("issuing", 2), ("root", 1), ("issuing", 1)], revoked_from=2)
+@given(publications=PUBLICATIONS, revoked_from=st.integers(1, 5))
+def test_no_order_of_publications_at_one_url_rolls_a_scope_back(
+    world: World, invoke: Invoke, publications: list[tuple[str, int]], revoked_from: int
+) -> None:
+    """A CDP (or anyone on its plain-HTTP path) serves validly signed CRLs of either truststore CA, in any order,
+    at the issuing CA's URL; the issuing CA revokes eve from CRL #``revoked_from`` on. After every mirror run the
+    store still holds the highest issuing CRL served so far (RFC 5280 5.2.3: cRLNumbers only increase per issuer
+    and scope, whatever another issuer's CRL was served in between), so a cold authorizer with
+    REVOCATION_FETCH=store-only denies eve exactly when a CRL revoking her was ever served."""
+    for path in world.crl_store.iterdir():
+        path.unlink()
+    eve = world.client("eve")
+    authorities = {"issuing": world.issuing, "root": world.root}
+
+    def published(ca: str, number: int) -> bytes:
+        revoked = {eve.cert.serial_number: NOW - HOUR} if ca == "issuing" and number >= revoked_from else {}
+        when = NOW - dt.timedelta(minutes=10 - number)
+        return crl_der(authorities[ca].crl(revoked, number=number, this_update=when, next_update=NOW + 5 * HOUR))
+
+    store_only = {"CRL_STORE_URI": world.crl_store.as_uri(), "REVOCATION_FETCH": "store-only"}
+    highest = 0
+    for ca, number in publications:
+        serve(world, root=published("root", 1), issuing=published(ca, number))
+        assert run(world).error is None
+        highest = max(highest, number) if ca == "issuing" else highest
+        stored_numbers = [
+            index.number
+            for path in world.crl_store.iterdir()
+            if (index := parse_crl(path.read_bytes())).issuer == canonical(world.issuing.cert.subject)
+        ]
+        assert max(stored_numbers, default=0) == highest
+        authorizer.reset()  # a cold runtime: nothing remembered from earlier decisions
+        expected = ("Deny", "REVOKED") if highest >= revoked_from else ("Allow", None)
+        expected = expected if highest else ("Deny", "REVOCATION_UNAVAILABLE")
+        assert invoke(eve.cert_pem(), node="node-1", env=store_only)[:2] == expected

@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.x509 import ocsp
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from fixed import HOUR, NOW, T0, Web, cdp, checker, client, crl, crl_bytes, idp, root, sub, uri_point
 from nodegate.pki.authority import CertificateAuthority, pem
@@ -476,6 +478,79 @@ def test_a_bad_refresh_does_not_replace_a_good_cached_answer(kind: str, bad: str
     assert web.hits[url] == 2  # it was asked, and its answer refused
 
 
+REFRESHES = st.lists(st.integers(1, 6) | st.sampled_from(["garbage", "gone"]), min_size=1, max_size=8)
+
+
+@settings(max_examples=60, deadline=None)
+@example(served=[5, 4, 4], revoked_from=7)  # review rev-F F2: an older CRL after #5 evicted #5
+@example(served=[5, 4, 6], revoked_from=6)
+@given(served=REFRESHES, revoked_from=st.integers(1, 7))
+def test_a_refresh_that_goes_back_in_crl_number_keeps_the_newest_crl(
+    served: list[int | str], revoked_from: int
+) -> None:
+    """The CDP serves, one refresh after another, CA-signed CRLs in any order of cRLNumber (a lagging CDN node,
+    a replay on the plain-HTTP path), garbage or nothing; the CA lists the leaf from #``revoked_from`` on. A CRL
+    older than the newest one already used is a failed refresh, like garbage or a 404 (RFC 5280 5.2.3, 6.3.3):
+    the newest stays in use until its nextUpdate, so the answer always follows the highest CRL served so far."""
+    top, ca = pki(crl_url=CRL_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_ocsp_url=False).cert
+    web = Web()
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    highest = 0
+    for step, page in enumerate(served):
+        if page == "gone":
+            web.pages.pop(CRL_URL, None)
+        elif page == "garbage":
+            web.pages[CRL_URL] = b"\x30\x03\x02\x01\x01"
+        else:
+            assert isinstance(page, int)
+            listed = [leaf.serial_number] if page >= revoked_from else []
+            web.pages[CRL_URL] = crl_bytes(
+                ca, listed, number=page, this_update=NOW - HOUR + page * dt.timedelta(minutes=1)
+            )
+            highest = max(highest, page)
+        outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=step), store)
+        if not highest:
+            assert outcome.refusal is not None
+            assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
+        elif highest >= revoked_from:
+            assert outcome.refusal is not None
+            assert outcome.refusal[0] == Reason.REVOKED, outcome
+        else:
+            assert passes(outcome), outcome
+
+
+OCSP_ANSWERS = st.lists(
+    st.tuples(st.booleans(), st.integers(1, 50)), min_size=1, max_size=6, unique_by=lambda answer: answer[1]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@example(served=[(True, 5), (False, 30)])  # a "good" of 30 minutes ago replayed after the "revoked" of 5
+@given(served=OCSP_ANSWERS)
+def test_an_older_ocsp_answer_never_replaces_a_newer_cached_one(served: list[tuple[bool, int]]) -> None:
+    """The responder (or a replay on its plain-HTTP path) serves signed answers, each still inside its
+    validity and OCSP_MAX_AGE_SECONDS, in any order of thisUpdate. An answer older than the cached one is a
+    failed refresh (the same rule as for CRL numbers), so the decision follows the newest answer served so far."""
+    top, ca = pki(ocsp_url=OCSP_URL)
+    store = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False).cert
+    web = Web()
+    check = checker(web, REVOCATION_MODE="hard-fail", REVOCATION_CACHE_SECONDS="0", REVOCATION_RETRY_SECONDS="0")
+    newest: tuple[bool, int] | None = None
+    for step, (revoked, minutes) in enumerate(served):
+        status = ocsp.OCSPCertStatus.REVOKED if revoked else ocsp.OCSPCertStatus.GOOD
+        web.pages[OCSP_URL] = _ocsp_for(ca, status, this_update=NOW - dt.timedelta(minutes=minutes))
+        newest = min(newest or (revoked, minutes), (revoked, minutes), key=lambda answer: answer[1])
+        outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=step), store)
+        if newest[0]:
+            assert outcome.refusal is not None
+            assert outcome.refusal[0] == Reason.REVOKED, outcome
+        else:
+            assert passes(outcome), outcome
+
+
 def test_every_source_of_a_long_path_is_asked_and_none_is_marked_failed_unasked() -> None:
     """root -> policy CA -> issuing CA -> leaf, each below the root with a CDP and an OCSP URL: six sources
     in one decision, all asked in the same batch (the old per-decision cap of four left two unasked and
@@ -729,7 +804,10 @@ def test_a_rolled_back_crl_cannot_vouch_for_a_delegated_responder() -> None:
     web.pages[CRL_URL] = crl_bytes(ca, [], number=5)
     outcome = check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=1), store)
     assert outcome.refusal is not None, outcome
-    assert "rollback" in outcome.refusal[1]
+    assert outcome.refusal[0] == Reason.REVOKED  # the replayed #5 is a failed refresh: #6 stays in use (rev-F F2)
+    delegated = [a for r in outcome.results for a in r.answers if a.source.startswith("ocsp")]
+    assert delegated
+    assert all(a.status is Status.UNAVAILABLE and "delegated OCSP responder" in a.detail for a in delegated)
 
 
 @pytest.mark.parametrize("listed", [False, True])

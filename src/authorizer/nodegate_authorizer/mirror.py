@@ -11,7 +11,7 @@ import hashlib
 import ipaddress
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -25,6 +25,7 @@ from .chain import PathPolicy, Role, build_path
 from .reasons import Denied
 from .revocation.answers import SourceInvalid
 from .revocation.crl import CrlIndex, parse_crl
+from .revocation.memo import Scope, scope_of
 from .revocation.plan import plan_sources
 from .settings import ConfigError, Settings
 from .sources.blobs import BlobError, list_blobs, read_blob
@@ -98,11 +99,35 @@ def published_urls(truststore: Truststore, extra: Sequence[str]) -> tuple[str, .
     return tuple(dict.fromkeys([*urls, *extra]))
 
 
-def object_name(url: str) -> str:
-    """The store object a URL's CRL is kept in: readable, flat (one folder) and unique per URL."""
+def object_prefix(url: str) -> str:
+    """What the names of a URL's store objects start with: readable, flat (one folder) and unique per URL.
+    ``<prefix>.crl`` alone is the one object per URL that earlier versions wrote; it is still read."""
     parts = urlsplit(url)
     readable = _UNSAFE.sub("_", f"{parts.hostname}{parts.path}").strip("_")[:80]
-    return f"{KEY_PREFIX}{readable}-{hashlib.sha256(url.encode()).hexdigest()[:12]}.crl"
+    return f"{KEY_PREFIX}{readable}-{hashlib.sha256(url.encode()).hexdigest()[:12]}"
+
+
+def scope_key(index: CrlIndex) -> str:
+    """A stable digest of the CRL's scope (issuer as RFC 5280 7.1 compares it, issuingDistributionPoint,
+    complete or delta): the unit in which cRLNumbers increase (5.2.3)."""
+    issuer, idp, delta = scope_of(index)
+    rdns = [sorted(repr(attribute) for attribute in rdn) for rdn in issuer]
+    scope = repr((rdns, idp.public_bytes().hex() if idp else None, delta))
+    return hashlib.sha256(scope.encode()).hexdigest()[:12]
+
+
+def object_name(url: str, index: CrlIndex) -> str:
+    """The store object a URL's CRL of one scope is kept in. One object per URL and scope, so a CRL of another
+    issuer or scope served at the URL never overwrites the newest one of a scope (that newest copy would be
+    lost, and an older one of its scope could then be written: a rollback)."""
+    return f"{object_prefix(url)}-{scope_key(index)}.crl"
+
+
+def url_objects(url: str, listing: Iterable[str]) -> list[str]:
+    """The listed object URIs that hold the URL's CRLs (every scope, and the pre-scope object)."""
+    prefix = object_prefix(url)
+    names = {f"{prefix}.crl"}
+    return [uri for uri in listing if (name := uri.rsplit("/", 1)[-1]) in names or name.startswith(f"{prefix}-")]
 
 
 def signer_problem(index: CrlIndex, truststore: Truststore, now: datetime, policy: PathPolicy) -> str | None:
@@ -133,35 +158,39 @@ def signer_problem(index: CrlIndex, truststore: Truststore, now: datetime, polic
 
 def judge(
     fetched: bytes,
-    stored: bytes | None,
+    stored: Sequence[bytes],
     truststore: Truststore,
     now: datetime,
     skew: timedelta,
     policy: PathPolicy,
-) -> tuple[bool, str]:
-    """(write?, why not) for a fetched CRL against the stored copy: write only a CRL that parses, is usable at
-    ``now`` (thisUpdate not in the future, nextUpdate present and not passed), is signed by a truststore
-    certificate with a valid path, carries a cRLNumber (RFC 5280 5.2.3) and is newer than the stored copy.
-    ``why`` is empty when the fetched bytes are the stored ones (verified when they were written; their
-    freshness is what the metrics report)."""
-    if stored == fetched:
-        return False, ""
+) -> tuple[CrlIndex | None, str]:
+    """(the CRL to write or None, why not) for a fetched CRL against the URL's stored copies: write only a CRL
+    that parses, is usable at ``now`` (thisUpdate not in the future, nextUpdate present and not passed), is
+    signed by a truststore certificate with a valid path, carries a cRLNumber (RFC 5280 5.2.3) and is newer
+    than every stored copy of its scope, whatever other issuers' CRLs are stored beside them. ``why`` is empty
+    when the fetched bytes are stored already (verified when they were written; their freshness is what the
+    metrics report)."""
+    if fetched in stored:
+        return None, ""
     try:
         index = parse_crl(fetched)
     except SourceInvalid as exc:
-        return False, str(exc)
+        return None, str(exc)
     problem = index.usable_problem(now, skew) or signer_problem(index, truststore, now, policy)
     if problem:
-        return False, problem
+        return None, problem
     if index.number is None:
-        return False, "CRL has no cRLNumber (RFC 5280 5.2.3), so a rollback could not be told apart"
-    previous = _parsed(stored)
-    if previous is not None and previous.issuer == index.issuer and previous.number is not None:
-        if index.number < previous.number:
-            return False, f"rollback: cRLNumber {index.number} is lower than the stored {previous.number}"
-        if index.number == previous.number:
-            return False, f"cRLNumber {index.number} is the stored one's, with other content (RFC 5280 5.2.3)"
-    return True, ""
+        return None, "CRL has no cRLNumber (RFC 5280 5.2.3), so a rollback could not be told apart"
+    scope = scope_of(index)
+    numbers = [
+        p.number for p in map(_parsed, stored) if p is not None and p.number is not None and scope_of(p) == scope
+    ]
+    highest = max(numbers, default=None)
+    if highest is not None and index.number < highest:
+        return None, f"rollback: cRLNumber {index.number} is lower than the stored {highest}"
+    if highest is not None and index.number == highest:
+        return None, f"cRLNumber {index.number} is the stored one's, with other content (RFC 5280 5.2.3)"
+    return index, ""
 
 
 def _parsed(data: bytes | None) -> CrlIndex | None:
@@ -174,12 +203,18 @@ def _parsed(data: bytes | None) -> CrlIndex | None:
 
 
 def freshness(stored: Sequence[bytes], now: datetime) -> tuple[Freshness, ...]:
-    """Per issuer over the stored CRLs: age of the newest (by thisUpdate) and the least time to a nextUpdate."""
-    by_issuer: dict[str, list[CrlIndex]] = {}
+    """Per issuer over the newest stored CRL of each scope (older ones are superseded, RFC 5280 5.2.3): age of
+    the newest (by thisUpdate) and the least time to a nextUpdate."""
+    newest: dict[Scope, CrlIndex] = {}
     for data in stored:
         index = _parsed(data)
         if index is not None and index.next_update is not None:
-            by_issuer.setdefault(index.issuer_name.rfc4514_string(), []).append(index)
+            current = newest.get(scope_of(index))
+            if current is None or (index.number or 0) > (current.number or 0):
+                newest[scope_of(index)] = index
+    by_issuer: dict[str, list[CrlIndex]] = {}
+    for index in newest.values():
+        by_issuer.setdefault(index.issuer_name.rfc4514_string(), []).append(index)
     return tuple(
         Freshness(
             issuer,
@@ -214,32 +249,35 @@ def run_mirror(
     skew = timedelta(seconds=settings.clock_skew_seconds)
     policy = PathPolicy()
 
-    def one(url: str) -> tuple[UrlResult, bytes | None]:
-        target = _child(settings.crl_store_uri or "", object_name(url))
+    def one(url: str) -> tuple[UrlResult, list[bytes]]:
+        objects = url_objects(url, listing)
+        pending = _child(settings.crl_store_uri or "", f"{object_prefix(url)}-*.crl")
         try:
-            stored = read_blob(target, timeout=timeout, max_bytes=cap).data if target in listing else None
+            stored = [read_blob(uri, timeout=timeout, max_bytes=cap).data for uri in objects]
         except BlobError as exc:
-            return UrlResult(url, target, Action.KEPT, f"stored copy unreadable: {exc}"), None
-        none_yet = "" if stored is not None else " (nothing stored yet)"
+            return UrlResult(url, pending, Action.KEPT, f"stored copy unreadable: {exc}"), []
+        none_yet = "" if stored else " (nothing stored yet)"
         try:
             fetched = fetch(url)
         except OSError as exc:
-            return UrlResult(url, target, Action.KEPT, f"fetch failed: {exc}{none_yet}"), stored
-        write_it, why = judge(fetched, stored, truststore, now, skew, policy)
-        if not write_it:
+            return UrlResult(url, pending, Action.KEPT, f"fetch failed: {exc}{none_yet}"), stored
+        index, why = judge(fetched, stored, truststore, now, skew, policy)
+        if index is None:
+            target = objects[stored.index(fetched)] if fetched in stored else pending
             return UrlResult(url, target, Action.KEPT if why else Action.UNCHANGED, why + (why and none_yet)), stored
+        target = _child(settings.crl_store_uri or "", object_name(url, index))
         if dry_run:
             return UrlResult(url, target, Action.WOULD_WRITE), stored
         try:
             write_blob(target, fetched)
         except (OSError, ValueError) as exc:
             return UrlResult(url, target, Action.KEPT, f"write failed: {exc}"), stored
-        return UrlResult(url, target, Action.WRITTEN), fetched
+        return UrlResult(url, target, Action.WRITTEN), [*stored, fetched]
 
     urls = published_urls(truststore, extra_urls)
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         done = list(pool.map(one, urls))
-    kept = [data for _, data in done if data is not None]
+    kept = [data for _, stored in done for data in stored]
     return MirrorReport(tuple(result for result, _ in done), freshness(kept, now))
 
 

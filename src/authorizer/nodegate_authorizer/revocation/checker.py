@@ -271,12 +271,21 @@ class RevocationChecker:
         problems: list[str] = []
         for scope, group in groups.items():
             newest = max((index.number for index in group if index.number is not None), default=None)
-            used = self._newest.get(scope)
-            if newest is not None and used is not None and newest < used:
-                problems.append(f"CRL rollback: the newest CRL of this scope is #{newest}, #{used} was used before")
+            problem = self._rollback(scope, newest)
+            if problem:
+                problems.append(problem)
             else:
                 kept += group
         return kept, problems
+
+    def _rollback(self, scope: Scope, number: int | None, cached: CrlIndex | None = None) -> str | None:
+        """Why a CRL numbered ``number`` of ``scope`` goes back (RFC 5280 5.2.3): below the highest number used
+        for the scope, or below the ``cached`` CRL of the same scope; None when it does not."""
+        floors = [self._newest.get(scope), cached.number if cached and scope_of(cached) == scope else None]
+        floor = max((n for n in floors if n is not None), default=None)
+        if number is not None and floor is not None and number < floor:
+            return f"CRL rollback: #{number} is below #{floor}, the newest of its scope used or cached (5.2.3)"
+        return None
 
     def _remember(self, used: Sequence[Used]) -> None:
         """Keep the highest cRLNumber used per scope (only CRLs that passed 6.3.3, signature included)."""
@@ -326,12 +335,18 @@ class RevocationChecker:
     def _crl_from(
         self, source: Source, fetched: dict[Source, bytes | Exception], issuer: x509.Certificate, context: _Context
     ) -> tuple[CrlIndex | None, str | None]:
-        """A fetched CRL that parses, is current and is signed by its issuer (then cached until its nextUpdate),
-        else the cached one while valid."""
+        """A fetched CRL that parses, is current, is signed by its issuer and is no older than the newest of its
+        scope already used or cached at the source (then cached until its nextUpdate), else the cached one while
+        valid: a refresh that goes back in cRLNumber is a failed refresh (RFC 5280 5.2.3, 6.3.3)."""
 
         def validate(data: bytes) -> tuple[CrlIndex, datetime]:
             index = parse_crl(data)
-            problem = index.usable_problem(context.now, self._skew) or self._signer_problem(index, issuer, context)[0]
+            cached = self._crls.get(source, context.now)
+            problem = (
+                index.usable_problem(context.now, self._skew)
+                or self._signer_problem(index, issuer, context)[0]
+                or self._rollback(scope_of(index), index.number, cached)
+            )
             if problem:
                 raise SourceInvalid(problem)
             return index, index.next_update or context.now
@@ -346,11 +361,19 @@ class RevocationChecker:
         fetched: dict[Source, bytes | Exception],
         now: datetime,
     ) -> Answer:
-        """A verified fresh OCSP answer (cached until its nextUpdate), else the cached one while valid."""
+        """A verified fresh OCSP answer no older (thisUpdate) than the cached one (then cached until its
+        nextUpdate), else the cached one while valid: an older answer served after a newer one (a replay of a
+        "good" captured before the revocation) is a failed refresh, as an older CRL is (RFC 6960 4.2.2.1)."""
         max_age = timedelta(seconds=self._settings.ocsp_max_age_seconds)
 
         def validate(data: bytes) -> tuple[Answer, datetime]:
             answer: Answer = ocsp_answer(str(source), data, cert, issuer, now, self._skew, max_age)
+            cached = self._ocsp.get(source, now)
+            if cached and cached.produced_at and answer.produced_at and answer.produced_at < cached.produced_at:
+                raise SourceInvalid(
+                    f"OCSP answer of {answer.produced_at.isoformat()} is older than the cached one of "
+                    f"{cached.produced_at.isoformat()}"
+                )
             return answer, answer.valid_until or now
 
         kept = self._refreshed(self._ocsp, source, fetched, now, validate)
