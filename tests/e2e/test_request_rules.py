@@ -34,6 +34,7 @@ from nodegate_authorizer.assertion import AssertionSigner, Claims
 from nodegate_node.assertion import AssertionVerifier
 from nodegate_node.http_rules import clean_path, clean_target, fold, inside, remove_dot_segments
 from nodegate_node.server import IDENTITY_HEADERS, NodeServer
+from nodegate_node.upstream import MAX_INTERIM
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -440,9 +441,10 @@ def read_answer(reader: BinaryIO, method: str) -> tuple[int, bytes]:
 
 
 def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None:
-    """A 1xx is not a final answer (RFC 9110 15.2): the node answers 502 instead of passing the 103 on as the
-    answer. A HEAD answer and a 204 carry no content (RFC 9112 6.3): the next request on the same connection is
-    read as a request, not as left-over framing."""
+    """A 1xx is not a final answer (RFC 9110 15.2): the node reads past the 103 to the 200 behind it (rule H1: the
+    interim answer is dropped), never passes it on as the answer nor answers 502. A HEAD answer and a 204 carry no
+    content (RFC 9112 6.3): the next request on the same connection is read as a request, not as left-over
+    framing."""
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Interim)
     upstream.daemon_threads = True
     _serve(upstream)
@@ -465,7 +467,7 @@ def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None
                 status, body = read_answer(reader, method)
                 answers.append((method, path.rsplit("/", 1)[1], status, body))
         assert [(m, p, s) for m, p, s, _ in answers] == [
-            ("GET", "hints", 502),
+            ("GET", "hints", 200),
             ("HEAD", "page", 200),
             ("GET", "none", 204),
             ("POST", "page", 200),
@@ -473,6 +475,7 @@ def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None
             ("GET", "page", 200),
         ]
         assert [b for m, _, _, b in answers if m == "HEAD"] == [b"", b""]
+        assert answers[0][3] == b"{}"
     finally:
         for server in (node, upstream):
             server.shutdown()
@@ -613,36 +616,52 @@ def test_node_ends_a_short_upstream_body_without_the_last_chunk(raw_upstream: Ra
     assert body == b"3\r\nabc\r\n"
 
 
+@contextlib.contextmanager
+def edge_in_front_of(parts: Parts, backend: str) -> Iterator[EdgeServer]:
+    """A second edge with ``parts``' PKI and authorizer, proxying to ``backend`` (an upstream with odd answers)."""
+    root = parts.pki.root
+    edge = EdgeServer(
+        0, backend, str(root / "server.pem"), str(root / "server.key"), env=authorizer_env(root),
+        access_log=lambda e: None, assertion_key=ASSERTION_KEY,
+    )  # fmt: skip
+    edge.start()
+    try:
+        yield edge
+    finally:
+        edge.shutdown()
+        edge.server_close()
+
+
+def edge_answer(parts: Parts, edge: EdgeServer, request: bytes, *, wait: float = 10) -> tuple[bytes, bool]:
+    """Everything ``edge`` sends back to alice for ``request``, and whether it then closed the connection (False:
+    it was still open after ``wait`` seconds)."""
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    stem = parts.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    answer = b""
+    with (
+        socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=wait) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(request)
+        try:
+            while more := tls.recv(65536):
+                answer += more
+        except TimeoutError:
+            return answer, False
+    return answer, True
+
+
 def test_edge_states_no_content_length_on_204_304_and_head(parts: Parts, raw_upstream: RawUpstream) -> None:
     """RFC 9110 8.6: no Content-Length on a 204; on a 304 or a HEAD answer ``0`` would misstate the length of
     the representation, so the edge states none there, and still states it on a 200 to GET."""
     raw_upstream.answers["nm"] = b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n'
-    root = parts.pki.root
-    env = authorizer_env(root)
-    backend = f"http://127.0.0.1:{raw_upstream.server_address[1]}"
-    edge = EdgeServer(
-        0, backend, str(root / "server.pem"), str(root / "server.key"), env=env, access_log=lambda e: None,
-        assertion_key=ASSERTION_KEY,
-    )  # fmt: skip
-    edge.start()
-    context = ssl.create_default_context(cafile=str(root / "root-ca.pem"))
-    stem = root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
     heads = {}
-    try:
+    with edge_in_front_of(parts, f"http://127.0.0.1:{raw_upstream.server_address[1]}") as edge:
         for method, name in [("GET", "none"), ("GET", "nm"), ("HEAD", "ok"), ("GET", "ok")]:
-            with (
-                socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=10) as raw,
-                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-            ):
-                tls.sendall(f"{method} /nodes/node-1/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-                answer = b""
-                while more := tls.recv(65536):
-                    answer += more
+            request = f"{method} /nodes/node-1/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            answer, _ = edge_answer(parts, edge, request.encode())
             heads[(method, name)] = answer.partition(b"\r\n\r\n")[0].lower()
-    finally:
-        edge.shutdown()
-        edge.server_close()
     assert [head.split(b" ")[1] for head in heads.values()] == [b"204", b"304", b"200", b"200"]
     assert [b"content-length:" in head for head in heads.values()] == [False, False, False, True]
 
@@ -661,3 +680,101 @@ def test_a_control_character_in_a_request_header_is_a_400_at_both_hops(parts: Pa
         b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\n" + line + b"Connection: close\r\n" + node_1_identity() + b"\r\n"
     )
     assert to_node(parts, direct) == 400
+
+
+INTERIM_ANSWERS = {
+    "hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+    "several": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n",
+    "many": b"HTTP/1.1 103 Early Hints\r\n\r\n" * (MAX_INTERIM + 1),
+    "switch": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+}
+FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize("name", sorted(INTERIM_ANSWERS))
+def test_interim_answers_are_read_past_at_both_hops(parts: Parts, raw_upstream: RawUpstream, name: str) -> None:
+    """RFC 9110 15.2: a client must parse 1xx answers before the final one. The node and the edge read past them
+    and give the final answer (rule H1: interim answers are dropped), where both answered 502 to a 103. More than
+    ``MAX_INTERIM`` of them is an upstream that never answers (502), and a 101 is no answer to a request whose
+    Upgrade was never forwarded (502)."""
+    raw_upstream.answers[name] = INTERIM_ANSWERS[name] + FINAL
+    expected = (502, False) if name in ("many", "switch") else (200, True)
+    status, body = read_answer(io.BytesIO(node_answer(raw_upstream, "GET", name)), "GET")
+    assert (status, body == b"ok") == expected, (status, body)
+    with edge_in_front_of(parts, f"http://127.0.0.1:{raw_upstream.server_address[1]}") as edge:
+        answer, _ = edge_answer(
+            parts, edge, f"GET /nodes/node-1/{name} HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n".encode()
+        )
+    status, body = read_answer(io.BytesIO(answer), "GET")
+    assert (status, body == b"ok") == expected, answer[:300]
+
+
+@pytest.mark.parametrize(
+    ("version", "hosts", "status"),
+    [
+        ("HTTP/1.1", [], 400),
+        ("HTTP/1.1", ["e", "e"], 400),
+        ("HTTP/1.1", ["e f"], 400),
+        ("HTTP/1.1", ["e/f"], 400),
+        ("HTTP/1.1", ["e@f"], 400),
+        ("HTTP/1.1", ["e:8x"], 400),
+        ("HTTP/1.1", ["e, f"], 400),
+        ("HTTP/1.1", [""], 200),
+        ("HTTP/1.1", ["e.example:8443"], 200),
+        ("HTTP/1.1", ["[::1]:443"], 200),
+        ("HTTP/1.1", ["192.0.2.1"], 200),
+        ("HTTP/1.1", ["%65"], 200),
+        ("HTTP/1.0", [], 200),
+    ],
+)
+def test_host_is_one_uri_host_at_both_hops(parts: Parts, version: str, hosts: list[str], status: int) -> None:
+    """RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without Host, with more than one Host line, or
+    with a Host that is not ``uri-host [":" port]`` (RFC 9110 7.2, RFC 3986 3.2.2); the edge before authorizing
+    and forwarding, the node as well. An empty Host is valid (a target URI without authority)."""
+    fields = "".join(f"Host: {host}\r\n" for host in hosts).encode()
+    before = len(parts.upstream.seen)
+    request = f"GET /nodes/node-1/x {version}\r\n".encode() + fields + b"Connection: close\r\n\r\n"
+    assert through_edge(parts, request) == status
+    assert len(_new_upstream_paths(parts, before)) == (status == 200)
+    direct = f"GET /nodes/node-1/x {version}\r\n".encode() + fields + b"Connection: close\r\n" + node_1_identity()
+    answer = to_node_answer(parts, direct + b"\r\n")
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+
+
+def to_node_answer(parts: Parts, request: bytes, *, wait: float = 10) -> bytes:
+    """Everything the node sends back for ``request`` until it closes (b"<open>" appended: still open after
+    ``wait`` seconds)."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=wait) as raw:
+        raw.sendall(request)
+        try:
+            while more := raw.recv(65536):
+                answer += more
+        except TimeoutError:
+            return answer + b"<open>"
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("connection", "closes"),
+    [
+        (b"Connection: close, X-Foo\r\n", True),
+        (b"Connection: X-Foo ,CLOSE\r\n", True),
+        (b"Connection: X-Foo\r\nConnection: close\r\n", True),
+        (b"Connection: keep-alive, close\r\n", True),
+        (b"Connection: X-Foo, closed\r\n", False),
+        (b"", False),
+    ],
+    ids=["first", "last-upper", "second-line", "with-keep-alive", "look-alike", "none"],
+)
+def test_close_is_a_connection_option_among_others_at_both_hops(parts: Parts, connection: bytes, closes: bool) -> None:
+    """RFC 9112 9.6: a server that receives the ``close`` connection option closes after its answer; Connection is a
+    list of options, on one line or several (RFC 9110 7.6.1). The stdlib compared one line's whole value."""
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n" + connection
+    answer, closed = edge_answer(parts, parts.edge, request + b"\r\n", wait=1 if not closes else 10)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert closed == closes
+    answer = to_node_answer(parts, request + node_1_identity() + b"\r\n", wait=1 if not closes else 10)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.endswith(b"<open>") != closes

@@ -32,7 +32,6 @@ from nodegate_node.http_rules import (
     body_length,
     clean_target,
     final_status,
-    framing_problem,
     inside,
     without,
 )
@@ -192,7 +191,7 @@ class NodeHandler(WholeSectionHandler):
         target = clean_target(self.path)
         path = target[0] if target is not None else None
         refused = None if path is not None else "path or query refused (RFC 3986 3.4, 5.2.4)"
-        problem = framing_problem(self.headers, self.section_cut) or refused
+        problem = self.request_problem() or refused
         if problem is not None:
             self.close_connection = True
             self._json(400, {"error": problem})

@@ -45,9 +45,9 @@ from nodegate_node.http_rules import (
     body_length,
     clean_target,
     final_status,
-    framing_problem,
     without,
 )
+from nodegate_node.upstream import FinalConnection
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -253,7 +253,7 @@ class EdgeHandler(WholeSectionHandler):
             return
         fields = self.headers.items()
         try:
-            if problem := framing_problem(self.headers, self.section_cut):
+            if problem := self.request_problem():
                 raise Framing(400, problem)
             if sum(len(k) + len(v) for k, v in fields) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
@@ -410,7 +410,7 @@ class EdgeHandler(WholeSectionHandler):
     def _send(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
         if self._backend is None:
             backend = self.server.backend
-            self._backend = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
+            self._backend = FinalConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
         try:
             self._backend.request(self.command, target, body=body or None, headers=headers)
             upstream = self._backend.getresponse()
