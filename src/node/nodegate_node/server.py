@@ -35,6 +35,7 @@ from nodegate_node.http_rules import (
     inside,
     without,
 )
+from nodegate_node.json_text import parse_json
 from nodegate_node.upstream import RecordingConnection, answer_problem
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -66,11 +67,10 @@ def load_routes(path: str | None) -> dict[str, str]:
     if not path:
         return {}
     try:
-        routes = json.loads(Path(path).read_bytes().decode())
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the routes file: {exc.strerror}") from None
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
-        raise ValueError(f"{path}: not valid JSON ({exc}); fix the routes file") from None
+    routes = parse_json(data, path)
     if not isinstance(routes, dict):
         raise ValueError(f"{path}: routes must be a JSON object of node id -> http://host:port")
     for node, url in routes.items():
