@@ -7,13 +7,16 @@ import base64
 import contextlib
 import http.server
 import io
+import json
 import posixpath
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,12 +25,17 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fuzz.der import encode, parse
+from fuzz.targets import resign
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nodegate.local.edge import EdgeServer, local_certifier
 from nodegate.local.stack import free_port
+from nodegate.pki.authority import client_name
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_authorizer.assertion import AssertionSigner, Claims
@@ -778,3 +786,102 @@ def test_close_is_a_connection_option_among_others_at_both_hops(parts: Parts, co
     answer = to_node_answer(parts, request + node_1_identity() + b"\r\n", wait=1 if not closes else 10)
     assert answer.startswith(b"HTTP/1.1 200 ")
     assert answer.endswith(b"<open>") != closes
+
+
+@pytest.fixture
+def handler_errors(parts: Parts, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What would reach ``handle_error`` (a traceback on stderr) at the edge or the node, recorded instead."""
+    errors: list[str] = []
+    for server in (parts.edge, parts.node):
+        monkeypatch.setattr(server, "handle_error", lambda request, address: errors.append(traceback.format_exc()))
+    return errors
+
+
+def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
+    parts: Parts, handler_errors: list[str], tmp_path: Path
+) -> None:
+    """rev-F F5's class, what a client sends: a client certificate whose version encodes its DEFAULT (v1 as
+    ``[0] INTEGER 0``; X.690 11.5 forbids it) passes OpenSSL's handshake, and ``cryptography`` cannot read it. The
+    edge's event then carries its PEM alone and the authorizer refuses it (403 MALFORMED_CERT); before, reading it
+    raised in the edge's handler: a traceback and no answer."""
+    issuing = parts.pki.ca("issuing")
+    issued = issuing.issue(client_name("alice", "node-1"))
+    tree = parse(issued.cert.public_bytes(serialization.Encoding.DER))
+    version = tree.children[0].children[0]  # type: ignore[index]  # TBSCertificate's [0] EXPLICIT Version
+    assert version.children is not None
+    version.children[0].content = b"\x00"
+    resign(tree, issuing.key)
+    der = encode(tree)
+    with pytest.raises(ValueError, match="EncodedDefault"):
+        x509.load_der_x509_certificate(der)
+    (tmp_path / "odd.pem").write_text(ssl.DER_cert_to_PEM_cert(der))
+    (tmp_path / "odd.key").write_bytes(issued.key_pem())
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    context.load_cert_chain(tmp_path / "odd.pem", tmp_path / "odd.key")
+    with (
+        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while more := tls.recv(65536):
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 403 "), answer[:200]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["reason"] == "MALFORMED_CERT"
+    assert handler_errors == []
+
+
+WHOLE_REQUESTS = [
+    b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n\r\nGET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n\r\n",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+]
+ENDINGS = ["fin", "close_notify", "reset", "read"]
+
+
+def _end(sock: socket.socket, ending: str) -> None:
+    """Leave as a client may: a TCP FIN without TLS close_notify (``SSLSocket.shutdown`` drops the TLS layer
+    first), a TLS close_notify, a reset, or reading the answers until the server closes or goes quiet."""
+    with contextlib.suppress(OSError):
+        if ending == "fin":
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(0.3)
+            sock.recv(65536)
+        elif ending == "close_notify" and isinstance(sock, ssl.SSLSocket):
+            sock.unwrap()
+        elif ending == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            sock.settimeout(0.3)
+            while sock.recv(65536):
+                pass
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    whole=st.sampled_from(WHOLE_REQUESTS),
+    cut=st.floats(0, 1),
+    junk=st.binary(max_size=12),
+    ending=st.sampled_from(ENDINGS),
+)
+def test_no_way_of_sending_or_leaving_is_a_traceback_at_either_hop(
+    parts: Parts, handler_errors: list[str], whole: bytes, cut: float, junk: bytes, ending: str
+) -> None:
+    """rev-F F5's class, how a client disconnects: any prefix of a request (with junk after it or not), then any
+    way of leaving, at the edge over mTLS and at the node over TCP; nothing reaches ``handle_error``."""
+    sent = whole[: round(len(whole) * cut)] + junk
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    stem = parts.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
+    with (
+        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        tls.sendall(sent)
+        _end(tls, ending)
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=10) as raw:
+        raw.sendall(sent.replace(b"Host: e\r\n", b"Host: e\r\n" + node_1_identity(), 1))
+        _end(raw, ending)
+    time.sleep(0.1)  # the servers' threads finish after the client has gone
+    assert handler_errors == []

@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.pki.server import POLL_SECONDS
@@ -99,20 +99,25 @@ def openssl_date(moment: datetime) -> str:
 
 
 def client_cert_context(der: bytes) -> dict[str, Any]:
-    """``requestContext.identity.clientCert`` as API Gateway fills it."""
-    cert = x509.load_der_x509_certificate(der)
-    serial = format(cert.serial_number, "x")
-    serial = ":".join(serial.rjust(len(serial) + len(serial) % 2, "0")[i : i + 2] for i in range(0, len(serial), 2))
-    return {
-        "clientCertPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
-        "subjectDN": cert.subject.rfc4514_string(),
-        "issuerDN": cert.issuer.rfc4514_string(),
-        "serialNumber": serial,
-        "validity": {
-            "notBefore": openssl_date(cert.not_valid_before_utc),
-            "notAfter": openssl_date(cert.not_valid_after_utc),
-        },
-    }
+    """``requestContext.identity.clientCert`` as API Gateway fills it. A certificate that the TLS layer accepted and
+    ``cryptography`` cannot read (a DEFAULT version encoded, which DER forbids and OpenSSL lets through) is described
+    by its PEM alone: the authorizer, which reads nothing else, decides on it (a Deny, not a traceback)."""
+    described: dict[str, Any] = {"clientCertPem": ssl.DER_cert_to_PEM_cert(der)}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        serial = format(cert.serial_number, "x")
+        serial = ":".join(serial.rjust(len(serial) + len(serial) % 2, "0")[i : i + 2] for i in range(0, len(serial), 2))
+        return described | {
+            "subjectDN": cert.subject.rfc4514_string(),
+            "issuerDN": cert.issuer.rfc4514_string(),
+            "serialNumber": serial,
+            "validity": {
+                "notBefore": openssl_date(cert.not_valid_before_utc),
+                "notAfter": openssl_date(cert.not_valid_after_utc),
+            },
+        }
+    except ValueError:
+        return described
 
 
 def build_event(
@@ -288,7 +293,7 @@ class EdgeHandler(WholeSectionHandler):
             return
         log |= {
             "requestId": event["requestContext"]["requestId"],
-            "clientCertSerial": event["requestContext"]["identity"]["clientCert"]["serialNumber"],
+            "clientCertSerial": event["requestContext"]["identity"]["clientCert"].get("serialNumber"),
         }
         try:
             response = self.server.authorizer(event, None)
@@ -321,8 +326,7 @@ class EdgeHandler(WholeSectionHandler):
         copied for each request so that one request's event never shares a dict with the next one's."""
         if self._client_cert is None or self._client_cert[0] != cert_der:
             self._client_cert = (cert_der, client_cert_context(cert_der))
-        described = self._client_cert[1]
-        return described | {"validity": dict(described["validity"])}
+        return {key: dict(value) if isinstance(value, dict) else value for key, value in self._client_cert[1].items()}
 
     def _read_body(self, length: int | None) -> bytes:
         """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
@@ -596,7 +600,8 @@ class EdgeServer(ThreadingHTTPServer):
             return
         try:
             super().finish_request(tls, client_address)
-        except OSError as exc:  # the client went away mid-request: one log line, no traceback on stderr
+        except (OSError, ValueError) as exc:  # the client went away mid-request, or its TLS state broke (the ssl
+            # module raises ValueError on an SSL object in a failed state): one log line, no traceback on stderr
             self.access_log({"ip": client_address[0], "connectionError": str(exc)[:200], "status": None})
         finally:
             with contextlib.suppress(OSError):
