@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from email.message import Message
@@ -152,9 +153,11 @@ def connection_options(headers: Message) -> set[str]:
     return {option.strip().lower() for value in headers.get_all("Connection", []) for option in value.split(",")}
 
 
-HOST = re.compile(r"(?:\[[0-9A-Za-z\-._~!$&'()*+,;=:]+\]|(?:[0-9A-Za-z\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
+HOST = re.compile(r"(?:\[(?P<literal>[^\]]*)\]|(?:[0-9A-Za-z\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
 """RFC 9110 7.2: Host is ``uri-host [ ":" port ]`` (RFC 3986 3.2.2: an IP literal in brackets, or a reg-name of
 unreserved, percent-encoded and sub-delims characters, empty included; 3.2.3: a port of digits)."""
+IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[0-9A-Za-z\-._~!$&'()*+,;=:]+")
+"""RFC 3986 3.2.2: IPvFuture, the other form of an IP literal."""
 
 
 def host_problem(version: str, headers: Message) -> str | None:
@@ -165,9 +168,21 @@ def host_problem(version: str, headers: Message) -> str | None:
         return None if version in ("HTTP/0.9", "HTTP/1.0") else "an HTTP/1.1 request without Host (RFC 9112 3.2)"
     if len(hosts) > 1:
         return "more than one Host line (RFC 9112 3.2)"
-    if not HOST.fullmatch(hosts[0].strip(" \t")):
+    host = HOST.fullmatch(hosts[0].strip(" \t"))
+    if host is None or (host["literal"] is not None and not _ip_literal(host["literal"])):
         return "Host is not uri-host[:port] (RFC 9112 3.2, RFC 9110 7.2)"
     return None
+
+
+def _ip_literal(text: str) -> bool:
+    """Whether ``text`` (between the brackets) is an IPv6address without a zone, or an IPvFuture (RFC 3986 3.2.2)."""
+    if IP_FUTURE.fullmatch(text):
+        return True
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return "%" not in text
 
 
 def framing_problem(headers: Message, cut: bool = False) -> str | None:
