@@ -155,23 +155,11 @@ def test_every_json_file_the_cli_reads_is_one_line_naming_it(
     assert f"{bad}: not valid JSON" in one_line(result)
 
 
-def test_json_from_standard_input_and_the_node_module_is_one_line(tmp_path: Path) -> None:
-    """``invoke -e -`` reads the event from stdin; ``python -m nodegate_node`` is how the node runs on EC2."""
+def test_json_from_standard_input_is_one_line() -> None:
+    """``invoke -e -`` reads the event from stdin (the node module's --routes: tests/e2e/test_node.py)."""
     result = run("invoke", "-e", "-", "--env-vars", "events/env.json", stdin=DEEP)
     assert result.returncode == 1
     assert "standard input: not valid JSON (arrays or objects nested more than 64 deep)" in one_line(result)
-    (tmp_path / "routes.json").write_text(DEEP)
-    done = subprocess.run(
-        [sys.executable, "-m", "nodegate_node", "--assertion-key", assertion_key(tmp_path), "--routes", "routes.json"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 2
-    deep = "not valid JSON (arrays or objects nested more than 64 deep); fix it"
-    assert done.stderr == f"nodegate node backend: error: routes.json: {deep}\n"
 
 
 @pytest.mark.parametrize("content", ["[1]", '"x"', "3", '{"AuthorizerFunction": [1]}', '{"Parameters": "x"}'])

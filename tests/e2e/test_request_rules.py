@@ -124,16 +124,25 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def mtls(
+    parts: Parts, edge: EdgeServer, certificate: Path | None = None, key: Path | None = None
+) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection to ``edge`` with alice's certificate (node-1), or with ``certificate`` and ``key``."""
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    stem = parts.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(certificate or f"{stem}.pem", key or f"{stem}.key")
+    with (
+        socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        yield tls
+
+
 def through_edge(parts: Parts, request: bytes, *, close: bool = False) -> int:
     """Send raw request bytes over mTLS as alice (node-1) and return the status (0: no answer); ``close`` then
     ends the TLS connection (close_notify) instead of waiting for the answer."""
-    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
-    stem = parts.pki.root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
-    with (
-        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with mtls(parts, parts.edge) as tls:
         tls.sendall(request)
         if close:
             with contextlib.suppress(OSError):  # ssl.SSLError included: the edge answers, then closes
@@ -643,14 +652,9 @@ def edge_in_front_of(parts: Parts, backend: str) -> Iterator[EdgeServer]:
 def edge_answer(parts: Parts, edge: EdgeServer, request: bytes, *, wait: float = 10) -> tuple[bytes, bool]:
     """Everything ``edge`` sends back to alice for ``request``, and whether it then closed the connection (False:
     it was still open after ``wait`` seconds)."""
-    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
-    stem = parts.pki.root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
     answer = b""
-    with (
-        socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=wait) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with mtls(parts, edge) as tls:
+        tls.settimeout(wait)
         tls.sendall(request)
         try:
             while more := tls.recv(65536):
@@ -820,12 +824,7 @@ def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
         x509.load_der_x509_certificate(der)
     (tmp_path / "odd.pem").write_text(ssl.DER_cert_to_PEM_cert(der))
     (tmp_path / "odd.key").write_bytes(issued.key_pem())
-    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
-    context.load_cert_chain(tmp_path / "odd.pem", tmp_path / "odd.key")
-    with (
-        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with mtls(parts, parts.edge, tmp_path / "odd.pem", tmp_path / "odd.key") as tls:
         tls.sendall(b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
         answer = b""
         while more := tls.recv(65536):
@@ -875,13 +874,7 @@ def test_no_way_of_sending_or_leaving_is_a_traceback_at_either_hop(
     """rev-F F5's class, how a client disconnects: any prefix of a request (with junk after it or not), then any
     way of leaving, at the edge over mTLS and at the node over TCP; nothing reaches ``handle_error``."""
     sent = whole[: round(len(whole) * cut)] + junk
-    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
-    stem = parts.pki.root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
-    with (
-        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with mtls(parts, parts.edge) as tls:
         tls.sendall(sent)
         _end(tls, ending)
     with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=10) as raw:
