@@ -239,6 +239,8 @@ class NodeHandler(WholeSectionHandler):
                     self.send_header(name, value)
             if not bodiless:
                 self.send_header("Transfer-Encoding", "chunked")
+            if self.close_connection:  # the client asked to close (RFC 9112 9.6)
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.flush()  # the head leaves as soon as the upstream's did, before its first byte of content
             while not bodiless and (chunk := response.read1(65536)):
@@ -256,8 +258,8 @@ class NodeHandler(WholeSectionHandler):
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
-        if self.unread_body:
-            self.send_header("Connection", "close")  # BaseHTTPRequestHandler then closes after this answer
+        if self.unread_body or self.close_connection:  # BaseHTTPRequestHandler then closes after this answer
+            self.send_header("Connection", "close")  # (RFC 9112 9.6: a closing server says so)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

@@ -393,6 +393,8 @@ class EdgeHandler(WholeSectionHandler):
         bodiless = self.command == "HEAD" or status in (204, 304)  # RFC 9110 8.6: no length to state on these
         if not bodiless:
             self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:  # the client asked to close (RFC 9112 9.6: say so in the final answer)
+            self.send_header("Connection", "close")
         self.end_headers()
         if not bodiless:
             self.wfile.write(payload)
