@@ -13,20 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NoReturn
 
-
-def _json(text: str, where: str) -> Any:
-    """Parsed JSON, or a ValueError naming ``where`` and the line and column of the mistake."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(
-            f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); fix it"
-        ) from None
+from nodegate_node.json_text import parse_json
 
 
 def read_json(path: str) -> Any:
-    """The JSON file at ``path``; errors name the file."""
-    return _json(Path(path).read_text(), path)
+    """The JSON file at ``path``; errors name the file (``nodegate_node.json_text``)."""
+    return parse_json(Path(path).read_bytes(), path)
 
 
 def _checked_policy(path: str) -> Any:
@@ -280,7 +272,7 @@ def _sample_store(args: argparse.Namespace) -> int:
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    event = _json(sys.stdin.read(), "standard input") if args.event == "-" else read_json(args.event)
+    event = parse_json(sys.stdin.buffer.read(), "standard input") if args.event == "-" else read_json(args.event)
     _load_env_vars(args.env_vars, args.function)
     if not os.environ.get("TRUSTSTORE_URI"):
         print(

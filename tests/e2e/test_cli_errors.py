@@ -118,6 +118,50 @@ def test_json_and_pem_errors_name_the_file(tmp_path: Path) -> None:
         assert named in one_line(result)
 
 
+DEEP = "[" * 100_000
+"""Deeper than the stdlib parser's recursion: it raised RecursionError, a traceback (rev-F F7)."""
+BAD_JSON = {
+    "deep-array": DEEP.encode(),
+    "deep-object": b'{"a": ' * 65 + b"1" + b"}" * 65,
+    "not-utf-8": b'{"a": "\xff"}',
+    "long-integer": b"1" * 5000,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_JSON))
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["invoke", "-e", "{bad}", "--env-vars", "events/env.json"],
+        ["invoke", "-e", "events/allow.json", "--env-vars", "{bad}"],
+        ["explain", "-e", "{bad}", "--env-vars", "events/env.json"],
+        ["explain", "--cert", "certificates/alice-node-1.pem", "--env-vars", "{bad}"],
+        ["node", "--port", "0", "--routes", "{bad}", "--assertion-key", "{key}"],
+        ["up", "--dir", "{tmp}/pki", "--policy", "{bad}"],
+        ["pki", "list", "{pki}"],
+    ],
+    ids=["invoke-event", "invoke-env", "explain-event", "explain-env", "node-routes", "up-policy", "pki-db"],
+)
+def test_every_json_file_the_cli_reads_is_one_line_naming_it(
+    tmp_path: Path, pki: Path, command: list[str], kind: str
+) -> None:
+    """Class of rev-F F7: every JSON file read by the CLI and the node backend goes through
+    ``nodegate_node.json_text.parse_json``: too deep, not UTF-8 or an integer too long is one line naming the file."""
+    bad = pki / "db.json" if command[0] == "pki" else tmp_path / "bad.json"
+    bad.write_bytes(BAD_JSON[kind])
+    names = {"bad": str(bad), "key": assertion_key(tmp_path), "tmp": str(tmp_path), "pki": str(pki)}
+    result = run(*[part.format(**names) for part in command])
+    assert result.returncode == 1, result.stderr[-300:]
+    assert f"{bad}: not valid JSON" in one_line(result)
+
+
+def test_json_from_standard_input_is_one_line() -> None:
+    """``invoke -e -`` reads the event from stdin (the node module's --routes: tests/e2e/test_node.py)."""
+    result = run("invoke", "-e", "-", "--env-vars", "events/env.json", stdin=DEEP)
+    assert result.returncode == 1
+    assert "standard input: not valid JSON (arrays or objects nested more than 64 deep)" in one_line(result)
+
+
 @pytest.mark.parametrize("content", ["[1]", '"x"', "3", '{"AuthorizerFunction": [1]}', '{"Parameters": "x"}'])
 @pytest.mark.parametrize("command", [["invoke", "-e", "events/allow.json"], ["explain", "-e", "events/allow.json"]])
 def test_an_env_vars_file_that_is_not_an_object_of_objects_is_one_line(

@@ -232,7 +232,12 @@ def test_a_bad_routes_file_stops_the_node_backend_with_one_line(tmp_path: Path) 
     encoding, spki = serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     (tmp_path / "key.pem").write_bytes(key.public_bytes(encoding, spki))
     (tmp_path / "routes.json").write_text('{"node-1": "http://10.40.0.25:9000",}')
-    for routes, expected in (("routes.json", "not valid JSON"), ("missing.json", "cannot read")):
+    (tmp_path / "deep.json").write_text("[" * 100_000)  # rev-F F7: a RecursionError traceback before json_text
+    for routes, expected in (
+        ("routes.json", "not valid JSON"),
+        ("missing.json", "cannot read"),
+        ("deep.json", "not valid JSON (arrays or objects nested more than 64 deep)"),
+    ):
         done = subprocess.run(
             [sys.executable, "-m", "nodegate_node", "--port", "0", "--assertion-key", "key.pem", "--routes", routes],
             cwd=tmp_path,

@@ -7,13 +7,16 @@ import base64
 import contextlib
 import http.server
 import io
+import json
 import posixpath
 import socket
 import socketserver
 import ssl
+import struct
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,18 +25,24 @@ from typing import BinaryIO
 from urllib.parse import unquote
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from fuzz.der import encode, parse
+from fuzz.targets import resign
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from nodegate.local.edge import EdgeServer, local_certifier
 from nodegate.local.stack import free_port
+from nodegate.pki.authority import client_name
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_authorizer.assertion import AssertionSigner, Claims
 from nodegate_node.assertion import AssertionVerifier
 from nodegate_node.http_rules import clean_path, clean_target, fold, inside, remove_dot_segments
 from nodegate_node.server import IDENTITY_HEADERS, NodeServer
+from nodegate_node.upstream import MAX_INTERIM
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
@@ -115,16 +124,25 @@ def parts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Parts]:
         server.server_close()
 
 
+@contextlib.contextmanager
+def mtls(
+    parts: Parts, edge: EdgeServer, certificate: Path | None = None, key: Path | None = None
+) -> Iterator[ssl.SSLSocket]:
+    """A TLS connection to ``edge`` with alice's certificate (node-1), or with ``certificate`` and ``key``."""
+    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
+    stem = parts.pki.root / "clients" / "alice-node-1"
+    context.load_cert_chain(certificate or f"{stem}.pem", key or f"{stem}.key")
+    with (
+        socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=10) as raw,
+        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
+    ):
+        yield tls
+
+
 def through_edge(parts: Parts, request: bytes, *, close: bool = False) -> int:
     """Send raw request bytes over mTLS as alice (node-1) and return the status (0: no answer); ``close`` then
     ends the TLS connection (close_notify) instead of waiting for the answer."""
-    context = ssl.create_default_context(cafile=str(parts.pki.root / "root-ca.pem"))
-    stem = parts.pki.root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
-    with (
-        socket.create_connection(("127.0.0.1", parts.edge.server_address[1]), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-    ):
+    with mtls(parts, parts.edge) as tls:
         tls.sendall(request)
         if close:
             with contextlib.suppress(OSError):  # ssl.SSLError included: the edge answers, then closes
@@ -440,9 +458,10 @@ def read_answer(reader: BinaryIO, method: str) -> tuple[int, bytes]:
 
 
 def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None:
-    """A 1xx is not a final answer (RFC 9110 15.2): the node answers 502 instead of passing the 103 on as the
-    answer. A HEAD answer and a 204 carry no content (RFC 9112 6.3): the next request on the same connection is
-    read as a request, not as left-over framing."""
+    """A 1xx is not a final answer (RFC 9110 15.2): the node reads past the 103 to the 200 behind it (rule H1: the
+    interim answer is dropped), never passes it on as the answer nor answers 502. A HEAD answer and a 204 carry no
+    content (RFC 9112 6.3): the next request on the same connection is read as a request, not as left-over
+    framing."""
     upstream = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Interim)
     upstream.daemon_threads = True
     _serve(upstream)
@@ -465,7 +484,7 @@ def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None
                 status, body = read_answer(reader, method)
                 answers.append((method, path.rsplit("/", 1)[1], status, body))
         assert [(m, p, s) for m, p, s, _ in answers] == [
-            ("GET", "hints", 502),
+            ("GET", "hints", 200),
             ("HEAD", "page", 200),
             ("GET", "none", 204),
             ("POST", "page", 200),
@@ -473,6 +492,7 @@ def test_interim_and_bodiless_answers_keep_the_node_connection_in_step() -> None
             ("GET", "page", 200),
         ]
         assert [b for m, _, _, b in answers if m == "HEAD"] == [b"", b""]
+        assert answers[0][3] == b"{}"
     finally:
         for server in (node, upstream):
             server.shutdown()
@@ -613,36 +633,47 @@ def test_node_ends_a_short_upstream_body_without_the_last_chunk(raw_upstream: Ra
     assert body == b"3\r\nabc\r\n"
 
 
+@contextlib.contextmanager
+def edge_in_front_of(parts: Parts, backend: str) -> Iterator[EdgeServer]:
+    """A second edge with ``parts``' PKI and authorizer, proxying to ``backend`` (an upstream with odd answers)."""
+    root = parts.pki.root
+    edge = EdgeServer(
+        0, backend, str(root / "server.pem"), str(root / "server.key"), env=authorizer_env(root),
+        access_log=lambda e: None, assertion_key=ASSERTION_KEY,
+    )  # fmt: skip
+    edge.start()
+    try:
+        yield edge
+    finally:
+        edge.shutdown()
+        edge.server_close()
+
+
+def edge_answer(parts: Parts, edge: EdgeServer, request: bytes, *, wait: float = 10) -> tuple[bytes, bool]:
+    """Everything ``edge`` sends back to alice for ``request``, and whether it then closed the connection (False:
+    it was still open after ``wait`` seconds)."""
+    answer = b""
+    with mtls(parts, edge) as tls:
+        tls.settimeout(wait)
+        tls.sendall(request)
+        try:
+            while more := tls.recv(65536):
+                answer += more
+        except TimeoutError:
+            return answer, False
+    return answer, True
+
+
 def test_edge_states_no_content_length_on_204_304_and_head(parts: Parts, raw_upstream: RawUpstream) -> None:
     """RFC 9110 8.6: no Content-Length on a 204; on a 304 or a HEAD answer ``0`` would misstate the length of
     the representation, so the edge states none there, and still states it on a 200 to GET."""
     raw_upstream.answers["nm"] = b'HTTP/1.1 304 Not Modified\r\nETag: "x"\r\n\r\n'
-    root = parts.pki.root
-    env = authorizer_env(root)
-    backend = f"http://127.0.0.1:{raw_upstream.server_address[1]}"
-    edge = EdgeServer(
-        0, backend, str(root / "server.pem"), str(root / "server.key"), env=env, access_log=lambda e: None,
-        assertion_key=ASSERTION_KEY,
-    )  # fmt: skip
-    edge.start()
-    context = ssl.create_default_context(cafile=str(root / "root-ca.pem"))
-    stem = root / "clients" / "alice-node-1"
-    context.load_cert_chain(f"{stem}.pem", f"{stem}.key")
     heads = {}
-    try:
+    with edge_in_front_of(parts, f"http://127.0.0.1:{raw_upstream.server_address[1]}") as edge:
         for method, name in [("GET", "none"), ("GET", "nm"), ("HEAD", "ok"), ("GET", "ok")]:
-            with (
-                socket.create_connection(("127.0.0.1", edge.server_address[1]), timeout=10) as raw,
-                context.wrap_socket(raw, server_hostname="127.0.0.1") as tls,
-            ):
-                tls.sendall(f"{method} /nodes/node-1/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
-                answer = b""
-                while more := tls.recv(65536):
-                    answer += more
+            request = f"{method} /nodes/node-1/{name} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            answer, _ = edge_answer(parts, edge, request.encode())
             heads[(method, name)] = answer.partition(b"\r\n\r\n")[0].lower()
-    finally:
-        edge.shutdown()
-        edge.server_close()
     assert [head.split(b" ")[1] for head in heads.values()] == [b"204", b"304", b"200", b"200"]
     assert [b"content-length:" in head for head in heads.values()] == [False, False, False, True]
 
@@ -661,3 +692,193 @@ def test_a_control_character_in_a_request_header_is_a_400_at_both_hops(parts: Pa
         b"GET /nodes/node-1/x HTTP/1.1\r\nHost: n\r\n" + line + b"Connection: close\r\n" + node_1_identity() + b"\r\n"
     )
     assert to_node(parts, direct) == 400
+
+
+INTERIM_ANSWERS = {
+    "hints": b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n",
+    "several": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n",
+    "many": b"HTTP/1.1 103 Early Hints\r\n\r\n" * (MAX_INTERIM + 1),
+    "switch": b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+}
+FINAL = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize("name", sorted(INTERIM_ANSWERS))
+def test_interim_answers_are_read_past_at_both_hops(parts: Parts, raw_upstream: RawUpstream, name: str) -> None:
+    """RFC 9110 15.2: a client must parse 1xx answers before the final one. The node and the edge read past them
+    and give the final answer (rule H1: interim answers are dropped), where both answered 502 to a 103. More than
+    ``MAX_INTERIM`` of them is an upstream that never answers (502), and a 101 is no answer to a request whose
+    Upgrade was never forwarded (502)."""
+    raw_upstream.answers[name] = INTERIM_ANSWERS[name] + FINAL
+    expected = (502, False) if name in ("many", "switch") else (200, True)
+    status, body = read_answer(io.BytesIO(node_answer(raw_upstream, "GET", name)), "GET")
+    assert (status, body == b"ok") == expected, (status, body)
+    with edge_in_front_of(parts, f"http://127.0.0.1:{raw_upstream.server_address[1]}") as edge:
+        answer, _ = edge_answer(
+            parts, edge, f"GET /nodes/node-1/{name} HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n".encode()
+        )
+    status, body = read_answer(io.BytesIO(answer), "GET")
+    assert (status, body == b"ok") == expected, answer[:300]
+
+
+@pytest.mark.parametrize(
+    ("version", "hosts", "status"),
+    [
+        ("HTTP/1.1", [], 400),
+        ("HTTP/1.1", ["e", "e"], 400),
+        ("HTTP/1.1", ["e f"], 400),
+        ("HTTP/1.1", ["e/f"], 400),
+        ("HTTP/1.1", ["e@f"], 400),
+        ("HTTP/1.1", ["e:8x"], 400),
+        ("HTTP/1.1", ["e, f"], 400),
+        ("HTTP/1.1", [""], 200),
+        ("HTTP/1.1", ["e.example:8443"], 200),
+        ("HTTP/1.1", ["[::1]:443"], 200),
+        ("HTTP/1.1", ["[v1.fe80::a+en1]"], 200),
+        ("HTTP/1.1", ["[zz]"], 400),
+        ("HTTP/1.1", ["[fe80::1%25en0]"], 400),
+        ("HTTP/1.1", ["[::1"], 400),
+        ("HTTP/1.1", ["192.0.2.1"], 200),
+        ("HTTP/1.1", ["%65"], 200),
+        ("HTTP/1.0", [], 200),
+    ],
+)
+def test_host_is_one_uri_host_at_both_hops(parts: Parts, version: str, hosts: list[str], status: int) -> None:
+    """RFC 9112 3.2: a server answers 400 to an HTTP/1.1 request without Host, with more than one Host line, or
+    with a Host that is not ``uri-host [":" port]`` (RFC 9110 7.2, RFC 3986 3.2.2); the edge before authorizing
+    and forwarding, the node as well. An empty Host is valid (a target URI without authority)."""
+    fields = "".join(f"Host: {host}\r\n" for host in hosts).encode()
+    before = len(parts.upstream.seen)
+    request = f"GET /nodes/node-1/x {version}\r\n".encode() + fields + b"Connection: close\r\n\r\n"
+    assert through_edge(parts, request) == status
+    assert len(_new_upstream_paths(parts, before)) == (status == 200)
+    direct = f"GET /nodes/node-1/x {version}\r\n".encode() + fields + b"Connection: close\r\n" + node_1_identity()
+    answer = to_node_answer(parts, direct + b"\r\n")
+    assert answer.startswith(f"HTTP/1.1 {status} ".encode()), answer[:200]
+
+
+def to_node_answer(parts: Parts, request: bytes, *, wait: float = 10) -> bytes:
+    """Everything the node sends back for ``request`` until it closes (b"<open>" appended: still open after
+    ``wait`` seconds)."""
+    answer = b""
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=wait) as raw:
+        raw.sendall(request)
+        try:
+            while more := raw.recv(65536):
+                answer += more
+        except TimeoutError:
+            return answer + b"<open>"
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("connection", "closes"),
+    [
+        (b"Connection: close, X-Foo\r\n", True),
+        (b"Connection: X-Foo ,CLOSE\r\n", True),
+        (b"Connection: X-Foo\r\nConnection: close\r\n", True),
+        (b"Connection: keep-alive, close\r\n", True),
+        (b"Connection: X-Foo, closed\r\n", False),
+        (b"", False),
+    ],
+    ids=["first", "last-upper", "second-line", "with-keep-alive", "look-alike", "none"],
+)
+def test_close_is_a_connection_option_among_others_at_both_hops(parts: Parts, connection: bytes, closes: bool) -> None:
+    """RFC 9112 9.6: a server that receives the ``close`` connection option closes after its answer; Connection is a
+    list of options, on one line or several (RFC 9110 7.6.1). The stdlib compared one line's whole value."""
+    request = b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n" + connection
+    answer, closed = edge_answer(parts, parts.edge, request + b"\r\n", wait=1 if not closes else 10)
+    assert answer.startswith(b"HTTP/1.1 200 "), answer[:200]
+    assert answer.count(b"HTTP/1.1 ") == 1
+    assert (closed, b"\r\nconnection: close\r\n" in answer.lower()) == (closes, closes)  # 9.6: it says so
+    answer = to_node_answer(parts, request + node_1_identity() + b"\r\n", wait=1 if not closes else 10)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert (not answer.endswith(b"<open>"), b"\r\nconnection: close\r\n" in answer.lower()) == (closes, closes)
+
+
+@pytest.fixture
+def handler_errors(parts: Parts, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What would reach ``handle_error`` (a traceback on stderr) at the edge or the node, recorded instead."""
+    errors: list[str] = []
+    for server in (parts.edge, parts.node):
+        monkeypatch.setattr(server, "handle_error", lambda request, address: errors.append(traceback.format_exc()))
+    return errors
+
+
+def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
+    parts: Parts, handler_errors: list[str], tmp_path: Path
+) -> None:
+    """rev-F F5's class, what a client sends: a client certificate whose version encodes its DEFAULT (v1 as
+    ``[0] INTEGER 0``; X.690 11.5 forbids it) passes OpenSSL's handshake, and ``cryptography`` cannot read it. The
+    edge's event then carries its PEM alone and the authorizer refuses it (403 MALFORMED_CERT); before, reading it
+    raised in the edge's handler: a traceback and no answer."""
+    issuing = parts.pki.ca("issuing")
+    issued = issuing.issue(client_name("alice", "node-1"))
+    tree = parse(issued.cert.public_bytes(serialization.Encoding.DER))
+    version = tree.children[0].children[0]  # type: ignore[index]  # TBSCertificate's [0] EXPLICIT Version
+    assert version.children is not None
+    version.children[0].content = b"\x00"
+    resign(tree, issuing.key)
+    der = encode(tree)
+    with pytest.raises(ValueError, match="EncodedDefault"):
+        x509.load_der_x509_certificate(der)
+    (tmp_path / "odd.pem").write_text(ssl.DER_cert_to_PEM_cert(der))
+    (tmp_path / "odd.key").write_bytes(issued.key_pem())
+    with mtls(parts, parts.edge, tmp_path / "odd.pem", tmp_path / "odd.key") as tls:
+        tls.sendall(b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nConnection: close\r\n\r\n")
+        answer = b""
+        while more := tls.recv(65536):
+            answer += more
+    assert answer.startswith(b"HTTP/1.1 403 "), answer[:200]
+    assert json.loads(answer.partition(b"\r\n\r\n")[2])["reason"] == "MALFORMED_CERT"
+    assert handler_errors == []
+
+
+WHOLE_REQUESTS = [
+    b"GET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n\r\nGET /nodes/node-1/x HTTP/1.1\r\nHost: e\r\n\r\n",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nContent-Length: 5\r\n\r\nhello",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"POST /nodes/node-1/x HTTP/1.1\r\nHost: e\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+]
+ENDINGS = ["fin", "close_notify", "reset", "read"]
+
+
+def _end(sock: socket.socket, ending: str) -> None:
+    """Leave as a client may: a TCP FIN without TLS close_notify (``SSLSocket.shutdown`` drops the TLS layer
+    first), a TLS close_notify, a reset, or reading the answers until the server closes or goes quiet."""
+    with contextlib.suppress(OSError):
+        if ending == "fin":
+            sock.shutdown(socket.SHUT_WR)
+            sock.settimeout(0.3)
+            sock.recv(65536)
+        elif ending == "close_notify" and isinstance(sock, ssl.SSLSocket):
+            sock.unwrap()
+        elif ending == "reset":
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        else:
+            sock.settimeout(0.3)
+            while sock.recv(65536):
+                pass
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    whole=st.sampled_from(WHOLE_REQUESTS),
+    cut=st.floats(0, 1),
+    junk=st.binary(max_size=12),
+    ending=st.sampled_from(ENDINGS),
+)
+def test_no_way_of_sending_or_leaving_is_a_traceback_at_either_hop(
+    parts: Parts, handler_errors: list[str], whole: bytes, cut: float, junk: bytes, ending: str
+) -> None:
+    """rev-F F5's class, how a client disconnects: any prefix of a request (with junk after it or not), then any
+    way of leaving, at the edge over mTLS and at the node over TCP; nothing reaches ``handle_error``."""
+    sent = whole[: round(len(whole) * cut)] + junk
+    with mtls(parts, parts.edge) as tls:
+        tls.sendall(sent)
+        _end(tls, ending)
+    with socket.create_connection(("127.0.0.1", parts.node.server_address[1]), timeout=10) as raw:
+        raw.sendall(sent.replace(b"Host: e\r\n", b"Host: e\r\n" + node_1_identity(), 1))
+        _end(raw, ending)
+    time.sleep(0.1)  # the servers' threads finish after the client has gone
+    assert handler_errors == []

@@ -20,8 +20,8 @@ ROOTS = {
 MAY_IMPORT = {
     "nodegate_authorizer": set(),
     "nodegate_node": set(),
-    "nodegate.pki": {"nodegate_authorizer"},
-    "nodegate.aws": {"nodegate.pki", "nodegate_authorizer"},
+    "nodegate.pki": {"nodegate_authorizer", "nodegate_node"},  # nodegate_node.json_text: JSON files read alike
+    "nodegate.aws": {"nodegate.pki", "nodegate_authorizer", "nodegate_node"},
     "nodegate.diagnostics": {"nodegate_authorizer"},
     "nodegate.local": {"nodegate.pki", "nodegate_authorizer", "nodegate_node"},
     "nodegate": {

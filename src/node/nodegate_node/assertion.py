@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import threading
 import time
@@ -23,6 +22,8 @@ from urllib.parse import unquote
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from nodegate_node.json_text import parse_json
 
 HEADER = "X-Nodegate-Assertion"
 MAX_LENGTH = 8192
@@ -63,7 +64,7 @@ def _decode(part: str) -> bytes:
 
 def _object(data: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(data)
+        value = parse_json(data, "assertion")
     except ValueError:
         raise Refused("malformed assertion") from None
     if not isinstance(value, dict) or value.get("v") != 1:

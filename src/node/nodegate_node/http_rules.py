@@ -7,13 +7,15 @@
   ``X_User_Id`` and ``X-User-Id`` to the same variable).
 - Header framing: obs-fold and whitespace between a field name and its colon are refused (RFC 9112 5.1, 5.2);
   the stdlib parser accepts the first and silently stops at the second. So is a header section that the end of
-  the stream ends instead of its empty line (RFC 9112 2.1), which the stdlib parser takes for a whole one.
+  the stream ends instead of its empty line (RFC 9112 2.1), which the stdlib parser takes for a whole one, and an
+  HTTP/1.1 request without exactly one valid Host (RFC 9112 3.2). Connection is a list of options (RFC 9112 9.6).
 - Body framing: one Content-Length or chunked, never both, never two lengths (RFC 9112 6), so both hops agree
   on where a request ends.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from email.message import Message
@@ -119,7 +121,8 @@ class SectionReader:
 
 class WholeSectionHandler(BaseHTTPRequestHandler):
     """A request handler that knows whether its request's header section ended at its empty line (RFC 9112 2.1)
-    or at the end of the stream (``section_cut``), which the stdlib parser does not tell apart."""
+    or at the end of the stream (``section_cut``), which the stdlib parser does not tell apart, and that reads
+    Connection as the list of options it is (RFC 9112 9.6), where the stdlib compares one line's whole value."""
 
     section_cut = False
 
@@ -127,10 +130,59 @@ class WholeSectionHandler(BaseHTTPRequestHandler):
         reader = SectionReader(self.rfile)
         self.rfile, stream = cast(BufferedIOBase, reader), self.rfile
         try:
-            return super().parse_request()
+            parsed = super().parse_request()
         finally:
             self.rfile = stream
             self.section_cut = reader.cut
+        if parsed:
+            options = connection_options(self.headers)
+            if "close" in options:
+                self.close_connection = True
+            elif "keep-alive" in options and self.protocol_version >= "HTTP/1.1":
+                self.close_connection = False
+        return parsed
+
+    def request_problem(self) -> str | None:
+        """Why this request's header section must be answered 400 (None when it need not): its framing
+        (``framing_problem``) or its Host (``host_problem``)."""
+        return framing_problem(self.headers, self.section_cut) or host_problem(self.request_version, self.headers)
+
+
+def connection_options(headers: Message) -> set[str]:
+    """The connection options of every Connection field line, case-folded (RFC 9112 9.6, RFC 9110 7.6.1)."""
+    return {option.strip().lower() for value in headers.get_all("Connection", []) for option in value.split(",")}
+
+
+HOST = re.compile(r"(?:\[(?P<literal>[^\]]*)\]|(?:[0-9A-Za-z\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*)(?::[0-9]*)?")
+"""RFC 9110 7.2: Host is ``uri-host [ ":" port ]`` (RFC 3986 3.2.2: an IP literal in brackets, or a reg-name of
+unreserved, percent-encoded and sub-delims characters, empty included; 3.2.3: a port of digits)."""
+IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[0-9A-Za-z\-._~!$&'()*+,;=:]+")
+"""RFC 3986 3.2.2: IPvFuture, the other form of an IP literal."""
+
+
+def host_problem(version: str, headers: Message) -> str | None:
+    """Why a request's Host breaks RFC 9112 3.2 (None when it does not): missing from an HTTP/1.1 request, on more
+    than one line, or not ``uri-host [ ":" port ]``; a server answers each with 400."""
+    hosts = headers.get_all("Host", [])
+    if not hosts:
+        return None if version in ("HTTP/0.9", "HTTP/1.0") else "an HTTP/1.1 request without Host (RFC 9112 3.2)"
+    if len(hosts) > 1:
+        return "more than one Host line (RFC 9112 3.2)"
+    host = HOST.fullmatch(hosts[0].strip(" \t"))
+    if host is None or (host["literal"] is not None and not _ip_literal(host["literal"])):
+        return "Host is not uri-host[:port] (RFC 9112 3.2, RFC 9110 7.2)"
+    return None
+
+
+def _ip_literal(text: str) -> bool:
+    """Whether ``text`` (between the brackets) is an IPv6address without a zone, or an IPvFuture (RFC 3986 3.2.2)."""
+    if IP_FUTURE.fullmatch(text):
+        return True
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return "%" not in text
 
 
 def framing_problem(headers: Message, cut: bool = False) -> str | None:

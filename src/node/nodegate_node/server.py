@@ -32,10 +32,10 @@ from nodegate_node.http_rules import (
     body_length,
     clean_target,
     final_status,
-    framing_problem,
     inside,
     without,
 )
+from nodegate_node.json_text import parse_json
 from nodegate_node.upstream import RecordingConnection, answer_problem
 
 ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -67,11 +67,10 @@ def load_routes(path: str | None) -> dict[str, str]:
     if not path:
         return {}
     try:
-        routes = json.loads(Path(path).read_bytes().decode())
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise ValueError(f"{path}: cannot read the routes file: {exc.strerror}") from None
-    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError
-        raise ValueError(f"{path}: not valid JSON ({exc}); fix the routes file") from None
+    routes = parse_json(data, path)
     if not isinstance(routes, dict):
         raise ValueError(f"{path}: routes must be a JSON object of node id -> http://host:port")
     for node, url in routes.items():
@@ -192,7 +191,7 @@ class NodeHandler(WholeSectionHandler):
         target = clean_target(self.path)
         path = target[0] if target is not None else None
         refused = None if path is not None else "path or query refused (RFC 3986 3.4, 5.2.4)"
-        problem = framing_problem(self.headers, self.section_cut) or refused
+        problem = self.request_problem() or refused
         if problem is not None:
             self.close_connection = True
             self._json(400, {"error": problem})
@@ -240,6 +239,8 @@ class NodeHandler(WholeSectionHandler):
                     self.send_header(name, value)
             if not bodiless:
                 self.send_header("Transfer-Encoding", "chunked")
+            if self.close_connection:  # the client asked to close (RFC 9112 9.6)
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.flush()  # the head leaves as soon as the upstream's did, before its first byte of content
             while not bodiless and (chunk := response.read1(65536)):
@@ -257,8 +258,8 @@ class NodeHandler(WholeSectionHandler):
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         body = json.dumps(payload).encode()
         self.send_response(status)
-        if self.unread_body:
-            self.send_header("Connection", "close")  # BaseHTTPRequestHandler then closes after this answer
+        if self.unread_body or self.close_connection:  # BaseHTTPRequestHandler then closes after this answer
+            self.send_header("Connection", "close")  # (RFC 9112 9.6: a closing server says so)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

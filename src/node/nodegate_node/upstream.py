@@ -1,7 +1,8 @@
 """An upstream's answer as the node proxy may forward it: the raw status line and header section are kept so
 they can be checked before anything reaches the client (RFC 9112 4, 5, 6.3; RFC 9110 5.5). The header rules
 themselves are ``http_rules``' (one rule for requests and responses); this module adds only what a response
-needs on top: the bytes the stdlib parser does not keep (a bare CR or a NUL it splits on or passes through)."""
+needs on top: the bytes the stdlib parser does not keep (a bare CR or a NUL it splits on or passes through), and
+reading past interim 1xx answers to the final one (RFC 9110 15.2), for the node and the edge alike."""
 
 from __future__ import annotations
 
@@ -31,7 +32,32 @@ class _HeadRecorder:
         return getattr(self._fp, name)
 
 
-class RecordedResponse(http.client.HTTPResponse):
+MAX_INTERIM = 16
+"""Interim answers read before a final one at most; an upstream sending more is failed (502), not waited on."""
+
+
+class FinalResponse(http.client.HTTPResponse):
+    """An answer read past its interim 1xx answers (RFC 9110 15.2: a client parses them before the final one), which
+    are dropped, not forwarded (docs/conformance.md, rule H1); the stdlib skips only 100. A 101 is left to the caller:
+    no Upgrade is forwarded, so it is never a valid answer."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        """The stdlib's own step (3.11 to 3.13: ``begin`` reads the status line through it), past interim answers."""
+        for _ in range(MAX_INTERIM):
+            version, status, reason = super()._read_status()  # type: ignore[misc]  # not in typeshed
+            if not 100 <= status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim answer's fields (limits as for a final one)
+        raise http.client.HTTPException(f"more than {MAX_INTERIM} interim answers")
+
+
+class FinalConnection(http.client.HTTPConnection):
+    """An ``HTTPConnection`` whose answers are ``FinalResponse``."""
+
+    response_class = FinalResponse
+
+
+class RecordedResponse(FinalResponse):
     """``HTTPResponse`` that keeps its raw status and field lines in ``head``."""
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
@@ -52,7 +78,7 @@ class RecordedResponse(http.client.HTTPResponse):
         return self._recorder.lines
 
 
-class RecordingConnection(http.client.HTTPConnection):
+class RecordingConnection(FinalConnection):
     """An ``HTTPConnection`` whose answers are ``RecordedResponse``."""
 
     response_class = RecordedResponse

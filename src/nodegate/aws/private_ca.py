@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.aws.session import AwsError, error_code, one_line
 from nodegate.pki.bundle import public_bundle
+from nodegate_node.json_text import parse_json
 
 CLIENT_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1"
 """A client-authentication end-entity template that takes the subject and SANs from ApiPassthrough."""
@@ -141,7 +142,7 @@ class PrivateCaDirectory:
     @property
     def config(self) -> dict[str, str]:
         """The CA's ARN and region."""
-        return dict(json.loads((self.root / CONFIG).read_text()))
+        return dict(parse_json((self.root / CONFIG).read_bytes(), str(self.root / CONFIG)))
 
     def init(self, session: Any, ca_arn: str) -> Path:
         """Check the CA is ACTIVE, record it, and write its certificate chain as ``truststore.pem`` (the bundle to
@@ -247,7 +248,7 @@ class PrivateCaDirectory:
     def listing(self) -> list[LedgerRow]:
         """What this directory had issued, in order."""
         path = self.root / LEDGER
-        return [LedgerRow(**row) for row in json.loads(path.read_text())] if path.is_file() else []
+        return [LedgerRow(**row) for row in parse_json(path.read_bytes(), str(path))] if path.is_file() else []
 
     def _save(self, rows: Sequence[LedgerRow]) -> None:
         (self.root / LEDGER).write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from nodegate.local.stack import DEFAULT_POLICY, Stack, free_port, running_stack
 from nodegate.pki.authority import CertificateAuthority, client_name, pem, utcnow
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.workloads import identity_rules, workloads
+from nodegate_node.json_text import parse_json
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def run_case(stack: Stack, case: Case) -> tuple[str, str]:
         return "tls", f"curl exit {result.returncode}: {error.rsplit('::', 1)[-1][:60]}"
     body, _, status = result.stdout.rpartition("\n")
     try:
-        payload = json.loads(body)
+        payload = parse_json(body, "answer")
     except ValueError:
         payload = {"raw": body[:60]}
     if status == "200" and "upstream" in payload:

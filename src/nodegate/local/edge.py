@@ -30,7 +30,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.pki.server import POLL_SECONDS
@@ -45,9 +45,9 @@ from nodegate_node.http_rules import (
     body_length,
     clean_target,
     final_status,
-    framing_problem,
     without,
 )
+from nodegate_node.upstream import FinalConnection
 
 ROUTE = re.compile(r"^/nodes/(?P<node>[^/?#]+)(?P<tail>/[^?#]*)?$")
 IDENTITY_HEADERS = {
@@ -99,20 +99,25 @@ def openssl_date(moment: datetime) -> str:
 
 
 def client_cert_context(der: bytes) -> dict[str, Any]:
-    """``requestContext.identity.clientCert`` as API Gateway fills it."""
-    cert = x509.load_der_x509_certificate(der)
-    serial = format(cert.serial_number, "x")
-    serial = ":".join(serial.rjust(len(serial) + len(serial) % 2, "0")[i : i + 2] for i in range(0, len(serial), 2))
-    return {
-        "clientCertPem": cert.public_bytes(serialization.Encoding.PEM).decode(),
-        "subjectDN": cert.subject.rfc4514_string(),
-        "issuerDN": cert.issuer.rfc4514_string(),
-        "serialNumber": serial,
-        "validity": {
-            "notBefore": openssl_date(cert.not_valid_before_utc),
-            "notAfter": openssl_date(cert.not_valid_after_utc),
-        },
-    }
+    """``requestContext.identity.clientCert`` as API Gateway fills it. A certificate that the TLS layer accepted and
+    ``cryptography`` cannot read (a DEFAULT version encoded, which DER forbids and OpenSSL lets through) is described
+    by its PEM alone: the authorizer, which reads nothing else, decides on it (a Deny, not a traceback)."""
+    described: dict[str, Any] = {"clientCertPem": ssl.DER_cert_to_PEM_cert(der)}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+        serial = format(cert.serial_number, "x")
+        serial = ":".join(serial.rjust(len(serial) + len(serial) % 2, "0")[i : i + 2] for i in range(0, len(serial), 2))
+        return described | {
+            "subjectDN": cert.subject.rfc4514_string(),
+            "issuerDN": cert.issuer.rfc4514_string(),
+            "serialNumber": serial,
+            "validity": {
+                "notBefore": openssl_date(cert.not_valid_before_utc),
+                "notAfter": openssl_date(cert.not_valid_after_utc),
+            },
+        }
+    except ValueError:
+        return described
 
 
 def build_event(
@@ -253,7 +258,7 @@ class EdgeHandler(WholeSectionHandler):
             return
         fields = self.headers.items()
         try:
-            if problem := framing_problem(self.headers, self.section_cut):
+            if problem := self.request_problem():
                 raise Framing(400, problem)
             if sum(len(k) + len(v) for k, v in fields) > MAX_HEADER_BYTES:
                 raise Framing(431, "request headers over the limit")
@@ -288,7 +293,7 @@ class EdgeHandler(WholeSectionHandler):
             return
         log |= {
             "requestId": event["requestContext"]["requestId"],
-            "clientCertSerial": event["requestContext"]["identity"]["clientCert"]["serialNumber"],
+            "clientCertSerial": event["requestContext"]["identity"]["clientCert"].get("serialNumber"),
         }
         try:
             response = self.server.authorizer(event, None)
@@ -321,8 +326,7 @@ class EdgeHandler(WholeSectionHandler):
         copied for each request so that one request's event never shares a dict with the next one's."""
         if self._client_cert is None or self._client_cert[0] != cert_der:
             self._client_cert = (cert_der, client_cert_context(cert_der))
-        described = self._client_cert[1]
-        return described | {"validity": dict(described["validity"])}
+        return {key: dict(value) if isinstance(value, dict) else value for key, value in self._client_cert[1].items()}
 
     def _read_body(self, length: int | None) -> bytes:
         """The whole body (Content-Length or chunked, read to its last chunk and trailers), under a deadline."""
@@ -389,6 +393,8 @@ class EdgeHandler(WholeSectionHandler):
         bodiless = self.command == "HEAD" or status in (204, 304)  # RFC 9110 8.6: no length to state on these
         if not bodiless:
             self.send_header("Content-Length", str(len(payload)))
+        if self.close_connection:  # the client asked to close (RFC 9112 9.6: say so in the final answer)
+            self.send_header("Connection", "close")
         self.end_headers()
         if not bodiless:
             self.wfile.write(payload)
@@ -410,7 +416,7 @@ class EdgeHandler(WholeSectionHandler):
     def _send(self, target: str, body: bytes, headers: dict[str, str]) -> tuple[int, list[tuple[str, str]], bytes]:
         if self._backend is None:
             backend = self.server.backend
-            self._backend = http.client.HTTPConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
+            self._backend = FinalConnection(backend.hostname or "127.0.0.1", backend.port, timeout=29)
         try:
             self._backend.request(self.command, target, body=body or None, headers=headers)
             upstream = self._backend.getresponse()
@@ -596,7 +602,8 @@ class EdgeServer(ThreadingHTTPServer):
             return
         try:
             super().finish_request(tls, client_address)
-        except OSError as exc:  # the client went away mid-request: one log line, no traceback on stderr
+        except (OSError, ValueError) as exc:  # the client went away mid-request, or its TLS state broke (the ssl
+            # module raises ValueError on an SSL object in a failed state): one log line, no traceback on stderr
             self.access_log({"ip": client_address[0], "connectionError": str(exc)[:200], "status": None})
         finally:
             with contextlib.suppress(OSError):

@@ -28,6 +28,7 @@ from nodegate.pki.authority import (
     pem,
     utcnow,
 )
+from nodegate_node.json_text import parse_json
 
 P12_PASSWORD = b"nodegate"
 REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
@@ -90,7 +91,7 @@ class DevPki:
     @property
     def url(self) -> str:
         """Base URL of the CRL/OCSP server that the certificates name."""
-        return str(json.loads((self.root / "config.json").read_text())["url"])
+        return str(parse_json((self.root / "config.json").read_bytes(), str(self.root / "config.json"))["url"])
 
     @property
     def port(self) -> int:
@@ -109,7 +110,7 @@ class DevPki:
 
     def _db(self) -> dict[str, dict[str, Any]]:
         path = self.root / "db.json"
-        return json.loads(path.read_text()) if path.exists() else {}
+        return parse_json(path.read_bytes(), str(path)) if path.exists() else {}
 
     def _save_db(self, db: dict[str, dict[str, Any]]) -> None:
         tmp = self.root / "db.json.tmp"
