@@ -339,6 +339,7 @@ def _explain(args: argparse.Namespace) -> int:
 
     from nodegate.diagnostics.explain import explain, for_node, render
     from nodegate.local.edge import ApiIdentity, build_event
+    from nodegate_authorizer.certificates import PARSE_ERRORS
     from nodegate_authorizer.runtime import build_runtime
     from nodegate_authorizer.settings import load_settings
 
@@ -354,7 +355,7 @@ def _explain(args: argparse.Namespace) -> int:
     else:
         try:
             cert = x509.load_pem_x509_certificate(Path(args.cert).read_bytes())
-        except ValueError as exc:
+        except PARSE_ERRORS as exc:
             raise ValueError(f"{args.cert}: not a PEM certificate ({exc}); pass the client's .pem file") from None
         path = f"/nodes/{args.node or 'node-1'}/{args.path.lstrip('/')}"
         built = build_event(ApiIdentity(), args.method, path, "", {}, "127.0.0.1", cert.public_bytes(Encoding.DER))

@@ -39,6 +39,7 @@ from nodegate.pki.authority import client_name
 from nodegate.pki.directory import DevPki, init_pki
 from nodegate.pki.server import POLL_SECONDS, RevocationServer
 from nodegate_authorizer.assertion import AssertionSigner, Claims
+from nodegate_authorizer.certificates import PARSE_ERRORS
 from nodegate_node.assertion import AssertionVerifier
 from nodegate_node.http_rules import clean_path, clean_target, fold, inside, remove_dot_segments
 from nodegate_node.server import IDENTITY_HEADERS, NodeServer
@@ -805,11 +806,17 @@ def handler_errors(parts: Parts, monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return errors
 
 
+@pytest.mark.parametrize(
+    ("encoded", "raised"),
+    [(b"\x00", "EncodedDefault"), (b"\x03", "not a valid X509 version")],
+    ids=["encoded-default-v1", "v4"],
+)
 def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
-    parts: Parts, handler_errors: list[str], tmp_path: Path
+    parts: Parts, handler_errors: list[str], tmp_path: Path, encoded: bytes, raised: str
 ) -> None:
     """rev-F F5's class, what a client sends: a client certificate whose version encodes its DEFAULT (v1 as
-    ``[0] INTEGER 0``; X.690 11.5 forbids it) passes OpenSSL's handshake, and ``cryptography`` cannot read it. The
+    ``[0] INTEGER 0``; X.690 11.5 forbids it) or names a version that does not exist (3, "v4"; rev-G: cryptography
+    raises InvalidVersion, not a ValueError) passes OpenSSL's handshake, and ``cryptography`` cannot read it. The
     edge's event then carries its PEM alone and the authorizer refuses it (403 MALFORMED_CERT); before, reading it
     raised in the edge's handler: a traceback and no answer."""
     issuing = parts.pki.ca("issuing")
@@ -817,10 +824,10 @@ def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
     tree = parse(issued.cert.public_bytes(serialization.Encoding.DER))
     version = tree.children[0].children[0]  # type: ignore[index]  # TBSCertificate's [0] EXPLICIT Version
     assert version.children is not None
-    version.children[0].content = b"\x00"
+    version.children[0].content = encoded
     resign(tree, issuing.key)
     der = encode(tree)
-    with pytest.raises(ValueError, match="EncodedDefault"):
+    with pytest.raises(PARSE_ERRORS, match=raised):
         x509.load_der_x509_certificate(der)
     (tmp_path / "odd.pem").write_text(ssl.DER_cert_to_PEM_cert(der))
     (tmp_path / "odd.key").write_bytes(issued.key_pem())

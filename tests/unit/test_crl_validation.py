@@ -474,3 +474,26 @@ def test_delta_numbering_boundaries() -> None:
     same_number = _delta(ca, 5, 4, {serial: REMOVE})
     assert crl_status(leaf, [listing, same_number], NOW, SKEW, ok).revoked is not None
     assert crl_status(leaf, [listing, _delta(ca, 6, 5, {})], NOW, SKEW, ok).revoked is not None
+
+
+@settings(max_examples=40, deadline=None)
+@given(order=st.permutations(["old", "old delta", "current"]), revoking_delta=st.booleans())
+def test_a_superseded_complete_crl_and_its_delta_never_vouch_for_a_certificate(
+    order: list[str], revoking_delta: bool
+) -> None:
+    """RFC 5280 5.2.3, 5.2.4, 6.3.3 (a): only the current complete CRL of a scope (and a delta built on it) may
+    answer "good". The case a reviewer reproduced: complete #3, its delta #4, complete #5 whose delta #6 (which
+    revokes) is withheld. #5 alone cannot answer (its delta is advertised); the old pair #3 + #4 must not answer
+    for it. A revocation on the old pair still refuses (every usable CRL in scope is read)."""
+    ca = sub(root())
+    freshest = x509.FreshestCRL([uri_point("http://crl.example/delta.crl")])
+    leaf = client(ca, with_crl_url=False, extensions=[(freshest, False)]).cert
+    revoked = [leaf.serial_number] if revoking_delta else []
+    crls = {"old": crl(ca, number=3), "old delta": _delta(ca, 4, 3, {}), "current": crl(ca, number=5)}
+    if revoking_delta:
+        crls["old delta"] = crl(ca, revoked, number=4, extensions=[(x509.DeltaCRLIndicator(3), True)])
+    verdict = crl_status(leaf, [crls[name] for name in order], NOW, SKEW, ok)
+    assert not verdict.good
+    assert (verdict.revoked is not None) == revoking_delta
+    assert crl_status(leaf, [crls["old"], crls["old delta"]], NOW, SKEW, ok).good != revoking_delta  # alone: current
+    assert crl_status(leaf, [crls["current"], _delta(ca, 6, 5, {})], NOW, SKEW, ok).good

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.aws.session import AwsError, error_code, one_line
 from nodegate.pki.bundle import public_bundle
+from nodegate_authorizer.certificates import PARSE_ERRORS
 from nodegate_node.json_text import parse_json
 
 CLIENT_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1"
@@ -260,7 +261,7 @@ def _serial_of(target: str) -> str:
     if path.is_file():
         try:
             return colon_serial(x509.load_pem_x509_certificate(path.read_bytes()).serial_number)
-        except ValueError as exc:
+        except PARSE_ERRORS as exc:
             raise AwsError(f"{target}: not a PEM certificate ({exc})") from None
     try:
         return colon_serial(int(target.replace(":", ""), 16))

@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.pki.server import POLL_SECONDS
 from nodegate_authorizer.assertion import AssertionSigner, Certifier
+from nodegate_authorizer.certificates import PARSE_ERRORS
 from nodegate_authorizer.handler import make_handler
 from nodegate_authorizer.runtime import build_runtime
 from nodegate_authorizer.settings import load_settings
@@ -116,7 +117,7 @@ def client_cert_context(der: bytes) -> dict[str, Any]:
                 "notAfter": openssl_date(cert.not_valid_after_utc),
             },
         }
-    except ValueError:
+    except PARSE_ERRORS:  # what cryptography raises on certificate bytes (InvalidVersion is no ValueError)
         return described
 
 

@@ -28,6 +28,7 @@ from nodegate.pki.authority import (
     pem,
     utcnow,
 )
+from nodegate_authorizer.certificates import PARSE_ERRORS
 from nodegate_node.json_text import parse_json
 
 P12_PASSWORD = b"nodegate"
@@ -176,7 +177,7 @@ class DevPki:
         if path.is_file():
             try:
                 serial = format(x509.load_pem_x509_certificate(path.read_bytes()).serial_number, "x")
-            except ValueError as exc:
+            except PARSE_ERRORS as exc:
                 raise PkiError(f"{path} is not a PEM certificate: {exc}") from None
         else:
             serial = target.lower().replace(":", "").lstrip("0") or "0"

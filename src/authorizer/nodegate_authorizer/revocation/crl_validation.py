@@ -131,6 +131,18 @@ def _delta(
     return newest, None
 
 
+def _superseded(complete: CrlIndex, completes: Sequence[CrlIndex]) -> bool:
+    """A complete CRL of the same issuer and issuingDistributionPoint has a higher cRLNumber (RFC 5280 5.2.3)."""
+    return any(
+        other.issuer == complete.issuer
+        and other.idp == complete.idp
+        and other.number is not None
+        and complete.number is not None
+        and other.number > complete.number
+        for other in completes
+    )
+
+
 def _entry(index: CrlIndex, cert: x509.Certificate) -> Entry | None:
     """The CRL's entry for ``cert``; raise EntryError when that entry cannot be read."""
     return index.revoked.get(canonical(cert.issuer), cert.serial_number)
@@ -161,7 +173,10 @@ def crl_status(
     Unlike 6.3.3, which stops once the CRLs read so far cover every reason, every usable CRL in scope is
     read: a revocation on any of them refuses (two CRLs of one issuer that disagree are not resolved in
     favour of the one read first). When the certificate or the complete CRL advertises a delta CRL
-    (freshestCRL, RFC 5280 4.2.1.15, 5.2.6), the complete CRL answers only together with a usable delta."""
+    (freshestCRL, RFC 5280 4.2.1.15, 5.2.6), the complete CRL answers only together with a usable delta. A
+    complete CRL superseded by a higher-numbered one of its scope (same issuer and issuingDistributionPoint,
+    5.2.3) may still refuse, never vouch: only the current CRL covers reasons, so an old pair (complete and
+    the delta built on it) cannot answer "good" where the current CRL cannot."""
     cdp = extension(cert, x509.CRLDistributionPoints)
     points: list[x509.DistributionPoint | None] = list(cdp) if cdp else [None]
     completes = [c for c in crls if c.delta_base is None]
@@ -198,7 +213,8 @@ def crl_status(
             used += [complete] if delta is None else [complete, delta]
             if revoked is not None:
                 return CrlVerdict(revoked=revoked, used=tuple(used))
-            mask |= interim
+            if not _superseded(complete, completes):
+                mask |= interim
     if mask == ALL_REASONS:
         return CrlVerdict(good=True, used=tuple(used))
     if not problems:
