@@ -73,11 +73,16 @@ def _snapshot(crl_store: Refreshing[CrlStore] | None) -> CrlStore:
         return CrlStore(unavailable=f"CRL store unreadable: {exc}")
 
 
+def identity_rule_of(settings: Settings) -> IdentityRule:
+    """The default identity rule ``settings`` name: USER_ID_ATTRIBUTE, NODE_ID_ATTRIBUTE and ID_PATTERN."""
+    return IdentityRule(settings.user_id_attribute, settings.node_id_attribute, re.compile(settings.id_pattern))
+
+
 def build_runtime(settings: Settings, path_policy: PathPolicy | None = None) -> Runtime:
     """Wire sources, caches and fetchers for ``settings`` (no I/O happens here); ``path_policy`` (the default
     profile unless given) rules the path and the revocation step alike (CRL signer paths, weak CRLs)."""
     timeout, cap = settings.fetch_timeout_seconds, settings.fetch_max_bytes
-    rule = IdentityRule(settings.user_id_attribute, settings.node_id_attribute, re.compile(settings.id_pattern))
+    rule = identity_rule_of(settings)
 
     load_truststore = blob_loader(
         settings.truststore_uri, parse_truststore, version=settings.truststore_version, timeout=timeout, max_bytes=cap

@@ -137,10 +137,10 @@ class Policy(NamedTuple):
 def read_policy(path: Path) -> Policy:
     """The access policy file, parsed as the authorizer parses it with its default id settings; PublishError
     names the file when it is unreadable or unusable."""
-    from nodegate_authorizer.runtime import build_runtime
+    from nodegate_authorizer.runtime import identity_rule_of
     from nodegate_authorizer.settings import load_settings
 
-    id_rule = build_runtime(load_settings({"TRUSTSTORE_URI": "s3://bucket/key"})).identity_rule
+    id_rule = identity_rule_of(load_settings({"TRUSTSTORE_URI": "s3://bucket/key"}))
     try:
         return Policy(parse_policy(path.read_bytes(), id_rule), id_rule)
     except OSError as exc:
