@@ -3,7 +3,6 @@ any moment and a reader that stops early end quietly. Each case runs the real `n
 
 from __future__ import annotations
 
-import datetime as dt
 import signal
 import socket
 import ssl
@@ -15,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fuzz.der import encode, parse
-from fuzz.targets import resign
+from fuzz.targets import with_version
 
 from commands import NODEGATE, ROOT, run
 from nodegate.local.stack import free_port
+from nodegate.pki.authority import CertificateAuthority, client_name
 from nodegate.pki.directory import init_pki
 
 
@@ -320,25 +319,10 @@ def test_sample_store_serves_only_parsed_crls(tmp_path: Path, kind: str) -> None
 def test_a_certificate_cryptography_cannot_read_is_one_line_naming_it(tmp_path: Path, encoded: bytes) -> None:
     """rev-G: ``cryptography`` raises InvalidVersion (no ValueError) on a version 3 ("v4") certificate; every CLI
     command that reads a certificate the user names answers in one line naming the file."""
-    issuer = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name.from_rfc4514_string("CN=node-1,UID=alice")
-    good = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(issuer.public_key())
-        .serial_number(7)
-        .not_valid_before(dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-        .not_valid_after(dt.datetime(2027, 1, 1, tzinfo=dt.UTC))
-        .sign(issuer, hashes.SHA256())
-    )
-    tree = parse(good.public_bytes(serialization.Encoding.DER))
-    version = tree.children[0].children[0]  # type: ignore[index]  # TBSCertificate's [0] EXPLICIT Version
-    assert version.children is not None
-    version.children[0].content = encoded
-    resign(tree, issuer)
+    issuer = CertificateAuthority.root("odd versions")
+    leaf = issuer.issue(client_name("alice", "node-1"))
     odd = tmp_path / "odd.pem"
-    odd.write_text(ssl.DER_cert_to_PEM_cert(encode(tree)))
+    odd.write_text(ssl.DER_cert_to_PEM_cert(with_version(leaf.cert, issuer.key, encoded)))
     pki = tmp_path / "pki"
     init_pki(pki, "http://127.0.0.1:8480")
     env = {"TRUSTSTORE_URI": f"file://{ROOT}/certificates/truststore.pem", "PATH": "/usr/bin"}

@@ -26,10 +26,8 @@ from urllib.parse import unquote
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from fuzz.der import encode, parse
-from fuzz.targets import resign
+from fuzz.targets import with_version
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -821,12 +819,7 @@ def test_a_certificate_only_the_tls_layer_reads_is_a_deny_not_a_traceback(
     raised in the edge's handler: a traceback and no answer."""
     issuing = parts.pki.ca("issuing")
     issued = issuing.issue(client_name("alice", "node-1"))
-    tree = parse(issued.cert.public_bytes(serialization.Encoding.DER))
-    version = tree.children[0].children[0]  # type: ignore[index]  # TBSCertificate's [0] EXPLICIT Version
-    assert version.children is not None
-    version.children[0].content = encoded
-    resign(tree, issuing.key)
-    der = encode(tree)
+    der = with_version(issued.cert, issuing.key, encoded)
     with pytest.raises(PARSE_ERRORS, match=raised):
         x509.load_der_x509_certificate(der)
     (tmp_path / "odd.pem").write_text(ssl.DER_cert_to_PEM_cert(der))

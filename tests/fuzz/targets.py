@@ -72,6 +72,17 @@ def resign(signed: Node, key: PrivateKey) -> None:
     signature.content = b"\x00" + sign(key, encode(signed.children[0]))
 
 
+def with_version(cert: x509.Certificate, key: PrivateKey, encoded: bytes) -> bytes:
+    """``cert``'s DER with its TBSCertificate's ``[0] EXPLICIT Version`` INTEGER content replaced by ``encoded``,
+    signed again by ``key`` (e.g. ``b"\\x00"``: a DEFAULT v1 encoded; ``b"\\x03"``: a version that does not exist)."""
+    tree = parse(cert.public_bytes(serialization.Encoding.DER))
+    version = tree.children[0].children[0]  # type: ignore[index]
+    assert version.children is not None
+    version.children[0].content = encoded
+    resign(tree, key)
+    return encode(tree)
+
+
 def _basic(tree: Node) -> Node:
     """BasicOCSPResponse inside OCSPResponse { status, [0] { SEQUENCE { type, OCTET STRING {basic} } } }."""
     assert tree.children is not None
