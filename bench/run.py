@@ -335,6 +335,16 @@ def many_leaves() -> None:
 
 
 def edge() -> None:
+    """The edge rows: the stack on one CPU as ``nodegate up`` runs it (keep-alive and new connections), then the
+    keep-alive row again with its threads free to run on any CPU (decision 19)."""
+    from nodegate.local.cpu import one_cpu
+
+    with one_cpu():
+        _edge_rows("", fresh_too=True)
+    _edge_rows(", threads on any CPU", fresh_too=False)
+
+
+def _edge_rows(label: str, *, fresh_too: bool) -> None:
     from nodegate.local.demo import prepare
     from nodegate.local.stack import running_stack
 
@@ -357,7 +367,9 @@ def edge() -> None:
         values = timed(lambda: request(keep), 500)
         rate = 500 / (time.perf_counter() - started)
         keep.close()
-        stats(values, "through the local edge, keep-alive (TLS once)", f"{rate:,.0f} requests/s")
+        stats(values, f"through the local edge, keep-alive (TLS once){label}", f"{rate:,.0f} requests/s")
+        if not fresh_too:
+            return
 
         def fresh() -> None:
             connection = http.client.HTTPSConnection("127.0.0.1", port, context=context)

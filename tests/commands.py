@@ -26,6 +26,13 @@ def run(
 def serving(*args: str, cwd: Path = ROOT) -> Iterator[list[str]]:
     """`nodegate ARGS` running: yields the lines it printed up to its "Ctrl-C" line; then Ctrl-C, which must end
     it with exit 0."""
+    with serving_process(*args, cwd=cwd) as (_, lines):
+        yield lines
+
+
+@contextlib.contextmanager
+def serving_process(*args: str, cwd: Path = ROOT) -> Iterator[tuple[subprocess.Popen[str], list[str]]]:
+    """``serving``, with the process too."""
     process = subprocess.Popen(
         [NODEGATE, *args],
         cwd=cwd,
@@ -40,7 +47,7 @@ def serving(*args: str, cwd: Path = ROOT) -> Iterator[list[str]]:
         while "Ctrl-C" not in (lines[-1] if lines else ""):
             lines.append(process.stdout.readline())
             assert lines[-1], f"nodegate {' '.join(args)} ended before it was ready: {lines}"
-        yield lines
+        yield process, lines
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

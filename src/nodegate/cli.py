@@ -224,6 +224,7 @@ def _edge(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    from nodegate.local.cpu import one_cpu
     from nodegate.local.stack import DEFAULT_POLICY, explain_command, running_stack, write_env_vars
     from nodegate.pki.directory import check_new_directory
 
@@ -232,9 +233,12 @@ def _up(args: argparse.Namespace) -> int:
     if not (root / "config.json").exists():
         check_new_directory(root)
     nodegate = Path(sys.executable).parent / "nodegate"
-    with running_stack(
-        root, edge_port=args.port, quiet=False, policy=policy, mirror_seconds=args.mirror_seconds
-    ) as stack:
+    with (
+        one_cpu(),
+        running_stack(
+            root, edge_port=args.port, quiet=False, policy=policy, mirror_seconds=args.mirror_seconds
+        ) as stack,
+    ):
         for user, node in (("alice", "node-1"), ("bob", "node-2"), ("carol", "node-3")):
             if not (root / "clients" / f"{user}-{node}.pem").exists():
                 stack.pki.issue(user, node)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import ipaddress
 import json
 import os
 import shlex
 import signal
 import socket
+import ssl
 import stat
 import subprocess
 import sys
@@ -20,7 +22,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509 import ocsp
 
-from commands import NODEGATE, ROOT, run, serving
+from commands import NODEGATE, ROOT, run, serving, serving_process
 from nodegate.aws.publish import check_bundle
 from nodegate.local.stack import free_port
 from nodegate.pki.authority import CertificateAuthority, pem, utcnow
@@ -508,3 +510,32 @@ def test_publish_truststore_region_defaults_to_samconfig() -> None:
     from nodegate.aws.session import samconfig_region
 
     assert samconfig_region() == "eu-west-1"
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2, reason="Linux with 2+ CPUs to choose from"
+)
+def test_up_runs_every_thread_on_one_cpu(tmp_path: Path) -> None:
+    """Decision 19: one process under one interpreter lock hands each request from thread to thread; on one CPU a
+    hand-off is a context switch, not a wake-up of the other CPU. Checked with a request in flight on a kept-alive
+    connection, so the edge's and the node's connection threads exist too."""
+    with serving_process("up", "--dir", str(tmp_path / "pki"), "--port", str(free_port())) as (process, lines):
+        port = int(next(line for line in lines if line.startswith("edge ")).rsplit(":", 1)[1])
+        context = ssl.create_default_context(cafile=str(tmp_path / "pki" / "root-ca.pem"))
+        client = tmp_path / "pki" / "clients" / "alice-node-1"
+        context.load_cert_chain(f"{client}.pem", f"{client}.key")
+        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=30)
+        connection.request("GET", "/nodes/node-1/whoami")
+        response = connection.getresponse()
+        assert (response.status, json.loads(response.read())["userId"]) == (200, "alice")
+        tasks = list(Path(f"/proc/{process.pid}/task").iterdir())
+        allowed = {task.name: cpus_allowed(task) for task in tasks}
+        connection.close()
+    assert len(tasks) >= 8, allowed  # main, S3, CRL/OCSP, node, edge, CRL sync, and one per connection
+    assert set(allowed.values()) == {str(min(os.sched_getaffinity(0)))}, allowed
+
+
+def cpus_allowed(task: Path) -> str:
+    """A thread's CPU set as /proc lists it (``Cpus_allowed_list``, e.g. ``0`` or ``0-1``)."""
+    status = (task / "status").read_text()
+    return next(line.split(":", 1)[1].strip() for line in status.splitlines() if line.startswith("Cpus_allowed_list"))
