@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -441,7 +442,8 @@ EXAMPLES = """examples:
   nodegate explain --cert alice.pem --node node-1 --stack nodegate   as the deployed authorizer decides
   nodegate invoke -e events/allow.json --env-vars events/env.json
 exit codes: 0 success (explain: Allow), 1 the command failed (explain: Deny), 2 usage error (the command line is
-wrong: a port outside 0-65535, a bad URL or choice), 130 interrupted (Ctrl-C)"""
+wrong: a port outside 0-65535, a bad URL or choice), 130 interrupted (Ctrl-C) before it finished; a server
+(up, edge, node, pki serve, sample-store) stopped by Ctrl-C or SIGTERM once it serves exits 0: that is how it ends"""
 
 
 class Parser(argparse.ArgumentParser):
@@ -457,6 +459,24 @@ def port_number(text: str) -> int:
     if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535")
     return int(text)
+
+
+def period(text: str) -> float:
+    """Seconds between runs: 0 (never), or a finite number of seconds, at least 1."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if seconds != 0 and not 1 <= seconds <= 86400:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a period: use 0 (never) or 1-86400 seconds")
+    return seconds
+
+
+def node_id(text: str) -> str:
+    """A node id as it goes into ``/nodes/{nodeId}``: not empty (an unset shell variable is not ``node-1``)."""
+    if not text:
+        raise argparse.ArgumentTypeError("'' is not a node id: name the node, e.g. --node node-1")
+    return text
 
 
 def base_url(text: str) -> str:
@@ -588,7 +608,7 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--port", type=port_number, default=8443, help="port of the edge")
     up.add_argument("--policy", help="access policy JSON file (default: the demo policy, carol may GET node-1)")
     up.add_argument(
-        "--mirror-seconds", type=float, default=60.0, help="run the CRL mirror this often (0: never; see README)"
+        "--mirror-seconds", type=period, default=60.0, help="run the CRL mirror this often (0: never; see README)"
     )
 
     samples = _command(
@@ -627,7 +647,9 @@ def parser() -> argparse.ArgumentParser:
     source = explain.add_mutually_exclusive_group(required=True)
     source.add_argument("--cert", help="PEM client certificate (an event is built as API Gateway would)")
     source.add_argument("-e", "--event", help="an authorizer event JSON file instead of --cert")
-    explain.add_argument("--node", help="node id in the path (default node-1); with -e, the event is re-aimed at it")
+    explain.add_argument(
+        "--node", type=node_id, help="node id in the path (default node-1); with -e, the event is re-aimed at it"
+    )
     explain.add_argument("--method", default="GET", help="HTTP method")
     explain.add_argument("--path", default="status", help="path below /nodes/{node}/")
     settings = explain.add_mutually_exclusive_group()
@@ -707,9 +729,9 @@ HANDLERS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point of the ``nodegate`` console script: exit 1 with one clear line on any failure
-    (no traceback), exit 2 on usage errors (argparse), 130 on Ctrl-C at any moment (quietly), and no
-    error when whoever reads the output stops early (``nodegate explain ... | head``)."""
+    """Entry point of the ``nodegate`` console script: exit 1 with one clear line on any failure (no traceback),
+    exit 2 on usage errors (argparse), 130 on Ctrl-C at any moment (quietly; a server that Ctrl-C stops once it
+    serves exits 0), and no error when whoever reads the output stops early (``nodegate explain ... | head``)."""
     try:
         signal.signal(signal.SIGTERM, _interrupt)
         _main(argv)

@@ -47,6 +47,12 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
         (["pki", "init", "new", "--url", "http://127.0.0.1:8480/"], "no path or trailing slash"),
         (["pki", "init", "new", "--url", "http://127.0.0.1:99999"], "is not a base URL"),
         (["pki", "revoke", "pki", "1", "--reason", "stolen"], "invalid choice: 'stolen'"),
+        (["up", "--mirror-seconds", "-1"], "'-1' is not a period: use 0 (never) or 1-86400 seconds"),
+        (["up", "--mirror-seconds", "nan"], "'nan' is not a period"),
+        (["up", "--mirror-seconds", "inf"], "'inf' is not a period"),
+        (["up", "--mirror-seconds", "1e-9"], "'1e-9' is not a period"),
+        (["up", "--mirror-seconds", "soon"], "'soon' is not a period"),
+        (["explain", "--cert", "alice.pem", "--node", ""], "'' is not a node id: name the node"),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], named: str) -> None:
@@ -77,11 +83,13 @@ def test_pki_init_refuses_the_current_directory_and_non_empty_ones(tmp_path: Pat
     assert sorted(p.name for p in (tmp_path / "notes").iterdir()) == ["todo.txt"]
 
 
-def test_pki_issue_refuses_a_certificate_that_outlives_its_ca(pki: Path) -> None:
-    result = run("pki", "issue", str(pki), "--user", "a", "--node", "n", "--days", "100000")
+@pytest.mark.parametrize("days", ["100000", "99999999", "9" * 40])
+def test_pki_issue_refuses_a_certificate_that_outlives_its_ca(pki: Path, days: str) -> None:
+    """Days past the year 9999 too (rev-H F2: an OverflowError traceback)."""
+    result = run("pki", "issue", str(pki), "--user", "a", "--node", "n", "--days", days)
     assert result.returncode == 1
     line = one_line(result)
-    assert "--days 100000 outlives the issuing CA" in line
+    assert f"--days {days} outlives the issuing CA" in line
     longest = int(line.split("use --days ")[1].split()[0])
     assert run("pki", "issue", str(pki), "--user", "a", "--node", "n", "--days", str(longest)).returncode == 0
     issued = x509.load_pem_x509_certificate((pki / "clients" / "a-n.pem").read_bytes())
@@ -156,6 +164,26 @@ def test_every_json_file_the_cli_reads_is_one_line_naming_it(
     result = run(*[part.format(**names) for part in command])
     assert result.returncode == 1, result.stderr[-300:]
     assert f"{bad}: not valid JSON" in one_line(result)
+
+
+@pytest.mark.parametrize(
+    ("command", "state", "content"),
+    [
+        (["pki", "list", "{pki}"], "db.json", "[]"),
+        (["pki", "list", "{pki}"], "db.json", '{"1": {}}'),
+        (["up", "--dir", "{pki}", "--port", "0"], "db.json", "[]"),
+        (["up", "--dir", "{pki}", "--port", "0"], "config.json", "{}"),
+        (["pki", "issue", "{pki}", "--user", "a", "--node", "n"], "config.json", '{"url": 1}'),
+    ],
+)
+def test_a_pki_state_file_of_the_wrong_shape_is_one_line_naming_it(
+    pki: Path, command: list[str], state: str, content: str
+) -> None:
+    """rev-H F2: valid JSON of the wrong shape in the PKI's own files (the class: functional/test_pki_state.py)."""
+    (pki / state).write_text(content)
+    result = run(*[part.format(pki=pki) for part in command])
+    assert result.returncode == 1
+    assert f"{pki / state}: " in one_line(result)
 
 
 def test_json_from_standard_input_is_one_line() -> None:

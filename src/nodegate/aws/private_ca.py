@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from nodegate.aws.session import AwsError, error_code, one_line
 from nodegate.pki.bundle import public_bundle
+from nodegate.pki.state import FILE_NAME, Maybe, read_state
 from nodegate_authorizer.certificates import PARSE_ERRORS
-from nodegate_node.json_text import parse_json
 
 CLIENT_TEMPLATE = "arn:aws:acm-pca:::template/EndEntityClientAuthCertificate_APIPassthrough/V1"
 """A client-authentication end-entity template that takes the subject and SANs from ApiPassthrough."""
@@ -46,6 +46,20 @@ SAN_KINDS: dict[str, tuple[type[x509.UniformResourceIdentifier | x509.RFC822Name
 }
 """``--san`` kinds: the general name and its ApiPassthrough field."""
 CONFIG, LEDGER = "private-ca.json", "ledger.json"
+CONFIG_SHAPE = {"ca_arn": str, "region": (str, None), "key_algorithm": Maybe(str)}  # older directories: no algorithm
+LEDGER_SHAPE = [
+    {
+        "serial": str,
+        "subject": str,
+        "sans": [str],
+        "ca": str,
+        "certificate_arn": str,
+        "file": FILE_NAME,
+        "not_after": (str, None),
+        "revoked_at": Maybe((str, None)),
+        "reason": Maybe((str, None)),
+    }
+]
 
 
 @dataclass(frozen=True)
@@ -143,7 +157,7 @@ class PrivateCaDirectory:
     @property
     def config(self) -> dict[str, str]:
         """The CA's ARN and region."""
-        return dict(parse_json((self.root / CONFIG).read_bytes(), str(self.root / CONFIG)))
+        return dict(read_state(self.root / CONFIG, CONFIG_SHAPE))
 
     def init(self, session: Any, ca_arn: str) -> Path:
         """Check the CA is ACTIVE, record it, and write its certificate chain as ``truststore.pem`` (the bundle to
@@ -249,7 +263,7 @@ class PrivateCaDirectory:
     def listing(self) -> list[LedgerRow]:
         """What this directory had issued, in order."""
         path = self.root / LEDGER
-        return [LedgerRow(**row) for row in parse_json(path.read_bytes(), str(path))] if path.is_file() else []
+        return [LedgerRow(**row) for row in read_state(path, LEDGER_SHAPE)] if path.is_file() else []
 
     def _save(self, rows: Sequence[LedgerRow]) -> None:
         (self.root / LEDGER).write_text(json.dumps([asdict(row) for row in rows], indent=2) + "\n")

@@ -28,12 +28,23 @@ from nodegate.pki.authority import (
     pem,
     utcnow,
 )
+from nodegate.pki.state import FILE_NAME, ISO_TIME, Check, Each, Maybe, read_state
 from nodegate_authorizer.certificates import PARSE_ERRORS
-from nodegate_node.json_text import parse_json
 
 P12_PASSWORD = b"nodegate"
 REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
 """Reasons ``pki revoke`` accepts (RFC 5280 5.3.1: removeFromCRL belongs to delta CRLs, it revokes nothing)."""
+CONFIG_SHAPE = {"url": Check("an http:// base URL", lambda url: isinstance(url, str) and url.startswith("http://"))}
+DB_SHAPE = Each(
+    {
+        "ca": frozenset({"root", "issuing"}),
+        "subject": str,
+        "file": FILE_NAME,
+        "not_after": Maybe((ISO_TIME, None)),  # older directories did not record it
+        "revoked": (None, {"at": ISO_TIME, "reason": frozenset(REASONS)}),
+    }
+)
+"""``db.json``: every certificate the PKI issued, by hex serial."""
 
 
 def _revocation(entry: dict[str, Any]) -> tuple[dt.datetime, x509.ReasonFlags]:
@@ -92,7 +103,7 @@ class DevPki:
     @property
     def url(self) -> str:
         """Base URL of the CRL/OCSP server that the certificates name."""
-        return str(parse_json((self.root / "config.json").read_bytes(), str(self.root / "config.json"))["url"])
+        return str(read_state(self.root / "config.json", CONFIG_SHAPE)["url"])
 
     @property
     def port(self) -> int:
@@ -111,7 +122,7 @@ class DevPki:
 
     def _db(self) -> dict[str, dict[str, Any]]:
         path = self.root / "db.json"
-        return parse_json(path.read_bytes(), str(path)) if path.exists() else {}
+        return read_state(path, DB_SHAPE) if path.exists() else {}
 
     def _save_db(self, db: dict[str, dict[str, Any]]) -> None:
         tmp = self.root / "db.json.tmp"
@@ -139,7 +150,7 @@ class DevPki:
             raise PkiError(f"days must be at least 1 (got {days})")
         authority = self.ca(ca)
         start = not_before or utcnow() - NOT_BEFORE_MARGIN
-        if start + dt.timedelta(days=days) > authority.cert.not_valid_after_utc:
+        if days > (authority.cert.not_valid_after_utc - start) / dt.timedelta(days=1):  # no date past year 9999
             longest = (authority.cert.not_valid_after_utc - start - dt.timedelta(hours=1)).days  # still true on re-run
             raise PkiError(
                 f"--days {days} outlives the {ca} CA (valid until {authority.cert.not_valid_after_utc:%Y-%m-%d}); "
@@ -201,8 +212,11 @@ class DevPki:
         for serial, entry in self._db().items():
             not_after = entry.get("not_after")
             if not_after is None and Path(entry["file"]).is_file():
-                cert = x509.load_pem_x509_certificate(Path(entry["file"]).read_bytes())
-                if format(cert.serial_number, "x") == serial:
+                try:
+                    cert = x509.load_pem_x509_certificate(Path(entry["file"]).read_bytes())
+                except PARSE_ERRORS:  # replaced by something else: its expiry is not known
+                    cert = None
+                if cert is not None and format(cert.serial_number, "x") == serial:
                     not_after = cert.not_valid_after_utc.isoformat()
             revoked = entry["revoked"] or {}
             listed.append(
