@@ -1,6 +1,7 @@
 """Request rules shared by the local edge and the node backend (stdlib only: it runs on the EC2 nodes).
 
-- Paths: dot segments are resolved (RFC 3986 5.2.4) and encoded dots, slashes and backslashes are refused,
+- Paths: dot segments are resolved (RFC 3986 5.2.4); encoded dots, slashes and backslashes, and dot segments with
+  path parameters (``..;``, which servlet containers resolve as ``..``) are refused,
   so the path that is authorized is the path that is routed and forwarded; an upstream path is built only
   inside the node's base path.
 - Header names: an identity header is recognised after case folding and ``_``/``-`` folding (CGI and WSGI map
@@ -26,6 +27,10 @@ from typing import cast
 ENCODED_SEPARATORS = re.compile(r"%(?:25)*(?:2e|2f|5c)", re.IGNORECASE)
 """``%2e`` (.), ``%2f`` (/), ``%5c`` (\\), also encoded again (``%252e``): a decoding hop could turn them into
 segments or dot segments."""
+PARAMETER_DOTS = re.compile(r"(?:^|/)\.{1,2}(?:;|%3b)", re.IGNORECASE)
+"""A dot segment with path parameters (``..;x``, ``.;``, also ``..%3b``): RFC 3986 reads it as an ordinary segment,
+but servlet containers strip the parameters first (Tomcat's CoyoteAdapter.parsePathParameters) and then resolve it as
+``..``: the "..;" traversal of a node's upstream from behind a proxy that let it through."""
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """RFC 9110 5.6.2: a field name is a token."""
 
@@ -57,8 +62,11 @@ def remove_dot_segments(path: str) -> str:
 def clean_path(path: str) -> str | None:
     """The origin-form path (no query) with its dot segments resolved, or None when it must be refused: not
     starting with ``/``, a character outside RFC 3986 3.3 (non-ASCII, a control, a backslash: other octets are
-    percent-encoded), or an encoded dot, slash or backslash in any case, encoded once or more."""
-    if not path.startswith("/") or not PATH.fullmatch(path) or ENCODED_SEPARATORS.search(path):
+    percent-encoded), an encoded dot, slash or backslash in any case, encoded once or more, or a dot segment with
+    path parameters (``PARAMETER_DOTS``)."""
+    if not path.startswith("/") or not PATH.fullmatch(path):
+        return None
+    if ENCODED_SEPARATORS.search(path) or PARAMETER_DOTS.search(path):
         return None
     return remove_dot_segments(path)
 
