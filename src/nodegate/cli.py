@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
+import re
 import signal
 import sys
 import time
@@ -72,13 +72,14 @@ def _pki(args: argparse.Namespace) -> int:
         print(f"serial {cert.serial_number:x}, valid until {cert.not_valid_after_utc.isoformat()}")
     elif args.pki_command == "revoke":
         serial, newly = pki.revoke(args.target, args.reason)
-        print(f"revoked serial {serial}; CRLs re-published" if newly else f"serial {serial} was already revoked")
+        print(f"{'revoked' if newly else 'already revoked:'} serial {serial}; CRLs re-published")
     elif args.pki_command == "list":
         _list(pki, as_json=args.json)
     elif args.pki_command == "crl":
         for path in pki.publish_crls():
             print(f"published {path}")
     elif args.pki_command == "serve":
+        pki.check()  # a directory the other commands refuse is refused here at start, not at each request
         server = bind_server("CRL/OCSP server", args.port or pki.port, lambda port: RevocationServer(pki, port))
         print(f"CRLs at {server.url}/crl/<ca>.crl, OCSP at {server.url}/ocsp/issuing", flush=True)
         _serve(server)
@@ -454,41 +455,46 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+DIGITS = re.compile(r"[0-9]+")
+"""A number on the command line is plain ASCII digits: no sign, no spaces, no ``_``, no other scripts' digits."""
+
+
 def port_number(text: str) -> int:
     """A TCP port, 0-65535 (0: any free port, or the command's own default)."""
-    if not text.strip().isdigit() or not 0 <= int(text) <= 65535:
+    if not DIGITS.fullmatch(text) or not 0 <= int(text) <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a port: use 0-65535")
     return int(text)
 
 
+def day_count(text: str) -> int:
+    """A validity in days: at least 1 (whether the CA outlives it is the PKI's to say)."""
+    if not DIGITS.fullmatch(text) or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days: use 1 or more")
+    return int(text)
+
+
 def period(text: str) -> float:
-    """Seconds between runs: 0 (never), or a finite number of seconds, at least 1."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = math.nan
-    if seconds != 0 and not 1 <= seconds <= 86400:
+    """Seconds between runs: 0 (never), or 1-86400 seconds, written as digits with an optional decimal part."""
+    if not re.fullmatch(r"[0-9]+(?:\.[0-9]+)?", text) or (float(text) != 0 and not 1 <= float(text) <= 86400):
         raise argparse.ArgumentTypeError(f"{text!r} is not a period: use 0 (never) or 1-86400 seconds")
-    return seconds
+    return float(text)
 
 
 def node_id(text: str) -> str:
-    """A node id as it goes into ``/nodes/{nodeId}``: not empty (an unset shell variable is not ``node-1``)."""
-    if not text:
-        raise argparse.ArgumentTypeError("'' is not a node id: name the node, e.g. --node node-1")
+    """A node id as it goes into ``/nodes/{nodeId}``: not empty (an unset shell variable is not ``node-1``), and
+    one path segment (a ``/``, ``?`` or ``#`` would make the path name another node, or none)."""
+    if not text or any(c in text for c in "/?#"):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a node id: name one node, without '/', '?' or '#', e.g. --node node-1"
+        )
     return text
 
 
 def base_url(text: str) -> str:
     """``http://host[:port]``: the base of the CRL and OCSP URLs a new PKI writes into its certificates."""
-    from urllib.parse import urlsplit
+    from nodegate.pki.directory import is_base_url
 
-    parts = urlsplit(text)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
-    except ValueError:
-        parts = parts._replace(scheme="")
-    if parts.scheme != "http" or not parts.hostname or parts.path or parts.query or parts.fragment or "@" in text:
+    if not is_base_url(text):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a base URL: use http://host[:port] with no path or trailing slash, "
             "e.g. http://127.0.0.1:8480"
@@ -545,7 +551,7 @@ def parser() -> argparse.ArgumentParser:
     issue.add_argument("dir", help=directory)
     issue.add_argument("--user", required=True, help="user id (UID): letters, digits, '.', '_', '-'")
     issue.add_argument("--node", required=True, help="node id (CN): letters, digits, '.', '_', '-'")
-    issue.add_argument("--days", type=int, default=365, help="validity in days (at least 1)")
+    issue.add_argument("--days", type=day_count, default=365, help="validity in days (at least 1)")
     issue.add_argument("--force", action="store_true", help="replace an existing certificate and revoke it")
     issue.add_argument(
         "--san",

@@ -3,6 +3,7 @@ any moment and a reader that stops early end quietly. Each case runs the real `n
 
 from __future__ import annotations
 
+import http.client
 import signal
 import socket
 import ssl
@@ -14,14 +15,15 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509 import ocsp
 from fuzz.targets import with_version
 
 from commands import NODEGATE, ROOT, run
 from nodegate.local.stack import free_port
 from nodegate.pki.authority import CertificateAuthority, client_name
-from nodegate.pki.directory import init_pki
+from nodegate.pki.directory import DevPki, init_pki
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -52,7 +54,19 @@ def one_line(result: subprocess.CompletedProcess[str]) -> str:
         (["up", "--mirror-seconds", "inf"], "'inf' is not a period"),
         (["up", "--mirror-seconds", "1e-9"], "'1e-9' is not a period"),
         (["up", "--mirror-seconds", "soon"], "'soon' is not a period"),
-        (["explain", "--cert", "alice.pem", "--node", ""], "'' is not a node id: name the node"),
+        (["explain", "--cert", "alice.pem", "--node", ""], "'' is not a node id: name one node"),
+        (["explain", "--cert", "alice.pem", "--node", "node-1/../node-2"], "'node-1/../node-2' is not a node id"),
+        (["explain", "--cert", "alice.pem", "--node", "node-1?x=1"], "'node-1?x=1' is not a node id"),
+        (["explain", "--cert", "alice.pem", "--node", "node-1#f"], "'node-1#f' is not a node id"),
+        *[
+            (["pki", "issue", "pki", "--user", "a", "--node", "n", "--days", days], f"{days!r} is not a number of days")
+            for days in ("0", "-1", "+5", "1_0", "\u0663", " 3 ", "1.5")
+        ],
+        *[
+            (["up", "--mirror-seconds", text], f"{text!r} is not a period")
+            for text in ("1_0", "\u0661\u0660", " 10", "-0")
+        ],
+        *[(["node", "--port", text], f"{text!r} is not a port") for text in ("\u0663", " 80", "+80")],
     ],
 )
 def test_usage_errors_exit_2_with_one_line(tmp_path: Path, args: list[str], named: str) -> None:
@@ -174,6 +188,12 @@ def test_every_json_file_the_cli_reads_is_one_line_naming_it(
         (["up", "--dir", "{pki}", "--port", "0"], "db.json", "[]"),
         (["up", "--dir", "{pki}", "--port", "0"], "config.json", "{}"),
         (["pki", "issue", "{pki}", "--user", "a", "--node", "n"], "config.json", '{"url": 1}'),
+        (["pki", "issue", "{pki}", "--user", "a", "--node", "n"], "config.json", '{"url": "http://127.0.0.1:99999"}'),
+        (
+            ["pki", "list", "{pki}"],
+            "db.json",
+            '{"zz-not-hex": {"ca": "root", "subject": "", "file": "x", "revoked": null}}',
+        ),
     ],
 )
 def test_a_pki_state_file_of_the_wrong_shape_is_one_line_naming_it(
@@ -184,6 +204,80 @@ def test_a_pki_state_file_of_the_wrong_shape_is_one_line_naming_it(
     result = run(*[part.format(pki=pki) for part in command])
     assert result.returncode == 1
     assert f"{pki / state}: " in one_line(result)
+
+
+def test_a_revocation_that_cannot_be_published_changes_nothing(pki: Path) -> None:
+    """rev-I F1: ``pki revoke`` wrote the revocation into db.json and then failed to publish the CRLs (a bad
+    config.json); the retry said "already revoked" and published nothing, so the CRL never listed the certificate
+    while OCSP answered revoked (RFC 5280 5, RFC 6960 2.2: one CA's CRL and OCSP answers agree)."""
+    DevPki(pki).issue("bob", "node-2")
+    cert = pki / "clients" / "bob-node-2.pem"
+    serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    config = (pki / "config.json").read_text()
+    db = (pki / "db.json").read_text()
+    (pki / "config.json").write_text("[1]")
+    failed = run("pki", "revoke", str(pki), str(cert))
+    assert failed.returncode == 1
+    assert f"{pki / 'config.json'}: " in one_line(failed)
+    assert (pki / "db.json").read_text() == db  # nothing written
+    (pki / "config.json").write_text(config)
+    assert run("pki", "revoke", str(pki), str(cert)).returncode == 0
+    assert x509.load_der_x509_crl((pki / "crl" / "issuing.crl").read_bytes()).get_revoked_certificate_by_serial_number(
+        serial
+    )
+
+
+def test_a_revocation_left_unpublished_is_published_by_revoking_again(pki: Path) -> None:
+    """A db.json that says revoked beside a CRL that does not list it (a revocation whose publication failed, as
+    before rev-I F1 was fixed): revoking again publishes it."""
+    pki_dir = DevPki(pki)
+    cert = pki_dir.issue("bob", "node-2")
+    serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    before = (pki / "crl" / "issuing.crl").read_bytes()
+    pki_dir.revoke(str(cert))
+    (pki / "crl" / "issuing.crl").write_bytes(before)  # the publication that failed
+    again = run("pki", "revoke", str(pki), str(cert))
+    assert (again.returncode, "already revoked" in again.stdout) == (0, True)
+    crl = x509.load_der_x509_crl((pki / "crl" / "issuing.crl").read_bytes())
+    assert crl.get_revoked_certificate_by_serial_number(serial) is not None
+
+
+def test_pki_serve_refuses_a_directory_the_other_commands_refuse(pki: Path) -> None:
+    """rev-I F2: it started, then printed a traceback at every OCSP request."""
+    (pki / "db.json").write_text('{"1": {"ca": "issuing", "subject": "", "file": "x", "revoked": "yes"}}')
+    result = run("pki", "serve", str(pki), "--port", str(free_port()))
+    assert result.returncode == 1
+    assert f"{pki / 'db.json'}: " in one_line(result)
+
+
+def test_pki_serve_answers_internal_error_when_its_database_breaks_while_it_serves(pki: Path) -> None:
+    """rev-I F2, while running: an OCSP answer with status internalError (RFC 6960 2.3), never a dropped
+    connection; a Content-Length that is not a number is a 404 that closes the connection, never a traceback."""
+    port = free_port()
+    DevPki(pki).issue("bob", "node-2")
+    cert = x509.load_pem_x509_certificate((pki / "clients" / "bob-node-2.pem").read_bytes())
+    issuer = x509.load_pem_x509_certificate((pki / "issuing-ca.pem").read_bytes())
+    request = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, hashes.SHA1()).build()
+    body = request.public_bytes(serialization.Encoding.DER)
+    server = subprocess.Popen(
+        [NODEGATE, "pki", "serve", str(pki), "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        assert server.stdout is not None
+        server.stdout.readline()  # serving
+        (pki / "db.json").write_text("[]")
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("POST", "/ocsp/issuing", body=body, headers={"Content-Type": "application/ocsp-request"})
+        answer = ocsp.load_der_ocsp_response(connection.getresponse().read())
+        assert answer.response_status == ocsp.OCSPResponseStatus.INTERNAL_ERROR
+        connection.close()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+            raw.sendall(b"POST /ocsp/issuing HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")
+            assert raw.recv(100).split(b" ")[:2] == [b"HTTP/1.1", b"404"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, stderr = server.communicate(timeout=30)
+    assert b"Traceback" not in stderr, stderr.decode()[-2000:]
 
 
 def test_json_from_standard_input_is_one_line() -> None:

@@ -34,7 +34,25 @@ from nodegate_authorizer.certificates import PARSE_ERRORS
 P12_PASSWORD = b"nodegate"
 REASONS = {flag.name: flag for flag in x509.ReasonFlags if flag is not x509.ReasonFlags.remove_from_crl}
 """Reasons ``pki revoke`` accepts (RFC 5280 5.3.1: removeFromCRL belongs to delta CRLs, it revokes nothing)."""
-CONFIG_SHAPE = {"url": Check("an http:// base URL", lambda url: isinstance(url, str) and url.startswith("http://"))}
+
+
+def is_base_url(text: str) -> bool:
+    """Whether ``text`` is ``http://host[:port]`` with no path: the base of the CRL and OCSP URLs of a PKI."""
+    parts = urlsplit(text)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return False
+    return (
+        parts.scheme == "http"
+        and bool(parts.hostname)
+        and not (parts.path or parts.query or parts.fragment or "@" in text or "\x00" in text)
+    )
+
+
+SERIAL = re.compile(r"0|[1-9a-f][0-9a-f]{0,39}")
+"""A serial as ``db.json`` keys it: lowercase hex without leading zeros, at most 20 octets (RFC 5280 4.1.2.2)."""
+CONFIG_SHAPE = {"url": Check("an http://host[:port] base URL", lambda url: isinstance(url, str) and is_base_url(url))}
 DB_SHAPE = Each(
     {
         "ca": frozenset({"root", "issuing"}),
@@ -42,7 +60,8 @@ DB_SHAPE = Each(
         "file": FILE_NAME,
         "not_after": Maybe((ISO_TIME, None)),  # older directories did not record it
         "revoked": (None, {"at": ISO_TIME, "reason": frozenset(REASONS)}),
-    }
+    },
+    keys=Check("a hex serial", lambda key: bool(SERIAL.fullmatch(key))),
 )
 """``db.json``: every certificate the PKI issued, by hex serial."""
 
@@ -199,12 +218,13 @@ class DevPki:
         db = self._db()
         if serial not in db:
             raise PkiError(f"serial {serial} was not issued by the PKI in {self.root}")
-        if db[serial]["revoked"]:
-            return serial, False
-        db[serial]["revoked"] = {"at": utcnow().isoformat(), "reason": reason}
-        self._save_db(db)
-        self.publish_crls()
-        return serial, True
+        self.check()  # nothing is written unless the CRLs can be published after it
+        newly = not db[serial]["revoked"]
+        if newly:
+            db[serial]["revoked"] = {"at": utcnow().isoformat(), "reason": reason}
+            self._save_db(db)
+        self.publish_crls()  # again when already revoked: completes a revocation whose publication failed
+        return serial, newly
 
     def listing(self) -> list[Listed]:
         """Every certificate this PKI issued, oldest serial record first."""
@@ -277,6 +297,14 @@ class DevPki:
         path = self.root / "crl" / f"{ca}.crl"
         return path.read_bytes() if ca in ("root", "issuing") and path.exists() else None
 
+    def check(self) -> None:
+        """Read what every command needs: ``config.json``, ``db.json`` and both CAs (ValueError naming the file
+        that is not what nodegate wrote; OSError or PkiError for a missing or unreadable one)."""
+        self._db()
+        for which in ("root", "issuing"):
+            self.ca(which)
+        self.ocsp_signer()
+
     def ocsp(self, ca: str, request: bytes) -> bytes | None:
         """Responder interface: a signed OCSP answer from the database (issuing CA, delegated signer)."""
         if ca != "issuing":
@@ -287,7 +315,12 @@ class DevPki:
             return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST).public_bytes(
                 serialization.Encoding.DER
             )
-        entry = self._db().get(format(parsed.serial_number, "x"))
+        try:
+            entry = self._db().get(format(parsed.serial_number, "x"))
+        except (OSError, ValueError):  # db.json edited into something else meanwhile: no answer (RFC 6960 2.3)
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR).public_bytes(
+                serialization.Encoding.DER
+            )
         if entry is None or entry["ca"] != ca:
             status, when, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
         elif entry["revoked"]:

@@ -38,8 +38,10 @@ class RevocationHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Answer ``/ocsp/<ca>``."""
-        length = int(self.headers.get("Content-Length") or 0)
+        declared = self.headers.get("Content-Length") or "0"
+        length = int(declared) if declared.isascii() and declared.isdigit() else 0
         if not self.path.startswith("/ocsp/") or not 0 < length <= MAX_OCSP_REQUEST:
+            self.close_connection = True  # the body, if any, is not read: it must not be taken for a request
             self._send(None, "")
             return
         body = self.server.responder.ocsp(self.path.removeprefix("/ocsp/"), self.rfile.read(length))

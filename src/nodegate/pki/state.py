@@ -14,9 +14,10 @@ from nodegate_node.json_text import parse_json
 
 
 class Each(NamedTuple):
-    """A JSON object used as a map: any keys, every value of ``shape``."""
+    """A JSON object used as a map: every key of ``keys`` (any when None), every value of ``shape``."""
 
     shape: Any
+    keys: Any = None
 
 
 class Maybe(NamedTuple):
@@ -69,6 +70,8 @@ def _problem(value: Any, shape: Shape, where: str) -> str | None:
     if isinstance(shape, Each):
         if not isinstance(value, dict):
             return f"{at} is not an object"
+        if shape.keys is not None and (bad := [k for k in value if _problem(k, shape.keys, "") is not None]):
+            return f"{at} has keys that are not {shape.keys.what}: {bad[:3]}"
         return next((p for k, v in value.items() if (p := _problem(v, shape.shape, f"{where}[{k!r}]"))), None)
     if isinstance(shape, tuple):  # after the NamedTuples above, which are tuples too
         problems = [_problem(value, option, where) for option in shape]
