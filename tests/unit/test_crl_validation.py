@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 from cryptography import x509
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from fixed import HOUR, NOW, cdp, client, crl, idp, root, sub, uri_point
+from fixed import HOUR, NOW, cdp, client, crl, crl_builder, idp, root, sub, uri_point
 from nodegate.pki.authority import CertificateAuthority
 from nodegate_authorizer.names import canonical
 from nodegate_authorizer.revocation.crl import CrlIndex
@@ -497,3 +497,56 @@ def test_a_superseded_complete_crl_and_its_delta_never_vouch_for_a_certificate(
     assert (verdict.revoked is not None) == revoking_delta
     assert crl_status(leaf, [crls["old"], crls["old delta"]], NOW, SKEW, ok).good != revoking_delta  # alone: current
     assert crl_status(leaf, [crls["current"], _delta(ca, 6, 5, {})], NOW, SKEW, ok).good
+
+
+# --- mutation survivors (make mutate over revocation/crl_validation): each test names the rule it guards ---
+
+
+@settings(max_examples=30, deadline=None)
+@given(number=st.integers(0, 2**32))
+@example(number=0)
+def test_only_a_delta_numbered_above_an_advertised_complete_crl_takes_a_revocation_off(number: int) -> None:
+    """RFC 5280 5.2.3, 5.2.4 (d): a delta issued together with its complete CRL (the same cRLNumber) describes the
+    same moment and may not take off a revocation the complete CRL lists (R2), even when the complete CRL
+    advertises deltas; the next delta (above it, built on it) may. cRLNumber 0 is a number like any other."""
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    serial = leaf.serial_number
+    freshest = (x509.FreshestCRL([uri_point("http://crl.example/delta.crl")]), False)
+    held = crl(ca, [serial], number=number, reasons={serial: x509.ReasonFlags.certificate_hold}, extensions=[freshest])
+    same_moment = _delta(ca, number, number, {serial: REMOVE})
+    assert crl_status(leaf, [held, same_moment], NOW, SKEW, ok).revoked is not None
+    assert crl_status(leaf, [held, _delta(ca, number + 1, number, {serial: REMOVE})], NOW, SKEW, ok).good
+
+
+def test_an_unusable_entry_does_not_hide_another_crls_revocation() -> None:
+    """crl_status reads every usable CRL in scope (stricter than RFC 5280 6.3.3, docs/conformance.md): a CRL whose
+    entry for the certificate cannot be used (certificateIssuer, which 5.3.3 allows on indirect CRLs only, here
+    without a directory name) answers nothing for it, and the next CRL of the scope is still read: its
+    revocation refuses."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    from nodegate_authorizer.revocation.crl import parse_crl
+
+    ca = sub(root())
+    leaf = client(ca, with_crl_url=False).cert
+    entry = (
+        x509.RevokedCertificateBuilder()
+        .serial_number(leaf.serial_number)
+        .revocation_date(NOW - HOUR)
+        .add_extension(x509.CertificateIssuer([x509.DNSName("example.com")]), critical=False)
+        .build()
+    )
+    unusable = parse_crl(
+        crl_builder(ca.cert.subject)
+        .add_revoked_certificate(entry)
+        .sign(ca.key, hashes.SHA256())
+        .public_bytes(Encoding.DER)
+    )
+    alone = crl_status(leaf, [unusable], NOW, SKEW, ok)
+    assert not alone.good
+    assert alone.revoked is None
+    assert "certificateIssuer" in alone.problems[0]
+    listing = crl(ca, [leaf.serial_number], number=2)
+    assert crl_status(leaf, [unusable, listing], NOW, SKEW, ok).revoked is not None

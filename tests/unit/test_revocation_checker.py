@@ -851,3 +851,33 @@ def test_a_bad_signature_over_a_real_crl_does_not_poison_the_real_one() -> None:
     assert refused(lambda: check.check((leaf, ca.cert), NOW, store)) == Reason.REVOCATION_UNAVAILABLE
     web.pages[CRL_URL] = genuine
     assert passes(check.check((leaf, ca.cert), NOW + dt.timedelta(seconds=1), store))
+
+
+@pytest.mark.parametrize("replayed", ["compromise", "other reasons"])
+def test_the_rollback_guard_remembers_every_crl_a_good_answer_used(replayed: str) -> None:
+    """RFC 5280 5.2.3 over reason partitions (6.3.3 (d)): two CRLs #5 of the issuing CA, one per
+    onlySomeReasons partition, answer "good" together. Both numbers are remembered, so a replayed #4 of either
+    partition (CA-signed, inside its nextUpdate) is refused as a rollback, not only the partition read last."""
+    from fixed import settings as fixed_settings
+    from nodegate_authorizer.revocation.checker import RevocationChecker
+    from nodegate_authorizer.revocation.crl_validation import ALL_REASONS
+
+    top, ca = pki()
+    trust = parse_truststore(pem(top.cert, ca.cert))
+    leaf = client(ca, with_crl_url=False, with_ocsp_url=False).cert
+    compromise = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
+    partitions = {"compromise": compromise, "other reasons": ALL_REASONS - compromise}
+
+    def partition(name: str, number: int) -> bytes:
+        return crl_bytes(ca, number=number, extensions=[idp(only_some_reasons=partitions[name])])
+
+    current = stored(*(partition(name, 5) for name in partitions), crl_bytes(top))
+    snapshot = [current]
+    check = RevocationChecker(fixed_settings(REVOCATION_MODE="hard-fail"), Web(), lambda: snapshot[0], PathPolicy())
+    path = (leaf, ca.cert, top.cert)
+    assert passes(check.check(path, NOW, trust))
+    snapshot[0] = stored(*(partition(name, 4 if name == replayed else 5) for name in partitions), crl_bytes(top))
+    outcome = check.check(path, NOW, trust)
+    assert outcome.refusal is not None
+    assert outcome.refusal[0] == Reason.REVOCATION_UNAVAILABLE
+    assert "rollback: #4 is below #5" in outcome.refusal[1]
