@@ -242,6 +242,49 @@ def test_a_revocation_left_unpublished_is_published_by_revoking_again(pki: Path)
     assert crl.get_revoked_certificate_by_serial_number(serial) is not None
 
 
+def test_a_missing_database_is_an_error_never_an_empty_pki(pki: Path) -> None:
+    """rev-J F1 (wrong Allow): with db.json gone, ``pki crl`` published a higher-numbered CRL without the
+    revocations and ``pki issue`` started a new database; RFC 5280 3.3 keeps an entry until the certificate expires."""
+    pki_dir = DevPki(pki)
+    pki_dir.revoke(str(pki_dir.issue("bob", "node-2")))
+    crl = (pki / "crl" / "issuing.crl").read_bytes()
+    (pki / "db.json").unlink()
+    for command in (["pki", "crl", str(pki)], ["pki", "issue", str(pki), "--user", "a", "--node", "n"]):
+        result = run(*command)
+        assert result.returncode == 1
+        assert f"{pki / 'db.json'} is missing" in one_line(result)
+    assert (pki / "crl" / "issuing.crl").read_bytes() == crl
+    assert not (pki / "db.json").exists()
+
+
+def test_a_revocation_is_recorded_only_once_its_crls_are_published(pki: Path) -> None:
+    """rev-J F5: a CRL that cannot be written fails the revocation before db.json records it."""
+    cert = DevPki(pki).issue("bob", "node-2")
+    db = (pki / "db.json").read_text()
+    (pki / "crl" / "issuing.crl").unlink()
+    (pki / "crl" / "issuing.crl").mkdir()
+    assert run("pki", "revoke", str(pki), str(cert)).returncode == 1
+    assert (pki / "db.json").read_text() == db
+
+
+def test_a_hold_made_permanent_is_recorded(pki: Path) -> None:
+    """rev-J F6: certificateHold is the reversible reason (RFC 5280 5.3.1); a permanent one replaces it (the date
+    stays), where before the second revoke said "already revoked" and kept the hold."""
+    pki_dir = DevPki(pki)
+    cert = pki_dir.issue("bob", "node-2")
+    serial = x509.load_pem_x509_certificate(cert.read_bytes()).serial_number
+    assert run("pki", "revoke", str(pki), str(cert), "--reason", "certificate_hold").returncode == 0
+    held = pki_dir.listing()[0]
+    assert run("pki", "revoke", str(pki), str(cert), "--reason", "key_compromise").returncode == 0
+    now = pki_dir.listing()[0]
+    assert (now.reason, now.revoked_at) == ("key_compromise", held.revoked_at)
+    entry = x509.load_der_x509_crl((pki / "crl" / "issuing.crl").read_bytes()).get_revoked_certificate_by_serial_number(
+        serial
+    )
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == x509.ReasonFlags.key_compromise
+
+
 def test_pki_serve_refuses_a_directory_the_other_commands_refuse(pki: Path) -> None:
     """rev-I F2: it started, then printed a traceback at every OCSP request."""
     (pki / "db.json").write_text('{"1": {"ca": "issuing", "subject": "", "file": "x", "revoked": "yes"}}')
@@ -270,6 +313,17 @@ def test_pki_serve_answers_internal_error_when_its_database_breaks_while_it_serv
         connection.request("POST", "/ocsp/issuing", body=body, headers={"Content-Type": "application/ocsp-request"})
         answer = ocsp.load_der_ocsp_response(connection.getresponse().read())
         assert answer.response_status == ocsp.OCSPResponseStatus.INTERNAL_ERROR
+        (pki / "db.json").unlink()  # rev-J F4: gone is no "unknown" either
+        (pki / "ocsp-signer.key").write_text("garbage")  # rev-J F3: a key or CA file broken while serving
+        for _ in range(2):
+            connection.request("POST", "/ocsp/issuing", body=body, headers={"Content-Type": "application/ocsp-request"})
+            answer = ocsp.load_der_ocsp_response(connection.getresponse().read())
+            assert answer.response_status == ocsp.OCSPResponseStatus.INTERNAL_ERROR
+            (pki / "db.json").write_text("{}")
+        (pki / "crl" / "issuing.crl").unlink()
+        (pki / "crl" / "issuing.crl").mkdir()  # rev-J F3: a CRL that cannot be read is not found, not a drop
+        connection.request("GET", "/crl/issuing.crl")
+        assert connection.getresponse().status == 404
         connection.close()
         with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
             raw.sendall(b"POST /ocsp/issuing HTTP/1.1\r\nHost: x\r\nContent-Length: ten\r\n\r\n")

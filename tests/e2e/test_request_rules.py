@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import unquote
+from urllib.parse import unquote_to_bytes
 
 import pytest
 from cryptography import x509
@@ -187,7 +187,8 @@ def node_1_identity(path: str = "/nodes/node-1/x", method: str = "GET") -> bytes
 SEGMENTS = st.sampled_from(
     ["node-1", "node-2", "tenants", "secret", "..", ".", "", "%2e%2e", "%2E%2e", ".%2e", "%2e.", "%2e", "..%2f",
      "%2f", "%2F..", "%5c", "%5C..", "\\", "..\\", "a%2fb", "x", "%252e%252e", "%25252F", "...", "%", "..;", ".;",
-     "..;x=1", "..%3b", "..%3B", ".%3B", "x;y", ";", "..;/.."]
+     "..;x=1", "..%3b", "..%3B", ".%3B", "x;y", ";", "..;/..", "..%00", ".%00", "%c0%ae%c0%ae", "..%c0%af",
+     "%e0%80%ae%e0%80%ae", "%2500", "..%2500", "%25c0%25ae%25c0%25ae", "%C3%A9"]
 )  # fmt: skip
 PATHS = st.builds(
     lambda prefix, segments: prefix + "/".join(segments),
@@ -197,10 +198,13 @@ PATHS = st.builds(
 
 
 def _outside(path: str, base: str) -> bool:
-    """Independent oracle, as the most lenient upstream reads a path: decode everything, backslashes as slashes,
-    path parameters stripped from each segment as servlet containers strip them (``..;x`` is ``..``), and let
-    posixpath resolve the dots."""
-    decoded = unquote(unquote(path.partition("?")[0])).replace("\\", "/")
+    """Independent oracle, as the most lenient upstream reads a path: decode everything (overlong UTF-8 dots and
+    slashes as ASCII, NUL dropped), backslashes as slashes, path parameters stripped from each segment as servlet
+    containers strip them (``..;x`` is ``..``), and let posixpath resolve the dots."""
+    raw = unquote_to_bytes(unquote_to_bytes(path.partition("?")[0]))
+    for lenient, read in ((b"\xc0\xae", b"."), (b"\xc0\xaf", b"/"), (b"\xe0\x80\xae", b"."), (b"\x00", b"")):
+        raw = raw.replace(lenient, read)  # overlong UTF-8 read as ASCII (CVE-2008-2938), NUL dropped (CVE-2021-34429)
+    decoded = raw.decode("latin-1").replace("\\", "/")
     stripped = re.sub(r";[^/]*", "", decoded)
     return not (posixpath.normpath(stripped) + "/").startswith(base + "/")
 
@@ -240,6 +244,8 @@ def test_node_backend_never_builds_an_upstream_path_outside_the_base(parts: Part
         "/nodes/node-1/%2e%2e/node-2/secret",
         "/nodes/node-1/..;/node-2/secret",
         "/nodes/node-1/..;jsessionid=x/node-2/secret",
+        "/nodes/node-1/..%00/node-2/secret",
+        "/nodes/node-1/%c0%ae%c0%ae/node-2/secret",
     ],
 )
 def test_the_reported_traversals_are_refused(parts: Parts, path: str) -> None:

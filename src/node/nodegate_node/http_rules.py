@@ -1,7 +1,8 @@
 """Request rules shared by the local edge and the node backend (stdlib only: it runs on the EC2 nodes).
 
-- Paths: dot segments are resolved (RFC 3986 5.2.4); encoded dots, slashes and backslashes, and dot segments with
-  path parameters (``..;``, which servlet containers resolve as ``..``) are refused,
+- Paths: dot segments are resolved (RFC 3986 5.2.4); encoded dots, slashes and backslashes, dot segments with path
+  parameters (``..;``, which servlet containers resolve as ``..``), and encoded controls or bytes that are not UTF-8
+  (``..%00``, overlong ``%c0%ae``) are refused,
   so the path that is authorized is the path that is routed and forwarded; an upstream path is built only
   inside the node's base path.
 - Header names: an identity header is recognised after case folding and ``_``/``-`` folding (CGI and WSGI map
@@ -23,6 +24,7 @@ from email.message import Message
 from http.server import BaseHTTPRequestHandler
 from io import BufferedIOBase
 from typing import cast
+from urllib.parse import unquote_to_bytes
 
 ENCODED_SEPARATORS = re.compile(r"%(?:25)*(?:2e|2f|5c)", re.IGNORECASE)
 """``%2e`` (.), ``%2f`` (/), ``%5c`` (\\), also encoded again (``%252e``): a decoding hop could turn them into
@@ -31,6 +33,28 @@ PARAMETER_DOTS = re.compile(r"(?:^|/)\.{1,2}(?:;|%3b)", re.IGNORECASE)
 """A dot segment with path parameters (``..;x``, ``.;``, also ``..%3b``): RFC 3986 reads it as an ordinary segment,
 but servlet containers strip the parameters first (Tomcat's CoyoteAdapter.parsePathParameters) and then resolve it as
 ``..``: the "..;" traversal of a node's upstream from behind a proxy that let it through."""
+DECODED_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def decodes_cleanly(path: str) -> bool:
+    """Whether every decoding of ``path`` (percent-decoded once, twice... until it stops changing) is UTF-8 without a
+    control character. Refused otherwise: ``%00`` (Jetty resolved ``..%00`` as ``..``, CVE-2021-34429), overlong
+    forms such as ``%c0%ae`` (lenient decoders read ``.``, CVE-2008-2938), and either encoded again (``%2500``)."""
+    data = path.encode("ascii")
+    for _ in range(4):
+        decoded = unquote_to_bytes(data)
+        try:
+            text = decoded.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        if DECODED_CONTROL.search(text):
+            return False
+        if decoded == data:
+            return True
+        data = decoded
+    return False
+
+
 TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 """RFC 9110 5.6.2: a field name is a token."""
 
@@ -62,11 +86,11 @@ def remove_dot_segments(path: str) -> str:
 def clean_path(path: str) -> str | None:
     """The origin-form path (no query) with its dot segments resolved, or None when it must be refused: not
     starting with ``/``, a character outside RFC 3986 3.3 (non-ASCII, a control, a backslash: other octets are
-    percent-encoded), an encoded dot, slash or backslash in any case, encoded once or more, or a dot segment with
-    path parameters (``PARAMETER_DOTS``)."""
+    percent-encoded), an encoded dot, slash or backslash in any case, encoded once or more, a dot segment with
+    path parameters (``PARAMETER_DOTS``), or a decoding that is not UTF-8 or holds a control (``decodes_cleanly``)."""
     if not path.startswith("/") or not PATH.fullmatch(path):
         return None
-    if ENCODED_SEPARATORS.search(path) or PARAMETER_DOTS.search(path):
+    if ENCODED_SEPARATORS.search(path) or PARAMETER_DOTS.search(path) or not decodes_cleanly(path):
         return None
     return remove_dot_segments(path)
 

@@ -140,8 +140,12 @@ class DevPki:
         return _load(self.root / "ocsp-signer")
 
     def _db(self) -> dict[str, dict[str, Any]]:
+        """``db.json``; a missing one is an error, never an empty PKI (that would forget every revocation and let
+        the next CRL drop them: RFC 5280 3.3)."""
         path = self.root / "db.json"
-        return read_state(path, DB_SHAPE) if path.exists() else {}
+        if not path.is_file():
+            raise PkiError(f"{path} is missing: restore it (it records every certificate and revocation)")
+        return dict(read_state(path, DB_SHAPE))
 
     def _save_db(self, db: dict[str, dict[str, Any]]) -> None:
         tmp = self.root / "db.json.tmp"
@@ -218,12 +222,17 @@ class DevPki:
         db = self._db()
         if serial not in db:
             raise PkiError(f"serial {serial} was not issued by the PKI in {self.root}")
-        self.check()  # nothing is written unless the CRLs can be published after it
-        newly = not db[serial]["revoked"]
+        self.check()
+        held = db[serial]["revoked"] and db[serial]["revoked"]["reason"] == "certificate_hold"
+        newly = not db[serial]["revoked"] or (held and reason != "certificate_hold")
+        if newly:  # a hold made permanent keeps its date (RFC 5280 5.3.1: certificateHold is the reversible one)
+            at = db[serial]["revoked"]["at"] if held else utcnow().isoformat()
+            db[serial]["revoked"] = {"at": at, "reason": reason}
+        # Published before db.json is saved: a failure leaves db.json as it was, and the CRLs never list less
+        # than db.json; revoking again publishes them again (completing one whose publication failed).
+        self.publish_crls(db=db)
         if newly:
-            db[serial]["revoked"] = {"at": utcnow().isoformat(), "reason": reason}
             self._save_db(db)
-        self.publish_crls()  # again when already revoked: completes a revocation whose publication failed
         return serial, newly
 
     def listing(self) -> list[Listed]:
@@ -252,19 +261,23 @@ class DevPki:
             )
         return listed
 
-    def revoked(self, ca: str) -> dict[int, tuple[dt.datetime, x509.ReasonFlags]]:
-        """Revoked serials of one CA with their revocation times and reasons."""
+    def revoked(
+        self, ca: str, db: dict[str, dict[str, Any]] | None = None
+    ) -> dict[int, tuple[dt.datetime, x509.ReasonFlags]]:
+        """Revoked serials of one CA with their revocation times and reasons (from ``db``, else ``db.json``)."""
         return {
             int(serial, 16): _revocation(entry)
-            for serial, entry in self._db().items()
+            for serial, entry in (self._db() if db is None else db).items()
             if entry["ca"] == ca and entry["revoked"]
         }
 
-    def publish_crls(self, next_update: dt.timedelta = dt.timedelta(hours=1)) -> list[Path]:
-        """Write ``crl/<ca>.crl`` (DER) for both CAs, valid for ``next_update``."""
+    def publish_crls(
+        self, next_update: dt.timedelta = dt.timedelta(hours=1), *, db: dict[str, dict[str, Any]] | None = None
+    ) -> list[Path]:
+        """Write ``crl/<ca>.crl`` (DER) for both CAs, valid for ``next_update``, from ``db`` (else ``db.json``)."""
         written = []
         for which in ("root", "issuing"):
-            now, revoked = utcnow(), self.revoked(which)
+            now, revoked = utcnow(), self.revoked(which, db)
             crl = self.ca(which).crl(
                 {serial: when for serial, (when, _) in revoked.items()},
                 this_update=now,
@@ -295,7 +308,10 @@ class DevPki:
     def crl(self, ca: str) -> bytes | None:
         """Responder interface: the published CRL of ``ca``."""
         path = self.root / "crl" / f"{ca}.crl"
-        return path.read_bytes() if ca in ("root", "issuing") and path.exists() else None
+        try:
+            return path.read_bytes() if ca in ("root", "issuing") else None
+        except OSError:  # missing, a directory, unreadable: not found
+            return None
 
     def check(self) -> None:
         """Read what every command needs: ``config.json``, ``db.json`` and both CAs (ValueError naming the file
@@ -317,19 +333,18 @@ class DevPki:
             )
         try:
             entry = self._db().get(format(parsed.serial_number, "x"))
-        except (OSError, ValueError):  # db.json edited into something else meanwhile: no answer (RFC 6960 2.3)
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR).public_bytes(
-                serialization.Encoding.DER
+            if entry is None or entry["ca"] != ca:
+                status, when, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
+            elif entry["revoked"]:
+                status, (when, reason) = ocsp.OCSPCertStatus.REVOKED, _revocation(entry)
+            else:
+                status, when, reason = ocsp.OCSPCertStatus.GOOD, None, None
+            response = self.ca(ca).ocsp_response(
+                parsed, status, revoked_at=when, reason=reason, responder=self.ocsp_signer()
             )
-        if entry is None or entry["ca"] != ca:
-            status, when, reason = ocsp.OCSPCertStatus.UNKNOWN, None, None
-        elif entry["revoked"]:
-            status, (when, reason) = ocsp.OCSPCertStatus.REVOKED, _revocation(entry)
-        else:
-            status, when, reason = ocsp.OCSPCertStatus.GOOD, None, None
-        response = self.ca(ca).ocsp_response(
-            parsed, status, revoked_at=when, reason=reason, responder=self.ocsp_signer()
-        )
+        except (OSError, PkiError, *PARSE_ERRORS):  # the directory broke while serving (db.json, a key, a CA
+            internal = ocsp.OCSPResponseStatus.INTERNAL_ERROR  # file): no answer (RFC 6960 2.3), never a guess
+            return ocsp.OCSPResponseBuilder.build_unsuccessful(internal).public_bytes(serialization.Encoding.DER)
         return response.public_bytes(serialization.Encoding.DER)
 
 
@@ -376,6 +391,7 @@ def init_pki(root: Path, url: str) -> DevPki:
     """Create a new PKI in ``root`` whose certificates point at ``url`` for CRLs and OCSP."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "config.json").write_text(json.dumps({"url": url}))
+    (root / "db.json").write_text("{}")
     root_ca = CertificateAuthority.root("nodegate dev root CA", crl_url=f"{url}/crl/root.crl")
     issuing = root_ca.sub_ca(
         "nodegate dev issuing CA", crl_url=f"{url}/crl/issuing.crl", ocsp_url=f"{url}/ocsp/issuing"
