@@ -7,6 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
+from nodegate_node.http_rules import Framing, body_length
+
 POLL_SECONDS = 0.05
 """How often a serving thread looks for shutdown (socketserver polls every 0.5 s by default)."""
 
@@ -38,9 +40,11 @@ class RevocationHandler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Answer ``/ocsp/<ca>``."""
-        declared = self.headers.get("Content-Length") or "0"
-        length = int(declared) if declared.isascii() and declared.isdigit() else 0
-        if not self.path.startswith("/ocsp/") or not 0 < length <= MAX_OCSP_REQUEST:
+        try:  # RFC 9112 6: one valid Content-Length (the edge's and the node's rule); anything else is no request
+            length = body_length(self.headers, MAX_OCSP_REQUEST)
+        except Framing:
+            length = None
+        if not self.path.startswith("/ocsp/") or not length:
             self.close_connection = True  # the body, if any, is not read: it must not be taken for a request
             self._send(None, "")
             return
