@@ -205,8 +205,9 @@ class DevPki:
         return stem.with_suffix(".pem")
 
     def revoke(self, target: str, reason: str = "key_compromise") -> tuple[str, bool]:
-        """Revoke by hex serial or certificate file and re-publish the CRLs. Return (serial, newly revoked):
-        revoking again changes nothing (the first date and reason stay)."""
+        """Revoke by hex serial or certificate file and re-publish the CRLs. Return (serial, newly recorded):
+        revoking again only re-publishes (the first date and reason stay), except that a permanent reason replaces
+        certificateHold."""
         path = Path(target)
         if path.is_file():
             try:
@@ -219,10 +220,9 @@ class DevPki:
                 raise PkiError(f"{target!r} is neither a certificate file nor a hex serial")
         if reason not in REASONS:
             raise PkiError(f"reason must be one of {', '.join(sorted(REASONS))}")
-        db = self._db()
+        db = self.check()
         if serial not in db:
             raise PkiError(f"serial {serial} was not issued by the PKI in {self.root}")
-        self.check()
         held = db[serial]["revoked"] and db[serial]["revoked"]["reason"] == "certificate_hold"
         newly = not db[serial]["revoked"] or (held and reason != "certificate_hold")
         if newly:  # a hold made permanent keeps its date (RFC 5280 5.3.1: certificateHold is the reversible one)
@@ -313,13 +313,14 @@ class DevPki:
         except OSError:  # missing, a directory, unreadable: not found
             return None
 
-    def check(self) -> None:
+    def check(self) -> dict[str, dict[str, Any]]:
         """Read what every command needs: ``config.json``, ``db.json`` and both CAs (ValueError naming the file
-        that is not what nodegate wrote; OSError or PkiError for a missing or unreadable one)."""
-        self._db()
+        that is not what nodegate wrote; OSError or PkiError for a missing or unreadable one); return the database."""
+        db = self._db()
         for which in ("root", "issuing"):
             self.ca(which)
         self.ocsp_signer()
+        return db
 
     def ocsp(self, ca: str, request: bytes) -> bytes | None:
         """Responder interface: a signed OCSP answer from the database (issuing CA, delegated signer)."""
@@ -328,9 +329,7 @@ class DevPki:
         try:
             parsed = ocsp.load_der_ocsp_request(request)
         except ValueError:
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST).public_bytes(
-                serialization.Encoding.DER
-            )
+            return _unsuccessful(ocsp.OCSPResponseStatus.MALFORMED_REQUEST)
         try:
             entry = self._db().get(format(parsed.serial_number, "x"))
             if entry is None or entry["ca"] != ca:
@@ -342,10 +341,14 @@ class DevPki:
             response = self.ca(ca).ocsp_response(
                 parsed, status, revoked_at=when, reason=reason, responder=self.ocsp_signer()
             )
-        except (OSError, PkiError, *PARSE_ERRORS):  # the directory broke while serving (db.json, a key, a CA
-            internal = ocsp.OCSPResponseStatus.INTERNAL_ERROR  # file): no answer (RFC 6960 2.3), never a guess
-            return ocsp.OCSPResponseBuilder.build_unsuccessful(internal).public_bytes(serialization.Encoding.DER)
+        except (OSError, PkiError, *PARSE_ERRORS):  # the directory broke while serving (db.json, a key, a CA file):
+            return _unsuccessful(ocsp.OCSPResponseStatus.INTERNAL_ERROR)  # no answer (RFC 6960 2.3), never a guess
         return response.public_bytes(serialization.Encoding.DER)
+
+
+def _unsuccessful(status: ocsp.OCSPResponseStatus) -> bytes:
+    """An OCSP response that carries only an error status (RFC 6960 2.3), DER."""
+    return ocsp.OCSPResponseBuilder.build_unsuccessful(status).public_bytes(serialization.Encoding.DER)
 
 
 def resign_due(this_update: dt.datetime, next_update: dt.datetime | None, now: dt.datetime) -> bool:
