@@ -188,7 +188,7 @@ SEGMENTS = st.sampled_from(
     ["node-1", "node-2", "tenants", "secret", "..", ".", "", "%2e%2e", "%2E%2e", ".%2e", "%2e.", "%2e", "..%2f",
      "%2f", "%2F..", "%5c", "%5C..", "\\", "..\\", "a%2fb", "x", "%252e%252e", "%25252F", "...", "%", "..;", ".;",
      "..;x=1", "..%3b", "..%3B", ".%3B", "x;y", ";", "..;/..", "..%00", ".%00", "%c0%ae%c0%ae", "..%c0%af",
-     "%e0%80%ae%e0%80%ae", "%2500", "..%2500", "%25c0%25ae%25c0%25ae", "%C3%A9"]
+     "%e0%80%ae%e0%80%ae", "%2500", "..%2500", "%25c0%25ae%25c0%25ae", "%C3%A9", "..%253b", "..%25253B"]
 )  # fmt: skip
 PATHS = st.builds(
     lambda prefix, segments: prefix + "/".join(segments),
@@ -244,6 +244,7 @@ def test_node_backend_never_builds_an_upstream_path_outside_the_base(parts: Part
         "/nodes/node-1/%2e%2e/node-2/secret",
         "/nodes/node-1/..;/node-2/secret",
         "/nodes/node-1/..;jsessionid=x/node-2/secret",
+        "/nodes/node-1/..%253b/node-2/secret",
         "/nodes/node-1/..%00/node-2/secret",
         "/nodes/node-1/%c0%ae%c0%ae/node-2/secret",
     ],

@@ -29,8 +29,9 @@ from urllib.parse import unquote_to_bytes
 ENCODED_SEPARATORS = re.compile(r"%(?:25)*(?:2e|2f|5c)", re.IGNORECASE)
 """``%2e`` (.), ``%2f`` (/), ``%5c`` (\\), also encoded again (``%252e``): a decoding hop could turn them into
 segments or dot segments."""
-PARAMETER_DOTS = re.compile(r"(?:^|/)\.{1,2}(?:;|%3b)", re.IGNORECASE)
-"""A dot segment with path parameters (``..;x``, ``.;``, also ``..%3b``): RFC 3986 reads it as an ordinary segment,
+PARAMETER_DOTS = re.compile(r"(?:^|/)\.{1,2}(?:;|%(?:25)*3b)", re.IGNORECASE)
+"""A dot segment with path parameters (``..;x``, ``.;``, also ``..%3b`` and ``..%253b``, as ``ENCODED_SEPARATORS``
+reads re-encoding): RFC 3986 reads it as an ordinary segment,
 but servlet containers strip the parameters first (Tomcat's CoyoteAdapter.parsePathParameters) and then resolve it as
 ``..``: the "..;" traversal of a node's upstream from behind a proxy that let it through."""
 DECODED_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
